@@ -1,0 +1,1 @@
+"""The `rolloutctl` command: option parsing (`definition`) and exit handling (`core`)."""

@@ -1,0 +1,75 @@
+"""Running the command: exceptions become one readable line and an `ExitStatus`.
+
+Kept apart from `definition.py` so that the commands stay plain calls into the
+library and every error path is decided in one place.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+
+import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+
+from rolloutctl.status import ExitStatus
+
+
+class CommandError(Exception):
+    """A user-facing failure with its exit status; the message is one line."""
+
+    def __init__(self, message: str, status: ExitStatus = ExitStatus.USAGE) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _user_errors() -> dict[type[BaseException], ExitStatus]:
+    """Library exceptions that are the user's input, not our bug (imported lazily)."""
+    from rolloutctl.loader import TargetError
+    from rolloutctl.serve import CannotStart
+
+    return {TargetError: ExitStatus.USAGE, CannotStart: ExitStatus.CANNOT_START}
+
+
+def raw_main(args: Sequence[str] | None = None) -> int:
+    """Run the CLI and return the exit status instead of exiting."""
+    from rolloutctl.cli.definition import app
+
+    args = list(sys.argv[1:] if args is None else args)
+    debug = "--debug" in args
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args, prog_name="rolloutctl", standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        return ExitStatus.SUCCESS
+    except UsageError as exc:
+        hint = f"; try '{exc.ctx.command_path} --help'" if exc.ctx else ""
+        return _fail(f"{exc.format_message()}{hint}", ExitStatus.USAGE)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (KeyboardInterrupt, typer.Abort):
+        return _fail("interrupted", ExitStatus.INTERRUPTED)
+    except CommandError as exc:
+        return _fail(str(exc), exc.status, debug)
+    except ClickException as exc:
+        return _fail(exc.format_message(), ExitStatus.USAGE)
+    except Exception as exc:
+        status = _user_errors().get(type(exc))
+        if status is None:
+            return _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug "
+                         "for the traceback)", ExitStatus.FAILURE, debug)
+        return _fail(str(exc), status, debug)
+    return int(result or 0)
+
+
+def _fail(message: str, status: ExitStatus, debug: bool = False) -> int:
+    if debug:
+        traceback.print_exc()
+    typer.echo(f"rolloutctl: error: {message}", err=True)
+    return status
+
+
+def main() -> None:
+    sys.exit(raw_main())

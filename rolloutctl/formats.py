@@ -1,0 +1,148 @@
+"""Readers for the foreign documents replay accepts: a completion payload and ATIF.
+
+They only recover the conversation and what is known about each LLM call; the
+trajectory module folds that into its own shape, so rendering never sees the difference.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from rolloutctl.protocol import CompletedRequest
+
+# Our turn field -> the ATIF step metrics field holding the same numbers.
+_ATIF_TOKEN_FIELDS = {
+    "token_ids": "completion_token_ids",
+    "logprobs": "logprobs",
+    "prompt_token_ids": "prompt_token_ids",
+}
+
+
+@dataclass(slots=True)
+class Imported:
+    """A foreign document reduced to the history plus per-assistant-message facts."""
+
+    rollout_id: str | None
+    messages: list[dict[str, Any]]
+    origin: dict[str, Any]
+    turn_extras: list[dict[str, Any]] = field(default_factory=list)
+    completion: dict[str, Any] | None = None
+    tools: list[dict[str, Any]] = field(default_factory=list)
+
+
+def read_foreign(raw: dict[str, Any]) -> Imported:
+    """Recognise a completion payload or an ATIF document; ValueError for anything else."""
+    if str(raw.get("schema_version", "")).startswith("ATIF-"):
+        return _from_atif(raw)
+    if "final_messages" in raw or "status" in raw:
+        return _from_completion(raw)
+    if not raw:
+        raise ValueError("empty JSON object (no rollout recorded)")
+    keys = ", ".join(sorted(raw)[:6])
+    raise ValueError(
+        f"not a rolloutctl trajectory, completion payload or ATIF trajectory (keys: {keys})"
+    )
+
+
+def _from_completion(raw: dict[str, Any]) -> Imported:
+    try:
+        CompletedRequest.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise ValueError(f"not a valid completion payload: {where}: {error['msg']}") from None
+    origin = {"format": "completion"}
+    return Imported(raw["rollout_id"], raw["final_messages"], origin, completion=raw)
+
+
+def _from_atif(raw: dict[str, Any]) -> Imported:
+    steps = raw.get("steps")
+    if not isinstance(steps, list) or not all(isinstance(step, dict) for step in steps):
+        raise ValueError("ATIF document: 'steps' must be a list of objects")
+    messages: list[dict[str, Any]] = []
+    extras: list[dict[str, Any]] = []
+    for step in steps:
+        messages += _atif_step_messages(step)
+        if step["source"] == "agent":
+            extras.append(_atif_metrics(step.get("metrics") or {}))
+    agent = raw.get("agent") or {}
+    osmosis = (raw.get("extra") or {}).get("osmosis") or {}
+    origin = {
+        "format": "atif",
+        "schema_version": raw["schema_version"],
+        "agent": f"{agent.get('name', '?')} {agent.get('version', '')}".strip(),
+        "reward": osmosis.get("reward"),
+    }
+    rollout_id = osmosis.get("rollout_id") or raw.get("session_id")
+    tools = agent.get("tool_definitions") or []
+    return Imported(rollout_id, messages, origin, extras, tools=tools)
+
+
+def _atif_step_messages(step: dict[str, Any]) -> list[dict[str, Any]]:
+    """The OpenAI messages one ATIF step stands for: the message, then its tool results."""
+    source = step.get("source")
+    if source not in ("system", "user", "agent"):
+        raise ValueError(f"ATIF step {step.get('step_id')}: unknown source {source!r}")
+    results = (step.get("observation") or {}).get("results") or []
+    tool_messages = [_atif_tool_message(result) for result in results]
+    if source == "agent":
+        return [_atif_assistant(step), *tool_messages]
+    if tool_messages and not step.get("message"):
+        return tool_messages  # a tool result with no agent turn before it
+    return [{"role": source, "content": _atif_text(step.get("message"))}, *tool_messages]
+
+
+def _atif_assistant(step: dict[str, Any]) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": _atif_text(step.get("message"))}
+    calls = [_atif_call(call) for call in step.get("tool_calls") or []]
+    if calls:
+        message["tool_calls"] = calls
+    if step.get("reasoning_content"):
+        message["reasoning_content"] = step["reasoning_content"]
+    return message
+
+
+def _atif_call(call: dict[str, Any]) -> dict[str, Any]:
+    arguments = call.get("arguments") or {}
+    raw = arguments.get("_raw") if set(arguments) == {"_raw"} else None
+    text = raw if isinstance(raw, str) else json.dumps(arguments, ensure_ascii=False)
+    function = {"name": call.get("function_name", "?"), "arguments": text}
+    return {"id": call.get("tool_call_id"), "type": "function", "function": function}
+
+
+def _atif_tool_message(result: dict[str, Any]) -> dict[str, Any]:
+    call_id = result.get("source_call_id") or (result.get("extra") or {}).get("tool_call_id")
+    return {"role": "tool", "content": _atif_text(result.get("content")), "tool_call_id": call_id}
+
+
+def _atif_text(content: Any) -> str:
+    """ATIF content is a string or a list of text/image parts; images become a note."""
+    if isinstance(content, list):
+        return "\n".join(_atif_part(part) for part in content if isinstance(part, dict))
+    return "" if content is None else str(content)
+
+
+def _atif_part(part: dict[str, Any]) -> str:
+    if part.get("type") == "text":
+        return str(part.get("text", ""))
+    return f"[image: {(part.get('source') or {}).get('path', '?')}]"
+
+
+def _atif_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    extras: dict[str, Any] = {}
+    if "prompt_tokens" in metrics or "completion_tokens" in metrics:
+        prompt = metrics.get("prompt_tokens") or 0
+        completion = metrics.get("completion_tokens") or 0
+        extras["usage"] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+    for ours, theirs in _ATIF_TOKEN_FIELDS.items():
+        if metrics.get(theirs) is not None:
+            extras[ours] = metrics[theirs]
+    return extras

@@ -1,0 +1,151 @@
+"""Wire schemas of the Remote Rollout Protocol v1 (see PROTOCOL.md).
+
+Inbound bodies are pydantic models so that a bad body is refused with a 422 naming
+the field; outbound bodies are built as plain dicts on the hot path and described
+here by models that the mock trainer uses to check what it receives.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+MAX_METADATA_BYTES = 1024 * 1024
+TOOL_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$"
+CHAT_PATH = "/v1/chat/completions"
+COMPLETED_PATH = "/v1/rollout/completed"
+INIT_PATH = "/v1/rollout/init"
+
+
+class Status(StrEnum):
+    COMPLETED = "COMPLETED"
+    ERROR = "ERROR"
+
+
+class ErrorCategory(StrEnum):
+    TIMEOUT = "timeout"
+    TRAINER_SERVER_ERROR = "trainer_server_error"
+    TRAINER_CLIENT_ERROR = "trainer_client_error"
+    CONNECTION_ERROR = "connection_error"
+    AGENT_ERROR = "agent_error"
+    SHUTDOWN = "shutdown"
+    INTERNAL_ERROR = "internal_error"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class InitRequest(_Body):
+    """Body of POST /v1/rollout/init. `api_key` is a SecretStr so no repr or log shows it."""
+
+    rollout_id: str = Field(min_length=1, max_length=256)
+    server_url: str
+    messages: list[dict[str, Any]]
+    completion_params: dict[str, Any] = Field(default_factory=dict)
+    api_key: SecretStr | None = None
+    max_turns: int = Field(default=10, ge=1)
+    max_tokens_total: int = Field(default=8192, ge=1)
+    tool_server_url: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("rollout_id")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("server_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL with a host")
+        return value
+
+    @field_validator("messages")
+    @classmethod
+    def _messages_have_roles(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for index, message in enumerate(value):
+            if not isinstance(message.get("role"), str):
+                raise ValueError(f"message {index} has no string 'role'")
+        return value
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_key_is_absent(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_size(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(value, default=str).encode()) > MAX_METADATA_BYTES:
+            raise ValueError("must be at most 1 MiB as JSON")
+        return value
+
+    @property
+    def key(self) -> str | None:
+        """The callback Bearer token, or None."""
+        return self.api_key.get_secret_value() if self.api_key else None
+
+    @property
+    def base_url(self) -> str:
+        return self.server_url.rstrip("/")
+
+    def redacted(self) -> dict[str, Any]:
+        """The body as JSON data with `api_key` shown as `***` when present."""
+        data = self.model_dump(mode="json")
+        data["api_key"] = "***" if self.api_key else None
+        return data
+
+
+class FunctionSchema(_Body):
+    name: str = Field(pattern=TOOL_NAME_PATTERN)
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+class ToolSchema(_Body):
+    type: Literal["function"] = "function"
+    function: FunctionSchema
+
+
+class InitResponse(_Body):
+    rollout_id: str
+    tools: list[ToolSchema] = Field(default_factory=list)
+
+
+class Metrics(_Body):
+    num_llm_calls: int = 0
+    num_tool_calls: int = 0
+    prompt_tokens: int = 0
+    response_tokens: int = 0
+    total_latency_ms: float = 0.0
+    llm_latency_ms: float = 0.0
+    tool_latency_ms: float = 0.0
+
+
+class CompletedRequest(_Body):
+    """Body of POST {server_url}/v1/rollout/completed."""
+
+    rollout_id: str
+    status: Status
+    final_messages: list[dict[str, Any]]
+    finish_reason: str
+    error_message: str | None = None
+    reward: float | None = None
+    metrics: Metrics
+    extra_fields: dict[str, Any] = Field(default_factory=dict)
+
+
+class Usage(_Body):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0

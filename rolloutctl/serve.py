@@ -1,0 +1,83 @@
+"""Running a RolloutServer: bind, print the banner, serve until a signal, drain.
+
+`run(agent, config)` is the public API behind `rolloutctl serve`. The socket is bound
+here before uvicorn starts, so "port in use" is one clear error instead of a log line.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from dataclasses import dataclass, field
+
+import uvicorn
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+
+from rolloutctl.agent import Agent, RolloutRequest
+from rolloutctl.logs import setup_logging
+from rolloutctl.server import create_app
+from rolloutctl.settings import ServerSettings
+
+
+class CannotStart(Exception):
+    """The server could not start (port in use, address not available)."""
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    host: str = "127.0.0.1"
+    port: int = 9000
+    log_level: str = "info"
+    json_logs: bool = False
+    settings: ServerSettings = field(default_factory=ServerSettings)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind a listening TCP socket, or raise CannotStart with one readable line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise CannotStart(f"port {port} on {host} is already in use") from None
+        raise CannotStart(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def banner(agent: Agent, url: str, settings: ServerSettings) -> Panel:
+    sample = RolloutRequest(rollout_id="banner", messages=[])
+    tools = ", ".join(t.name for t in agent.tools(sample)) or "(none)"
+    lines = [
+        f"[bold]RolloutServer[/] for agent [cyan]{escape(agent.name)}[/]",
+        f"URL      {url}",
+        f"tools    {escape(tools)}",
+        f"docs     {url}/docs",
+        f"key      {'inbound Bearer key required' if settings.api_key else 'none required'}",
+        f"limits   {settings.max_concurrent} concurrent, "
+        f"{settings.rollout_timeout:g} s per rollout",
+    ]
+    return Panel("\n".join(lines), expand=False, border_style="green")
+
+
+def run(agent: Agent, config: ServeConfig, console: Console | None = None) -> None:
+    """Serve `agent` until SIGINT/SIGTERM, then drain; raises CannotStart on bind errors."""
+    console = console or Console(stderr=True)
+    sock = bind_socket(config.host, config.port)
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    url = f"http://{host}:{sock.getsockname()[1]}"
+    setup_logging(config.log_level, config.json_logs, console)
+    if not config.json_logs:
+        console.print(banner(agent, url, config.settings))
+    app = create_app(agent, config.settings)
+    server = uvicorn.Server(uvicorn.Config(
+        app, log_config=None, access_log=False, log_level=config.log_level,
+        timeout_graceful_shutdown=config.settings.shutdown_grace + 10,
+    ))
+    server.run(sockets=[sock])

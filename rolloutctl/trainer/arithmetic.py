@@ -1,0 +1,242 @@
+"""Reading arithmetic out of a sentence and planning it as calculator tool steps.
+
+The calculator policy must behave like a model that solves "What is (5 + 3) * 2?"
+or "calculate 12 divided by 4 then add 1" with one tool call per operation. This
+module turns such text into an expression tree (usual precedence, parentheses,
+number words, verb phrases and "then" chains) and the tree into ordered steps
+whose operands are numbers or results of earlier steps.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+Number = int | float
+
+_TOKEN = re.compile(r"\d+(?:\.\d+)?|[-+*/×÷()]|[a-z]+")
+_SYMBOLS = {"+": "add", "-": "subtract", "*": "multiply", "×": "multiply", "/": "divide", "÷": "divide"}
+_NUMBER_WORDS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+        "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+_NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "hundred": 100})
+_WORDS = {
+    "plus": ("op", "add"),
+    "minus": ("op", "subtract"),
+    **{w: ("op", "multiply") for w in ("times", "x", "multiplied")},
+    **{w: ("op", "divide") for w in ("divided", "over")},
+    **{v: ("verb", v) for v in ("add", "subtract", "multiply", "divide")},
+    "sum": ("noun", "add"),
+    "difference": ("noun", "subtract"),
+    "product": ("noun", "multiply"),
+    "quotient": ("noun", "divide"),
+    "then": ("then", ""),
+    "and": ("and", ""),
+    **{w: ("conn", w) for w in ("by", "to", "from", "with", "of", "between", "into")},
+}
+_ADDITIVE = ("add", "subtract")
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    name: str  # add, subtract, multiply or divide
+    a: Op | Number
+    b: Op | Number
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """The result of an earlier step, by index."""
+
+    step: int
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    op: str
+    a: Ref | Number
+    b: Ref | Number
+
+
+class _NoParse(Exception):
+    pass
+
+
+def tokenize(text: str) -> list[tuple[str, str | Number]]:
+    tokens: list[tuple[str, str | Number]] = []
+    for raw in _TOKEN.findall(text.lower()):
+        if raw[0].isdigit():
+            tokens.append(("num", float(raw) if "." in raw else int(raw)))
+        elif raw in _SYMBOLS:
+            tokens.append(("op", _SYMBOLS[raw]))
+        elif raw in "()":
+            tokens.append((raw, raw))
+        elif raw in _NUMBER_WORDS:
+            tokens.append(("num", _NUMBER_WORDS[raw]))
+        elif raw in _WORDS:
+            tokens.append(_WORDS[raw])
+    return tokens
+
+
+class _Parser:
+    """Recursive descent over the tokens, from one start position."""
+
+    def __init__(self, tokens: list[tuple[str, str | Number]], pos: int) -> None:
+        self.tokens, self.pos = tokens, pos
+
+    def peek(self, offset: int = 0) -> str:
+        index = self.pos + offset
+        return self.tokens[index][0] if index < len(self.tokens) else "end"
+
+    def take(self) -> str | Number:
+        if self.pos >= len(self.tokens):
+            raise _NoParse
+        self.pos += 1
+        return self.tokens[self.pos - 1][1]
+
+    def skip_connectors(self) -> str | None:
+        word = None
+        while self.peek() in ("conn", "and"):
+            word = self.take()
+        return word
+
+    def program(self) -> Op | Number:
+        value = self.expr()
+        while self._chain_follows():
+            mark = self.pos
+            while self.peek() in ("then", "and"):
+                self.take()
+            if self.peek() not in ("verb", "op"):
+                self.pos = mark
+                break
+            name = self.take()
+            self.skip_connectors()
+            value = Op(str(name), value, self.expr())
+        return value
+
+    def _chain_follows(self) -> bool:
+        if self.peek() == "then":
+            return True
+        return self.peek() == "and" and self.peek(1) in ("then", "verb", "op")
+
+    def expr(self) -> Op | Number:
+        value = self.term()
+        while self.peek() == "op" and self.tokens[self.pos][1] in _ADDITIVE:
+            name = self.take()
+            value = Op(str(name), value, self.term())
+        return value
+
+    def term(self) -> Op | Number:
+        value = self.unary()
+        while self.peek() == "op" and self.tokens[self.pos][1] not in _ADDITIVE:
+            name = self.take()
+            self.skip_connectors()
+            value = Op(str(name), value, self.unary())
+        return value
+
+    def unary(self) -> Op | Number:
+        if self.peek() == "op" and self.tokens[self.pos][1] == "subtract":
+            self.take()
+            value = self.unary()
+            return -value if isinstance(value, int | float) else Op("subtract", 0, value)
+        return self.atom()
+
+    def atom(self) -> Op | Number:
+        kind = self.peek()
+        if kind == "num":
+            return self.take()  # type: ignore[return-value]
+        if kind == "(":
+            self.take()
+            value = self.expr()
+            if self.peek() != ")":
+                raise _NoParse
+            self.take()
+            return value
+        if kind in ("verb", "noun"):
+            return self.phrase()
+        raise _NoParse
+
+    def phrase(self) -> Op:
+        """"add 2 and 3", "subtract 3 from 10", "the product of 4 and 5"."""
+        name = str(self.take())
+        self.skip_connectors()
+        first = self.expr()
+        connector = self.skip_connectors()
+        second = self.expr()
+        if connector == "from":
+            first, second = second, first
+        return Op(name, first, second)
+
+
+def count_ops(value: Op | Number) -> int:
+    if isinstance(value, Op):
+        return 1 + count_ops(value.a) + count_ops(value.b)
+    return 0
+
+
+def parse(text: str) -> Op | None:
+    """The arithmetic with the most operations found anywhere in the text, or None."""
+    tokens = tokenize(text)[:200]
+    best: Op | None = None
+    for start in range(len(tokens)):
+        try:
+            value = _Parser(tokens, start).program()
+        except (_NoParse, RecursionError):
+            continue
+        if isinstance(value, Op) and count_ops(value) > count_ops(best or 0):
+            best = value
+    return best
+
+
+def _flatten(value: Op | Number, steps: list[Step]) -> Ref | Number:
+    if not isinstance(value, Op):
+        return value
+    a, b = _flatten(value.a, steps), _flatten(value.b, steps)
+    steps.append(Step(value.name, a, b))
+    return Ref(len(steps) - 1)
+
+
+@lru_cache(maxsize=4096)
+def plan(text: str) -> tuple[Step, ...]:
+    """Ordered tool steps for the arithmetic in `text`; empty when there is none."""
+    tree = parse(text)
+    steps: list[Step] = []
+    if tree is not None:
+        _flatten(tree, steps)
+    return tuple(steps)
+
+
+def apply(op: str, a: Number, b: Number) -> Number:
+    """What the calculator tool returns; ZeroDivisionError for a zero divisor."""
+    if op == "add":
+        return a + b
+    if op == "subtract":
+        return a - b
+    if op == "multiply":
+        return a * b
+    return a / b
+
+
+def tidy(value: Number) -> Number:
+    """Integral floats become ints, so 8.0 is sent and shown as 8."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+def format_number(value: Number) -> str:
+    value = tidy(value)
+    return str(value) if isinstance(value, int) else f"{value:.10g}"
+
+
+def read_number(text: str) -> Number | None:
+    """A tool result as a number, or None when it is not one (e.g. an Error: text)."""
+    try:
+        return tidy(float(text.strip()))
+    except ValueError:
+        return None

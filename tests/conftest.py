@@ -1,0 +1,39 @@
+"""Shared fixtures: a recording trainer and RolloutServers, each a real uvicorn on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+import pytest
+from helpers import run_server
+from recording_trainer import RecordingTrainer
+
+from rolloutctl.agent import Agent
+from rolloutctl.client import RetryPolicy
+from rolloutctl.loader import load_example
+from rolloutctl.server import create_app
+from rolloutctl.settings import ServerSettings
+
+FAST_RETRY = RetryPolicy(max_retries=3, initial_delay=0.01, window=2.0, call_timeout=2.0)
+
+
+@pytest.fixture
+def trainer() -> Iterator[RecordingTrainer]:
+    trainer = RecordingTrainer()
+    with run_server(trainer.app) as url:
+        trainer.url = url
+        yield trainer
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., str]]:
+    """Start a RolloutServer: `start_server(agent=None, **settings) -> base URL`."""
+    with contextlib.ExitStack() as stack:
+
+        def start(agent: Agent | None = None, **settings) -> str:
+            settings.setdefault("retry", FAST_RETRY)
+            app = create_app(agent or load_example("calculator"), ServerSettings(**settings))
+            return stack.enter_context(run_server(app))
+
+        yield start

@@ -1,0 +1,109 @@
+"""A scriptable, recording training side for protocol tests of the RolloutServer.
+
+It is deliberately independent of rolloutctl's mock trainer: the server's tests must
+not trust the code of the other side of the same project.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+Reply = dict[str, Any] | tuple[int, Any]
+
+
+def assistant(content: str = "done", *, tool_calls: list | None = None,
+              finish_reason: str = "stop", completion_tokens: int = 5) -> dict[str, Any]:
+    """A chat completion body with one choice."""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    return {
+        "id": "chatcmpl-test", "object": "chat.completion", "model": "default",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": completion_tokens,
+                  "total_tokens": 10 + completion_tokens},
+    }
+
+
+def call(name: str, arguments: Any, call_id: str = "call_1") -> dict[str, Any]:
+    args = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": args}}
+
+
+class RecordingTrainer:
+    """Answers chat calls from per-rollout scripts and records every callback."""
+
+    def __init__(self, chat_delay: float = 0.0) -> None:
+        self.chat_delay = chat_delay
+        self.in_flight = self.max_in_flight = 0
+        self.chats: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.chat_headers: dict[str, list[dict[str, str]]] = defaultdict(list)
+        self.completions: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.completion_headers: dict[str, list[dict[str, str]]] = defaultdict(list)
+        self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
+        self._completed_replies: dict[str, deque[int]] = defaultdict(deque)
+        self._changed = threading.Condition()
+        self.app = Starlette(routes=[
+            Route("/v1/chat/completions", self._chat, methods=["POST"]),
+            Route("/v1/rollout/completed", self._completed, methods=["POST"]),
+        ])
+
+    def script(self, rollout_id: str, *replies: Reply) -> None:
+        """Queue chat replies: a body dict (200) or (status, body). Default: 'done'."""
+        self._scripts[rollout_id].extend(replies)
+
+    def completed_replies(self, rollout_id: str, *statuses: int) -> None:
+        """Answer the next completed posts with these statuses (then 200)."""
+        self._completed_replies[rollout_id].extend(statuses)
+
+    async def _chat(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        rollout_id = body.get("rollout_id", "")
+        self._record(self.chats, self.chat_headers, rollout_id, body, request)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.chat_delay)
+        finally:
+            self.in_flight -= 1
+        script = self._scripts[rollout_id]
+        reply = script.popleft() if script else assistant()
+        status, content = reply if isinstance(reply, tuple) else (200, reply)
+        return JSONResponse(content, status_code=status)
+
+    async def _completed(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        rollout_id = body.get("rollout_id", "")
+        replies = self._completed_replies[rollout_id]
+        status = replies.popleft() if replies else 200
+        if status == 200:
+            self._record(self.completions, self.completion_headers, rollout_id, body, request)
+        return JSONResponse({"status": "ok" if status == 200 else "refused"}, status_code=status)
+
+    def _record(self, bodies: dict, headers: dict, rollout_id: str, body: Any,
+                request: Request) -> None:
+        with self._changed:
+            bodies[rollout_id].append(body)
+            headers[rollout_id].append(dict(request.headers))
+            self._changed.notify_all()
+
+    def wait(self, rollout_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        """Block until `rollout_id` has a recorded completion; return the first."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not self.completions.get(rollout_id):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no completion for {rollout_id} within {timeout} s")
+                self._changed.wait(left)
+            return self.completions[rollout_id][0]
