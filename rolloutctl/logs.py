@@ -8,6 +8,7 @@ import sys
 import time
 
 from rich.console import Console
+from rich.highlighter import NullHighlighter
 from rich.logging import RichHandler
 
 
@@ -27,7 +28,7 @@ def setup_logging(level: str, json_lines: bool, console: Console) -> None:
         handler.setFormatter(JsonLineFormatter())
     else:
         handler = RichHandler(console=console, show_path=False, markup=False,
-                              rich_tracebacks=False, log_time_format="[%X]")
+                              highlighter=NullHighlighter(), log_time_format="[%X]")
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -6,8 +6,11 @@ here before uvicorn starts, so "port in use" is one clear error instead of a log
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import signal
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -19,6 +22,9 @@ from rolloutctl.agent import Agent, RolloutRequest
 from rolloutctl.logs import setup_logging
 from rolloutctl.server import create_app
 from rolloutctl.settings import ServerSettings
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class CannotStart(Exception):
@@ -80,4 +86,20 @@ def run(agent: Agent, config: ServeConfig, console: Console | None = None) -> No
         app, log_config=None, access_log=False, log_level=config.log_level,
         timeout_graceful_shutdown=config.settings.shutdown_grace + 10,
     ))
-    server.run(sockets=[sock])
+    with _signals_end_cleanly():
+        server.run(sockets=[sock])
+
+
+@contextlib.contextmanager
+def _signals_end_cleanly() -> Iterator[None]:
+    """Make Ctrl-C and SIGTERM a normal exit once uvicorn has drained.
+
+    uvicorn handles the signal itself, then re-raises it to the handler that was in
+    place before; a no-op handler there turns "drained after a signal" into exit 0.
+    """
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,4 +1,7 @@
-"""Trajectory files: one rollout as a versioned JSON document, built live from events.
+"""Trajectory files: one rollout as a versioned JSON document (see also the README).
+
+`trajectory_builder` builds one from the mock trainer's events; `formats` reads the
+foreign documents `load_trajectory` also accepts.
 
 A trajectory is a JSON object (`"format": "rolloutctl.trajectory"`, `"version": 1`):
 
@@ -34,7 +37,7 @@ FORMAT = "rolloutctl.trajectory"
 VERSION = 1
 SECRET_KEYS = frozenset({"api_key", "authorization"})
 TOKEN_FIELDS = ("token_ids", "logprobs", "prompt_token_ids")
-_REQUIRED = {"turns": list, "final_added": list, "tools": list, "violations": list}
+_OBJECT_LISTS = ("turns", "final_added", "tools", "violations")
 
 
 class TrajectoryFormatError(ValueError):
@@ -100,12 +103,12 @@ def dumps_trajectory(traj: dict[str, Any]) -> str:
 def _dump(value: Any, depth: int) -> str:
     pad, inner = "  " * depth, "  " * (depth + 1)
     if isinstance(value, dict) and value:
-        rows = [f"{inner}{json.dumps(k)}: {_dump(v, depth + 1)}" for k, v in value.items()]
+        rows = [f"{inner}{_dump(str(k), 0)}: {_dump(v, depth + 1)}" for k, v in value.items()]
         return "{\n" + ",\n".join(rows) + f"\n{pad}}}"
     if isinstance(value, list) and value and not all(_is_number(v) for v in value):
         rows = [inner + _dump(v, depth + 1) for v in value]
         return "[\n" + ",\n".join(rows) + f"\n{pad}]"
-    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _is_number(value: Any) -> bool:
@@ -139,13 +142,19 @@ def check_native(raw: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"unknown format {raw['format']!r} (expected {FORMAT!r})")
     if raw.get("version") != VERSION:
         raise ValueError(f"unsupported version {raw.get('version')!r} (this reads {VERSION})")
-    for key, kind in _REQUIRED.items():
-        if not isinstance(raw.get(key), kind):
-            raise ValueError(f"field {key!r} must be a {kind.__name__}")
+    for key in _OBJECT_LISTS:
+        if not _objects(raw.get(key)):
+            raise ValueError(f"field {key!r} must be a list of objects")
+    if not isinstance(raw.get("completion"), dict | None):
+        raise ValueError("field 'completion' must be an object or null")
     for turn in raw["turns"]:
-        if not isinstance(turn, dict) or not isinstance(turn.get("added"), list):
-            raise ValueError("every turn must be an object with an 'added' list")
+        if not _objects(turn.get("added")) or not isinstance(turn.get("assistant"), dict | None):
+            raise ValueError(f"turn {turn.get('index')}: needs an 'added' list of messages")
     return blank_trajectory() | raw
+
+
+def _objects(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, dict) for item in value)
 
 
 def _one_line(exc: Exception) -> str:

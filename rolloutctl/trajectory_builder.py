@@ -34,6 +34,10 @@ class RenderItem:
     step: int | None = None
     call: dict[str, Any] | None = None
 
+    @property
+    def role(self) -> str | None:
+        return self.data.get("role") if self.kind is ItemKind.MESSAGE else None
+
 
 def trajectory_items(traj: dict[str, Any]) -> list[RenderItem]:
     """The items of a whole trajectory, as the live view showed them (minus violations)."""
@@ -47,6 +51,19 @@ def trajectory_items(traj: dict[str, Any]) -> list[RenderItem]:
         if turn.get("assistant") is not None:
             items += _response_items(turn, calls)
     return items + _message_items(traj["final_added"], None, calls)
+
+
+def select_items(
+    items: list[RenderItem], step: int | None, last: int | None, role: str | None, tools: bool
+) -> list[RenderItem]:
+    """Replay's filters: one turn, tool results hidden, one role, the last K messages."""
+    items = [i for i in items if step is None or i.step == step]
+    items = [i for i in items if tools or i.role != "tool"]
+    items = [i for i in items if role is None or i.role == role]
+    starts = [n for n, item in enumerate(items) if item.kind is ItemKind.MESSAGE]
+    if last is not None and len(starts) > last:
+        items = items[starts[-last] :] if last > 0 else []
+    return items
 
 
 def _message_items(
@@ -77,6 +94,7 @@ class TrajectoryBuilder:
         self._seen: list[dict[str, Any]] = []  # the history as far as it has been shown
         self._calls: dict[Any, dict[str, Any]] = {}
         self._open: dict[str, Any] | None = None  # the turn whose chat call has not succeeded
+        self._last_request: list[dict[str, Any]] | None = None
 
     def add(self, event: Event) -> list[RenderItem]:
         """Record `event`; return the items it makes visible (none for other rollouts)."""
@@ -103,9 +121,10 @@ class TrajectoryBuilder:
         return []
 
     def _on_chat_request(self, data: dict[str, Any]) -> list[RenderItem]:
-        if self._open is not None:
-            return []  # a retry of the call still waiting for its answer
-        messages = (data.get("body") or {}).get("messages") or []
+        messages = _messages((data.get("body") or {}).get("messages"))
+        if self._open is not None or messages == self._last_request:
+            return []  # a retry: of the open call, or of one whose answer got lost on the way
+        self._last_request = messages
         self._open = new_turn(len(self._traj["turns"]) + 1, _new_messages(messages, self._seen))
         self._traj["turns"].append(self._open)
         self._seen = list(messages)
@@ -129,7 +148,8 @@ class TrajectoryBuilder:
             return []  # a second completion: the trainer reports it as a violation
         body = data.get("body") or {}
         self._traj["completion"] = body
-        self._traj["final_added"] = _new_messages(body.get("final_messages") or [], self._seen)
+        final = _messages(body.get("final_messages"))
+        self._traj["final_added"] = _new_messages(final, self._seen)
         return _message_items(self._traj["final_added"], None, self._calls)
 
     def _on_violation(self, data: dict[str, Any]) -> list[RenderItem]:
@@ -151,16 +171,22 @@ def _fill_turn(turn: dict[str, Any], data: dict[str, Any]) -> None:
     turn.update({key: body[key] for key in TOKEN_FIELDS if body.get(key) is not None})
 
 
-def _new_messages(messages: list[Any], seen: list[dict[str, Any]]) -> list[Any]:
+def _messages(value: Any) -> list[dict[str, Any]]:
+    """The message objects of `value`; a broken server's other values are skipped."""
+    return [m for m in value if isinstance(m, dict)] if isinstance(value, list) else []
+
+
+def _new_messages(
+    messages: list[dict[str, Any]], seen: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """`messages` from the first one that differs from what was already seen."""
-    shared = sum(1 for _ in takewhile(lambda pair: _same(*pair), zip(messages, seen, strict=False)))
-    return list(messages[shared:])
+    pairs = zip(messages, seen, strict=False)
+    shared = sum(1 for _ in takewhile(lambda pair: _same(*pair), pairs))
+    return messages[shared:]
 
 
-def _same(message: Any, seen: dict[str, Any]) -> bool:
+def _same(message: dict[str, Any], seen: dict[str, Any]) -> bool:
     """Equal up to null fields, which a server may drop when it echoes a message."""
-    if not isinstance(message, dict):
-        return False
     return {k: v for k, v in message.items() if v is not None} == {
         k: v for k, v in seen.items() if v is not None
     }

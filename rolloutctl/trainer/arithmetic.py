@@ -15,13 +15,23 @@ from functools import lru_cache
 
 Number = int | float
 
-_TOKEN = re.compile(r"\d+(?:\.\d+)?|[-+*/×÷()]|[a-z]+")
-_SYMBOLS = {"+": "add", "-": "subtract", "*": "multiply", "×": "multiply", "/": "divide", "÷": "divide"}
+_TOKEN = re.compile(r"\d+(?:\.\d+)?|[-+*/\u00d7\u00f7()]|[a-z]+")
+_SYMBOLS = {
+    "+": "add",
+    "-": "subtract",
+    "*": "multiply",
+    "\u00d7": "multiply",
+    "/": "divide",
+    "\u00f7": "divide",
+}
 _NUMBER_WORDS = {
-    w: i
-    for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-        "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
+    word: value
+    for value, word in enumerate(
+        [
+            *("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+            *("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen"),
+            *("seventeen", "eighteen", "nineteen", "twenty"),
+        ]
     )
 }
 _NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "hundred": 100})
@@ -162,7 +172,7 @@ class _Parser:
         raise _NoParse
 
     def phrase(self) -> Op:
-        """"add 2 and 3", "subtract 3 from 10", "the product of 4 and 5"."""
+        """ "add 2 and 3", "subtract 3 from 10", "the product of 4 and 5"."""
         name = str(self.take())
         self.skip_connectors()
         first = self.expr()
@@ -214,12 +224,12 @@ def plan(text: str) -> tuple[Step, ...]:
 def apply(op: str, a: Number, b: Number) -> Number:
     """What the calculator tool returns; ZeroDivisionError for a zero divisor."""
     if op == "add":
-        return a + b
+        return tidy(a + b)
     if op == "subtract":
-        return a - b
+        return tidy(a - b)
     if op == "multiply":
-        return a * b
-    return a / b
+        return tidy(a * b)
+    return tidy(a / b)
 
 
 def tidy(value: Number) -> Number:

@@ -7,6 +7,7 @@ from a stable hash: the same text always gives the same ids, in any process.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from zlib import crc32
 
@@ -14,9 +15,11 @@ VOCAB_SIZE = 32000
 _ROLE_IDS = {"system": 1, "user": 2, "assistant": 3, "tool": 4}
 
 
-def text_ids(text: str) -> list[int]:
-    """One id per word, from CRC-32 (stable across processes, unlike hash())."""
-    return [crc32(word.encode()) % VOCAB_SIZE + 100 for word in text.split()]
+@lru_cache(maxsize=16384)
+def text_ids(text: str) -> tuple[int, ...]:
+    """One id per word, from CRC-32 (stable across processes, unlike hash()); cached
+    because system prompts and questions repeat across the rollouts of a run."""
+    return tuple(crc32(word.encode()) % VOCAB_SIZE + 100 for word in text.split())
 
 
 def content_text(content: Any) -> str:

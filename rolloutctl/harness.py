@@ -1,0 +1,130 @@
+"""A RolloutServer and a mock trainer in this process, on free local ports.
+
+`validate` and `try` need both sides of the protocol for one short session. Running
+them as uvicorn tasks in the caller's event loop keeps everything real (sockets,
+HTTP, the server's own app) without threads or child processes, and the context
+manager guarantees both are shut down however the session ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from rolloutctl.agent import Agent
+from rolloutctl.serve import CannotStart, bind_socket
+from rolloutctl.server import create_app
+from rolloutctl.settings import ServerSettings
+from rolloutctl.trainer import MockTrainer, RolloutHandle, TrainerConfig
+
+STARTUP_TIMEOUT = 10.0
+TRAINER_SHUTDOWN_GRACE = 5.0
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    """The running pair; `trainer.url` is already set to the trainer's base URL."""
+
+    server_url: str
+    trainer: MockTrainer
+    server_key: str | None = None
+
+    async def start_rollout(self, init: dict[str, Any]) -> RolloutHandle:
+        """Send `init` to the local server (server_url defaults to the trainer's)."""
+        return await self.trainer.start_rollout(self.server_url, init, self.server_key)
+
+
+class _InProcessServer(uvicorn.Server):
+    """A uvicorn server that reports when it is up and leaves signals to the caller.
+
+    uvicorn normally takes over SIGINT; in-process that would swallow the user's
+    Ctrl-C, so KeyboardInterrupt is left to reach the caller's loop instead.
+    """
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = asyncio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Any:
+        yield
+
+    async def startup(self, sockets: list | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+
+@contextlib.asynccontextmanager
+async def serve_app(
+    app: Any, what: str, *, host: str = "127.0.0.1", shutdown_grace: float = 5.0,
+    log_level: str = "warning",
+) -> AsyncIterator[str]:
+    """Serve the ASGI `app` on a free port of `host` while the block runs; yield its URL.
+
+    CannotStart (naming `what`) when the port cannot be bound or the app's startup fails.
+    """
+    sock = bind_socket(host, 0)
+    url = f"http://{f'[{host}]' if ':' in host else host}:{sock.getsockname()[1]}"
+    config = uvicorn.Config(app, log_config=None, access_log=False, log_level=log_level,
+                            timeout_graceful_shutdown=shutdown_grace)
+    server = _InProcessServer(config)
+    task = asyncio.create_task(_run(server, sock, what))
+    try:
+        await _until_ready(server, task, what)
+        yield url
+    finally:
+        server.should_exit = True
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _run(server: _InProcessServer, sock: Any, what: str) -> None:
+    try:
+        await server.serve(sockets=[sock])
+    except SystemExit:  # uvicorn's answer to a failed lifespan startup
+        raise CannotStart(f"{what} failed during startup") from None
+    finally:
+        sock.close()
+
+
+async def _until_ready(server: _InProcessServer, task: asyncio.Task, what: str) -> None:
+    ready = asyncio.create_task(server.ready.wait())
+    try:
+        await asyncio.wait({task, ready}, timeout=STARTUP_TIMEOUT,
+                           return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        ready.cancel()
+    if server.ready.is_set():
+        return
+    if task.done():
+        task.result()  # its CannotStart, or whatever else stopped it
+        raise CannotStart(f"{what} stopped during startup")
+    raise CannotStart(f"{what} did not come up within {STARTUP_TIMEOUT:g} s")
+
+
+@contextlib.asynccontextmanager
+async def local_stack(
+    agent: Agent, settings: ServerSettings | None = None,
+    trainer_config: TrainerConfig | None = None, host: str = "127.0.0.1",
+    log_level: str = "warning",
+) -> AsyncIterator[LocalStack]:
+    """Run a RolloutServer for `agent` and a MockTrainer, each on a free port of `host`.
+
+    On exit the RolloutServer drains first (its last completions still reach the
+    trainer), then the trainer's server stops and its resources close.
+    """
+    settings = settings or ServerSettings()
+    trainer = MockTrainer(trainer_config)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(trainer.aclose)
+        trainer.url = await stack.enter_async_context(serve_app(
+            trainer.app, "the mock trainer", host=host, shutdown_grace=TRAINER_SHUTDOWN_GRACE,
+            log_level=log_level))
+        server_url = await stack.enter_async_context(serve_app(
+            create_app(agent, settings), "the RolloutServer", host=host,
+            shutdown_grace=settings.shutdown_grace + TRAINER_SHUTDOWN_GRACE, log_level=log_level))
+        yield LocalStack(server_url, trainer, settings.api_key)

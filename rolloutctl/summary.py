@@ -1,0 +1,142 @@
+"""What a trajectory amounts to: status, metrics, wall time and violations.
+
+The summary panel draws `summary_rows` and `try` derives its exit code from `Summary.ok`,
+so the two can never disagree about whether a rollout was clean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    rollout_id: str | None
+    status: str  # COMPLETED, ERROR, or why there is no completion status
+    finish_reason: str | None = None
+    error: str | None = None
+    reward: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    wall_time: float | None = None
+    source: str | None = None  # where an imported trajectory came from
+    violations: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """COMPLETED with no protocol violation: what `try` exits 0 on."""
+        return self.status == "COMPLETED" and not self.violations
+
+
+def summarize(traj: dict[str, Any], wall_time: float | None = None) -> Summary:
+    """The summary of `traj`; `wall_time` (seconds) defaults to its first-to-last event."""
+    completion = traj.get("completion") or {}
+    origin = traj.get("imported_from") or {}
+    return Summary(
+        rollout_id=traj.get("rollout_id"),
+        status=_status(traj),
+        finish_reason=completion.get("finish_reason"),
+        error=_error(completion),
+        reward=completion.get("reward", origin.get("reward")),
+        metrics=_metrics(traj),
+        wall_time=wall_time if wall_time is not None else _span(traj),
+        source=_source(origin),
+        violations=list(traj.get("violations") or []),
+    )
+
+
+def _status(traj: dict[str, Any]) -> str:
+    if traj.get("completion"):
+        return str(traj["completion"].get("status"))
+    code = traj.get("init_status_code")
+    if isinstance(code, int) and not 200 <= code < 300:
+        return f"init refused (HTTP {code})" if code else "init failed"
+    return "not recorded" if traj.get("imported_from") else "no completion"
+
+
+def _error(completion: dict[str, Any]) -> str | None:
+    if completion.get("status") != "ERROR":
+        return None
+    category = (completion.get("extra_fields") or {}).get("error_category", "error")
+    return f"{category}: {completion.get('error_message') or '(no message)'}"
+
+
+def _metrics(traj: dict[str, Any]) -> dict[str, Any]:
+    """The completion's metrics, or what the recorded turns add up to without one."""
+    reported = (traj.get("completion") or {}).get("metrics")
+    if isinstance(reported, dict):
+        return reported
+    answered = [turn for turn in traj["turns"] if turn.get("assistant")]
+    usages = [turn.get("usage") or {} for turn in answered]
+    return {
+        "num_llm_calls": len(answered),
+        "num_tool_calls": sum(len(t["assistant"].get("tool_calls") or []) for t in answered),
+        "prompt_tokens": sum(usage.get("prompt_tokens", 0) for usage in usages),
+        "response_tokens": sum(usage.get("completion_tokens", 0) for usage in usages),
+    }
+
+
+def _span(traj: dict[str, Any]) -> float | None:
+    start, end = traj.get("started_at"), traj.get("finished_at")
+    if not (start and end):
+        return None
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+def _source(origin: dict[str, Any]) -> str | None:
+    if origin.get("format") == "atif":
+        return f"ATIF {origin.get('schema_version')} ({origin.get('agent')})"
+    return "completion payload" if origin.get("format") == "completion" else None
+
+
+def summary_rows(summary: Summary) -> list[tuple[str, str, str]]:
+    """(key, value, style name) rows of the summary panel; unknown values are left out."""
+    m = summary.metrics
+    calls = f"{m.get('num_llm_calls', 0)} LLM, {m.get('num_tool_calls', 0)} tool"
+    tokens = f"{m.get('prompt_tokens', 0)} prompt + {m.get('response_tokens', 0)} completion"
+    rows = [
+        ("rollout", str(summary.rollout_id), ""),
+        ("status", summary.status, "good" if summary.status == "COMPLETED" else "bad"),
+        ("finish", summary.finish_reason, ""),
+        ("error", summary.error, "bad"),
+        ("reward", None if summary.reward is None else str(summary.reward), ""),
+        ("calls", calls, ""),
+        ("tokens", tokens, ""),
+        ("latency", _latencies(m) if "total_latency_ms" in m else None, ""),
+        ("wall time", None if summary.wall_time is None else f"{summary.wall_time:.2f} s", ""),
+        ("source", summary.source, ""),
+        ("violations", *_violations_cell(summary)),
+    ]
+    return [row for row in rows if row[1] is not None]
+
+
+def _latencies(metrics: dict[str, Any]) -> str:
+    total, llm = metrics.get("total_latency_ms", 0), metrics.get("llm_latency_ms", 0)
+    tools = metrics.get("tool_latency_ms", 0)
+    return f"{format_ms(total)} total, {format_ms(llm)} LLM, {format_ms(tools)} tools"
+
+
+def _violations_cell(summary: Summary) -> tuple[str, str]:
+    if not summary.violations:
+        return "none", "good"
+    lines = [f"[{v.get('rule')}] {v.get('message')}" for v in summary.violations]
+    return "\n".join(lines), "bad"
+
+
+def format_ms(value: float) -> str:
+    return f"{value:.1f} ms" if value < 10 else f"{value:.0f} ms"
+
+
+def turn_stats(turn: dict[str, Any]) -> list[str]:
+    """The facts known about one LLM call: latency, tokens, finish reason."""
+    parts = []
+    if turn.get("latency_ms") is not None:
+        parts.append(format_ms(turn["latency_ms"]))
+    usage = turn.get("usage") or {}
+    if usage:
+        prompt, completion = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
+        parts.append(f"{prompt} prompt + {completion} completion tokens")
+    if turn.get("finish_reason"):
+        parts.append(f"finish: {turn['finish_reason']}")
+    return parts

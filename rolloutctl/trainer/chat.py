@@ -1,0 +1,155 @@
+"""Answering POST /v1/chat/completions: checks, fault injection, policy, response.
+
+This is the bench's hot path, so the common case does no logging, builds events
+only for subscribers, and checks only the messages added since the last request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from typing import Any
+from zlib import crc32
+
+from rolloutctl.events import EventKind
+from rolloutctl.trainer.fake_tokens import logprobs_for, message_ids, prompt_ids
+from rolloutctl.trainer.policy_types import Policy, Reply, Turn, UpstreamError
+from rolloutctl.trainer.records import UNAUTHORIZED, Records, RolloutState
+from rolloutctl.trainer.violations import history_breach, params_finding, tool_findings
+
+log = logging.getLogger("rolloutctl.trainer")
+END_OF_TEXT = 0
+INIT_WAIT_S = 10.0  # how long a chat call waits for its init's 202 (to learn the tools)
+
+Answer = tuple[int, dict[str, Any]]
+
+
+def build_response(turn: Turn, reply: Reply, policy: str) -> dict[str, Any]:
+    """An OpenAI chat completion plus the trainer-side extras a real trainer adds."""
+    completion = [*message_ids(reply.message)[1:], END_OF_TEXT]
+    prompt = prompt_ids(turn.messages)
+    usage = reply.usage or {
+        "prompt_tokens": len(prompt),
+        "completion_tokens": len(completion),
+        "total_tokens": len(prompt) + len(completion),
+    }
+    return {
+        "id": f"chatcmpl-{crc32(turn.rollout_id.encode()):08x}-{turn.index}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": reply.model or f"rolloutctl-mock-{policy}",
+        "choices": [{"index": 0, "message": reply.message, "finish_reason": reply.finish_reason}],
+        "usage": usage,
+        "token_ids": completion,
+        "logprobs": logprobs_for(completion),
+        "prompt_token_ids": prompt,
+    }
+
+
+def request_tools(state: RolloutState | None, body: dict[str, Any]) -> list | None:
+    """The rollout's tools from its 202; else those of the request (OpenAI clients send them)."""
+    if state is not None and state.tools is not None:
+        return state.tools
+    tools = body.get("tools")
+    return tools if isinstance(tools, list) else None
+
+
+class ChatHandler:
+    def __init__(self, records: Records, policy: Policy, config: Any, rng: random.Random):
+        self.records, self.policy, self.config, self.rng = records, policy, config, rng
+
+    async def __call__(self, body: dict[str, Any], auth: bytes | None) -> Answer:
+        rollout_id, messages = body.get("rollout_id"), body.get("messages")
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            return self._invalid(str(rollout_id or ""), "messages: required, a list of objects")
+        if not isinstance(rollout_id, str) or not rollout_id:
+            return await self._plain(body, messages, auth)
+        state = self.records.state(rollout_id)
+        if not self.records.authorize(state, auth):
+            return UNAUTHORIZED
+        started = time.perf_counter()
+        retry = state.last_messages is not None and messages == state.last_messages
+        index = state.turns - retry
+        self.records.emit(EventKind.CHAT_REQUEST, rollout_id, {"index": index, "body": body})
+        status, answer = await self._answer(state, body, messages, retry)
+        if self.config.latency_ms:
+            await asyncio.sleep(self.config.latency_ms / 1000)
+        if self.records.bus.active:
+            latency = (time.perf_counter() - started) * 1000
+            data = {"index": index, "status_code": status, "body": answer, "latency_ms": latency}
+            self.records.emit(EventKind.CHAT_RESPONSE, rollout_id, data)
+        return status, answer
+
+    async def _answer(self, state: RolloutState, body: dict, messages: list, retry: bool) -> Answer:
+        if self.config.fail_rate and self.rng.random() < self.config.fail_rate:
+            return 503, {"detail": "injected failure (fail_rate)"}
+        if retry:  # the same request again: its answer was lost, so it gets the same one
+            return 200, state.last_response  # type: ignore[return-value]
+        self._check(state, body, messages)
+        if state.init_pending:
+            await self._await_init(state)
+        turn = Turn(state.rollout_id, state.turns, messages, body, request_tools(state, body))
+        answer, reply = await self._respond(turn)
+        if reply is not None:
+            state.last_messages, state.last_reply, state.last_response = (
+                messages,
+                reply.message,
+                answer[1],
+            )
+            state.turns += 1
+        return answer
+
+    async def _plain(self, body: dict, messages: list, auth: bytes | None) -> Answer:
+        """No rollout_id: a protocol breach, but answered, so that a mock trainer can also
+        stand in as the OpenAI-compatible upstream of another one's proxy policy."""
+        self.records.report("", "chat_without_rollout_id", "chat call without a rollout_id")
+        if not self.records.authorize(RolloutState(""), auth):
+            return UNAUTHORIZED
+        answer, _ = await self._respond(Turn("", 0, messages, body, request_tools(None, body)))
+        return answer
+
+    async def _respond(self, turn: Turn) -> tuple[Answer, Reply | None]:
+        try:
+            reply = await self.policy.reply(turn)
+        except UpstreamError as exc:
+            return (exc.status_code, {"detail": exc.detail}), None
+        except Exception as exc:
+            log.exception("policy %s failed on rollout %s", self.policy.name, turn.rollout_id)
+            return (500, {"detail": f"policy {self.policy.name} failed: {exc!r}"}), None
+        return (200, build_response(turn, reply, self.policy.name)), reply
+
+    def _check(self, state: RolloutState, body: dict, messages: list) -> None:
+        """All chat-time checks; only messages added since the last request are scanned."""
+        report, rid = self.records.report, state.rollout_id
+        if state.completion is not None:
+            report(rid, "chat_after_completion", "chat call after the completion was posted")
+        if state.max_turns is not None and state.turns >= state.max_turns:
+            report(
+                rid,
+                "max_turns_exceeded",
+                f"chat call {state.turns + 1} > max_turns {state.max_turns}",
+            )
+        if state.completion_params and (finding := params_finding(state.completion_params, body)):
+            report(rid, *finding)
+        start = 0
+        if state.last_messages is not None:
+            breach = history_breach(state.last_messages, state.last_reply, messages)
+            if breach:  # the positions of new messages are unknown: skip the tool checks
+                return report(rid, "history_not_append_only", breach)
+            start = len(state.last_messages)
+        for finding in tool_findings(messages, start):
+            report(rid, *finding)
+
+    async def _await_init(self, state: RolloutState) -> None:
+        """The server may call before this trainer has read the 202 that lists the tools."""
+        waiter = state.tools_known.add()
+        if state.init_pending:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter, INIT_WAIT_S)
+
+    def _invalid(self, rollout_id: str, detail: str) -> Answer:
+        self.records.report(rollout_id, "chat_invalid", detail)
+        return 422, {"detail": detail}

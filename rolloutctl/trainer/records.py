@@ -1,0 +1,86 @@
+"""What the mock trainer remembers: per-rollout state, completions and violations.
+
+Shared by the chat and completion handlers (which run in the app's loop) and the
+init sender (which runs in the caller's loop); dict operations are atomic, and
+wake-ups go through `bus` so both sides may live in different threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from hmac import compare_digest
+from typing import Any
+
+from rolloutctl.events import Event, EventKind
+from rolloutctl.trainer.bus import EventBus, Waiters
+from rolloutctl.trainer.violations import Violation, bearer_finding
+
+log = logging.getLogger("rolloutctl.trainer")
+UNAUTHORIZED = (401, {"detail": "Authorization: missing or wrong Bearer token"})
+
+
+@dataclass(slots=True, eq=False)
+class RolloutState:
+    rollout_id: str
+    started: bool = False  # init sent by this trainer, so its fields below are known
+    api_key: str | None = None
+    completion_params: dict[str, Any] = field(default_factory=dict)
+    max_turns: int | None = None
+    tools: list[dict[str, Any]] | None = None
+    init_pending: bool = False  # init sent, 202 not read yet: tools still unknown
+    tools_known: Waiters = field(default_factory=Waiters)
+    turns: int = 0  # chat calls answered with 200
+    last_messages: list[dict[str, Any]] | None = None
+    last_reply: dict[str, Any] | None = None  # the assistant message returned last
+    last_response: dict[str, Any] | None = None  # served again to a retried request
+    completion: dict[str, Any] | None = None  # the first completion payload
+    completed: Waiters = field(default_factory=Waiters)
+    violations: list[Violation] = field(default_factory=list)
+    first_seen: float = field(default_factory=time.time)
+
+
+class Records:
+    def __init__(self, bus: EventBus, expect_api_key: str | None = None) -> None:
+        self.bus = bus
+        self.rollouts: dict[str, RolloutState] = {}
+        self.completions: dict[str, dict[str, Any]] = {}
+        self.violations: list[Violation] = []
+        self._expected = b"Bearer " + expect_api_key.encode() if expect_api_key else None
+
+    def state(self, rollout_id: str) -> RolloutState:
+        """The rollout's state, created on first sight."""
+        state = self.rollouts.get(rollout_id)
+        if state is None:
+            state = self.rollouts[rollout_id] = RolloutState(rollout_id)
+        return state
+
+    def emit(self, kind: EventKind, rollout_id: str, data: dict[str, Any]) -> None:
+        if self.bus.active:
+            self.bus.publish(Event(kind, rollout_id, data))
+
+    def report(self, rollout_id: str, rule: str, message: str) -> None:
+        """Record a protocol violation: stored, logged as a warning and published."""
+        violation = Violation(rule, rollout_id, message)
+        self.violations.append(violation)
+        state = self.rollouts.get(rollout_id)
+        if state is not None:
+            state.violations.append(violation)
+        log.warning("protocol violation [%s] rollout %s: %s", rule, rollout_id, message)
+        self.emit(EventKind.VIOLATION, rollout_id, {"rule": rule, "message": message})
+
+    def authorize(self, state: RolloutState, header: bytes | None) -> bool:
+        """Check the callback's Bearer; False means: answer 401 (expect_api_key not met)."""
+        if state.started:
+            finding = bearer_finding(state.api_key, header)
+            if finding:
+                self.report(state.rollout_id, *finding)
+        if self._expected is None:
+            return True
+        return header is not None and compare_digest(header, self._expected)
+
+    def forget(self, rollout_id: str) -> None:
+        """Drop everything about a rollout (long benchmarks keep memory flat this way)."""
+        self.rollouts.pop(rollout_id, None)
+        self.completions.pop(rollout_id, None)

@@ -1,0 +1,160 @@
+"""Starting rollouts from the trainer side: send the init, learn the tools, await the completion."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+from pydantic import ValidationError
+
+from rolloutctl.client import HttpPool
+from rolloutctl.events import EventKind
+from rolloutctl.protocol import INIT_PATH, InitResponse
+from rolloutctl.trainer.records import Records, RolloutState
+
+INIT_TIMEOUT_S = 30.0
+
+
+class InitError(RuntimeError):
+    """The init could not be delivered (connection failure, timeout)."""
+
+
+class InitRefused(InitError):
+    """The RolloutServer answered the init with something other than 202."""
+
+    def __init__(self, status_code: int, detail: Any) -> None:
+        super().__init__(f"init refused with HTTP {status_code}: {detail}")
+        self.status_code, self.detail = status_code, detail
+
+
+@dataclass
+class RolloutHandle:
+    rollout_id: str
+    tools: list[dict[str, Any]]
+    init_status: int
+    _state: RolloutState = field(repr=False)
+
+    @property
+    def completion(self) -> dict[str, Any] | None:
+        return self._state.completion
+
+    async def wait(self, timeout: float) -> dict[str, Any] | None:
+        """The first completion payload, or None if none arrived within `timeout` seconds."""
+        if self._state.completion is None:
+            waiter = self._state.completed.add()
+            if self._state.completion is None:
+                try:
+                    await asyncio.wait_for(waiter, timeout)
+                except TimeoutError:
+                    return None
+        return self._state.completion
+
+
+def redacted_init(init: dict[str, Any]) -> dict[str, Any]:
+    """The init as events and files may show it: a present api_key becomes "***"."""
+    shown = dict(init)
+    if "api_key" in shown:
+        shown["api_key"] = "***" if api_key_of(init) else None
+    return shown
+
+
+def api_key_of(init: dict[str, Any]) -> str | None:
+    key = init.get("api_key")
+    return key if isinstance(key, str) and key.strip() else None
+
+
+class Starter:
+    """Sends inits over one connection pool: rolloutctl's HttpPool (its fast `post`) unless
+    an httpx.AsyncClient is given, e.g. to compare pools or to add proxies or TLS settings."""
+
+    def __init__(self, records: Records, client: httpx.AsyncClient | HttpPool | None = None):
+        self.records, self._owns_client = records, client is None
+        self._client = client if client is not None else HttpPool()
+        self._urls: dict[str, httpx.URL] = {}
+
+    async def start(
+        self, server: str, init: dict[str, Any], server_key: str | None
+    ) -> RolloutHandle:
+        rollout_id = init.get("rollout_id")
+        if not isinstance(rollout_id, str) or not rollout_id:
+            raise ValueError("init needs a non-empty string rollout_id")
+        state = self._prepare(rollout_id, init)
+        url = server.rstrip("/") + INIT_PATH
+        try:
+            response = await self._post(url, orjson.dumps(init), server_key)
+        except httpx.HTTPError as exc:
+            self._settle(state, None)
+            self.records.emit(
+                EventKind.INIT_RESPONSE, rollout_id, {"status_code": 0, "body": repr(exc)}
+            )
+            raise InitError(f"could not send the init to {url}: {exc!r}") from exc
+        return self._accept(state, response)
+
+    def _prepare(self, rollout_id: str, init: dict[str, Any]) -> RolloutState:
+        """Remember what the init promises before sending it: callbacks may beat the 202."""
+        state = self.records.state(rollout_id)
+        state.started, state.api_key = True, api_key_of(init)
+        state.completion_params = init.get("completion_params") or {}
+        state.max_turns = init.get("max_turns", 10)
+        state.init_pending = True
+        self.records.emit(EventKind.INIT_SENT, rollout_id, {"request": redacted_init(init)})
+        return state
+
+    def _accept(self, state: RolloutState, response: httpx.Response) -> RolloutHandle:
+        try:
+            body = response.json()
+        except ValueError:
+            body = response.text[:500]
+        self.records.emit(
+            EventKind.INIT_RESPONSE,
+            state.rollout_id,
+            {"status_code": response.status_code, "body": body},
+        )
+        if response.status_code != 202:
+            self._settle(state, None)
+            detail = body.get("detail", body) if isinstance(body, dict) else body
+            raise InitRefused(response.status_code, detail)
+        tools = self._check_accepted(state.rollout_id, body)
+        self._settle(state, tools)
+        return RolloutHandle(state.rollout_id, tools, response.status_code, state)
+
+    def _check_accepted(self, rollout_id: str, body: Any) -> list[dict[str, Any]]:
+        """The 202 body against the protocol; returns its tools ([] when unusable)."""
+        try:
+            accepted = InitResponse.model_validate(body)
+        except ValidationError as exc:
+            self.records.report(
+                rollout_id, "init_response_invalid", f"202 body: {exc.errors()[0]['msg']}"
+            )
+            tools = body.get("tools") if isinstance(body, dict) else None
+            return tools if isinstance(tools, list) else []
+        if accepted.rollout_id != rollout_id:
+            self.records.report(
+                rollout_id,
+                "init_response_mismatch",
+                f"202 body names rollout {accepted.rollout_id!r}",
+            )
+        return body["tools"] if isinstance(body.get("tools"), list) else []
+
+    @staticmethod
+    def _settle(state: RolloutState, tools: list[dict[str, Any]] | None) -> None:
+        if tools is not None:
+            state.tools = tools
+        state.init_pending = False
+        state.tools_known.fire()
+
+    async def _post(self, url: str, content: bytes, server_key: str | None) -> httpx.Response:
+        headers = [(b"content-type", b"application/json")]
+        if server_key:
+            headers.append((b"authorization", b"Bearer " + server_key.encode()))
+        if isinstance(self._client, httpx.AsyncClient):
+            return await self._client.post(url, content=content, headers=headers)
+        target = self._urls.get(url) or self._urls.setdefault(url, httpx.URL(url))
+        return await self._client.post(target, content, headers, timeout=INIT_TIMEOUT_S)
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()

@@ -1,0 +1,85 @@
+"""Helpers for every test module: free ports, real uvicorn servers in threads, TLS files."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (another process may take it later)."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def run_server(app: Any, start_timeout: float = 20.0, **config: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread; yield its base URL, then shut it down.
+
+    The socket is bound here, before the thread starts, so no race can steal the port.
+    `config` goes to uvicorn.Config (ssl_certfile and ssl_keyfile make it https). On
+    exit the server shuts down gracefully, running the app's lifespan end.
+    """
+    config.setdefault("log_level", "warning")
+    sock = socket.socket()
+    sock.bind((HOST, 0))
+    server = uvicorn.Server(uvicorn.Config(app, **config))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        _wait_started(server, thread, start_timeout)
+        scheme = "https" if config.get("ssl_certfile") else "http"
+        yield f"{scheme}://{HOST}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
+        sock.close()
+
+
+def _wait_started(server: uvicorn.Server, thread: threading.Thread, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the uvicorn server under test did not start")
+        time.sleep(0.005)
+
+
+@contextlib.contextmanager
+def refused_url() -> Iterator[str]:
+    """A base URL whose port is bound but not listening: connecting is refused at once."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        yield f"http://{HOST}:{sock.getsockname()[1]}"
+
+
+def self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made with the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
+         "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def rolloutctl_bin() -> str:
+    """The installed `rolloutctl` console script of the running environment."""
+    return str(Path(sys.executable).with_name("rolloutctl"))
