@@ -61,7 +61,11 @@ class _InProcessServer(uvicorn.Server):
 
 @contextlib.asynccontextmanager
 async def serve_app(
-    app: Any, what: str, *, host: str = "127.0.0.1", shutdown_grace: float = 5.0,
+    app: Any,
+    what: str,
+    *,
+    host: str = "127.0.0.1",
+    shutdown_grace: float = 5.0,
     log_level: str = "warning",
 ) -> AsyncIterator[str]:
     """Serve the ASGI `app` on a free port of `host` while the block runs; yield its URL.
@@ -70,8 +74,13 @@ async def serve_app(
     """
     sock = bind_socket(host, 0)
     url = f"http://{f'[{host}]' if ':' in host else host}:{sock.getsockname()[1]}"
-    config = uvicorn.Config(app, log_config=None, access_log=False, log_level=log_level,
-                            timeout_graceful_shutdown=shutdown_grace)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        log_level=log_level,
+        timeout_graceful_shutdown=shutdown_grace,
+    )
     server = _InProcessServer(config)
     task = asyncio.create_task(_run(server, sock, what))
     try:
@@ -94,8 +103,9 @@ async def _run(server: _InProcessServer, sock: Any, what: str) -> None:
 async def _until_ready(server: _InProcessServer, task: asyncio.Task, what: str) -> None:
     ready = asyncio.create_task(server.ready.wait())
     try:
-        await asyncio.wait({task, ready}, timeout=STARTUP_TIMEOUT,
-                           return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            {task, ready}, timeout=STARTUP_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+        )
     finally:
         ready.cancel()
     if server.ready.is_set():
@@ -108,23 +118,42 @@ async def _until_ready(server: _InProcessServer, task: asyncio.Task, what: str) 
 
 @contextlib.asynccontextmanager
 async def local_stack(
-    agent: Agent, settings: ServerSettings | None = None,
-    trainer_config: TrainerConfig | None = None, host: str = "127.0.0.1",
+    agent: Agent | None,
+    settings: ServerSettings | None = None,
+    trainer_config: TrainerConfig | None = None,
+    host: str = "127.0.0.1",
     log_level: str = "warning",
+    server_url: str | None = None,
 ) -> AsyncIterator[LocalStack]:
-    """Run a RolloutServer for `agent` and a MockTrainer, each on a free port of `host`.
+    """Run a MockTrainer and a RolloutServer for `agent`, each on a free port of `host`.
 
-    On exit the RolloutServer drains first (its last completions still reach the
-    trainer), then the trainer's server stops and its resources close.
+    With `server_url`, no server is started: the trainer tries that one instead (any
+    implementation of the protocol). On exit the RolloutServer drains first (its last
+    completions still reach the trainer), then the trainer's server stops.
     """
     settings = settings or ServerSettings()
     trainer = MockTrainer(trainer_config)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(trainer.aclose)
-        trainer.url = await stack.enter_async_context(serve_app(
-            trainer.app, "the mock trainer", host=host, shutdown_grace=TRAINER_SHUTDOWN_GRACE,
-            log_level=log_level))
-        server_url = await stack.enter_async_context(serve_app(
-            create_app(agent, settings), "the RolloutServer", host=host,
-            shutdown_grace=settings.shutdown_grace + TRAINER_SHUTDOWN_GRACE, log_level=log_level))
-        yield LocalStack(server_url, trainer, settings.api_key)
+        trainer.url = await stack.enter_async_context(
+            serve_app(
+                trainer.app,
+                "the mock trainer",
+                host=host,
+                shutdown_grace=TRAINER_SHUTDOWN_GRACE,
+                log_level=log_level,
+            )
+        )
+        if server_url is None:
+            if agent is None:
+                raise ValueError("local_stack needs an agent or a server_url")
+            server_url = await stack.enter_async_context(
+                serve_app(
+                    create_app(agent, settings),
+                    "the RolloutServer",
+                    host=host,
+                    shutdown_grace=settings.shutdown_grace + TRAINER_SHUTDOWN_GRACE,
+                    log_level=log_level,
+                )
+            )
+        yield LocalStack(server_url.rstrip("/"), trainer, settings.api_key)

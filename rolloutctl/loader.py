@@ -43,8 +43,9 @@ def load_agent(target: str) -> Agent:
     """Load `target` (attr defaults to `agent`); a class is instantiated without arguments."""
     location, _, attr = target.rpartition(":") if ":" in target else (target, "", DEFAULT_ATTR)
     if not location or not attr:
-        raise TargetError(f"target {target!r} must look like 'package.module:attr' "
-                          "or 'path/to/file.py:attr'")
+        raise TargetError(
+            f"target {target!r} must look like 'package.module:attr' or 'path/to/file.py:attr'"
+        )
     module = _load_module(location)
     try:
         obj = getattr(module, attr)

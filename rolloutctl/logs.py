@@ -16,8 +16,12 @@ class JsonLineFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, message."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"time": round(time.time(), 3), "level": record.levelname.lower(),
-                 "logger": record.name, "message": record.getMessage()}
+        entry = {
+            "time": round(time.time(), 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         return json.dumps(entry)
 
 
@@ -27,8 +31,13 @@ def setup_logging(level: str, json_lines: bool, console: Console) -> None:
         handler: logging.Handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(JsonLineFormatter())
     else:
-        handler = RichHandler(console=console, show_path=False, markup=False,
-                              highlighter=NullHighlighter(), log_time_format="[%X]")
+        handler = RichHandler(
+            console=console,
+            show_path=False,
+            markup=False,
+            highlighter=NullHighlighter(),
+            log_time_format="[%X]",
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

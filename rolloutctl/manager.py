@@ -52,8 +52,9 @@ class RolloutManager:
             raise ServerBusy("rollout queue is full")
         request = to_rollout_request(init)
         tools = list(self.agent.tools(request))
-        body = json.dumps({"rollout_id": init.rollout_id,
-                           "tools": [t.schema() for t in tools]}).encode()
+        body = json.dumps(
+            {"rollout_id": init.rollout_id, "tools": [t.schema() for t in tools]}
+        ).encode()
         record = RolloutRecord(init.rollout_id, body)
         self.registry.add(record)
         task = asyncio.create_task(self._run(record, init, request, tools))
@@ -61,8 +62,13 @@ class RolloutManager:
         task.add_done_callback(self._tasks.discard)
         return body
 
-    async def _run(self, record: RolloutRecord, init: InitRequest, request: RolloutRequest,
-                   tools: Sequence[Tool]) -> None:
+    async def _run(
+        self,
+        record: RolloutRecord,
+        init: InitRequest,
+        request: RolloutRequest,
+        tools: Sequence[Tool],
+    ) -> None:
         started = time.perf_counter()
         client = TrainerClient(init.server_url, init.key, self.settings.retry, self.pool)
         ctx = RolloutContext(request, tools, v1_backend(client, init.rollout_id))
@@ -76,8 +82,9 @@ class RolloutManager:
         except asyncio.CancelledError:
             if asyncio.current_task().cancelling():  # type: ignore[union-attr]
                 raise  # this task itself is being cancelled: a hard stop
-            result = RolloutFailure(ErrorCategory.SHUTDOWN,
-                                    "server shut down before the rollout finished")
+            result = RolloutFailure(
+                ErrorCategory.SHUTDOWN, "server shut down before the rollout finished"
+            )
         finally:
             self._agent_tasks.pop(record.rollout_id, None)
         payload = build_payload(ctx, result, (time.perf_counter() - started) * 1000)
@@ -97,8 +104,12 @@ class RolloutManager:
         if not delivery.delivered:
             record.state = RolloutState.DELIVERY_FAILED
             record.delivery_error = delivery.error
-            log.warning("rollout %s: completion delivery failed after %d attempt(s): %s",
-                        record.rollout_id, delivery.attempts, delivery.error)
+            log.warning(
+                "rollout %s: completion delivery failed after %d attempt(s): %s",
+                record.rollout_id,
+                delivery.attempts,
+                delivery.error,
+            )
 
     async def shutdown(self) -> None:
         """Refuse new work, drain for the grace period, then end the rest as `shutdown`."""
@@ -116,7 +127,12 @@ class RolloutManager:
 
 def _log_end(record: RolloutRecord, payload: dict) -> None:
     metrics = payload["metrics"]
-    log.info("rollout %s %s finish_reason=%s turns=%d duration=%.0fms%s",
-             record.rollout_id, payload["status"], payload["finish_reason"],
-             metrics["num_llm_calls"], metrics["total_latency_ms"],
-             f" error={payload['error_message']}" if payload["status"] == "ERROR" else "")
+    log.info(
+        "rollout %s %s finish_reason=%s turns=%d duration=%.0fms%s",
+        record.rollout_id,
+        payload["status"],
+        payload["finish_reason"],
+        metrics["num_llm_calls"],
+        metrics["total_latency_ms"],
+        f" error={payload['error_message']}" if payload["status"] == "ERROR" else "",
+    )

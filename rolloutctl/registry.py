@@ -84,8 +84,9 @@ class RolloutRegistry:
     def finish(self, record: RolloutRecord, payload: dict[str, Any]) -> None:
         """Mark `record` finished with `payload` (its delivery is noted separately)."""
         record.payload = payload
-        record.state = RolloutState.COMPLETED if payload["status"] == "COMPLETED" \
-            else RolloutState.ERROR
+        record.state = (
+            RolloutState.COMPLETED if payload["status"] == "COMPLETED" else RolloutState.ERROR
+        )
         record.finished_at = time.monotonic()
         self.active -= 1
         self.finished += 1
@@ -99,7 +100,7 @@ class RolloutRegistry:
         for rollout_id in [k for k, r in self._records.items() if self._expired(r, now)]:
             del self._records[rollout_id]
         excess = len(self._records) - self.max_records * 9 // 10
-        for rollout_id in [k for k, r in self._records.items() if not r.active][:max(excess, 0)]:
+        for rollout_id in [k for k, r in self._records.items() if not r.active][: max(excess, 0)]:
             del self._records[rollout_id]
 
     def _expired(self, record: RolloutRecord, now: float) -> bool:

@@ -35,9 +35,12 @@ class RolloutFailure(Exception):
 def to_rollout_request(init: InitRequest) -> RolloutRequest:
     """The protocol-neutral view of an init that agents see (no URL, no key)."""
     return RolloutRequest(
-        rollout_id=init.rollout_id, messages=init.messages,
-        completion_params=init.completion_params, max_turns=init.max_turns,
-        max_tokens_total=init.max_tokens_total, metadata=init.metadata,
+        rollout_id=init.rollout_id,
+        messages=init.messages,
+        completion_params=init.completion_params,
+        max_turns=init.max_turns,
+        max_tokens_total=init.max_tokens_total,
+        metadata=init.metadata,
         tool_server_url=init.tool_server_url,
     )
 
@@ -67,29 +70,40 @@ async def execute(ctx: RolloutContext, agent: Agent, timeout: float) -> RolloutR
     except TimeoutError as exc:
         if not limit.expired():  # the agent's own TimeoutError is an agent failure
             raise RolloutFailure(ErrorCategory.AGENT_ERROR, f"TimeoutError: {exc}") from exc
-        raise RolloutFailure(ErrorCategory.TIMEOUT,
-                             f"rollout time limit of {timeout:g} s passed") from exc
+        raise RolloutFailure(
+            ErrorCategory.TIMEOUT, f"rollout time limit of {timeout:g} s passed"
+        ) from exc
     except Exception as exc:
         raise RolloutFailure(ErrorCategory.AGENT_ERROR, f"{type(exc).__name__}: {exc}") from exc
     if not isinstance(result, RolloutResult):
-        raise RolloutFailure(ErrorCategory.AGENT_ERROR,
-                             f"run() returned {type(result).__name__}, not RolloutResult")
+        raise RolloutFailure(
+            ErrorCategory.AGENT_ERROR, f"run() returned {type(result).__name__}, not RolloutResult"
+        )
     return result
 
 
-def build_payload(ctx: RolloutContext, result: RolloutResult | RolloutFailure,
-                  elapsed_ms: float) -> dict[str, Any]:
+def build_payload(
+    ctx: RolloutContext, result: RolloutResult | RolloutFailure, elapsed_ms: float
+) -> dict[str, Any]:
     """The /v1/rollout/completed body for a finished or failed rollout."""
     ctx.metrics.total_latency_ms = elapsed_ms
-    payload: dict[str, Any] = {"rollout_id": ctx.request.rollout_id,
-                               "metrics": asdict(ctx.metrics)}
+    payload: dict[str, Any] = {"rollout_id": ctx.request.rollout_id, "metrics": asdict(ctx.metrics)}
     if isinstance(result, RolloutFailure):
-        payload.update(status="ERROR", final_messages=ctx.messages, finish_reason="error",
-                       error_message=str(result), reward=None,
-                       extra_fields={"error_category": result.category.value})
+        payload.update(
+            status="ERROR",
+            final_messages=ctx.messages,
+            finish_reason="error",
+            error_message=str(result),
+            reward=None,
+            extra_fields={"error_category": result.category.value},
+        )
     else:
         messages = ctx.messages if result.messages is None else result.messages
-        payload.update(status="COMPLETED", final_messages=messages,
-                       finish_reason=result.finish_reason, reward=result.reward,
-                       extra_fields=result.extra_fields)
+        payload.update(
+            status="COMPLETED",
+            final_messages=messages,
+            finish_reason=result.finish_reason,
+            reward=result.reward,
+            extra_fields=result.extra_fields,
+        )
     return payload

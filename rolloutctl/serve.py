@@ -23,7 +23,6 @@ from rolloutctl.logs import setup_logging
 from rolloutctl.server import create_app
 from rolloutctl.settings import ServerSettings
 
-
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -82,10 +81,15 @@ def run(agent: Agent, config: ServeConfig, console: Console | None = None) -> No
     if not config.json_logs:
         console.print(banner(agent, url, config.settings))
     app = create_app(agent, config.settings)
-    server = uvicorn.Server(uvicorn.Config(
-        app, log_config=None, access_log=False, log_level=config.log_level,
-        timeout_graceful_shutdown=config.settings.shutdown_grace + 10,
-    ))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            log_level=config.log_level,
+            timeout_graceful_shutdown=config.settings.shutdown_grace + 10,
+        )
+    )
     with _signals_end_cleanly():
         server.run(sockets=[sock])
 

@@ -57,16 +57,21 @@ def create_app(agent: Agent, settings: ServerSettings | None = None) -> FastAPI:
                 evictor.cancel()
                 await manager.shutdown()
 
-    app = FastAPI(title=f"rolloutctl RolloutServer ({agent.name})", version=__version__,
-                  lifespan=lifespan)
+    app = FastAPI(
+        title=f"rolloutctl RolloutServer ({agent.name})", version=__version__, lifespan=lifespan
+    )
     if settings.api_key:
         app.add_middleware(InboundKeyMiddleware, key=settings.api_key)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
         registry = state["manager"].registry
-        return {"status": "healthy", "agent": agent.name,
-                "active_rollouts": registry.active, "completed_rollouts": registry.finished}
+        return {
+            "status": "healthy",
+            "agent": agent.name,
+            "active_rollouts": registry.active,
+            "completed_rollouts": registry.finished,
+        }
 
     @app.post(INIT_PATH, status_code=202, openapi_extra=_init_openapi())
     async def init_rollout(request: Request) -> Response:
@@ -76,14 +81,17 @@ def create_app(agent: Agent, settings: ServerSettings | None = None) -> FastAPI:
             return JSONResponse({"detail": validation_detail(exc)}, status_code=422)
         host = urlsplit(init.server_url).hostname or ""
         if not settings.callback_host_allowed(host):
-            return _unprocessable("server_url", f"callback host {host!r} is not on this "
-                                  "server's allowlist (--allow-callback-host)")
+            return _unprocessable(
+                "server_url",
+                f"callback host {host!r} is not on this server's allowlist (--allow-callback-host)",
+            )
         try:
             body = state["manager"].accept(init)
         except ServerBusy as exc:
             retry_after = "5" if state["manager"].draining else "1"
-            return JSONResponse({"detail": str(exc)}, status_code=503,
-                                headers={"Retry-After": retry_after})
+            return JSONResponse(
+                {"detail": str(exc)}, status_code=503, headers={"Retry-After": retry_after}
+            )
         return Response(body, status_code=202, media_type="application/json")
 
     @app.get("/v1/rollout/{rollout_id}")
@@ -105,8 +113,7 @@ async def _evict_forever(manager: RolloutManager) -> None:
 
 def _init_openapi() -> dict[str, Any]:
     schema = InitRequest.model_json_schema()
-    return {"requestBody": {"required": True,
-                            "content": {"application/json": {"schema": schema}}}}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 class InboundKeyMiddleware:
@@ -122,6 +129,9 @@ class InboundKeyMiddleware:
         given = dict(scope["headers"]).get(b"authorization", b"")
         if hmac.compare_digest(given, self.expected):
             return await self.app(scope, receive, send)
-        response = JSONResponse({"detail": "missing or wrong Authorization bearer key"},
-                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        response = JSONResponse(
+            {"detail": "missing or wrong Authorization bearer key"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
         await response(scope, receive, send)

@@ -24,8 +24,9 @@ class ToolArgumentError(ValueError):
 class Tool:
     """A callable tool with its OpenAI function schema."""
 
-    def __init__(self, func: Callable[..., Any], name: str | None = None,
-                 description: str | None = None) -> None:
+    def __init__(
+        self, func: Callable[..., Any], name: str | None = None, description: str | None = None
+    ) -> None:
         self.func = func
         self.name = name or func.__name__
         summary, arg_docs = _parse_docstring(inspect.getdoc(func) or "")
@@ -35,8 +36,11 @@ class Tool:
 
     def schema(self) -> dict[str, Any]:
         """The OpenAI `ToolSchema` sent in the 202 of init."""
-        function = {"name": self.name, "description": self.description,
-                    "parameters": self.parameters}
+        function = {
+            "name": self.name,
+            "description": self.description,
+            "parameters": self.parameters,
+        }
         return {"type": "function", "function": function}
 
     async def call(self, arguments: dict[str, Any]) -> str:
@@ -64,16 +68,21 @@ class Tool:
         return f"Tool({self.name!r})"
 
 
-def tool(func: Callable[..., Any] | None = None, *, name: str | None = None,
-         description: str | None = None) -> Any:
+def tool(
+    func: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+) -> Any:
     """Decorate a sync or async function as a `Tool` (`@tool` or `@tool(name=...)`)."""
     if func is None:
         return lambda f: Tool(f, name=name, description=description)
     return Tool(func, name=name, description=description)
 
 
-def _build_parameters(func: Callable[..., Any], arg_docs: dict[str, str]
-                      ) -> tuple[dict[str, TypeAdapter[Any]], dict[str, Any]]:
+def _build_parameters(
+    func: Callable[..., Any], arg_docs: dict[str, str]
+) -> tuple[dict[str, TypeAdapter[Any]], dict[str, Any]]:
     hints = get_type_hints(func)
     adapters: dict[str, TypeAdapter[Any]] = {}
     properties: dict[str, Any] = {}
@@ -99,9 +108,13 @@ def _property_schema(adapter: TypeAdapter[Any], doc: str | None) -> dict[str, An
 def _drop_titles(schema: Any) -> Any:
     """Pydantic adds a `title` to every schema; models do better without the noise."""
     if isinstance(schema, dict):
-        return {k: ({n: _drop_titles(p) for n, p in v.items()} if k == "properties"
-                    else _drop_titles(v))
-                for k, v in schema.items() if k != "title"}
+        return {
+            k: (
+                {n: _drop_titles(p) for n, p in v.items()} if k == "properties" else _drop_titles(v)
+            )
+            for k, v in schema.items()
+            if k != "title"
+        }
     if isinstance(schema, list):
         return [_drop_titles(item) for item in schema]
     return schema
@@ -118,4 +131,3 @@ def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
         elif in_args and (match := _ARG_LINE.match(line)):
             arg_docs[match.group(1)] = match.group(2).strip()
     return " ".join(summary.split()), arg_docs
-

@@ -21,17 +21,27 @@ from starlette.routing import Route
 Reply = dict[str, Any] | tuple[int, Any]
 
 
-def assistant(content: str = "done", *, tool_calls: list | None = None,
-              finish_reason: str = "stop", completion_tokens: int = 5) -> dict[str, Any]:
+def assistant(
+    content: str = "done",
+    *,
+    tool_calls: list | None = None,
+    finish_reason: str = "stop",
+    completion_tokens: int = 5,
+) -> dict[str, Any]:
     """A chat completion body with one choice."""
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if tool_calls:
         message["tool_calls"] = tool_calls
     return {
-        "id": "chatcmpl-test", "object": "chat.completion", "model": "default",
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "model": "default",
         "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": completion_tokens,
-                  "total_tokens": 10 + completion_tokens},
+        "usage": {
+            "prompt_tokens": 10,
+            "completion_tokens": completion_tokens,
+            "total_tokens": 10 + completion_tokens,
+        },
     }
 
 
@@ -53,10 +63,12 @@ class RecordingTrainer:
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self._completed_replies: dict[str, deque[int]] = defaultdict(deque)
         self._changed = threading.Condition()
-        self.app = Starlette(routes=[
-            Route("/v1/chat/completions", self._chat, methods=["POST"]),
-            Route("/v1/rollout/completed", self._completed, methods=["POST"]),
-        ])
+        self.app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/rollout/completed", self._completed, methods=["POST"]),
+            ]
+        )
 
     def script(self, rollout_id: str, *replies: Reply) -> None:
         """Queue chat replies: a body dict (200) or (status, body). Default: 'done'."""
@@ -90,8 +102,9 @@ class RecordingTrainer:
             self._record(self.completions, self.completion_headers, rollout_id, body, request)
         return JSONResponse({"status": "ok" if status == 200 else "refused"}, status_code=status)
 
-    def _record(self, bodies: dict, headers: dict, rollout_id: str, body: Any,
-                request: Request) -> None:
+    def _record(
+        self, bodies: dict, headers: dict, rollout_id: str, body: Any, request: Request
+    ) -> None:
         with self._changed:
             bodies[rollout_id].append(body)
             headers[rollout_id].append(dict(request.headers))

@@ -15,8 +15,9 @@ KEY = "sk-canary-serve-5b4a"
 
 
 def spawn(*args: str, **kwargs) -> pexpect.spawn:
-    return pexpect.spawn(rolloutctl_bin(), list(args), encoding="utf-8", timeout=20,
-                         dimensions=(40, 160), **kwargs)
+    return pexpect.spawn(
+        rolloutctl_bin(), list(args), encoding="utf-8", timeout=20, dimensions=(40, 160), **kwargs
+    )
 
 
 def test_serve_banner_rollout_and_ctrl_c(trainer):
@@ -27,8 +28,12 @@ def test_serve_banner_rollout_and_ctrl_c(trainer):
     child.expect(f"http://127.0.0.1:{port}/docs")
     server = f"http://127.0.0.1:{port}"
     assert httpx.get(f"{server}/health").json()["agent"] == "calculator"
-    body = {"rollout_id": "cli-1", "server_url": trainer.url, "api_key": KEY,
-            "messages": [{"role": "user", "content": "hi"}]}
+    body = {
+        "rollout_id": "cli-1",
+        "server_url": trainer.url,
+        "api_key": KEY,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
     assert httpx.post(f"{server}/v1/rollout/init", json=body).status_code == 202
     assert trainer.wait("cli-1")["status"] == "COMPLETED"
     child.expect("cli-1 COMPLETED")
@@ -43,10 +48,15 @@ def test_serve_banner_rollout_and_ctrl_c(trainer):
 def test_bad_target_is_one_line_and_exit_2(tmp_path):
     broken = tmp_path / "agent.py"
     broken.write_text("agent = 42\n")
-    for target in ["no_such_module_xyz:agent", f"{broken}:agent", f"{broken}:missing",
-                   str(tmp_path / "absent.py")]:
-        result = subprocess.run([rolloutctl_bin(), "serve", target], capture_output=True,
-                                text=True, timeout=30)
+    for target in [
+        "no_such_module_xyz:agent",
+        f"{broken}:agent",
+        f"{broken}:missing",
+        str(tmp_path / "absent.py"),
+    ]:
+        result = subprocess.run(
+            [rolloutctl_bin(), "serve", target], capture_output=True, text=True, timeout=30
+        )
         assert result.returncode == 2, result.stderr
         assert "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
@@ -57,8 +67,12 @@ def test_port_in_use_is_exit_3():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run([rolloutctl_bin(), "serve", "--example", "echo", "--port",
-                                 str(port)], capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            [rolloutctl_bin(), "serve", "--example", "echo", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     assert result.returncode == 3
     assert "already in use" in result.stderr and "Traceback" not in result.stderr
 

@@ -16,9 +16,14 @@ KEY = "sk-canary-9f8e7d6c"
 
 
 def init_body(trainer, rollout_id: str = "r1", **extra) -> dict:
-    body = {"rollout_id": rollout_id, "server_url": trainer.url,
-            "messages": [{"role": "system", "content": "be exact"},
-                         {"role": "user", "content": "What is 5 + 3?"}]}
+    body = {
+        "rollout_id": rollout_id,
+        "server_url": trainer.url,
+        "messages": [
+            {"role": "system", "content": "be exact"},
+            {"role": "user", "content": "What is 5 + 3?"},
+        ],
+    }
     body.update(extra)
     return body
 
@@ -49,17 +54,23 @@ def test_history_is_append_only_and_verbatim(trainer, start_server):
     one, two = trainer.chats["r1"]
     tool_message = {"role": "tool", "content": "8", "tool_call_id": "c1"}
     assert two["messages"] == [*one["messages"], first["choices"][0]["message"], tool_message]
-    assert done["final_messages"] == [*two["messages"], assistant("The answer is 8.")
-                                      ["choices"][0]["message"]]
+    assert done["final_messages"] == [
+        *two["messages"],
+        assistant("The answer is 8.")["choices"][0]["message"],
+    ]
     assert done["status"] == "COMPLETED" and done["finish_reason"] == "stop"
     assert done["metrics"]["num_llm_calls"] == 2 and done["metrics"]["num_tool_calls"] == 1
     assert "tools" not in one and one["model"] == "default" and one["rollout_id"] == "r1"
 
 
 def test_tool_messages_follow_call_order_and_report_errors(trainer, start_server):
-    calls = [call("divide", {"a": 1, "b": 0}, "c1"), call("nope", {}, "c2"),
-             call("add", "{not json", "c3"), call("multiply", {"a": 2, "b": 2.5}, "c4"),
-             call("add", {"a": 1}, "c5")]
+    calls = [
+        call("divide", {"a": 1, "b": 0}, "c1"),
+        call("nope", {}, "c2"),
+        call("add", "{not json", "c3"),
+        call("multiply", {"a": 2, "b": 2.5}, "c4"),
+        call("add", {"a": 1}, "c5"),
+    ]
     trainer.script("r1", assistant("", tool_calls=calls), assistant("ok"))
     post_init(start_server(), init_body(trainer))
     done = trainer.wait("r1")
@@ -82,8 +93,15 @@ def test_bearer_on_both_callbacks_only_with_a_key(trainer, start_server, api_key
 
 
 def test_completion_params_copied_verbatim_without_defaults(trainer, start_server):
-    params = {"temperature": 0.7, "stop": ["\n"], "logprobs": True, "custom": {"x": [1]},
-              "model": "other", "rollout_id": "evil", "messages": []}
+    params = {
+        "temperature": 0.7,
+        "stop": ["\n"],
+        "logprobs": True,
+        "custom": {"x": [1]},
+        "model": "other",
+        "rollout_id": "evil",
+        "messages": [],
+    }
     post_init(start_server(), init_body(trainer, completion_params=params))
     trainer.wait("r1")
     request = trainer.chats["r1"][0]
@@ -98,8 +116,9 @@ def test_idempotent_init_sequential_concurrent_and_after_completion(trainer, sta
     trainer.script("r1", assistant("", tool_calls=[call("add", {"a": 1, "b": 2})]))
     first = post_init(server, init_body(trainer))
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        repeats = list(pool.map(lambda _: post_init(server, init_body(trainer, max_turns=3)),
-                                range(8)))
+        repeats = list(
+            pool.map(lambda _: post_init(server, init_body(trainer, max_turns=3)), range(8))
+        )
     trainer.wait("r1")
     after = post_init(server, init_body(trainer, messages=[{"role": "user", "content": "x"}]))
     for response in [*repeats, after]:
@@ -110,8 +129,9 @@ def test_idempotent_init_sequential_concurrent_and_after_completion(trainer, sta
 def test_concurrent_duplicates_of_a_new_id_start_one_rollout(trainer, start_server):
     server = start_server()
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
-        responses = list(pool.map(lambda _: post_init(server, init_body(trainer, "dup")),
-                                  range(16)))
+        responses = list(
+            pool.map(lambda _: post_init(server, init_body(trainer, "dup")), range(16))
+        )
     trainer.wait("dup")
     assert {r.status_code for r in responses} == {202}
     assert len(trainer.chats["dup"]) == 1 and len(trainer.completions["dup"]) == 1
@@ -128,8 +148,7 @@ def test_max_tokens_ends_before_running_tools(trainer, start_server):
 
 
 def test_max_turns_ends_after_the_tools_of_the_last_call(trainer, start_server):
-    looping = [assistant("", tool_calls=[call("add", {"a": i, "b": 1}, f"c{i}")])
-               for i in range(5)]
+    looping = [assistant("", tool_calls=[call("add", {"a": i, "b": 1}, f"c{i}")]) for i in range(5)]
     trainer.script("r1", *looping)
     post_init(start_server(), init_body(trainer, max_turns=2))
     done = trainer.wait("r1")
@@ -180,8 +199,11 @@ def test_unreachable_trainer_is_a_connection_error(start_server):
     from helpers import free_port
 
     server = start_server()
-    body = {"rollout_id": "r1", "server_url": f"http://127.0.0.1:{free_port()}",
-            "messages": [{"role": "user", "content": "hi"}]}
+    body = {
+        "rollout_id": "r1",
+        "server_url": f"http://127.0.0.1:{free_port()}",
+        "messages": [{"role": "user", "content": "hi"}],
+    }
     assert post_init(server, body).status_code == 202
     status = wait_status(server, "r1", {"delivery_failed"})
     completion = status["completion"]
@@ -309,8 +331,12 @@ def test_status_endpoint_and_health(trainer, start_server):
     assert status["delivered"] is True and status["completion"]["status"] == "COMPLETED"
     assert KEY not in httpx.get(f"{server}/v1/rollout/r1").text
     health = httpx.get(f"{server}/health").json()
-    assert health == {"status": "healthy", "agent": "calculator", "active_rollouts": 0,
-                      "completed_rollouts": 1}
+    assert health == {
+        "status": "healthy",
+        "agent": "calculator",
+        "active_rollouts": 0,
+        "completed_rollouts": 1,
+    }
 
 
 def test_full_queue_answers_503_with_retry_after(trainer, start_server):
@@ -337,8 +363,9 @@ def test_fifty_rollouts_run_concurrently(start_server):
     assert slow.max_in_flight == 50
 
 
-def wait_status(server: str, rollout_id: str, states: set[str], min_llm_calls: int = 0,
-                timeout: float = 10.0) -> dict:
+def wait_status(
+    server: str, rollout_id: str, states: set[str], min_llm_calls: int = 0, timeout: float = 10.0
+) -> dict:
     """Poll the status endpoint until the rollout reaches one of `states`."""
     for _ in range(int(timeout / 0.02)):
         status = httpx.get(f"{server}/v1/rollout/{rollout_id}").json()

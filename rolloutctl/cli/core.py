@@ -58,8 +58,11 @@ def raw_main(args: Sequence[str] | None = None) -> int:
     except Exception as exc:
         status = _user_errors().get(type(exc))
         if status is None:
-            return _fail(f"internal error: {type(exc).__name__}: {exc} (run with --debug "
-                         "for the traceback)", ExitStatus.FAILURE, debug)
+            return _fail(
+                f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+                ExitStatus.FAILURE,
+                debug,
+            )
         return _fail(str(exc), status, debug)
     return int(result or 0)
 

@@ -8,6 +8,7 @@ the environment, which wins over the default.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -40,22 +41,37 @@ def _show_version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
 ) -> None:
     """Build, try and debug servers of the Remote Rollout Protocol v1."""
 
 
-Target = Annotated[str | None, typer.Argument(
-    help="Agent to serve: 'package.module:attr' or 'path/to/file.py:attr' (attr defaults to "
-    "'agent'); an Agent subclass or instance.", show_default=False)]
-Example = Annotated[str | None, typer.Option(
-    "--example", "-e", envvar=_env("EXAMPLE"),
-    help="Serve a bundled example agent instead of TARGET: calculator or echo.")]
+Target = Annotated[
+    str | None,
+    typer.Argument(
+        help="Agent to serve: 'package.module:attr' or 'path/to/file.py:attr' (attr defaults to "
+        "'agent'); an Agent subclass or instance.",
+        show_default=False,
+    ),
+]
+Example = Annotated[
+    str | None,
+    typer.Option(
+        "--example",
+        "-e",
+        envvar=_env("EXAMPLE"),
+        help="Serve a bundled example agent instead of TARGET: calculator or echo.",
+    ),
+]
 
 
-def resolve_agent(target: str | None, example: str | None):  # noqa: ANN201 - Agent, lazily
+def resolve_agent(target: str | None, example: str | None):
     """The agent named by TARGET or --example (exactly one of them)."""
     from rolloutctl.cli.core import CommandError
     from rolloutctl.loader import load_agent, load_example
@@ -65,46 +81,90 @@ def resolve_agent(target: str | None, example: str | None):  # noqa: ANN201 - Ag
     return load_example(example) if example else load_agent(target or "")
 
 
-@app.command(epilog="Environment: every option reads ROLLOUTCTL_<OPTION> (e.g. ROLLOUTCTL_PORT);"
-             " --port, --max-concurrent, --rollout-timeout and --http-timeout also read "
-             "ROLLOUT_SERVER_PORT, MAX_CONCURRENT_ROLLOUTS, ROLLOUT_TIMEOUT_SECONDS and "
-             "HTTP_CLIENT_TIMEOUT. Precedence: command line, then ROLLOUTCTL_*, then those "
-             "deployment variables, then the default.")
+@app.command(
+    epilog="Environment: every option reads ROLLOUTCTL_<OPTION> (e.g. ROLLOUTCTL_PORT);"
+    " --port, --max-concurrent, --rollout-timeout and --http-timeout also read "
+    "ROLLOUT_SERVER_PORT, MAX_CONCURRENT_ROLLOUTS, ROLLOUT_TIMEOUT_SECONDS and "
+    "HTTP_CLIENT_TIMEOUT. Precedence: command line, then ROLLOUTCTL_*, then those "
+    "deployment variables, then the default."
+)
 def serve(
     target: Target = None,
     example: Example = None,
-    host: Annotated[str, typer.Option(envvar=_env("HOST"), help="Address to listen on.")]
-    = "127.0.0.1",
-    port: Annotated[int, typer.Option(envvar=_env("PORT", "ROLLOUT_SERVER_PORT"),
-                                      help="Port to listen on (0: any free port).")] = 9000,
-    max_concurrent: Annotated[int, typer.Option(
-        min=1, envvar=_env("MAX_CONCURRENT", "MAX_CONCURRENT_ROLLOUTS"),
-        help="Rollouts running at once; the rest wait in a bounded queue.")] = 100,
-    max_queue: Annotated[int, typer.Option(
-        min=0, envvar=_env("MAX_QUEUE"),
-        help="Rollouts waiting for a slot before init answers 503.")] = 10_000,
-    rollout_timeout: Annotated[float, typer.Option(
-        min=0.001, envvar=_env("ROLLOUT_TIMEOUT", "ROLLOUT_TIMEOUT_SECONDS"),
-        help="Seconds a rollout may run before it ends as ERROR timeout.")] = 600.0,
-    http_timeout: Annotated[float, typer.Option(
-        min=0.001, envvar=_env("HTTP_TIMEOUT", "HTTP_CLIENT_TIMEOUT"),
-        help="Seconds one call to the trainer may take.")] = 300.0,
-    api_key: Annotated[str | None, typer.Option(
-        envvar=_env("API_KEY"), show_default=False,
-        help="Require 'Authorization: Bearer KEY' on every route but /health. Prefer the "
-        "environment variable: a command line is visible to other users.")] = None,
-    allow_callback_host: Annotated[list[str] | None, typer.Option(
-        envvar=_env("ALLOW_CALLBACK_HOST"), show_default=False,
-        help="Only call back trainers on this host (repeatable; '*.example.com' allowed). "
-        "Default: any host.")] = None,
-    shutdown_grace: Annotated[float, typer.Option(
-        min=0, envvar=_env("SHUTDOWN_GRACE"),
-        help="Seconds to let running rollouts finish on shutdown before ending them "
-        "as ERROR shutdown.")] = 10.0,
-    log_level: Annotated[str, typer.Option(envvar=_env("LOG_LEVEL"),
-                                           help="debug, info, warning or error.")] = "info",
-    json_logs: Annotated[bool, typer.Option(envvar=_env("JSON_LOGS"),
-                                            help="Log JSON lines to stdout.")] = False,
+    host: Annotated[
+        str, typer.Option(envvar=_env("HOST"), help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option(
+            envvar=_env("PORT", "ROLLOUT_SERVER_PORT"), help="Port to listen on (0: any free port)."
+        ),
+    ] = 9000,
+    max_concurrent: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar=_env("MAX_CONCURRENT", "MAX_CONCURRENT_ROLLOUTS"),
+            help="Rollouts running at once; the rest wait in a bounded queue.",
+        ),
+    ] = 100,
+    max_queue: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            envvar=_env("MAX_QUEUE"),
+            help="Rollouts waiting for a slot before init answers 503.",
+        ),
+    ] = 10_000,
+    rollout_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.001,
+            envvar=_env("ROLLOUT_TIMEOUT", "ROLLOUT_TIMEOUT_SECONDS"),
+            help="Seconds a rollout may run before it ends as ERROR timeout.",
+        ),
+    ] = 600.0,
+    http_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.001,
+            envvar=_env("HTTP_TIMEOUT", "HTTP_CLIENT_TIMEOUT"),
+            help="Seconds one call to the trainer may take.",
+        ),
+    ] = 300.0,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar=_env("API_KEY"),
+            show_default=False,
+            help="Require 'Authorization: Bearer KEY' on every route but /health. Prefer the "
+            "environment variable: a command line is visible to other users.",
+        ),
+    ] = None,
+    allow_callback_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar=_env("ALLOW_CALLBACK_HOST"),
+            show_default=False,
+            help="Only call back trainers on this host (repeatable; '*.example.com' allowed). "
+            "Default: any host.",
+        ),
+    ] = None,
+    shutdown_grace: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            envvar=_env("SHUTDOWN_GRACE"),
+            help="Seconds to let running rollouts finish on shutdown before ending them "
+            "as ERROR shutdown.",
+        ),
+    ] = 10.0,
+    log_level: Annotated[
+        str, typer.Option(envvar=_env("LOG_LEVEL"), help="debug, info, warning or error.")
+    ] = "info",
+    json_logs: Annotated[
+        bool, typer.Option(envvar=_env("JSON_LOGS"), help="Log JSON lines to stdout.")
+    ] = False,
 ) -> None:
     """Run a RolloutServer for an agent (TARGET or --example)."""
     from dataclasses import replace
@@ -115,10 +175,386 @@ def serve(
 
     agent = resolve_agent(target, example)
     settings = ServerSettings(
-        max_concurrent=max_concurrent, max_queue=max_queue, rollout_timeout=rollout_timeout,
-        retry=replace(RetryPolicy(), call_timeout=http_timeout), shutdown_grace=shutdown_grace,
-        api_key=api_key or None, allow_callback_hosts=tuple(allow_callback_host or ()),
+        max_concurrent=max_concurrent,
+        max_queue=max_queue,
+        rollout_timeout=rollout_timeout,
+        retry=replace(RetryPolicy(), call_timeout=http_timeout),
+        shutdown_grace=shutdown_grace,
+        api_key=api_key or None,
+        allow_callback_hosts=tuple(allow_callback_host or ()),
     )
-    serving.run(agent, serving.ServeConfig(host=host, port=port, log_level=log_level.lower(),
-                                           json_logs=json_logs, settings=settings))
+    serving.run(
+        agent,
+        serving.ServeConfig(
+            host=host,
+            port=port,
+            log_level=log_level.lower(),
+            json_logs=json_logs,
+            settings=settings,
+        ),
+    )
 
+
+Policy = Annotated[
+    str,
+    typer.Option(
+        envvar=_env("POLICY"),
+        help="How the mock trainer answers: calculator (solves arithmetic with the rollout's "
+        "tools), echo, script (--script FILE) or proxy (--upstream URL).",
+    ),
+]
+ScriptFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--script",
+        envvar=_env("SCRIPT"),
+        show_default=False,
+        help="For --policy script: a JSON or JSONL file of assistant messages, served in order.",
+    ),
+]
+Upstream = Annotated[
+    str | None,
+    typer.Option(
+        envvar=_env("UPSTREAM"),
+        show_default=False,
+        help="For --policy proxy: an OpenAI-compatible base URL (…/v1/chat/completions is "
+        "appended).",
+    ),
+]
+Model = Annotated[
+    str | None,
+    typer.Option(
+        envvar=_env("MODEL"), show_default=False, help="For --policy proxy: the model name."
+    ),
+]
+UpstreamKeyEnv = Annotated[
+    str | None,
+    typer.Option(
+        envvar=_env("UPSTREAM_KEY_ENV"),
+        show_default=False,
+        help="For --policy proxy: the NAME of the environment variable holding the upstream key.",
+    ),
+]
+PlainFlag = Annotated[
+    bool,
+    typer.Option(
+        "--plain",
+        envvar=_env("PLAIN"),
+        help="Plain text, no colour or boxes (automatic when stdout is not a terminal or "
+        "NO_COLOR is set).",
+    ),
+]
+JsonFlag = Annotated[
+    bool,
+    typer.Option("--json", envvar=_env("JSON"), help="Print one JSON document on stdout instead."),
+]
+
+
+def trainer_config(
+    policy: str,
+    script: Path | None,
+    upstream: str | None,
+    model: str | None,
+    upstream_key_env: str | None,
+    **faults: object,
+):
+    """A TrainerConfig from the shared policy and fault options."""
+    from rolloutctl.cli.core import CommandError
+    from rolloutctl.trainer import PolicyError, TrainerConfig, make_policy
+
+    try:
+        chosen = make_policy(
+            policy, path=script, upstream=upstream, model=model, upstream_key_env=upstream_key_env
+        )
+        return TrainerConfig(policy=chosen, **faults)
+    except (PolicyError, ValueError, OSError) as exc:
+        raise CommandError(str(exc)) from None
+
+
+def use_plain(plain: bool) -> bool:
+    import os
+    import sys
+
+    return plain or "NO_COLOR" in os.environ or not sys.stdout.isatty()
+
+
+def parse_params(pairs: list[str] | None) -> dict[str, object]:
+    """`key=value` pairs; a value that reads as JSON (0.7, true, ["x"]) is taken as such."""
+    import json
+
+    from rolloutctl.cli.core import CommandError
+
+    params: dict[str, object] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CommandError(f"--param {pair!r} must look like key=value")
+        try:
+            params[key] = json.loads(value)
+        except ValueError:
+            params[key] = value
+    return params
+
+
+@app.command(
+    "try",
+    epilog="Exit status: 0 COMPLETED with no protocol violation; 1 ERROR, a "
+    "violation, or no completion in time; 2 usage error. Examples: rolloutctl try "
+    "--example calculator --prompt 'What is 12 / 4 + 1?';  rolloutctl try --server-url "
+    "http://127.0.0.1:9000 --save run.json",
+)
+def try_(
+    target: Target = None,
+    example: Example = None,
+    prompt: Annotated[
+        str | None,
+        typer.Option(
+            envvar=_env("PROMPT"),
+            show_default=False,
+            help="The user message (default: an arithmetic question needing two tool calls).",
+        ),
+    ] = None,
+    system: Annotated[
+        str | None,
+        typer.Option(envvar=_env("SYSTEM"), show_default=False, help="The system message."),
+    ] = None,
+    server_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar=_env("SERVER_URL"),
+            show_default=False,
+            help="Try this running RolloutServer (any implementation) instead of starting one.",
+        ),
+    ] = None,
+    server_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar=_env("SERVER_KEY"),
+            show_default=False,
+            help="Inbound Bearer key of the --server-url server, if it needs one.",
+        ),
+    ] = None,
+    policy: Policy = "calculator",
+    script: ScriptFile = None,
+    upstream: Upstream = None,
+    model: Model = None,
+    upstream_key_env: UpstreamKeyEnv = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar=_env("API_KEY"),
+            show_default=False,
+            help="The rollout's callback key; the trainer then checks the server sends it.",
+        ),
+    ] = None,
+    max_turns: Annotated[
+        int | None, typer.Option(min=1, envvar=_env("MAX_TURNS"), show_default=False)
+    ] = None,
+    max_tokens_total: Annotated[
+        int | None, typer.Option(min=1, envvar=_env("MAX_TOKENS_TOTAL"), show_default=False)
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar=_env("PARAM"),
+            show_default=False,
+            help="A completion parameter key=value (repeatable), e.g. temperature=0.7.",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option(min=0.1, envvar=_env("TIMEOUT"), help="Seconds to wait for the completion."),
+    ] = 60.0,
+    save: Annotated[
+        Path | None,
+        typer.Option(
+            envvar=_env("SAVE"), show_default=False, help="Write the trajectory file here."
+        ),
+    ] = None,
+    json_output: JsonFlag = False,
+    plain: PlainFlag = False,
+) -> int:
+    """Start a RolloutServer and a mock trainer, run one rollout and show it live."""
+    import asyncio
+
+    from rolloutctl import trial
+    from rolloutctl.cli.core import CommandError
+    from rolloutctl.render import Renderer, make_console
+    from rolloutctl.status import ExitStatus
+    from rolloutctl.summary import summarize
+    from rolloutctl.trajectory import dumps_trajectory, save_trajectory
+
+    if server_url and (target or example):
+        raise CommandError("give TARGET/--example or --server-url, not both")
+    agent = None if server_url else resolve_agent(target, example)
+    config = trainer_config(policy, script, upstream, model, upstream_key_env)
+    options = trial.TryOptions(
+        prompt=prompt or trial.DEFAULT_PROMPT,
+        system=trial.DEFAULT_SYSTEM if system is None else system,
+        server_url=server_url,
+        server_key=server_key,
+        api_key=api_key,
+        max_turns=max_turns,
+        max_tokens_total=max_tokens_total,
+        completion_params=parse_params(param),
+        timeout=timeout,
+    )
+    renderer = Renderer(make_console(use_plain(plain)), plain=use_plain(plain))
+    show = (lambda items: None) if json_output else renderer.render_items
+    outcome = asyncio.run(trial.run_try(agent, options, config, show))
+    if save:
+        save_trajectory(save, outcome.trajectory)
+    if json_output:
+        typer.echo(dumps_trajectory(outcome.trajectory), nl=False)
+    else:
+        renderer.render_summary(outcome.trajectory, outcome.wall_time)
+    if outcome.init_error:
+        typer.echo(f"rolloutctl: error: {outcome.init_error}", err=True)
+    elif outcome.completion is None:
+        typer.echo(f"rolloutctl: error: no completion within {timeout:g} s", err=True)
+    return ExitStatus.SUCCESS if summarize(outcome.trajectory).ok else ExitStatus.FAILURE
+
+
+@app.command(
+    epilog="Reads rolloutctl trajectory files, bare completion payloads (GET "
+    "/v1/rollout/completed/ID) and Osmosis SDK ATIF trajectory.json files. Example: "
+    "rolloutctl replay run.json --step 2"
+)
+def replay(
+    file: Annotated[Path, typer.Argument(help="The file to render.", show_default=False)],
+    step: Annotated[
+        int | None, typer.Option(min=1, show_default=False, help="Show only turn N.")
+    ] = None,
+    last: Annotated[
+        int | None, typer.Option(min=1, show_default=False, help="Show only the last K messages.")
+    ] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            show_default=False,
+            help="Show only messages of this role (system, user, assistant, tool).",
+        ),
+    ] = None,
+    no_tools: Annotated[bool, typer.Option("--no-tools", help="Hide tool results.")] = False,
+    json_output: JsonFlag = False,
+    plain: PlainFlag = False,
+) -> int:
+    """Render a saved trajectory again, with the same view as try."""
+    from rolloutctl.cli.core import CommandError
+    from rolloutctl.render import Renderer, make_console
+    from rolloutctl.status import ExitStatus
+    from rolloutctl.trajectory import TrajectoryFormatError, dumps_trajectory, load_trajectory
+
+    try:
+        traj = load_trajectory(file)
+    except TrajectoryFormatError as exc:
+        raise CommandError(str(exc)) from None
+    if json_output:
+        typer.echo(dumps_trajectory(traj), nl=False)
+        return ExitStatus.SUCCESS
+    renderer = Renderer(make_console(use_plain(plain)), plain=use_plain(plain))
+    try:
+        renderer.render_trajectory(traj, step=step, last=last, role=role, show_tools=not no_tools)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    renderer.render_summary(traj)
+    return ExitStatus.SUCCESS
+
+
+@app.command(
+    "mock-trainer",
+    epilog="Example: rolloutctl mock-trainer --port 9001 --policy echo --fail-rate 0.1",
+)
+def mock_trainer(
+    host: Annotated[
+        str, typer.Option(envvar=_env("HOST"), help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar=_env("PORT"), help="Port to listen on.")] = 9001,
+    policy: Policy = "calculator",
+    script: ScriptFile = None,
+    upstream: Upstream = None,
+    model: Model = None,
+    upstream_key_env: UpstreamKeyEnv = None,
+    latency_ms: Annotated[
+        float, typer.Option(min=0, envvar=_env("LATENCY_MS"), help="Added to every chat answer.")
+    ] = 0.0,
+    fail_rate: Annotated[
+        float,
+        typer.Option(
+            min=0, max=1, envvar=_env("FAIL_RATE"), help="Fraction of chat calls answered 503."
+        ),
+    ] = 0.0,
+    fail_completed_rate: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=1,
+            envvar=_env("FAIL_COMPLETED_RATE"),
+            help="Fraction of completions answered 503 (and not recorded).",
+        ),
+    ] = 0.0,
+    expect_api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar=_env("EXPECT_API_KEY"),
+            show_default=False,
+            help="Refuse callbacks without 'Authorization: Bearer KEY' (401).",
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool,
+        typer.Option("--json", envvar=_env("JSON"), help="One JSON line per exchange on stdout."),
+    ] = False,
+) -> None:
+    """Run a mock training side: answers chat calls without a model, records rollouts."""
+    from rolloutctl.trainer.console import serve_trainer
+
+    config = trainer_config(
+        policy,
+        script,
+        upstream,
+        model,
+        upstream_key_env,
+        latency_ms=latency_ms,
+        fail_rate=fail_rate,
+        fail_completed_rate=fail_completed_rate,
+        expect_api_key=expect_api_key,
+    )
+    serve_trainer(config, host=host, port=port, json_lines=json_output)
+
+
+@app.command(
+    epilog="Exit status: 0 valid, 1 invalid (an error finding, including a failed dry "
+    "rollout), 2 the agent cannot be loaded. Example: rolloutctl validate "
+    "my_agent.py:agent --json"
+)
+def validate(
+    target: Target = None,
+    example: Example = None,
+    json_output: Annotated[
+        bool,
+        typer.Option(
+            "--json", envvar=_env("JSON"), help="Print the report as one JSON document on stdout."
+        ),
+    ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(min=0.1, envvar=_env("TIMEOUT"), help="Seconds the dry rollout may take."),
+    ] = 30.0,
+) -> int:
+    """Check an agent without serving it: name, tool schemas, async run, one dry rollout."""
+    import asyncio
+    import json
+    import sys
+
+    from rolloutctl.render import make_console
+    from rolloutctl.status import ExitStatus
+    from rolloutctl.validate import validate_agent
+    from rolloutctl.validate_report import render_report
+
+    report = asyncio.run(validate_agent(resolve_agent(target, example), timeout))
+    if json_output:
+        typer.echo(json.dumps(report.to_dict(), indent=2, default=repr))
+    else:
+        render_report(report, make_console(plain=not sys.stdout.isatty()))
+    return ExitStatus.SUCCESS if report.valid else ExitStatus.FAILURE

@@ -1,0 +1,102 @@
+"""One rollout end to end, watched live: the library behind `rolloutctl try`.
+
+The mock trainer publishes every exchange as an event; a `TrajectoryBuilder` turns
+them into render items the moment they happen, so the live view, the saved file and
+a later replay all come from the same record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rolloutctl.agent import Agent
+from rolloutctl.harness import local_stack
+from rolloutctl.settings import ServerSettings
+from rolloutctl.trainer import InitError, Subscription, TrainerConfig
+from rolloutctl.trajectory_builder import RenderItem, TrajectoryBuilder
+
+DEFAULT_SYSTEM = "You are a careful assistant. Use the tools for every arithmetic step."
+DEFAULT_PROMPT = "What is (5 + 3) * 2?"  # two tool calls with the calculator tools
+
+
+@dataclass(frozen=True)
+class TryOptions:
+    prompt: str = DEFAULT_PROMPT
+    system: str | None = DEFAULT_SYSTEM
+    server_url: str | None = None  # try this RolloutServer instead of starting one
+    server_key: str | None = field(default=None, repr=False)  # its inbound key, if any
+    api_key: str | None = field(default=None, repr=False)  # the rollout's callback key
+    max_turns: int | None = None
+    max_tokens_total: int | None = None
+    completion_params: dict[str, Any] = field(default_factory=dict)
+    timeout: float = 60.0  # for the completion to arrive
+    linger: float = 1.0  # listen on after it, to catch late or repeated callbacks
+
+
+@dataclass
+class TryOutcome:
+    trajectory: dict[str, Any]
+    wall_time: float
+    completion: dict[str, Any] | None
+    init_error: str | None = None
+
+
+def build_init(rollout_id: str, options: TryOptions) -> dict[str, Any]:
+    """The init body `try` sends; server_url is filled in by the mock trainer."""
+    messages = [{"role": "system", "content": options.system}] if options.system else []
+    messages.append({"role": "user", "content": options.prompt})
+    init: dict[str, Any] = {
+        "rollout_id": rollout_id,
+        "messages": messages,
+        "completion_params": options.completion_params,
+    }
+    optional = {
+        "api_key": options.api_key,
+        "max_turns": options.max_turns,
+        "max_tokens_total": options.max_tokens_total,
+    }
+    init.update({name: value for name, value in optional.items() if value is not None})
+    return init
+
+
+async def run_try(
+    agent: Agent | None,
+    options: TryOptions,
+    trainer_config: TrainerConfig,
+    show: Callable[[list[RenderItem]], None],
+) -> TryOutcome:
+    """Start the stack, send one init, stream items to `show`, and return the record."""
+    rollout_id = f"try-{uuid.uuid4().hex[:12]}"
+    builder = TrajectoryBuilder(rollout_id)
+    started = time.perf_counter()
+    settings = ServerSettings(shutdown_grace=1.0)
+    async with local_stack(agent, settings, trainer_config, server_url=options.server_url) as stack:
+        subscription = stack.trainer.subscribe(rollout_id)
+        pump = asyncio.create_task(_pump(subscription, builder, show))
+        try:
+            handle = await stack.trainer.start_rollout(
+                stack.server_url, build_init(rollout_id, options), options.server_key
+            )
+            completion = await handle.wait(options.timeout)
+            await asyncio.sleep(options.linger)
+            init_error = None
+        except InitError as exc:
+            completion, init_error = None, str(exc)
+        finally:
+            subscription.close()
+            await pump
+    return TryOutcome(builder.trajectory(), time.perf_counter() - started, completion, init_error)
+
+
+async def _pump(
+    subscription: Subscription, builder: TrajectoryBuilder, show: Callable[[list[RenderItem]], None]
+) -> None:
+    async for event in subscription:
+        items = builder.add(event)
+        if items:
+            show(items)

@@ -1,0 +1,203 @@
+"""What `rolloutctl validate` found: coded findings, the dry rollout, and their rendering.
+
+Every finding code has one severity and one fix line, kept in `CODES`, so the same
+problem always reads the same way in the terminal, in `--json` and in the docs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+_NAME_FIX = 'set a class attribute on the agent: name = "my-agent"'
+CODES: dict[str, tuple[Severity, str]] = {
+    "V001": (Severity.ERROR, _NAME_FIX),
+    "V002": (Severity.WARNING, _NAME_FIX),
+    "V003": (
+        Severity.ERROR,
+        "make tools(request) return a list of @tool functions without raising",
+    ),
+    "V004": (
+        Severity.ERROR,
+        "return Tool objects: decorate each function with @tool (from rolloutctl import tool)",
+    ),
+    "V005": (
+        Severity.ERROR,
+        'rename the tool with @tool(name="...") using letters, digits, _ '
+        "and - (at most 64, not starting with a digit or -)",
+    ),
+    "V006": (Severity.ERROR, 'give each tool its own name with @tool(name="...")'),
+    "V007": (
+        Severity.WARNING,
+        'give the tool function a docstring, or pass @tool(description="...")',
+    ),
+    "V008": (
+        Severity.ERROR,
+        'declare the parameters as {"type": "object", "properties": '
+        "{...}} (a @tool function's arguments do this for you)",
+    ),
+    "V009": (
+        Severity.ERROR,
+        "correct the keyword at the path shown (types: object, array, "
+        "string, number, integer, boolean, null)",
+    ),
+    "V010": (
+        Severity.ERROR,
+        "use only JSON values (str, int, float, bool, None, list, dict) "
+        "in the schema, defaults included",
+    ),
+    "V011": (Severity.ERROR, "declare it as `async def run(self, ctx)`"),
+    "V012": (
+        Severity.ERROR,
+        "implement `async def run(self, ctx)`, or subclass ToolLoopAgent "
+        "for the standard tool loop",
+    ),
+    "V020": (
+        Severity.ERROR,
+        "serve the agent with `rolloutctl serve` and read its log for the cause",
+    ),
+    "V021": (
+        Severity.ERROR,
+        "fix what the error names; `rolloutctl try` shows the rollout turn by turn",
+    ),
+    "V022": (
+        Severity.ERROR,
+        "make run() return a RolloutResult within the time limit, or raise --timeout",
+    ),
+    "V023": (
+        Severity.ERROR,
+        "keep ctx.messages append-only and answer each tool call once, "
+        "in order (run_tool_loop does both)",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    message: str  # one line, names the tool when there is one
+    tool: str | None = None
+
+    @property
+    def severity(self) -> Severity:
+        return CODES[self.code][0]
+
+    @property
+    def fix(self) -> str:
+        return CODES[self.code][1]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "fix": self.fix,
+            "tool": self.tool,
+        }
+
+
+@dataclass
+class DryRun:
+    """The one rollout run in-process against the mock trainer's echo policy."""
+
+    rollout_id: str
+    status: str  # COMPLETED or ERROR from the completion, else "not started"/"no completion"
+    finish_reason: str | None = None
+    error: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    messages: int = 0
+    violations: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class ValidationReport:
+    agent: str | None
+    tools: list[dict[str, Any]]  # the schemas as the 202 of init would carry them
+    findings: list[Finding]
+    dry_run: DryRun | None  # None: skipped because of the errors found before it
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity is severity)
+
+    @property
+    def valid(self) -> bool:
+        return self.count(Severity.ERROR) == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "agent": self.agent,
+            "tools": self.tools,
+            "errors": self.count(Severity.ERROR),
+            "warnings": self.count(Severity.WARNING),
+            "findings": [f.to_dict() for f in self.findings],
+            "dry_run": asdict(self.dry_run) if self.dry_run else None,
+        }
+
+
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow"}
+
+
+def render_report(report: ValidationReport, console: Console) -> None:
+    """The report as text lines; the styles vanish on a plain console."""
+    console.print(
+        Text.assemble(("agent     ", "dim"), (report.agent or "(none)", "bold")), soft_wrap=True
+    )
+    console.print(Text.assemble(("tools     ", "dim"), str(len(report.tools))), soft_wrap=True)
+    for schema in report.tools:
+        console.print(_tool_line(schema), soft_wrap=True)
+    console.print(
+        Text.assemble(("dry run   ", "dim"), _dry_run_text(report.dry_run)), soft_wrap=True
+    )
+    for finding in report.findings:
+        label = f"{finding.severity.value:<8}{finding.code}  "
+        console.print(
+            Text.assemble((label, _STYLE[finding.severity]), finding.message), soft_wrap=True
+        )
+        console.print(Text(f"{'':<14}fix: {finding.fix}", style="dim"), soft_wrap=True)
+    errors, warnings = report.count(Severity.ERROR), report.count(Severity.WARNING)
+    verdict = "valid" if report.valid else "invalid"
+    console.print(
+        Text(
+            f"{verdict}: {errors} error(s), {warnings} warning(s)",
+            style="bold green" if report.valid else "bold red",
+        )
+    )
+
+
+def _tool_line(schema: dict[str, Any]) -> Text:
+    function = schema.get("function") if isinstance(schema, dict) else None
+    function = function if isinstance(function, dict) else {}
+    parameters = function.get("parameters")
+    properties = parameters.get("properties") if isinstance(parameters, dict) else None
+    args = ", ".join(
+        f"{name}: {prop.get('type', 'any')}" if isinstance(prop, dict) else str(name)
+        for name, prop in (properties.items() if isinstance(properties, dict) else ())
+    )
+    name = str(function.get("name", "?"))
+    return Text.assemble(
+        "  ", (name, "cyan"), f"({args})  ", (str(function.get("description") or ""), "dim")
+    )
+
+
+def _dry_run_text(dry: DryRun | None) -> str:
+    if dry is None:
+        return "skipped: fix the errors below first"
+    if dry.finish_reason is None:
+        return dry.status
+    calls = (
+        f"{dry.metrics.get('num_llm_calls', 0)} LLM call(s), "
+        f"{dry.metrics.get('num_tool_calls', 0)} tool call(s)"
+    )
+    violations = f"{len(dry.violations)} protocol violation(s)"
+    return f"{dry.status} ({dry.finish_reason}), {calls}, {dry.messages} messages, {violations}"
