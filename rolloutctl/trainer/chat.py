@@ -40,7 +40,7 @@ def build_response(turn: Turn, reply: Reply, policy: str) -> dict[str, Any]:
         "id": f"chatcmpl-{crc32(turn.rollout_id.encode()):08x}-{turn.index}",
         "object": "chat.completion",
         "created": int(time.time()),
-        "model": reply.model or f"rolloutctl-mock-{policy}",
+        "model": reply.model or turn.body.get("model") or f"rolloutctl-mock-{policy}",
         "choices": [{"index": 0, "message": reply.message, "finish_reason": reply.finish_reason}],
         "usage": usage,
         "token_ids": completion,

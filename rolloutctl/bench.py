@@ -1,0 +1,283 @@
+"""`rolloutctl bench`: a closed-loop load generator for any RolloutServer.
+
+C workers each start a calculator rollout through one MockTrainer (served in this
+process) and wait for its completion, until N rollouts are done. The workload is two
+LLM turns per rollout: one tool call, then the final answer. The trainer checks
+every callback, so the same run counts ERROR completions, protocol violations,
+duplicate completions and lost rollouts, the reliability side of performance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from rolloutctl.bench_report import BenchResult
+from rolloutctl.bench_server import ServerSpec, spawn_server
+from rolloutctl.harness import serve_app
+from rolloutctl.procstats import MIB, PeakRss, ProcSample, sample
+from rolloutctl.trainer import InitError, InitRefused, MockTrainer, RolloutHandle, TrainerConfig
+from rolloutctl.trainer import make_policy as make_trainer_policy
+
+Progress = Callable[[int, int], None]  # (rollouts finished, rollouts in all)
+PROGRESS_INTERVAL = 0.1
+SYSTEM = {"role": "system", "content": "You are a calculator. Use the tools, then answer."}
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    rollouts: int = 1000
+    concurrency: int = 32
+    llm_latency_ms: float = 0.0
+    fail_rate: float = 0.0
+    fail_completed_rate: float = 0.0
+    warmup: int = 0
+    timeout: float = 120.0  # seconds a worker waits for one completion before moving on
+    final_wait: float = 10.0  # extra seconds, at the end, for the completions still missing
+    seed: int | None = None  # of the trainer's fault injection
+    server_key: str | None = None  # the server's inbound key, if it wants one
+    trainer_host: str = "127.0.0.1"  # where the server under test can reach the trainer
+
+
+def calculator_init(rollout_id: str, index: int) -> dict:
+    """An init whose answer takes exactly one `add` call; the numbers vary per rollout."""
+    question = f"What is {index % 97} + {index % 13 + 1}?"
+    return {
+        "rollout_id": rollout_id,
+        "messages": [SYSTEM, {"role": "user", "content": question}],
+        "completion_params": {"temperature": 0.7},
+        "max_turns": 4,
+    }
+
+
+class _Phase:
+    """One closed-loop pass (warm-up or measured): hands out indices, tallies outcomes."""
+
+    def __init__(self, prefix: str, total: int) -> None:
+        self.prefix, self.total = prefix, total
+        self.taken = self.finished = self.refused = self.init_errors = 0
+        self.latencies: list[float] = []
+        self.statuses: Counter[str] = Counter()
+        self.categories: Counter[str] = Counter()
+        self.unanswered: list[RolloutHandle] = []
+
+    def take(self) -> int | None:
+        if self.taken >= self.total:
+            return None
+        self.taken += 1
+        return self.taken - 1
+
+    def record(self, completion: dict, seconds: float) -> None:
+        self.latencies.append(seconds * 1000)
+        self.statuses[completion.get("status", "?")] += 1
+        if completion.get("status") == "ERROR":
+            category = (completion.get("extra_fields") or {}).get("error_category", "?")
+            self.categories[str(category)] += 1
+
+
+class Bench:
+    """Drives one server at `server_url`; `pid` (when the server is ours) is sampled."""
+
+    def __init__(
+        self, config: BenchConfig, trainer: MockTrainer, server_url: str, pid: int | None = None
+    ) -> None:
+        self.config, self.trainer, self.server_url, self.pid = config, trainer, server_url, pid
+
+    async def run(self, progress: Progress | None = None) -> BenchResult:
+        if self.config.warmup:
+            await self._closed_loop(_Phase("warmup", self.config.warmup))
+        phase = _Phase("bench", self.config.rollouts)
+        server0, self0, wall0 = self._server_sample(), sample(), time.perf_counter()
+        peak = PeakRss(self.pid) if self.pid else None
+        if peak:
+            peak.start()
+        with _ticking(phase, progress):
+            await self._closed_loop(phase)
+        wall = time.perf_counter() - wall0
+        server1, self1 = self._server_sample(), sample()
+        peak_bytes = await peak.stop() if peak else None
+        lost = await self._final_wait(phase)
+        result = self._result(phase, wall, lost)
+        _add_costs(result, (server0, server1), (self0, self1), peak_bytes)
+        return result
+
+    def _server_sample(self) -> ProcSample | None:
+        return sample(self.pid) if self.pid else None
+
+    async def _closed_loop(self, phase: _Phase) -> None:
+        workers = min(self.config.concurrency, phase.total)
+        await asyncio.gather(*(self._worker(phase) for _ in range(workers)))
+
+    async def _worker(self, phase: _Phase) -> None:
+        while (index := phase.take()) is not None:
+            await self._one(phase, index)
+            phase.finished += 1
+
+    async def _one(self, phase: _Phase, index: int) -> None:
+        rollout_id = f"{phase.prefix}-{index}"
+        init = calculator_init(rollout_id, index)
+        started = time.perf_counter()
+        try:
+            handle = await self.trainer.start_rollout(self.server_url, init, self.config.server_key)
+        except InitRefused:
+            phase.refused += 1
+            return
+        except InitError:
+            phase.init_errors += 1
+            return
+        completion = await handle.wait(self.config.timeout)
+        if completion is None:
+            phase.unanswered.append(handle)
+        else:
+            phase.record(completion, time.perf_counter() - started)
+
+    async def _final_wait(self, phase: _Phase) -> int:
+        """Give the unanswered rollouts one more chance; those still silent are lost."""
+        if not phase.unanswered:
+            return 0
+        waits = (h.wait(self.config.final_wait) for h in phase.unanswered)
+        late = [c for c in await asyncio.gather(*waits) if c is not None]
+        for completion in late:  # counted, but with no meaningful latency
+            phase.statuses[completion.get("status", "?")] += 1
+        return len(phase.unanswered) - len(late)
+
+    def _result(self, phase: _Phase, wall: float, lost: int) -> BenchResult:
+        config = self.config
+        rules = Counter(
+            v.rule for v in self.trainer.violations() if not v.rollout_id.startswith("warmup-")
+        )
+        accepted = phase.total - phase.refused - phase.init_errors
+        return BenchResult(
+            server=self.server_url,
+            rollouts=phase.total,
+            concurrency=config.concurrency,
+            warmup=config.warmup,
+            llm_latency_ms=config.llm_latency_ms,
+            fail_rate=config.fail_rate,
+            fail_completed_rate=config.fail_completed_rate,
+            wall_s=wall,
+            accepted=accepted,
+            completed=phase.statuses["COMPLETED"],
+            errors=accepted - lost - phase.statuses["COMPLETED"],
+            lost=lost,
+            refused=phase.refused,
+            init_errors=phase.init_errors,
+            duplicates=rules["completion_duplicate"],
+            violations=sum(rules.values()),
+            violation_rules=dict(rules),
+            error_categories=dict(phase.categories),
+            rollouts_per_s=phase.total / wall if wall else 0.0,
+            latency_ms=percentiles(phase.latencies),
+            cpu_count=os.cpu_count() or 1,
+        )
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50, p95, p99 and max by the nearest-rank method; {} for no values."""
+    if not values:
+        return {}
+    ordered = sorted(values)
+    rank = lambda p: ordered[max(0, min(len(ordered) - 1, round(p * len(ordered)) - 1))]  # noqa: E731
+    return {"p50": rank(0.50), "p95": rank(0.95), "p99": rank(0.99), "max": ordered[-1]}
+
+
+def _add_costs(
+    result: BenchResult,
+    server: tuple[ProcSample | None, ProcSample | None],
+    own: tuple[ProcSample | None, ProcSample | None],
+    peak: int | None,
+) -> None:
+    """CPU per rollout and share of a core for both processes, the server's RSS in MiB."""
+    count, wall = max(result.rollouts, 1), max(result.wall_s, 1e-9)
+    before, after = server
+    if before and after:
+        spent = after.cpu_s - before.cpu_s
+        result.server_cpu_ms_per_rollout = spent * 1000 / count
+        result.server_cpu_share = spent / wall
+        result.server_rss_before_mib = before.rss_bytes / MIB
+        result.server_rss_after_mib = after.rss_bytes / MIB
+        result.server_rss_peak_mib = (peak or after.rss_bytes) / MIB
+    if own[0] and own[1]:
+        spent = own[1].cpu_s - own[0].cpu_s
+        result.bench_cpu_ms_per_rollout, result.bench_cpu_share = spent * 1000 / count, spent / wall
+
+
+@contextlib.contextmanager
+def _ticking(phase: _Phase, progress: Progress | None) -> Iterator[None]:
+    """Report progress every 0.1 s from a side task, off the workers' hot path."""
+    if progress is None:
+        yield
+        return
+
+    async def tick() -> None:
+        while True:
+            progress(phase.finished, phase.total)
+            await asyncio.sleep(PROGRESS_INTERVAL)
+
+    task = asyncio.create_task(tick())
+    try:
+        yield
+    finally:
+        task.cancel()
+        progress(phase.finished, phase.total)
+
+
+@contextlib.contextmanager
+def _quiet_trainer_logs() -> Iterator[None]:
+    """Violations are counted in the result; one warning line each would bury the bar."""
+    logger = logging.getLogger("rolloutctl.trainer")
+    previous, logger.disabled = logger.disabled, True
+    try:
+        yield
+    finally:
+        logger.disabled = previous
+
+
+async def run_bench(
+    config: BenchConfig,
+    server_url: str | None = None,
+    spec: ServerSpec | None = None,
+    progress: Progress | None = None,
+) -> BenchResult:
+    """Bench the server at `server_url`, or spawn one from `spec` (exactly one of them)."""
+    if (server_url is None) == (spec is None):
+        raise ValueError("give exactly one of server_url or spec")
+    trainer = MockTrainer(
+        TrainerConfig(
+            policy=make_trainer_policy("calculator"),
+            latency_ms=config.llm_latency_ms,
+            fail_rate=config.fail_rate,
+            fail_completed_rate=config.fail_completed_rate,
+            seed=config.seed,
+        )
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(_quiet_trainer_logs())
+        stack.push_async_callback(trainer.aclose)
+        trainer.url = await stack.enter_async_context(
+            serve_app(trainer.app, "the mock trainer", host=config.trainer_host)
+        )
+        pid = None
+        if spec is not None:
+            server = await stack.enter_async_context(spawn_server(spec))
+            server_url, pid = server.url, server.pid
+        result = await Bench(config, trainer, server_url or "", pid).run(progress)
+    if spec is not None:
+        result.server = f"--example {spec.example}" if spec.example else spec.target or ""
+    return result
+
+
+def run_blocking[T](coro: Coroutine[Any, Any, T]) -> T:
+    """Run `coro` on uvloop when installed: the trainer side then costs less CPU."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return asyncio.run(coro, loop_factory=uvloop.new_event_loop)

@@ -1,0 +1,72 @@
+"""CPU time and memory of a process, read from Linux's /proc.
+
+The bench samples the server under test (a child process) and itself the same way,
+so the two figures compare: CPU seconds from /proc/<pid>/stat (user + system) and
+resident memory from /proc/<pid>/status. On systems without /proc every reading is
+None and the report says "n/a" instead of a made-up number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from dataclasses import dataclass
+
+MIB = 1024 * 1024
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+@dataclass(frozen=True, slots=True)
+class ProcSample:
+    cpu_s: float  # user + system CPU seconds since the process started
+    rss_bytes: int  # resident set size now
+
+
+def sample(pid: int | None = None) -> ProcSample | None:
+    """The process's CPU time and RSS now (this process when `pid` is None); None if gone."""
+    where = f"/proc/{pid if pid is not None else 'self'}"
+    try:
+        with open(f"{where}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        with open(f"{where}/status", "rb") as status:
+            rss_kib = next(int(line.split()[1]) for line in status if line.startswith(b"VmRSS:"))
+    except (OSError, StopIteration, IndexError, ValueError):
+        return None
+    # after the ")" that ends the command name, utime and stime are fields 12 and 13
+    return ProcSample((int(fields[11]) + int(fields[12])) / _CLOCK_TICKS, rss_kib * 1024)
+
+
+class PeakRss:
+    """Samples a process's RSS every `interval` seconds while running, keeping the peak.
+
+    The peak is what an operator has to provision; before/after alone would miss a
+    spike in the middle of a run.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.25) -> None:
+        self.pid, self.interval = pid, interval
+        self.peak_bytes = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._watch())
+
+    async def stop(self) -> int:
+        """Stop sampling; return the peak RSS in bytes (0 if never readable)."""
+        self._take()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        return self.peak_bytes
+
+    async def _watch(self) -> None:
+        while True:
+            self._take()
+            await asyncio.sleep(self.interval)
+
+    def _take(self) -> None:
+        now = sample(self.pid)
+        if now is not None:
+            self.peak_bytes = max(self.peak_bytes, now.rss_bytes)
