@@ -164,7 +164,9 @@ def run(args: argparse.Namespace) -> None:
     run_loop = asyncio.run if args.loop == "asyncio" else __import__("uvloop").run
     designs = args.designs.split(",") if args.designs else list(DESIGNS)
     print(f"{args.requests} POSTs of {len(orjson.dumps(BODY))} bytes, client loop {args.loop}")
-    print(f"{'in flight':>9}  {'design':32} {'req/s':>7} {'client CPU ms/req':>17} {'server busy':>11}")
+    print(
+        f"{'in flight':>9}  {'design':32} {'req/s':>7} {'client CPU ms/req':>17} {'server busy':>11}"
+    )
     with trainer_process() as (url, pid):
         for concurrency in map(int, args.concurrency.split(",")):
             for design in designs:

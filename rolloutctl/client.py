@@ -49,6 +49,7 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._headers_done = False
         self._keep_alive = False
+        self.answered = False  # whether any byte of the current response came
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -63,6 +64,7 @@ class _Connection(asyncio.Protocol):
         if self._waiter is None:  # bytes nobody asked for: the connection is unusable
             self.close()
             return
+        self.answered = True
         try:
             self._parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
@@ -83,7 +85,7 @@ class _Connection(asyncio.Protocol):
         if status < 200:  # an interim 1xx answer: the real one follows
             self._headers, self._headers_done = [], False
         elif self._waiter is not None and not self._waiter.done():
-            self._keep_alive = self._parser.should_keep_alive()  # only valid until we return
+            self._keep_alive = False  # only valid until we return
             self._waiter.set_result(status)
 
     def _fail(self, exc: Exception) -> None:
@@ -97,7 +99,7 @@ class _Connection(asyncio.Protocol):
 
     async def exchange(self, request: bytes) -> tuple[int, list[Header], bytes, bool]:
         """Send one request; return status, headers, body and whether to keep the connection."""
-        self._headers, self._body, self._headers_done = [], [], False
+        self._headers, self._body, self._headers_done, self.answered = [], [], False, False
         self._waiter = asyncio.get_running_loop().create_future()
         self.transport.write(request)  # type: ignore[union-attr]
         try:
@@ -149,17 +151,31 @@ class HttpPool(httpx.AsyncBaseTransport):
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         idle = self._idle_for(url, loop)
-        connection = await self._checkout(idle, url, deadline)
+        connection = self._reuse(idle, loop.time())
+        if connection is not None:
+            try:
+                return await self._exchange(idle, connection, data, deadline)
+            except httpx.RemoteProtocolError:
+                if connection.answered:
+                    raise
+                # The server closed this idle connection as we sent: it never read the
+                # request, so a new connection may carry it without sending it twice.
+        connection = await self._connect(url, deadline)
+        return await self._exchange(idle, connection, data, deadline)
+
+    async def _exchange(
+        self, idle: deque[_Connection], connection: _Connection, data: bytes, deadline: float | None
+    ) -> httpx.Response:
         try:
             async with asyncio.timeout_at(deadline):
-                status, response_headers, body, keep_alive = await connection.exchange(data)
+                status, headers, body, keep_alive = await connection.exchange(data)
         except BaseException as exc:
             connection.close()
             if isinstance(exc, TimeoutError):
-                raise httpx.ReadTimeout(f"no response within {timeout:g} s") from None
+                raise httpx.ReadTimeout("no response in time") from None
             raise
-        self._checkin(idle, connection, keep_alive, loop.time())
-        return httpx.Response(status, headers=response_headers, content=body)
+        self._checkin(idle, connection, keep_alive)
+        return httpx.Response(status, headers=headers, content=body)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Serve an httpx.AsyncClient built with transport=pool."""
@@ -180,24 +196,19 @@ class HttpPool(httpx.AsyncBaseTransport):
             self._idle, self._loop = {}, loop
         return self._idle.setdefault((url.raw_scheme, url.raw_host, url.port), deque())
 
-    async def _checkout(
-        self, idle: deque[_Connection], url: httpx.URL, deadline: float | None
-    ) -> _Connection:
-        now = asyncio.get_running_loop().time()
+    def _reuse(self, idle: deque[_Connection], now: float) -> _Connection | None:
         while idle:  # newest first; once one is too old, all below it are too
             connection = idle.pop()
             if not connection.closed and now - connection.idle_since < self._keepalive_expiry:
                 return connection
             connection.close()
-        return await self._connect(url, deadline)
+        return None
 
-    def _checkin(
-        self, idle: deque[_Connection], connection: _Connection, keep_alive: bool, now: float
-    ) -> None:
+    def _checkin(self, idle: deque[_Connection], connection: _Connection, keep_alive: bool) -> None:
         if not keep_alive or connection.closed or self._closed:
             connection.close()
             return
-        connection.idle_since = now
+        now = connection.idle_since = asyncio.get_running_loop().time()
         idle.append(connection)
         while idle[0].closed or now - idle[0].idle_since >= self._keepalive_expiry:
             idle.popleft().close()

@@ -20,7 +20,11 @@ from rolloutctl.retry import parse_retry_after
 
 KEY = "sk-canary-client-7f3e91"
 FAST = RetryPolicy(max_retries=3, initial_delay=0.001, window=5.0, call_timeout=5.0)
-CHAT_BODY = {"model": "default", "rollout_id": "r1", "messages": [{"role": "user", "content": "hi"}]}
+CHAT_BODY = {
+    "model": "default",
+    "rollout_id": "r1",
+    "messages": [{"role": "user", "content": "hi"}],
+}
 ANSWER = {"choices": [{"message": {"role": "assistant", "content": "8"}}]}
 HANG = "hang"  # a reply that never comes: the trainer waits until the client gives up
 
@@ -37,7 +41,11 @@ class Seen:
 
 def reply(status: int = 200, body: Any = ANSWER, **headers: str) -> tuple:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return status, [(name.replace("_", "-").encode(), value.encode()) for name, value in headers.items()], content
+    return (
+        status,
+        [(name.replace("_", "-").encode(), value.encode()) for name, value in headers.items()],
+        content,
+    )
 
 
 class ScriptedTrainer:
@@ -267,6 +275,42 @@ def test_connections_are_reused_and_many_calls_run_at_once():
         answers = asyncio.run(main(url))
     assert answers == [ANSWER] * 300
     assert trainer.seen[0].client_port == trainer.seen[1].client_port
+
+
+def test_a_connection_the_trainer_closed_while_idle_is_not_reused():
+    trainer = ScriptedTrainer()
+
+    async def main(url: str) -> Delivery:
+        async with HttpPool() as pool:
+            client = TrainerClient(url, None, FAST, pool)
+            await client.chat(CHAT_BODY)
+            await asyncio.sleep(0.3)
+            return await client.complete({"rollout_id": "r1"})
+
+    with serve(trainer, timeout_keep_alive=0.05) as url:
+        assert asyncio.run(main(url)) == Delivery(True, 1, None)
+    assert trainer.seen[0].client_port != trainer.seen[1].client_port
+
+
+async def one_answer_per_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    """Answers the first request of a connection, then drops the connection on the next."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    await reader.readexactly(length)
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+    await reader.readuntil(b"\r\n\r\n")
+    writer.close()
+
+
+def test_a_request_the_trainer_dropped_unanswered_on_a_reused_connection_is_resent():
+    async def main() -> list[Delivery]:
+        server = await asyncio.start_server(one_answer_per_connection, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        async with server, HttpPool() as pool:
+            client = TrainerClient(url, None, RetryPolicy(max_retries=0), pool)
+            return [await client.complete({"n": n}) for n in range(3)]
+
+    assert asyncio.run(main()) == [Delivery(True, 1, None)] * 3
 
 
 def test_default_pool_follows_the_running_event_loop():

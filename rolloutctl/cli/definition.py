@@ -18,10 +18,12 @@ from rolloutctl import __version__
 app = typer.Typer(
     name="rolloutctl",
     help="Build, try and debug servers of the Remote Rollout Protocol v1.\n\n"
-    "Examples:\n\n"
-    "  rolloutctl try --example calculator\n\n"
-    "  rolloutctl serve --example calculator --port 9000\n\n"
-    "  rolloutctl serve my_agent.py:agent --max-concurrent 500",
+    "\b\nExamples:\n"
+    "  rolloutctl try --example calculator\n"
+    "  rolloutctl serve --example calculator --port 9000\n"
+    "  rolloutctl serve my_agent.py:agent --max-concurrent 500\n"
+    "  rolloutctl mock-trainer --port 9001 --policy echo\n"
+    "  rolloutctl replay run.json --step 2",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
@@ -166,7 +168,7 @@ def serve(
         bool, typer.Option(envvar=_env("JSON_LOGS"), help="Log JSON lines to stdout.")
     ] = False,
 ) -> None:
-    """Run a RolloutServer for an agent (TARGET or --example)."""
+    """Run a RolloutServer for an agent."""
     from dataclasses import replace
 
     from rolloutctl import serve as serving
@@ -374,7 +376,7 @@ def try_(
     json_output: JsonFlag = False,
     plain: PlainFlag = False,
 ) -> int:
-    """Start a RolloutServer and a mock trainer, run one rollout and show it live."""
+    """Run one rollout end to end and show it live."""
     import asyncio
 
     from rolloutctl import trial
@@ -439,7 +441,7 @@ def replay(
     json_output: JsonFlag = False,
     plain: PlainFlag = False,
 ) -> int:
-    """Render a saved trajectory again, with the same view as try."""
+    """Render a saved trajectory again."""
     from rolloutctl.cli.core import CommandError
     from rolloutctl.render import Renderer, make_console
     from rolloutctl.status import ExitStatus
@@ -506,7 +508,7 @@ def mock_trainer(
         typer.Option("--json", envvar=_env("JSON"), help="One JSON line per exchange on stdout."),
     ] = False,
 ) -> None:
-    """Run a mock training side: answers chat calls without a model, records rollouts."""
+    """Run a mock trainer: chat answers without a model."""
     from rolloutctl.trainer.console import serve_trainer
 
     config = trainer_config(

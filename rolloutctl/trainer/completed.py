@@ -55,12 +55,14 @@ class CompletionHandler:
             self._emit(rollout_id, body, 503)
             return 503, {"detail": "injected failure (fail_completed_rate)"}
         findings = completion_findings(state, body)
-        if state.completion is None:
+        first = state.completion is None
+        if first:
             state.completion = self.records.completions[rollout_id] = body
-            state.completed.fire(body)
         self._emit(rollout_id, body, 200)
         for finding in findings:
             self.records.report(rollout_id, *finding)
+        if first:  # last, so a woken waiter finds this completion's events already queued
+            state.completed.fire(body)
         return 200, OK
 
     def _emit(self, rollout_id: str, body: dict[str, Any], status: int) -> None:
