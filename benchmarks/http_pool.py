@@ -164,9 +164,8 @@ def run(args: argparse.Namespace) -> None:
     run_loop = asyncio.run if args.loop == "asyncio" else __import__("uvloop").run
     designs = args.designs.split(",") if args.designs else list(DESIGNS)
     print(f"{args.requests} POSTs of {len(orjson.dumps(BODY))} bytes, client loop {args.loop}")
-    print(
-        f"{'in flight':>9}  {'design':32} {'req/s':>7} {'client CPU ms/req':>17} {'server busy':>11}"
-    )
+    columns = ("in flight", "design", "req/s", "client CPU ms/req", "server busy")
+    print("{:>9}  {:32} {:>7} {:>17} {:>11}".format(*columns))
     with trainer_process() as (url, pid):
         for concurrency in map(int, args.concurrency.split(",")):
             for design in designs:
@@ -185,8 +184,8 @@ def main() -> None:
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        uvicorn.run(trainer_app, host="127.0.0.1", port=args.serve, loop="uvloop",
-                    http="httptools", log_level="warning", access_log=False, backlog=4096)  # fmt: skip
+        uvicorn.run(trainer_app, host="127.0.0.1", port=args.serve, loop="uvloop", backlog=4096,
+                    http="httptools", log_level="warning", access_log=False)  # fmt: skip
     else:
         run(args)
 

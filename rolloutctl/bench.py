@@ -22,7 +22,7 @@ from typing import Any
 from rolloutctl.bench_report import BenchResult
 from rolloutctl.bench_server import ServerSpec, spawn_server
 from rolloutctl.harness import serve_app
-from rolloutctl.procstats import MIB, PeakRss, ProcSample, sample
+from rolloutctl.procstats import MIB, PeakRss, ProcSample, machine_cpu, sample
 from rolloutctl.trainer import InitError, InitRefused, MockTrainer, RolloutHandle, TrainerConfig
 from rolloutctl.trainer import make_policy as make_trainer_policy
 
@@ -94,18 +94,20 @@ class Bench:
         if self.config.warmup:
             await self._closed_loop(_Phase("warmup", self.config.warmup))
         phase = _Phase("bench", self.config.rollouts)
-        server0, self0, wall0 = self._server_sample(), sample(), time.perf_counter()
+        machine0, server0, self0 = machine_cpu(), self._server_sample(), sample()
+        wall0 = time.perf_counter()
         peak = PeakRss(self.pid) if self.pid else None
         if peak:
             peak.start()
         with _ticking(phase, progress):
             await self._closed_loop(phase)
         wall = time.perf_counter() - wall0
-        server1, self1 = self._server_sample(), sample()
+        machine1, server1, self1 = machine_cpu(), self._server_sample(), sample()
         peak_bytes = await peak.stop() if peak else None
         lost = await self._final_wait(phase)
         result = self._result(phase, wall, lost)
         _add_costs(result, (server0, server1), (self0, self1), peak_bytes)
+        _add_machine(result, machine0, machine1)
         return result
 
     def _server_sample(self) -> ProcSample | None:
@@ -207,6 +209,18 @@ def _add_costs(
     if own[0] and own[1]:
         spent = own[1].cpu_s - own[0].cpu_s
         result.bench_cpu_ms_per_rollout, result.bench_cpu_share = spent * 1000 / count, spent / wall
+
+
+def _add_machine(
+    result: BenchResult, before: tuple[float, float] | None, after: tuple[float, float] | None
+) -> None:
+    """How busy the whole machine was, and how much of that was neither side of the bench."""
+    if before is None or after is None or after[1] <= before[1]:
+        return
+    cores = result.cpu_count * (after[0] - before[0]) / (after[1] - before[1])
+    result.machine_cpu_busy = cores
+    ours = (result.server_cpu_share or 0.0) + result.bench_cpu_share
+    result.other_cpu_busy = max(0.0, cores - ours)
 
 
 @contextlib.contextmanager

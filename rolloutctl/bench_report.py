@@ -48,6 +48,8 @@ class BenchResult:
     bench_cpu_ms_per_rollout: float = 0.0  # the mock trainer and the load generator
     bench_cpu_share: float = 0.0
     cpu_count: int = 1
+    machine_cpu_busy: float | None = None  # cores busy on the whole machine, on average
+    other_cpu_busy: float | None = None  # of which neither the server nor the bench
 
     @property
     def delivered(self) -> int:
@@ -66,8 +68,10 @@ class BenchResult:
         busiest = max(shares, key=shares.__getitem__)
         if shares[busiest] >= BUSY:
             return f"{busiest} cpu"
-        if sum(shares.values()) >= BUSY * self.cpu_count:
-            return "machine cpu"
+        busy = self.machine_cpu_busy or sum(shares.values())
+        if busy >= BUSY * self.cpu_count:
+            shared = (self.other_cpu_busy or 0.0) >= 1 - BUSY
+            return "machine cpu (shared with other processes)" if shared else "machine cpu"
         return "concurrency (neither side busy)"
 
 
@@ -126,6 +130,7 @@ def result_table(result: BenchResult) -> Table:
             f"{_share(result.bench_cpu_share)} (mock trainer + load generator, "
             f"{result.cpu_count} cores in all)",
         ),
+        ("machine", _machine(result)),
         ("bound by", result.bound()),
     ]
     if result.error_categories:
@@ -133,6 +138,15 @@ def result_table(result: BenchResult) -> Table:
     for name, value in rows:
         table.add_row(name, value)
     return table
+
+
+def _machine(result: BenchResult) -> str:
+    if result.machine_cpu_busy is None:
+        return "n/a"
+    return (
+        f"{result.machine_cpu_busy:.2f} of {result.cpu_count} cores busy, "
+        f"{_num(result.other_cpu_busy, digits=2)} of them by other processes"
+    )
 
 
 def _violations(result: BenchResult) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import itertools
 import json
 import logging
 import ssl
@@ -85,7 +84,7 @@ class _Connection(asyncio.Protocol):
         if status < 200:  # an interim 1xx answer: the real one follows
             self._headers, self._headers_done = [], False
         elif self._waiter is not None and not self._waiter.done():
-            self._keep_alive = False  # only valid until we return
+            self._keep_alive = self._parser.should_keep_alive()  # only valid until we return
             self._waiter.set_result(status)
 
     def _fail(self, exc: Exception) -> None:
@@ -339,7 +338,9 @@ class TrainerClient:
         """The first 2xx response and the number of tries it took; raises TrainerError."""
         content = _encode(body)
         started = time.monotonic()
-        for attempt in itertools.count(1):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 return await self._attempt(url, content), attempt
             except TrainerError as error:
@@ -349,7 +350,6 @@ class TrainerClient:
                     raise
                 logger.debug("retrying in %.2f s: %s", delay, error)
             await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
 
     def _retry_delay(self, error: TrainerError, attempt: int, started: float) -> float | None:
         if not error.retryable:
@@ -376,8 +376,8 @@ class TrainerClient:
         category = ErrorCategory.TRAINER_SERVER_ERROR
         if not is_retryable(status):
             category = ErrorCategory.TRAINER_CLIENT_ERROR
-        excerpt = response.content[:200].decode("utf-8", "replace")
-        message = self._scrub(f"{_where(url)} answered HTTP {status}: {excerpt}")
+        excerpt = self._scrub(response.content.decode("utf-8", "replace"))[:200]
+        message = f"{_where(url)} answered HTTP {status}: {excerpt}"
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         return TrainerError(message, category, status, retry_after)
 

@@ -67,15 +67,14 @@ def _dry_run_result(
         str(completion.get("status")),
         completion.get("finish_reason"),
         completion.get("error_message"),
+        (completion.get("extra_fields") or {}).get("error_category"),
         completion.get("metrics") or {},
         len(completion.get("final_messages") or []),
         shown,
     )
     if dry.status != "COMPLETED":
-        category = (completion.get("extra_fields") or {}).get("error_category", "?")
-        findings.insert(
-            0, Finding("V021", f"the dry rollout ended as {dry.status} ({category}): {dry.error}")
-        )
+        why = f"the dry rollout ended as {dry.status} ({dry.error_category}): {dry.error}"
+        findings.insert(0, Finding("V021", why))
     return dry, findings
 
 

@@ -8,10 +8,11 @@ completion. The HTTP layer in `server.py` only translates requests to these call
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Sequence
+
+import orjson
 
 from rolloutctl.agent import Agent, RolloutContext, RolloutRequest, RolloutResult
 from rolloutctl.client import HttpPool, TrainerClient
@@ -52,9 +53,7 @@ class RolloutManager:
             raise ServerBusy("rollout queue is full")
         request = to_rollout_request(init)
         tools = list(self.agent.tools(request))
-        body = json.dumps(
-            {"rollout_id": init.rollout_id, "tools": [t.schema() for t in tools]}
-        ).encode()
+        body = orjson.dumps({"rollout_id": init.rollout_id, "tools": [t.schema() for t in tools]})
         record = RolloutRecord(init.rollout_id, body)
         self.registry.add(record)
         task = asyncio.create_task(self._run(record, init, request, tools))

@@ -70,3 +70,18 @@ class PeakRss:
         now = sample(self.pid)
         if now is not None:
             self.peak_bytes = max(self.peak_bytes, now.rss_bytes)
+
+
+def machine_cpu() -> tuple[float, float] | None:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat; None if unknown.
+
+    Compared with the bench's and the server's own CPU it shows how much other load
+    shared the machine during a run, which makes a figure trustworthy or not.
+    """
+    try:
+        with open("/proc/stat", "rb") as stat:
+            ticks = [int(n) for n in stat.readline().split()[1:9]]  # guest time is in user
+    except (OSError, ValueError):
+        return None
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    return (sum(ticks) - idle) / _CLOCK_TICKS, sum(ticks) / _CLOCK_TICKS

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -26,6 +27,8 @@ from rolloutctl.protocol import INIT_PATH, InitRequest
 from rolloutctl.settings import ServerSettings
 
 EVICT_INTERVAL = 60.0
+Header = tuple[bytes, bytes]
+Answer = tuple[int, bytes, tuple[Header, ...]]
 
 
 def validation_detail(exc: ValidationError) -> list[dict[str, Any]]:
@@ -36,9 +39,95 @@ def validation_detail(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
-def _unprocessable(field: str, message: str) -> JSONResponse:
-    detail = [{"loc": ["body", field], "msg": message, "type": "value_error"}]
-    return JSONResponse({"detail": detail}, status_code=422)
+def _json(status: int, content: Any, headers: tuple[Header, ...] = ()) -> Answer:
+    return status, orjson.dumps(content), headers
+
+
+def _unprocessable(field: str, message: str) -> Answer:
+    return _json(422, {"detail": [{"loc": ["body", field], "msg": message, "type": "value_error"}]})
+
+
+class InitEndpoint:
+    """POST /v1/rollout/init, from raw body to (status, JSON body, extra headers).
+
+    Free of any framework so that `RolloutApp` can serve it without FastAPI's stack.
+    """
+
+    def __init__(self, settings: ServerSettings, state: dict[str, RolloutManager]) -> None:
+        self.settings, self.state = settings, state
+
+    def answer(self, raw: bytes) -> Answer:
+        try:
+            init = InitRequest.model_validate_json(raw)
+        except ValidationError as exc:
+            return _json(422, {"detail": validation_detail(exc)})
+        host = urlsplit(init.server_url).hostname or ""
+        if not self.settings.callback_host_allowed(host):
+            return _unprocessable(
+                "server_url",
+                f"callback host {host!r} is not on this server's allowlist (--allow-callback-host)",
+            )
+        manager = self.state["manager"]
+        try:
+            return 202, manager.accept(init), ()
+        except ServerBusy as exc:
+            retry_after = b"5" if manager.draining else b"1"
+            return _json(503, {"detail": str(exc)}, ((b"retry-after", retry_after),))
+
+
+class RolloutApp(FastAPI):
+    """FastAPI, except that an authorised POST /v1/rollout/init skips its middleware stack.
+
+    Init is the one route a trainer hits per rollout; FastAPI's layers (error and
+    exception middleware, exit stacks, routing) cost about as much as the work
+    itself. Everything else, and an init that fails the inbound key, goes the normal
+    way, so the answers are the same either way.
+    """
+
+    def __init__(self, init: InitEndpoint, key: str | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._init = init
+        self._expected = f"Bearer {key}".encode() if key else None
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] == INIT_PATH
+            and scope["method"] == "POST"
+            and bearer_ok(scope, self._expected)
+        ):
+            status, body, headers = self._init.answer(await _read_body(receive))
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [*_json_headers(len(body)), *headers],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await super().__call__(scope, receive, send)
+
+
+async def _read_body(receive: Any) -> bytes:
+    message = await receive()
+    body = message.get("body", b"")
+    while message.get("more_body"):
+        message = await receive()
+        body += message.get("body", b"")
+    return body
+
+
+def _json_headers(length: int) -> tuple[Header, Header]:
+    return (b"content-type", b"application/json"), (b"content-length", b"%d" % length)
+
+
+def bearer_ok(scope: dict, expected: bytes | None) -> bool:
+    """Whether the request carries the inbound key (always, when the server has none)."""
+    if expected is None:
+        return True
+    given = dict(scope["headers"]).get(b"authorization", b"")
+    return hmac.compare_digest(given, expected)
 
 
 def create_app(agent: Agent, settings: ServerSettings | None = None) -> FastAPI:
@@ -57,8 +146,13 @@ def create_app(agent: Agent, settings: ServerSettings | None = None) -> FastAPI:
                 evictor.cancel()
                 await manager.shutdown()
 
-    app = FastAPI(
-        title=f"rolloutctl RolloutServer ({agent.name})", version=__version__, lifespan=lifespan
+    init = InitEndpoint(settings, state)
+    app = RolloutApp(
+        init,
+        settings.api_key,
+        title=f"rolloutctl RolloutServer ({agent.name})",
+        version=__version__,
+        lifespan=lifespan,
     )
     if settings.api_key:
         app.add_middleware(InboundKeyMiddleware, key=settings.api_key)
@@ -75,24 +169,13 @@ def create_app(agent: Agent, settings: ServerSettings | None = None) -> FastAPI:
 
     @app.post(INIT_PATH, status_code=202, openapi_extra=_init_openapi())
     async def init_rollout(request: Request) -> Response:
-        try:
-            init = InitRequest.model_validate_json(await request.body())
-        except ValidationError as exc:
-            return JSONResponse({"detail": validation_detail(exc)}, status_code=422)
-        host = urlsplit(init.server_url).hostname or ""
-        if not settings.callback_host_allowed(host):
-            return _unprocessable(
-                "server_url",
-                f"callback host {host!r} is not on this server's allowlist (--allow-callback-host)",
-            )
-        try:
-            body = state["manager"].accept(init)
-        except ServerBusy as exc:
-            retry_after = "5" if state["manager"].draining else "1"
-            return JSONResponse(
-                {"detail": str(exc)}, status_code=503, headers={"Retry-After": retry_after}
-            )
-        return Response(body, status_code=202, media_type="application/json")
+        status, body, headers = init.answer(await request.body())
+        return Response(
+            body,
+            status,
+            dict((k.decode(), v.decode()) for k, v in headers),
+            media_type="application/json",
+        )
 
     @app.get("/v1/rollout/{rollout_id}")
     async def rollout_status(rollout_id: str) -> Response:
@@ -126,8 +209,7 @@ class InboundKeyMiddleware:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] == "/health":
             return await self.app(scope, receive, send)
-        given = dict(scope["headers"]).get(b"authorization", b"")
-        if hmac.compare_digest(given, self.expected):
+        if bearer_ok(scope, self.expected):
             return await self.app(scope, receive, send)
         response = JSONResponse(
             {"detail": "missing or wrong Authorization bearer key"},

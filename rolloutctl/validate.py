@@ -66,41 +66,25 @@ def tool_schemas(agent: Agent, request: RolloutRequest) -> tuple[list[dict], lis
         tools = list(agent.tools(request))
     except Exception as exc:
         return [], [Finding("V003", f"tools(request) raised {type(exc).__name__}: {exc}")]
-    schemas: list[dict] = []
-    findings: list[Finding] = []
-    for index, item in enumerate(tools):
-        if not isinstance(item, Tool):
-            findings.append(
-                Finding(
-                    "V004", f"tools(request) item {index} is a {type(item).__name__}, not a Tool"
-                )
-            )
-            continue
-        try:
-            schema = item.schema()
-        except Exception as exc:
-            findings.append(
-                Finding("V004", f"schema() raised {type(exc).__name__}: {exc}", item.name)
-            )
-            continue
-        if _is_function_tool(schema):
-            schemas.append(schema)
-        else:
-            findings.append(
-                Finding(
-                    "V004",
-                    'schema() did not return {"type": "function", "function": {...}}',
-                    item.name,
-                )
-            )
-    return schemas, findings
+    results = [_schema_of(index, item) for index, item in enumerate(tools)]
+    schemas = [result for result in results if isinstance(result, dict)]
+    return schemas, [result for result in results if isinstance(result, Finding)]
 
 
-def _is_function_tool(schema: Any) -> bool:
-    return (
-        isinstance(schema, dict)
-        and schema.get("type") == "function"
-        and isinstance(schema.get("function"), dict)
+def _schema_of(index: int, item: Any) -> dict[str, Any] | Finding:
+    """The item's ToolSchema, or the finding that says why it has none."""
+    if not isinstance(item, Tool):
+        kind = type(item).__name__
+        return Finding("V004", f"tools(request) item {index} is a {kind}, not a Tool")
+    try:
+        schema = item.schema()
+    except Exception as exc:
+        return Finding("V004", f"schema() raised {type(exc).__name__}: {exc}", item.name)
+    function = schema.get("function") if isinstance(schema, dict) else None
+    if isinstance(function, dict) and schema.get("type") == "function":
+        return schema
+    return Finding(
+        "V004", 'schema() must return {"type": "function", "function": {...}}', item.name
     )
 
 

@@ -114,6 +114,7 @@ class DryRun:
     status: str  # COMPLETED or ERROR from the completion, else "not started"/"no completion"
     finish_reason: str | None = None
     error: str | None = None
+    error_category: str | None = None  # of an ERROR completion
     metrics: dict[str, Any] = field(default_factory=dict)
     messages: int = 0
     violations: list[dict[str, str]] = field(default_factory=list)
@@ -150,54 +151,44 @@ _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow"}
 
 def render_report(report: ValidationReport, console: Console) -> None:
     """The report as text lines; the styles vanish on a plain console."""
-    console.print(
-        Text.assemble(("agent     ", "dim"), (report.agent or "(none)", "bold")), soft_wrap=True
-    )
-    console.print(Text.assemble(("tools     ", "dim"), str(len(report.tools))), soft_wrap=True)
-    for schema in report.tools:
-        console.print(_tool_line(schema), soft_wrap=True)
-    console.print(
-        Text.assemble(("dry run   ", "dim"), _dry_run_text(report.dry_run)), soft_wrap=True
-    )
+    lines = [Text.assemble(("agent     ", "dim"), (report.agent or "(none)", "bold"))]
+    lines.append(Text.assemble(("tools     ", "dim"), str(len(report.tools))))
+    lines += [_tool_line(schema) for schema in report.tools]
+    lines.append(Text.assemble(("dry run   ", "dim"), _dry_run_text(report.dry_run)))
     for finding in report.findings:
         label = f"{finding.severity.value:<8}{finding.code}  "
-        console.print(
-            Text.assemble((label, _STYLE[finding.severity]), finding.message), soft_wrap=True
-        )
-        console.print(Text(f"{'':<14}fix: {finding.fix}", style="dim"), soft_wrap=True)
+        lines.append(Text.assemble((label, _STYLE[finding.severity]), finding.message))
+        lines.append(Text(f"{'':<14}fix: {finding.fix}", style="dim"))
     errors, warnings = report.count(Severity.ERROR), report.count(Severity.WARNING)
-    verdict = "valid" if report.valid else "invalid"
-    console.print(
-        Text(
-            f"{verdict}: {errors} error(s), {warnings} warning(s)",
-            style="bold green" if report.valid else "bold red",
-        )
-    )
+    verdict = f"{'valid' if report.valid else 'invalid'}: {errors} error(s), {warnings} warning(s)"
+    lines.append(Text(verdict, style="bold green" if report.valid else "bold red"))
+    for line in lines:
+        console.print(line, soft_wrap=True)
 
 
 def _tool_line(schema: dict[str, Any]) -> Text:
-    function = schema.get("function") if isinstance(schema, dict) else None
-    function = function if isinstance(function, dict) else {}
+    function = schema["function"]
     parameters = function.get("parameters")
     properties = parameters.get("properties") if isinstance(parameters, dict) else None
     args = ", ".join(
         f"{name}: {prop.get('type', 'any')}" if isinstance(prop, dict) else str(name)
         for name, prop in (properties.items() if isinstance(properties, dict) else ())
     )
-    name = str(function.get("name", "?"))
+    description = str(function.get("description") or "")
     return Text.assemble(
-        "  ", (name, "cyan"), f"({args})  ", (str(function.get("description") or ""), "dim")
+        "  ", (str(function.get("name")), "cyan"), f"({args})  ", (description, "dim")
     )
 
 
 def _dry_run_text(dry: DryRun | None) -> str:
     if dry is None:
         return "skipped: fix the errors below first"
-    if dry.finish_reason is None:
+    ended = dry.error_category if dry.status == "ERROR" else dry.finish_reason
+    if ended is None:  # not started, or no completion
         return dry.status
     calls = (
         f"{dry.metrics.get('num_llm_calls', 0)} LLM call(s), "
         f"{dry.metrics.get('num_tool_calls', 0)} tool call(s)"
     )
     violations = f"{len(dry.violations)} protocol violation(s)"
-    return f"{dry.status} ({dry.finish_reason}), {calls}, {dry.messages} messages, {violations}"
+    return f"{dry.status} ({ended}), {calls}, {dry.messages} messages, {violations}"

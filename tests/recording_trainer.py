@@ -7,6 +7,7 @@ not trust the code of the other side of the same project.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -53,8 +54,10 @@ def call(name: str, arguments: Any, call_id: str = "call_1") -> dict[str, Any]:
 class RecordingTrainer:
     """Answers chat calls from per-rollout scripts and records every callback."""
 
-    def __init__(self, chat_delay: float = 0.0) -> None:
+    def __init__(self, chat_delay: float = 0.0, hold_until: int = 0) -> None:
         self.chat_delay = chat_delay
+        self.hold_until = hold_until  # hold chat answers until this many are in flight
+        self._enough = asyncio.Event()
         self.in_flight = self.max_in_flight = 0
         self.chats: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.chat_headers: dict[str, list[dict[str, str]]] = defaultdict(list)
@@ -84,8 +87,13 @@ class RecordingTrainer:
         self._record(self.chats, self.chat_headers, rollout_id, body, request)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        if self.in_flight >= self.hold_until:
+            self._enough.set()
         try:
             await asyncio.sleep(self.chat_delay)
+            if self.hold_until:  # a server that is not concurrent never gets there
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._enough.wait(), timeout=20)
         finally:
             self.in_flight -= 1
         script = self._scripts[rollout_id]

@@ -44,8 +44,17 @@ def test_try_calculator_live_in_a_terminal():
 
 def test_try_save_then_replay_gives_the_same_messages(tmp_path):
     saved = tmp_path / "t.json"
-    result = run("try", "--example", "calculator", "--save", str(saved), "--api-key", KEY,
-                 "--prompt", "calculate 12 divided by 4 then add 1")
+    result = run(
+        "try",
+        "--example",
+        "calculator",
+        "--save",
+        str(saved),
+        "--api-key",
+        KEY,
+        "--prompt",
+        "calculate 12 divided by 4 then add 1",
+    )
     assert result.returncode == 0, result.stderr
     assert "The answer is 4" in result.stdout
     assert KEY not in result.stdout + result.stderr + saved.read_text()

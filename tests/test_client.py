@@ -239,7 +239,8 @@ def test_completion_to_a_dead_trainer_is_not_delivered():
 
 def test_api_key_never_appears_in_errors_or_repr():
     echo = reply(401, f"bad token: Bearer {KEY}".encode())
-    trainer = ScriptedTrainer(echo, echo, *[reply(500, KEY.encode())] * 4)
+    cut = reply(500, b"x" * 195 + KEY.encode())  # the excerpt ends inside the key
+    trainer = ScriptedTrainer(echo, echo, *[cut] * 4)
     with serve(trainer) as url, refused_url() as dead:
         texts = [str(chat_error(url, KEY)), complete(url, KEY).error, str(chat_error(url, KEY))]
         texts += [str(chat_error(dead, KEY)), repr(TrainerClient(url, KEY))]

@@ -24,5 +24,4 @@ def test_readme_help_section_is_current():
 def test_readme_quick_start_is_the_two_commands():
     readme = (ROOT / "README.md").read_text()
     quick = readme.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
-    assert quick.split("\n")[1:3] == ["uv run rolloutctl try --example calculator",
-                                      "uv run pytest"]
+    assert quick.split("\n")[1:3] == ["uv run rolloutctl try --example calculator", "uv run pytest"]

@@ -352,7 +352,7 @@ def test_fifty_rollouts_run_concurrently(start_server):
     from helpers import run_server
     from recording_trainer import RecordingTrainer
 
-    slow = RecordingTrainer(chat_delay=1.0)
+    slow = RecordingTrainer(hold_until=50)
     with run_server(slow.app) as url:
         slow.url = url
         server = start_server()

@@ -15,7 +15,8 @@ import pytest
 from helpers import run_server
 
 from rolloutctl.trainer import MockTrainer, Turn, make_policy
-from rolloutctl.trainer.arithmetic import parse, plan
+from rolloutctl.trainer.arithmetic import parse
+from rolloutctl.trainer.calculation import plan
 
 OPS = {
     "add": operator.add,

@@ -157,7 +157,7 @@ def test_latency_is_added_to_each_chat_answer() -> None:
                         return event.data["latency_ms"]
         raise AssertionError("no chat_response event")
 
-    assert asyncio.run(run()) >= 60
+    assert asyncio.run(run()) >= 50  # the injected 60 ms, less the event loop's timer slack
 
 
 @pytest.mark.parametrize("name, value", [("fail_rate", 1.5), ("fail_completed_rate", -0.1),

@@ -136,6 +136,7 @@ def test_agent_that_raises_fails_the_dry_rollout(tmp_path):
     report = json.loads(result.stdout)
     assert codes(report) == {"V021"}
     assert report["dry_run"]["status"] == "ERROR"
+    assert report["dry_run"]["error_category"] == "agent_error"
     assert "boom in the agent" in report["findings"][0]["message"]
     assert "Traceback" not in result.stderr
 
@@ -165,6 +166,21 @@ class NoRun(Agent):
         return [with_object_default]
 
 
+class ToolsRaise(Agent):
+    name = "tools-raise"
+
+    def tools(self, request):
+        raise LookupError("no tools today")
+
+    async def run(self, ctx):
+        return RolloutResult()
+
+
+class NotTools(ToolsRaise):
+    def tools(self, request):
+        return ["add"]
+
+
 class RewritesHistory(Agent):
     name = "rewrites"
 
@@ -186,6 +202,12 @@ def test_warnings_alone_keep_an_agent_valid():
 
 def test_missing_run_and_non_json_schema():
     assert codes(check(NoRun())) == {"V010", "V012"}
+
+
+def test_tools_that_raise_or_are_not_tools():
+    raised = check(ToolsRaise())
+    assert codes(raised) == {"V003"} and "LookupError: no tools today" in str(raised)
+    assert codes(check(NotTools())) == {"V004"}
 
 
 def test_protocol_violation_of_the_dry_rollout_is_an_error():

@@ -6,6 +6,7 @@ library and every error path is decided in one place.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -36,6 +37,10 @@ def raw_main(args: Sequence[str] | None = None) -> int:
     """Run the CLI and return the exit status instead of exiting."""
     from rolloutctl.cli.definition import app
 
+    if "_ROLLOUTCTL_COMPLETE" in os.environ:  # a shell asks for completions (completions/)
+        from typer._completion_classes import completion_init
+
+        completion_init()
     args = list(sys.argv[1:] if args is None else args)
     debug = "--debug" in args
     command = typer.main.get_command(app)

@@ -527,8 +527,8 @@ def mock_trainer(
 
 @app.command(
     epilog="Exit status: 0 valid, 1 invalid (an error finding, including a failed dry "
-    "rollout), 2 the agent cannot be loaded. Example: rolloutctl validate "
-    "my_agent.py:agent --json"
+    "rollout), 2 the agent cannot be loaded, 3 the dry run's servers could not start. "
+    "Example: rolloutctl validate my_agent.py:agent --json"
 )
 def validate(
     target: Target = None,
@@ -540,7 +540,11 @@ def validate(
     json_output: JsonFlag = False,
     plain: PlainFlag = False,
 ) -> int:
-    """Check an agent without serving it: name, tool schemas, async run, one dry rollout."""
+    """Check an agent before serving it.
+
+    Loads TARGET the way serve does; checks its name, each tool's schema and that run is
+    async; then runs one dry rollout in this process against the mock trainer's echo policy.
+    """
     import asyncio
     import json
 

@@ -1,17 +1,15 @@
-"""Reading arithmetic out of a sentence and planning it as calculator tool steps.
+"""Reading arithmetic out of a sentence, for the calculator policy.
 
-The calculator policy must behave like a model that solves "What is (5 + 3) * 2?"
-or "calculate 12 divided by 4 then add 1" with one tool call per operation. This
-module turns such text into an expression tree (usual precedence, parentheses,
-number words, verb phrases and "then" chains) and the tree into ordered steps
-whose operands are numbers or results of earlier steps.
+The policy must behave like a model that solves "What is (5 + 3) * 2?" or
+"calculate 12 divided by 4 then add 1". This module turns such text into an
+expression tree: usual precedence, parentheses, number words, verb phrases
+("subtract 3 from 10", "the product of 4 and 5") and "then" chains.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 Number = int | float
 
@@ -57,20 +55,6 @@ class Op:
     name: str  # add, subtract, multiply or divide
     a: Op | Number
     b: Op | Number
-
-
-@dataclass(frozen=True, slots=True)
-class Ref:
-    """The result of an earlier step, by index."""
-
-    step: int
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    op: str
-    a: Ref | Number
-    b: Ref | Number
 
 
 class _NoParse(Exception):
@@ -201,52 +185,3 @@ def parse(text: str) -> Op | None:
         if isinstance(value, Op) and count_ops(value) > count_ops(best or 0):
             best = value
     return best
-
-
-def _flatten(value: Op | Number, steps: list[Step]) -> Ref | Number:
-    if not isinstance(value, Op):
-        return value
-    a, b = _flatten(value.a, steps), _flatten(value.b, steps)
-    steps.append(Step(value.name, a, b))
-    return Ref(len(steps) - 1)
-
-
-@lru_cache(maxsize=4096)
-def plan(text: str) -> tuple[Step, ...]:
-    """Ordered tool steps for the arithmetic in `text`; empty when there is none."""
-    tree = parse(text)
-    steps: list[Step] = []
-    if tree is not None:
-        _flatten(tree, steps)
-    return tuple(steps)
-
-
-def apply(op: str, a: Number, b: Number) -> Number:
-    """What the calculator tool returns; ZeroDivisionError for a zero divisor."""
-    if op == "add":
-        return tidy(a + b)
-    if op == "subtract":
-        return tidy(a - b)
-    if op == "multiply":
-        return tidy(a * b)
-    return tidy(a / b)
-
-
-def tidy(value: Number) -> Number:
-    """Integral floats become ints, so 8.0 is sent and shown as 8."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    return value
-
-
-def format_number(value: Number) -> str:
-    value = tidy(value)
-    return str(value) if isinstance(value, int) else f"{value:.10g}"
-
-
-def read_number(text: str) -> Number | None:
-    """A tool result as a number, or None when it is not one (e.g. an Error: text)."""
-    try:
-        return tidy(float(text.strip()))
-    except ValueError:
-        return None

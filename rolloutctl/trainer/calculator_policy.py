@@ -7,10 +7,19 @@ keeps no state and answers a retried or replayed request the same way.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from rolloutctl.trainer.arithmetic import Number, Ref, Step, apply, format_number, plan, read_number
+import orjson
+
+from rolloutctl.trainer.calculation import (
+    Number,
+    Ref,
+    Step,
+    apply,
+    format_number,
+    plan,
+    read_number,
+)
 from rolloutctl.trainer.fake_tokens import content_text
 from rolloutctl.trainer.policy_types import Policy, Reply, Turn, assistant, last_user_index
 
@@ -49,7 +58,7 @@ class CalculatorPolicy(Policy):
     name = "calculator"
 
     def describe(self) -> str:
-        return "calculator (solves arithmetic with the add/subtract/multiply/divide tools)"
+        return "calculator (solves arithmetic with the rollout's calculator tools)"
 
     async def reply(self, turn: Turn) -> Reply:
         user = last_user_index(turn.messages)
@@ -91,6 +100,6 @@ def _value(operand: Ref | Number, values: list[Number]) -> Number:
 
 def _tool_call(tool: tuple[str, tuple[str, str]], a: Number, b: Number, call_id: str) -> dict:
     name, (first, second) = tool
-    arguments = json.dumps({first: a, second: b})
+    arguments = orjson.dumps({first: a, second: b}).decode()
     call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
     return assistant(None, [call])

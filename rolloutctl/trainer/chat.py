@@ -11,7 +11,7 @@ import contextlib
 import logging
 import random
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zlib import crc32
 
 from rolloutctl.events import EventKind
@@ -19,6 +19,9 @@ from rolloutctl.trainer.fake_tokens import logprobs_for, message_ids, prompt_ids
 from rolloutctl.trainer.policy_types import Policy, Reply, Turn, UpstreamError
 from rolloutctl.trainer.records import UNAUTHORIZED, Records, RolloutState
 from rolloutctl.trainer.violations import history_breach, params_finding, tool_findings
+
+if TYPE_CHECKING:
+    from rolloutctl.trainer.trainer import TrainerConfig
 
 log = logging.getLogger("rolloutctl.trainer")
 END_OF_TEXT = 0
@@ -58,7 +61,7 @@ def request_tools(state: RolloutState | None, body: dict[str, Any]) -> list | No
 
 
 class ChatHandler:
-    def __init__(self, records: Records, policy: Policy, config: Any, rng: random.Random):
+    def __init__(self, records: Records, policy: Policy, config: TrainerConfig, rng: random.Random):
         self.records, self.policy, self.config, self.rng = records, policy, config, rng
 
     async def __call__(self, body: dict[str, Any], auth: bytes | None) -> Answer:
@@ -72,14 +75,14 @@ class ChatHandler:
             return UNAUTHORIZED
         started = time.perf_counter()
         retry = state.last_messages is not None and messages == state.last_messages
-        index = state.turns - retry
+        index = state.turns - retry  # a retry shows as the turn it repeats
         self.records.emit(EventKind.CHAT_REQUEST, rollout_id, {"index": index, "body": body})
         status, answer = await self._answer(state, body, messages, retry)
         if self.config.latency_ms:
             await asyncio.sleep(self.config.latency_ms / 1000)
         if self.records.bus.active:
-            latency = (time.perf_counter() - started) * 1000
-            data = {"index": index, "status_code": status, "body": answer, "latency_ms": latency}
+            data = {"index": index, "status_code": status, "body": answer}
+            data["latency_ms"] = (time.perf_counter() - started) * 1000
             self.records.emit(EventKind.CHAT_RESPONSE, rollout_id, data)
         return status, answer
 
@@ -94,12 +97,7 @@ class ChatHandler:
         turn = Turn(state.rollout_id, state.turns, messages, body, request_tools(state, body))
         answer, reply = await self._respond(turn)
         if reply is not None:
-            state.last_messages, state.last_reply, state.last_response = (
-                messages,
-                reply.message,
-                answer[1],
-            )
-            state.turns += 1
+            state.answered(messages, reply.message, answer[1])
         return answer
 
     async def _plain(self, body: dict, messages: list, auth: bytes | None) -> Answer:
@@ -127,11 +125,7 @@ class ChatHandler:
         if state.completion is not None:
             report(rid, "chat_after_completion", "chat call after the completion was posted")
         if state.max_turns is not None and state.turns >= state.max_turns:
-            report(
-                rid,
-                "max_turns_exceeded",
-                f"chat call {state.turns + 1} > max_turns {state.max_turns}",
-            )
+            report(rid, "max_turns_exceeded", f"LLM call {state.turns + 1} of {state.max_turns}")
         if state.completion_params and (finding := params_finding(state.completion_params, body)):
             report(rid, *finding)
         start = 0

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rolloutctl.events import EventKind
 from rolloutctl.trainer.records import UNAUTHORIZED, Records, RolloutState
 from rolloutctl.trainer.violations import Finding, history_breach, payload_finding, tool_findings
+
+if TYPE_CHECKING:
+    from rolloutctl.trainer.trainer import TrainerConfig
 
 Answer = tuple[int, dict[str, Any]]
 OK = {"status": "ok"}
@@ -38,7 +41,7 @@ def completion_findings(state: RolloutState, body: dict[str, Any]) -> list[Findi
 
 
 class CompletionHandler:
-    def __init__(self, records: Records, config: Any, rng: random.Random) -> None:
+    def __init__(self, records: Records, config: TrainerConfig, rng: random.Random) -> None:
         self.records, self.config, self.rng = records, config, rng
 
     async def __call__(self, body: dict[str, Any], auth: bytes | None) -> Answer:
@@ -57,7 +60,8 @@ class CompletionHandler:
         findings = completion_findings(state, body)
         first = state.completion is None
         if first:
-            state.completion = self.records.completions[rollout_id] = body
+            self.records.completions[rollout_id] = body
+            state.finished(body)
         self._emit(rollout_id, body, 200)
         for finding in findings:
             self.records.report(rollout_id, *finding)

@@ -40,6 +40,16 @@ class RolloutState:
     violations: list[Violation] = field(default_factory=list)
     first_seen: float = field(default_factory=time.time)
 
+    def answered(self, messages: list, reply: dict[str, Any], response: dict[str, Any]) -> None:
+        """A chat call got a 200: what the next request must extend."""
+        self.last_messages, self.last_reply, self.last_response = messages, reply, response
+        self.turns += 1
+
+    def finished(self, completion: dict[str, Any]) -> None:
+        """The first completion: chat-time state is no longer needed (memory, in long runs)."""
+        self.completion = completion
+        self.last_messages = self.last_reply = self.last_response = None
+
 
 class Records:
     def __init__(self, bus: EventBus, expect_api_key: str | None = None) -> None:

@@ -7,6 +7,7 @@ everything the server sends, and publishes each exchange as an Event.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,13 @@ from rolloutctl.trainer.completed import CompletionHandler
 from rolloutctl.trainer.policies import make_policy
 from rolloutctl.trainer.policy_types import Policy
 from rolloutctl.trainer.records import Records
+from rolloutctl.trainer.scripted import (
+    RolloutScript,
+    ScriptedCompletions,
+    ScriptedPolicy,
+    ScriptEntry,
+    make_script,
+)
 from rolloutctl.trainer.starter import RolloutHandle, Starter
 from rolloutctl.trainer.violations import Violation
 
@@ -62,8 +70,12 @@ class MockTrainer:
         self.bus = EventBus()
         self.records = Records(self.bus, self.config.expect_api_key)
         rng = random.Random(self.config.seed)
-        chat = ChatHandler(self.records, self.config.policy, self.config, rng)
-        completed = CompletionHandler(self.records, self.config, rng)
+        self._scripts: dict[str, RolloutScript] = {}
+        policy = ScriptedPolicy(self.config.policy, self._scripts)
+        chat = ChatHandler(self.records, policy, self.config, rng)
+        completed = ScriptedCompletions(
+            CompletionHandler(self.records, self.config, rng), self._scripts, self.records
+        )
         health = {"policy": self.config.policy.name, "faults": self.config.faults()}
         self.app = TrainerApp(self.records, {CHAT_PATH: chat, COMPLETED_PATH: completed}, health)
         self._starter = Starter(self.records, client)
@@ -87,6 +99,19 @@ class MockTrainer:
             init = {**init, "server_url": self.url}
         return await self._starter.start(rollout_server_url, init, server_key)
 
+    def script_rollout(
+        self,
+        rollout_id: str,
+        replies: Iterable[ScriptEntry] = (),
+        completed: Iterable[int] = (),
+        delay: float = 0.0,
+    ) -> None:
+        """Give one rollout its own trainer: its chat calls get `replies` in order (a Reply, an
+        assistant message, or an HTTP status 400-599 to answer with), then the policy's; its
+        completion posts get the `completed` statuses first (unrecorded), then the usual 200.
+        `delay` seconds pass before each scripted answer. Call it before the init."""
+        self._scripts[rollout_id] = make_script(replies, completed, delay)
+
     def violations(self, rollout_id: str | None = None) -> list[Violation]:
         if rollout_id is None:
             return list(self.records.violations)
@@ -96,6 +121,7 @@ class MockTrainer:
     def forget(self, rollout_id: str) -> None:
         """Drop a finished rollout's records (keeps memory flat in long benchmarks)."""
         self.records.forget(rollout_id)
+        self._scripts.pop(rollout_id, None)
 
     async def aclose(self) -> None:
         """End event streams, close the init client and the policy's resources."""

@@ -1,0 +1,255 @@
+"""What every check of `rolloutctl check` works with: verdicts, the session and its rollouts.
+
+A `Session` plays the trainer for one run: an in-process MockTrainer the server under
+test calls back, an HTTP client for raw requests, and the tools the server declared.
+`Session.start` sends one init with its own scripted trainer behaviour and watches
+everything the trainer sees of that rollout; `Outcome.problems` lists the breaches
+every rollout-based check cares about (no completion, a second one, violations).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import uuid
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from rolloutctl.events import EventKind
+from rolloutctl.protocol import INIT_PATH, ToolSchema
+from rolloutctl.schema_lint import schema_problems
+from rolloutctl.trainer import InitError, MockTrainer, Violation
+from rolloutctl.trainer.scripted import ScriptEntry
+
+SYSTEM = {"role": "system", "content": "You are being checked by rolloutctl check."}
+
+
+class CheckStatus(StrEnum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    SKIP = "SKIP"  # not applicable to this server (it declares no tools)
+    EXTENSION = "EXTENSION"  # an optional extension the server does not offer
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: CheckStatus
+    reason: str  # one line
+
+
+def judge(problems: list[str], passed: str) -> Verdict:
+    """FAIL with the first problem (and how many more), or PASS with `passed`."""
+    if not problems:
+        return Verdict(CheckStatus.PASS, passed)
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    return Verdict(CheckStatus.FAIL, problems[0] + more)
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    api_key: str | None = field(default=None, repr=False)  # the server's inbound key
+    timeout: float = 30.0  # for each rollout's completion, and each raw request
+    trainer_host: str = "127.0.0.1"  # where the mock trainer listens and is called back
+    linger: float = 1.0  # listen on after a completion, for late or repeated callbacks
+    only: tuple[str, ...] = ()  # check names; empty: all
+
+
+class Watch:
+    """Chat requests and completion posts of some rollouts, as the trainer's events show them."""
+
+    def __init__(self, trainer: MockTrainer, rollout_ids: Collection[str]) -> None:
+        self.ids = frozenset(rollout_ids)
+        self._subscription = trainer.subscribe(next(iter(self.ids)) if len(self.ids) == 1 else None)
+        self.chats: list[dict[str, Any]] = []
+        self.posts: list[tuple[int, dict[str, Any]]] = []  # (status answered, body)
+        self._delivered = asyncio.Event()
+        self._pump = asyncio.create_task(self._collect())
+
+    async def _collect(self) -> None:
+        async for event in self._subscription:
+            if event.rollout_id not in self.ids:
+                continue
+            if event.kind is EventKind.CHAT_REQUEST:
+                self.chats.append(event.data["body"])
+            elif event.kind is EventKind.COMPLETION:
+                self.posts.append((event.data["status_code"], event.data["body"]))
+                if event.data["status_code"] == 200:
+                    self._delivered.set()
+
+    async def delivered(self, timeout: float) -> bool:
+        """Whether a completion post was accepted (answered 200) within `timeout` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._delivered.wait(), timeout)
+        return self._delivered.is_set()
+
+    async def close(self) -> None:
+        self._subscription.close()
+        await self._pump
+
+
+@dataclass
+class Outcome:
+    """One rollout as the trainer saw it, from init to the end of the listening time."""
+
+    rollout_id: str
+    init: dict[str, Any]
+    chats: list[dict[str, Any]] = field(default_factory=list)
+    posts: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    waited: float = 0.0
+    error: str | None = None  # the init was not accepted
+
+    @property
+    def deliveries(self) -> list[dict[str, Any]]:
+        return [body for status, body in self.posts if status == 200]
+
+    @property
+    def completion(self) -> dict[str, Any] | None:
+        return self.deliveries[0] if self.deliveries else None
+
+    def problems(self) -> list[str]:
+        if self.error:
+            return [self.error]
+        found = [] if self.deliveries else [f"no completion within {self.waited:g} s"]
+        if len(self.deliveries) > 1:
+            found.append(f"the completion was delivered {len(self.deliveries)} times")
+        return found + [f"{v.rule}: {v.message}" for v in self.violations]
+
+    def expect(self, status: str, finish_reason: str, llm_calls: int | None) -> list[str]:
+        """The completion's status and finish_reason, and the number of chat requests."""
+        completion, found = self.completion or {}, []
+        if completion and completion.get("status") != status:
+            detail = f": {completion.get('error_message')}" if completion.get("error_message") else ""
+            found.append(f"status {completion.get('status')!r}, expected {status}{detail}")
+        if completion and completion.get("finish_reason") != finish_reason:
+            found.append(f"finish_reason {completion.get('finish_reason')!r}, expected {finish_reason!r}")
+        if llm_calls is not None and len(self.chats) != llm_calls:
+            found.append(f"{len(self.chats)} chat request(s), expected {llm_calls}")
+        return found
+
+
+@dataclass
+class Running:
+    """A started rollout: `finish` waits for its completion, listens on, and reports."""
+
+    session: Session
+    rollout_id: str
+    init: dict[str, Any]
+    watch: Watch
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+    async def finish(self) -> Outcome:
+        options = self.session.options
+        if self.error is None and await self.watch.delivered(options.timeout):
+            await asyncio.sleep(options.linger)
+        return await self.session.outcome(self.rollout_id, self.init, self.watch, self.error)
+
+
+class Session:
+    def __init__(
+        self, server_url: str, trainer: MockTrainer, http: httpx.AsyncClient, options: CheckOptions
+    ) -> None:
+        self.server_url, self.trainer, self.http, self.options = server_url, trainer, http, options
+        self.secret = f"rk-check-{uuid.uuid4().hex}"  # an api_key that must never come back
+        self.tools: list[dict[str, Any]] = []  # the well-formed tools of the probe's 202
+        self.tool_findings: list[str] = []  # what is wrong with the others
+        self.tools_error: str | None = None  # the probe's init was not accepted
+        self.probe: asyncio.Task[Outcome] | None = None
+        self._run = uuid.uuid4().hex[:8]
+        self._numbers = itertools.count(1)
+
+    def new_id(self, label: str) -> str:
+        return f"check-{self._run}-{label}-{next(self._numbers)}"
+
+    def init_body(self, rollout_id: str, **fields: Any) -> dict[str, Any]:
+        """A valid init; `fields` replace or add top-level fields."""
+        user = {"role": "user", "content": f"Rollout {rollout_id}: answer as scripted."}
+        body = {"rollout_id": rollout_id, "server_url": self.trainer.url, "messages": [SYSTEM, user]}
+        return {**body, **fields}
+
+    def watch(self, rollout_ids: Collection[str]) -> Watch:
+        return Watch(self.trainer, rollout_ids)
+
+    async def start(
+        self,
+        label: str,
+        replies: Iterable[ScriptEntry],
+        completed: Iterable[int] = (),
+        delay: float = 0.0,
+        **fields: Any,
+    ) -> Running:
+        """Script the trainer for a new rollout, then send its init through the trainer."""
+        rollout_id = self.new_id(label)
+        init = self.init_body(rollout_id, **fields)
+        self.trainer.script_rollout(rollout_id, replies, completed, delay)
+        running = Running(self, rollout_id, init, self.watch([rollout_id]))
+        try:
+            handle = await self.trainer.start_rollout(self.server_url, init, self.options.api_key)
+        except InitError as exc:
+            running.error = str(exc)
+        else:
+            running.tools = handle.tools
+        return running
+
+    async def run(self, label: str, replies: Iterable[ScriptEntry], **kwargs: Any) -> Outcome:
+        return await (await self.start(label, replies, **kwargs)).finish()
+
+    async def outcome(
+        self, rollout_id: str, init: dict[str, Any], watch: Watch, error: str | None = None
+    ) -> Outcome:
+        await watch.close()
+        violations = self.trainer.violations(rollout_id)
+        return Outcome(
+            rollout_id, init, watch.chats, watch.posts, violations, self.options.timeout, error
+        )
+
+    async def post_init(self, body: dict[str, Any]) -> httpx.Response:
+        """A raw init, outside the trainer's bookkeeping (for bodies it would not send)."""
+        return await self.http.post(self.server_url + INIT_PATH, json=body, headers=self._auth())
+
+    async def get(self, path: str) -> httpx.Response:
+        return await self.http.get(self.server_url + path, headers=self._auth())
+
+    def _auth(self) -> dict[str, str]:
+        key = self.options.api_key
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    async def discover(self, answer: ScriptEntry) -> None:
+        """Start the probe rollout; its 202 tells the checks which tools they can call."""
+        running = await self.start("init-tools", [answer])
+        self.probe = asyncio.create_task(running.finish())
+        if running.error:
+            self.tools_error = running.error
+            return
+        for index, tool in enumerate(running.tools):
+            problems = tool_problems(tool, index)
+            self.tool_findings += problems
+            if not problems:
+                self.tools.append(tool)
+        names = [tool["function"]["name"] for tool in self.tools]
+        self.tool_findings += [f"tool {n!r} is declared twice" for n in sorted(set(names)) if names.count(n) > 1]
+
+
+def tool_problems(tool: Any, index: int) -> list[str]:
+    """What keeps one entry of a 202's `tools` from being an OpenAI function ToolSchema."""
+    try:
+        parsed = ToolSchema.model_validate(tool)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in (f"tools[{index}]", *first["loc"]))
+        return [f"{where}: {first['msg']}"]
+    name, function = parsed.function.name, tool["function"]
+    found = [] if tool.get("type") == "function" else [f"tool {name!r}: type is not 'function'"]
+    if not isinstance(function.get("description"), str):
+        found.append(f"tool {name!r}: no description")
+    parameters = function.get("parameters")
+    if not isinstance(parameters, dict) or parameters.get("type") != "object":
+        return [*found, f"tool {name!r}: parameters is not a JSON Schema of type 'object'"]
+    return found + [f"tool {name!r}: {problem}" for problem in schema_problems(parameters)]
