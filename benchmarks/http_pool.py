@@ -112,22 +112,27 @@ DESIGNS = {
 }
 
 
-async def measure(design: str, url: str, requests: int, concurrency: int) -> tuple[float, float]:
-    """Requests/s and client CPU ms per request, after one warm-up round per worker."""
+async def measure(
+    design: str, url: str, requests: int, concurrency: int
+) -> tuple[float, float, int]:
+    """Requests/s, client CPU ms per request and failed requests, after a warm-up round."""
     async with DESIGNS[design](url) as post:
         await asyncio.gather(*(post(worker) for worker in range(concurrency)))
-        left = requests
+        left, failed = requests, 0
 
         async def worker(number: int) -> None:
-            nonlocal left
+            nonlocal left, failed
             while left > 0:
                 left -= 1
-                await post(number)
+                try:
+                    await post(number)
+                except Exception:  # e.g. httpx reusing a connection the server just closed
+                    failed += 1
 
         wall, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker(number) for number in range(concurrency)))
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return requests / wall, cpu * 1000 / requests
+    return requests / wall, cpu * 1000 / requests, failed
 
 
 def process_cpu(pid: int) -> float:
@@ -160,19 +165,22 @@ def wait_listening(port: int) -> None:
     raise SystemExit("the benchmark trainer did not start")
 
 
+ROW = "{:>9}  {:32} {:>7} {:>17} {:>11} {:>6}"
+
+
 def run(args: argparse.Namespace) -> None:
     run_loop = asyncio.run if args.loop == "asyncio" else __import__("uvloop").run
     designs = args.designs.split(",") if args.designs else list(DESIGNS)
     print(f"{args.requests} POSTs of {len(orjson.dumps(BODY))} bytes, client loop {args.loop}")
-    columns = ("in flight", "design", "req/s", "client CPU ms/req", "server busy")
-    print("{:>9}  {:32} {:>7} {:>17} {:>11}".format(*columns))
+    print(ROW.format("in flight", "design", "req/s", "client CPU ms/req", "server busy", "failed"))
     with trainer_process() as (url, pid):
         for concurrency in map(int, args.concurrency.split(",")):
             for design in designs:
                 started, server_cpu = time.perf_counter(), process_cpu(pid)
-                rate, cpu_ms = run_loop(measure(design, url, args.requests, concurrency))
+                rate, cpu_ms, failed = run_loop(measure(design, url, args.requests, concurrency))
                 busy = (process_cpu(pid) - server_cpu) / (time.perf_counter() - started)
-                print(f"{concurrency:>9}  {design:32} {rate:7.0f} {cpu_ms:17.3f} {busy:10.0%}")
+                figures = (f"{rate:.0f}", f"{cpu_ms:.3f}", f"{busy:.0%}", failed)
+                print(ROW.format(concurrency, design, *figures), flush=True)
 
 
 def main() -> None:

@@ -44,6 +44,9 @@ class BenchConfig:
     seed: int | None = None  # of the trainer's fault injection
     server_key: str | None = None  # the server's inbound key, if it wants one
     trainer_host: str = "127.0.0.1"  # where the server under test can reach the trainer
+    # Inits in flight at once, hence connections the server holds for them: a trainer's
+    # HTTP client pools its connections (httpx and aiohttp allow 100 by default).
+    init_connections: int = 100
 
 
 def calculator_init(rollout_id: str, index: int) -> dict:
@@ -89,6 +92,7 @@ class Bench:
         self, config: BenchConfig, trainer: MockTrainer, server_url: str, pid: int | None = None
     ) -> None:
         self.config, self.trainer, self.server_url, self.pid = config, trainer, server_url, pid
+        self._init_slots = asyncio.Semaphore(config.init_connections)
 
     async def run(self, progress: Progress | None = None) -> BenchResult:
         if self.config.warmup:
@@ -127,7 +131,10 @@ class Bench:
         init = calculator_init(rollout_id, index)
         started = time.perf_counter()
         try:
-            handle = await self.trainer.start_rollout(self.server_url, init, self.config.server_key)
+            async with self._init_slots:
+                handle = await self.trainer.start_rollout(
+                    self.server_url, init, self.config.server_key
+                )
         except InitRefused:
             phase.refused += 1
             return

@@ -27,11 +27,14 @@ PARAMS = {
     "x_check_param": {"nested": [1, "two", None]},
     "model": "check-must-not-replace-default",
 }
-SAMPLING_KEYS = frozenset(
-    "temperature top_p top_k min_p max_tokens max_completion_tokens stop logprobs top_logprobs "
-    "n seed presence_penalty frequency_penalty repetition_penalty logit_bias stream "
-    "tools tool_choice parallel_tool_calls response_format".split()
-)
+SAMPLING_KEYS = frozenset(  # keys a server might add on its own: none may appear unasked
+    {
+        "temperature", "top_p", "top_k", "min_p", "max_tokens", "max_completion_tokens", "stop",
+        "logprobs", "top_logprobs", "n", "seed", "presence_penalty", "frequency_penalty",
+        "repetition_penalty", "logit_bias", "stream", "tools", "tool_choice",
+        "parallel_tool_calls", "response_format",
+    }
+)  # fmt: skip
 CONCURRENT = 20
 
 
@@ -55,7 +58,11 @@ def tool_call(tool: dict[str, Any], call_id: str) -> dict[str, Any]:
     """A call of `tool` with arguments built from its parameters' JSON Schema."""
     function = tool["function"]
     arguments = json.dumps(schema_instance(function["parameters"]))
-    return {"id": call_id, "type": "function", "function": {"name": function["name"], "arguments": arguments}}
+    return {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": function["name"], "arguments": arguments},
+    }
 
 
 def tool_answer(call_id: str) -> dict[str, Any]:
@@ -127,7 +134,17 @@ async def tool_rollout(session: Session) -> Verdict:
     if out.completion and (metrics.get("num_llm_calls"), metrics.get("num_tool_calls")) != (3, 3):
         problems.append("metrics do not count 3 LLM calls and 3 tool calls")
     names = ", ".join(sorted({first["function"]["name"], second["function"]["name"]}))
-    return judge(problems, f"3 tool calls ({names}) over 3 turns: append-only, tool messages in call order")
+    passed = f"3 tool calls ({names}) in 3 LLM turns: append-only, tool messages in call order"
+    return judge(problems, passed + _refusals(out))
+
+
+def _refusals(out: Outcome) -> str:
+    """A note when tools refused the arguments built from their schemas: allowed, worth a look."""
+    final = (out.completion or {}).get("final_messages") or []
+    refused = [
+        m for m in final if m.get("role") == "tool" and str(m.get("content")).startswith("Error: ")
+    ]
+    return f"; note: {len(refused)} tool message(s) start 'Error: '" if refused else ""
 
 
 async def bearer(session: Session) -> Verdict:
@@ -137,7 +154,9 @@ async def bearer(session: Session) -> Verdict:
         session.run("bearer-none", without),
     )
     problems = keyed.problems() + plain.problems()
-    return judge(problems, f"Bearer on {calls} chat + 1 completed call(s); no Authorization without a key")
+    return judge(
+        problems, f"Bearer on {calls} chat + 1 completed call(s); no Authorization without a key"
+    )
 
 
 async def completion_params(session: Session) -> Verdict:
@@ -150,7 +169,9 @@ async def completion_params(session: Session) -> Verdict:
         for body in out.chats:
             problems += params_problems(body, out.rollout_id, params)
     copied = len(PARAMS) - 1
-    return judge(problems, f"{copied} params copied verbatim into {calls} chat request(s); no defaults added")
+    return judge(
+        problems, f"{copied} params copied verbatim into {calls} chat request(s); no defaults added"
+    )
 
 
 def params_problems(body: dict[str, Any], rollout_id: str, params: dict[str, Any]) -> list[str]:
@@ -173,7 +194,9 @@ async def max_turns(session: Session) -> Verdict:
     out = await session.run("max-turns", [*replies, answer()], max_turns=2)
     tail = [replies[0].message, tool_answer("call_turn_1")]
     tail += [replies[1].message, tool_answer("call_turn_2")]
-    problems = out.problems() + out.expect("COMPLETED", "max_turns", 2) + history_problems(out, tail)
+    problems = (
+        out.problems() + out.expect("COMPLETED", "max_turns", 2) + history_problems(out, tail)
+    )
     return judge(problems, "max_turns=2: 2 LLM calls, finish_reason max_turns, tool messages last")
 
 
@@ -184,7 +207,9 @@ async def max_tokens(session: Session) -> Verdict:
     replies = [calling([tool_call(tool, f"call_budget_{n}")], completion_tokens=30) for n in (1, 2)]
     out = await session.run("max-tokens", [*replies, answer()], max_tokens_total=50)
     tail = [replies[0].message, tool_answer("call_budget_1"), replies[1].message]
-    problems = out.problems() + out.expect("COMPLETED", "max_tokens", 2) + history_problems(out, tail)
+    problems = (
+        out.problems() + out.expect("COMPLETED", "max_tokens", 2) + history_problems(out, tail)
+    )
     return judge(problems, "max_tokens_total=50: ended after 30+30 tokens, last call not run")
 
 
@@ -195,7 +220,9 @@ async def chat_4xx(session: Session) -> Verdict:
     problems += out.expect("ERROR", "error", None)
     extra = (out.completion or {}).get("extra_fields") or {}
     if out.completion and extra.get("error_category") != "trainer_client_error":
-        problems.append(f"error_category {extra.get('error_category')!r}, expected trainer_client_error")
+        problems.append(
+            f"error_category {extra.get('error_category')!r}, expected trainer_client_error"
+        )
     if out.completion and not out.completion.get("error_message"):
         problems.append("the ERROR completion has no error_message")
     return judge(problems, "400 not retried; one ERROR completion, category trainer_client_error")
@@ -247,4 +274,6 @@ async def concurrent_20(session: Session) -> Verdict:
         for out, (_, calls) in zip(outs, scripts, strict=True)
         for problem in out.problems() + out.expect("COMPLETED", "stop", calls)
     ]
-    return judge(problems, f"{CONCURRENT} rollouts at once: all COMPLETED, each delivered exactly once")
+    return judge(
+        problems, f"{CONCURRENT} rollouts at once: all COMPLETED, each delivered exactly once"
+    )

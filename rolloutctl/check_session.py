@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from rolloutctl.events import EventKind
 from rolloutctl.protocol import INIT_PATH, ToolSchema
 from rolloutctl.schema_lint import schema_problems
-from rolloutctl.trainer import InitError, MockTrainer, Violation
+from rolloutctl.trainer import InitError, InitRefused, MockTrainer, Violation
 from rolloutctl.trainer.scripted import ScriptEntry
 
 SYSTEM = {"role": "system", "content": "You are being checked by rolloutctl check."}
@@ -125,10 +125,14 @@ class Outcome:
         """The completion's status and finish_reason, and the number of chat requests."""
         completion, found = self.completion or {}, []
         if completion and completion.get("status") != status:
-            detail = f": {completion.get('error_message')}" if completion.get("error_message") else ""
+            detail = (
+                f": {completion.get('error_message')}" if completion.get("error_message") else ""
+            )
             found.append(f"status {completion.get('status')!r}, expected {status}{detail}")
         if completion and completion.get("finish_reason") != finish_reason:
-            found.append(f"finish_reason {completion.get('finish_reason')!r}, expected {finish_reason!r}")
+            found.append(
+                f"finish_reason {completion.get('finish_reason')!r}, expected {finish_reason!r}"
+            )
         if llm_calls is not None and len(self.chats) != llm_calls:
             found.append(f"{len(self.chats)} chat request(s), expected {llm_calls}")
         return found
@@ -171,7 +175,11 @@ class Session:
     def init_body(self, rollout_id: str, **fields: Any) -> dict[str, Any]:
         """A valid init; `fields` replace or add top-level fields."""
         user = {"role": "user", "content": f"Rollout {rollout_id}: answer as scripted."}
-        body = {"rollout_id": rollout_id, "server_url": self.trainer.url, "messages": [SYSTEM, user]}
+        body = {
+            "rollout_id": rollout_id,
+            "server_url": self.trainer.url,
+            "messages": [SYSTEM, user],
+        }
         return {**body, **fields}
 
     def watch(self, rollout_ids: Collection[str]) -> Watch:
@@ -193,7 +201,9 @@ class Session:
         try:
             handle = await self.trainer.start_rollout(self.server_url, init, self.options.api_key)
         except InitError as exc:
-            running.error = str(exc)
+            wants_key = isinstance(exc, InitRefused) and exc.status_code == 401
+            hint = " (the server wants its inbound key: --api-key)" if wants_key else ""
+            running.error = f"{exc}{hint}"
         else:
             running.tools = handle.tools
         return running
@@ -234,7 +244,9 @@ class Session:
             if not problems:
                 self.tools.append(tool)
         names = [tool["function"]["name"] for tool in self.tools]
-        self.tool_findings += [f"tool {n!r} is declared twice" for n in sorted(set(names)) if names.count(n) > 1]
+        self.tool_findings += [
+            f"tool {n!r} is declared twice" for n in sorted(set(names)) if names.count(n) > 1
+        ]
 
 
 def tool_problems(tool: Any, index: int) -> list[str]:
@@ -243,8 +255,10 @@ def tool_problems(tool: Any, index: int) -> list[str]:
         parsed = ToolSchema.model_validate(tool)
     except ValidationError as exc:
         first = exc.errors()[0]
+        function = tool.get("function") if isinstance(tool, dict) else None
+        name = function.get("name") if isinstance(function, dict) else None
         where = ".".join(str(part) for part in (f"tools[{index}]", *first["loc"]))
-        return [f"{where}: {first['msg']}"]
+        return [f"{where}{f' ({name!r})' if name else ''}: {first['msg']}"]
     name, function = parsed.function.name, tool["function"]
     found = [] if tool.get("type") == "function" else [f"tool {name!r}: type is not 'function'"]
     if not isinstance(function.get("description"), str):

@@ -8,7 +8,7 @@ a live view, a saved file and a replay all come from one record.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -30,7 +30,13 @@ class Event:
     ts: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Shallow on purpose: events are published on the hot path and bodies are big."""
+        return {
+            "kind": self.kind.value,
+            "rollout_id": self.rollout_id,
+            "data": self.data,
+            "ts": self.ts,
+        }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Event:

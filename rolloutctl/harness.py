@@ -17,7 +17,7 @@ from typing import Any
 import uvicorn
 
 from rolloutctl.agent import Agent
-from rolloutctl.serve import CannotStart, bind_socket
+from rolloutctl.sockets import CannotStart, bind_socket
 from rolloutctl.server import create_app
 from rolloutctl.settings import ServerSettings
 from rolloutctl.trainer import MockTrainer, RolloutHandle, TrainerConfig

@@ -7,9 +7,7 @@ here before uvicorn starts, so "port in use" is one clear error instead of a log
 from __future__ import annotations
 
 import contextlib
-import errno
 import signal
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -22,12 +20,9 @@ from rolloutctl.agent import Agent, RolloutRequest
 from rolloutctl.logs import setup_logging
 from rolloutctl.server import create_app
 from rolloutctl.settings import ServerSettings
+from rolloutctl.sockets import bind_socket
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class CannotStart(Exception):
-    """The server could not start (port in use, address not available)."""
 
 
 @dataclass(frozen=True)
@@ -37,23 +32,6 @@ class ServeConfig:
     log_level: str = "info"
     json_logs: bool = False
     settings: ServerSettings = field(default_factory=ServerSettings)
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """Bind a listening TCP socket, or raise CannotStart with one readable line."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise CannotStart(f"port {port} on {host} is already in use") from None
-        raise CannotStart(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
 
 
 def banner(agent: Agent, url: str, settings: ServerSettings) -> Panel:

@@ -10,7 +10,7 @@ import pytest
 
 from rolloutctl.harness import local_stack, serve_app
 from rolloutctl.loader import load_example
-from rolloutctl.serve import CannotStart
+from rolloutctl.sockets import CannotStart
 from rolloutctl.settings import ServerSettings
 from rolloutctl.trainer import TrainerConfig, make_policy
 

@@ -70,7 +70,7 @@ def test_json_lines_mode_prints_each_event_as_json() -> None:
     port = free_port()
     child = spawn(port, "json")
     post_chat(port)
-    child.expect('\\{"kind":"chat_request".*\\n')
+    child.expect('\\{"kind":"chat_request"[^\\r\\n]*')
     event = Event.from_dict(json.loads(child.after))
     assert event.kind == EventKind.CHAT_REQUEST and event.data["body"]["messages"] == [TRICKY]
     child.expect('"kind":"chat_response"')

@@ -28,7 +28,7 @@ class CommandError(Exception):
 def _user_errors() -> dict[type[BaseException], ExitStatus]:
     """Library exceptions that are the user's input, not our bug (imported lazily)."""
     from rolloutctl.loader import TargetError
-    from rolloutctl.serve import CannotStart
+    from rolloutctl.sockets import CannotStart
 
     return {TargetError: ExitStatus.USAGE, CannotStart: ExitStatus.CANNOT_START}
 

@@ -418,6 +418,83 @@ def try_(
 
 
 @app.command(
+    epilog="Checks: health, init-tools, no-tool-rollout, tool-rollout, bearer, "
+    "completion-params, idempotency, max-turns, max-tokens, chat-4xx, chat-503-retry, "
+    "completed-503-retry, bad-init-422, unknown-fields, concurrent-20, status-endpoint. "
+    "Exit status: 0 no check failed (skipped checks and an absent status endpoint are fine); "
+    "1 a check failed; 2 usage error; 3 the server cannot be reached. Examples: rolloutctl "
+    "check http://127.0.0.1:9000;  rolloutctl check http://10.0.0.5:9000 --trainer-host "
+    "10.0.0.7 --only bearer,idempotency --json"
+)
+def check(
+    url: Annotated[
+        str, typer.Argument(help="Base URL of the RolloutServer to check.", show_default=False)
+    ],
+    only: Annotated[
+        str | None,
+        typer.Option(
+            envvar=_env("ONLY"),
+            show_default=False,
+            help="Run only these checks: comma-separated names (listed below).",
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar=_env("API_KEY"),
+            show_default=False,
+            help="The server's inbound key, sent as 'Authorization: Bearer KEY' on init and "
+            "status requests. Prefer the environment variable.",
+        ),
+    ] = None,
+    trainer_host: Annotated[
+        str,
+        typer.Option(
+            envvar=_env("TRAINER_HOST"),
+            help="Address the in-process mock trainer listens on; the server under test must "
+            "reach it there for callbacks.",
+        ),
+    ] = "127.0.0.1",
+    timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1, envvar=_env("TIMEOUT"), help="Seconds to wait for each rollout's completion."
+        ),
+    ] = 30.0,
+    json_output: JsonFlag = False,
+    plain: PlainFlag = False,
+) -> int:
+    """Check a running RolloutServer (any language) against the protocol."""
+    import asyncio
+
+    from rolloutctl import check as checking
+    from rolloutctl.check_report import render_report, report_json
+    from rolloutctl.cli.core import CommandError
+    from rolloutctl.render import make_console
+    from rolloutctl.status import ExitStatus
+
+    try:
+        base_url = checking.server_base_url(url)
+        options = checking.CheckOptions(
+            api_key=api_key or None,
+            timeout=timeout,
+            trainer_host=trainer_host,
+            only=checking.parse_only(only),
+        )
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        report = asyncio.run(checking.run_checks(base_url, options))
+    except checking.ServerUnreachable as exc:
+        raise CommandError(str(exc), ExitStatus.CANNOT_START) from None
+    if json_output:
+        typer.echo(report_json(report))
+    else:
+        render_report(report, make_console(use_plain(plain)), use_plain(plain))
+    return ExitStatus.SUCCESS if report.passed else ExitStatus.FAILURE
+
+
+@app.command(
     epilog="Reads rolloutctl trajectory files, bare completion payloads (GET "
     "/v1/rollout/completed/ID) and Osmosis SDK ATIF trajectory.json files. Example: "
     "rolloutctl replay run.json --step 2"
@@ -638,6 +715,14 @@ def bench(
             "Address the mock trainer listens on (the server under test calls it back there).",
         ),
     ] = "127.0.0.1",
+    init_connections: Annotated[
+        int,
+        _bench_opt(
+            "INIT_CONNECTIONS",
+            "Inits in flight at once, like a trainer's pooled HTTP client.",
+            min=1,
+        ),
+    ] = 100,
     json_output: JsonFlag = False,
     plain: PlainFlag = False,
 ) -> int:
@@ -668,6 +753,7 @@ def bench(
         seed=seed,
         server_key=server_key,
         trainer_host=trainer_host,
+        init_connections=init_connections,
     )
     spec = (
         None

@@ -108,9 +108,9 @@ class _Parser:
             if self.peek() not in ("verb", "op"):
                 self.pos = mark
                 break
-            name = self.take()
-            self.skip_connectors()
-            value = Op(str(name), value, self.expr())
+            value = self._extend(value, mark, self.expr)
+            if self.pos == mark:
+                break
         return value
 
     def _chain_follows(self) -> bool:
@@ -119,19 +119,31 @@ class _Parser:
         return self.peek() == "and" and self.peek(1) in ("then", "verb", "op")
 
     def expr(self) -> Op | Number:
-        value = self.term()
-        while self.peek() == "op" and self.tokens[self.pos][1] in _ADDITIVE:
-            name = self.take()
-            value = Op(str(name), value, self.term())
-        return value
+        return self._fold(self.term(), additive=True)
 
     def term(self) -> Op | Number:
-        value = self.unary()
-        while self.peek() == "op" and self.tokens[self.pos][1] not in _ADDITIVE:
-            name = self.take()
-            self.skip_connectors()
-            value = Op(str(name), value, self.unary())
+        return self._fold(self.unary(), additive=False)
+
+    def _fold(self, value: Op | Number, additive: bool) -> Op | Number:
+        """Left-associative `value op operand ...` at one precedence level."""
+        operand = self.term if additive else self.unary
+        while self.peek() == "op" and (self.tokens[self.pos][1] in _ADDITIVE) == additive:
+            mark = self.pos
+            value = self._extend(value, mark, operand)
+            if self.pos == mark:
+                break
         return value
+
+    def _extend(self, value: Op | Number, mark: int, operand) -> Op | Number:
+        """`value <operator at pos> operand`; an operator with nothing usable after it
+        (say the "/" of "[/]" in a message) is left unread, so the rest still counts."""
+        name = self.take()
+        self.skip_connectors()
+        try:
+            return Op(str(name), value, operand())
+        except _NoParse:
+            self.pos = mark
+            return value
 
     def unary(self) -> Op | Number:
         if self.peek() == "op" and self.tokens[self.pos][1] == "subtract":

@@ -7,7 +7,9 @@ object instead, for other programs to read.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import time
 
 import orjson
@@ -18,7 +20,7 @@ from rich.panel import Panel
 
 from rolloutctl.events import Event, EventKind
 from rolloutctl.logs import setup_logging
-from rolloutctl.serve import bind_socket
+from rolloutctl.sockets import bind_socket
 from rolloutctl.trainer.bus import Subscription
 from rolloutctl.trainer.fake_tokens import content_text
 from rolloutctl.trainer.trainer import MockTrainer, TrainerConfig
@@ -129,7 +131,9 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-async def _serve(trainer: MockTrainer, sock, console: Console, json_lines: bool) -> None:
+async def _serve(
+    trainer: MockTrainer, sock: socket.socket, console: Console, json_lines: bool
+) -> None:
     printer = asyncio.create_task(print_events(trainer.subscribe(), console, json_lines))
     config = uvicorn.Config(trainer.app, log_config=None, access_log=False, log_level="warning")
     try:
@@ -146,7 +150,7 @@ def serve_trainer(
     console: Console | None = None,
     json_lines: bool = False,
 ) -> None:
-    """Serve until SIGINT/SIGTERM; raises rolloutctl.serve.CannotStart on bind errors."""
+    """Serve until SIGINT/SIGTERM; raises rolloutctl.sockets.CannotStart on bind errors."""
     console = console or Console()
     sock = bind_socket(host, port)
     trainer = MockTrainer(config)
@@ -155,4 +159,5 @@ def serve_trainer(
     logging.getLogger("rolloutctl.trainer").setLevel(logging.ERROR)  # violations print as events
     if not json_lines:
         console.print(banner(config, trainer.url))
-    asyncio.run(_serve(trainer, sock, console, json_lines))
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop
+        asyncio.run(_serve(trainer, sock, console, json_lines))

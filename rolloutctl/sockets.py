@@ -1,0 +1,31 @@
+"""Binding listening sockets up front, so "port in use" is one clear error.
+
+Kept apart from the server so that the mock trainer and the CLI can use it without
+importing FastAPI.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+
+class CannotStart(Exception):
+    """A server could not start (port in use, address not available, failed start-up)."""
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind a listening TCP socket, or raise CannotStart with one readable line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise CannotStart(f"port {port} on {host} is already in use") from None
+        raise CannotStart(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
