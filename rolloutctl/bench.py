@@ -21,9 +21,10 @@ from typing import Any
 
 from rolloutctl.bench_report import BenchResult
 from rolloutctl.bench_server import ServerSpec, spawn_server
+from rolloutctl.bench_tally import Phase, add_costs, add_machine, percentiles
 from rolloutctl.harness import serve_app
-from rolloutctl.procstats import MIB, PeakRss, ProcSample, machine_cpu, sample
-from rolloutctl.trainer import InitError, InitRefused, MockTrainer, RolloutHandle, TrainerConfig
+from rolloutctl.procstats import PeakRss, ProcSample, machine_cpu, sample
+from rolloutctl.trainer import InitError, InitRefused, MockTrainer, TrainerConfig
 from rolloutctl.trainer import make_policy as make_trainer_policy
 
 Progress = Callable[[int, int], None]  # (rollouts finished, rollouts in all)
@@ -60,31 +61,6 @@ def calculator_init(rollout_id: str, index: int) -> dict:
     }
 
 
-class _Phase:
-    """One closed-loop pass (warm-up or measured): hands out indices, tallies outcomes."""
-
-    def __init__(self, prefix: str, total: int) -> None:
-        self.prefix, self.total = prefix, total
-        self.taken = self.finished = self.refused = self.init_errors = 0
-        self.latencies: list[float] = []
-        self.statuses: Counter[str] = Counter()
-        self.categories: Counter[str] = Counter()
-        self.unanswered: list[RolloutHandle] = []
-
-    def take(self) -> int | None:
-        if self.taken >= self.total:
-            return None
-        self.taken += 1
-        return self.taken - 1
-
-    def record(self, completion: dict, seconds: float) -> None:
-        self.latencies.append(seconds * 1000)
-        self.statuses[completion.get("status", "?")] += 1
-        if completion.get("status") == "ERROR":
-            category = (completion.get("extra_fields") or {}).get("error_category", "?")
-            self.categories[str(category)] += 1
-
-
 class Bench:
     """Drives one server at `server_url`; `pid` (when the server is ours) is sampled."""
 
@@ -96,8 +72,8 @@ class Bench:
 
     async def run(self, progress: Progress | None = None) -> BenchResult:
         if self.config.warmup:
-            await self._closed_loop(_Phase("warmup", self.config.warmup))
-        phase = _Phase("bench", self.config.rollouts)
+            await self._closed_loop(Phase("warmup", self.config.warmup))
+        phase = Phase("bench", self.config.rollouts)
         machine0, server0, self0 = machine_cpu(), self._server_sample(), sample()
         wall0 = time.perf_counter()
         peak = PeakRss(self.pid) if self.pid else None
@@ -110,23 +86,23 @@ class Bench:
         peak_bytes = await peak.stop() if peak else None
         lost = await self._final_wait(phase)
         result = self._result(phase, wall, lost)
-        _add_costs(result, (server0, server1), (self0, self1), peak_bytes)
-        _add_machine(result, machine0, machine1)
+        add_costs(result, (server0, server1), (self0, self1), peak_bytes)
+        add_machine(result, machine0, machine1)
         return result
 
     def _server_sample(self) -> ProcSample | None:
         return sample(self.pid) if self.pid else None
 
-    async def _closed_loop(self, phase: _Phase) -> None:
+    async def _closed_loop(self, phase: Phase) -> None:
         workers = min(self.config.concurrency, phase.total)
         await asyncio.gather(*(self._worker(phase) for _ in range(workers)))
 
-    async def _worker(self, phase: _Phase) -> None:
+    async def _worker(self, phase: Phase) -> None:
         while (index := phase.take()) is not None:
             await self._one(phase, index)
             phase.finished += 1
 
-    async def _one(self, phase: _Phase, index: int) -> None:
+    async def _one(self, phase: Phase, index: int) -> None:
         rollout_id = f"{phase.prefix}-{index}"
         init = calculator_init(rollout_id, index)
         started = time.perf_counter()
@@ -147,7 +123,7 @@ class Bench:
         else:
             phase.record(completion, time.perf_counter() - started)
 
-    async def _final_wait(self, phase: _Phase) -> int:
+    async def _final_wait(self, phase: Phase) -> int:
         """Give the unanswered rollouts one more chance; those still silent are lost."""
         if not phase.unanswered:
             return 0
@@ -157,7 +133,7 @@ class Bench:
             phase.statuses[completion.get("status", "?")] += 1
         return len(phase.unanswered) - len(late)
 
-    def _result(self, phase: _Phase, wall: float, lost: int) -> BenchResult:
+    def _result(self, phase: Phase, wall: float, lost: int) -> BenchResult:
         config = self.config
         rules = Counter(
             v.rule for v in self.trainer.violations() if not v.rollout_id.startswith("warmup-")
@@ -171,6 +147,7 @@ class Bench:
             llm_latency_ms=config.llm_latency_ms,
             fail_rate=config.fail_rate,
             fail_completed_rate=config.fail_completed_rate,
+            init_connections=config.init_connections,
             wall_s=wall,
             accepted=accepted,
             completed=phase.statuses["COMPLETED"],
@@ -188,50 +165,8 @@ class Bench:
         )
 
 
-def percentiles(values: list[float]) -> dict[str, float]:
-    """p50, p95, p99 and max by the nearest-rank method; {} for no values."""
-    if not values:
-        return {}
-    ordered = sorted(values)
-    rank = lambda p: ordered[max(0, min(len(ordered) - 1, round(p * len(ordered)) - 1))]  # noqa: E731
-    return {"p50": rank(0.50), "p95": rank(0.95), "p99": rank(0.99), "max": ordered[-1]}
-
-
-def _add_costs(
-    result: BenchResult,
-    server: tuple[ProcSample | None, ProcSample | None],
-    own: tuple[ProcSample | None, ProcSample | None],
-    peak: int | None,
-) -> None:
-    """CPU per rollout and share of a core for both processes, the server's RSS in MiB."""
-    count, wall = max(result.rollouts, 1), max(result.wall_s, 1e-9)
-    before, after = server
-    if before and after:
-        spent = after.cpu_s - before.cpu_s
-        result.server_cpu_ms_per_rollout = spent * 1000 / count
-        result.server_cpu_share = spent / wall
-        result.server_rss_before_mib = before.rss_bytes / MIB
-        result.server_rss_after_mib = after.rss_bytes / MIB
-        result.server_rss_peak_mib = (peak or after.rss_bytes) / MIB
-    if own[0] and own[1]:
-        spent = own[1].cpu_s - own[0].cpu_s
-        result.bench_cpu_ms_per_rollout, result.bench_cpu_share = spent * 1000 / count, spent / wall
-
-
-def _add_machine(
-    result: BenchResult, before: tuple[float, float] | None, after: tuple[float, float] | None
-) -> None:
-    """How busy the whole machine was, and how much of that was neither side of the bench."""
-    if before is None or after is None or after[1] <= before[1]:
-        return
-    cores = result.cpu_count * (after[0] - before[0]) / (after[1] - before[1])
-    result.machine_cpu_busy = cores
-    ours = (result.server_cpu_share or 0.0) + result.bench_cpu_share
-    result.other_cpu_busy = max(0.0, cores - ours)
-
-
 @contextlib.contextmanager
-def _ticking(phase: _Phase, progress: Progress | None) -> Iterator[None]:
+def _ticking(phase: Phase, progress: Progress | None) -> Iterator[None]:
     """Report progress every 0.1 s from a side task, off the workers' hot path."""
     if progress is None:
         yield

@@ -27,6 +27,7 @@ class BenchResult:
     llm_latency_ms: float
     fail_rate: float
     fail_completed_rate: float
+    init_connections: int
     wall_s: float
     accepted: int
     completed: int  # COMPLETED completions
@@ -60,10 +61,11 @@ class BenchResult:
 
     def bound(self) -> str:
         """Which side limited throughput, judged from CPU shares (a hint, not a proof)."""
-        if self.llm_latency_ms:  # C in flight, each waiting two turns of this latency
-            ideal = self.concurrency / (self.llm_latency_ms / 500)
-            if self.rollouts_per_s * 1.25 >= ideal:
-                return "llm latency"
+        if not self.delivered:
+            return "nothing delivered"
+        turns_ms = 2 * self.llm_latency_ms  # each rollout waits two LLM turns
+        if turns_ms and self.latency_ms.get("p50", 0.0) <= 1.5 * turns_ms:
+            return "llm latency"
         shares = {"server": self.server_cpu_share or 0.0, "bench": self.bench_cpu_share}
         busiest = max(shares, key=shares.__getitem__)
         if shares[busiest] >= BUSY:
@@ -102,7 +104,8 @@ def result_table(result: BenchResult) -> Table:
         (
             "workload",
             f"{result.rollouts} rollouts at {result.concurrency} concurrent "
-            f"(+{result.warmup} warm-up), LLM latency {result.llm_latency_ms:g} ms, "
+            f"(+{result.warmup} warm-up, at most {result.init_connections} inits at once), "
+            f"LLM latency {result.llm_latency_ms:g} ms, "
             f"fail rates {result.fail_rate:g} / {result.fail_completed_rate:g}",
         ),
         ("throughput", f"{result.rollouts_per_s:,.1f} rollouts/s over {result.wall_s:.2f} s"),

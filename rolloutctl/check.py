@@ -58,6 +58,7 @@ CHECKS: dict[str, Check] = {  # in report order; health is run apart, before the
     "status-endpoint": requests.status_endpoint,
 }
 CHECK_NAMES = ("health", *CHECKS)
+MAX_REASON = 300  # characters; a server's error detail can be long
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ async def run_checks(url: str, options: CheckOptions | None = None) -> CheckRepo
                 found = await asyncio.gather(*(_verdict(CHECKS[name], session) for name in chosen))
                 verdicts.update(zip(chosen, found, strict=True))
     results = [
-        CheckResult(name, verdicts[name].status, _redacted(verdicts[name].reason, secrets))
+        CheckResult(name, verdicts[name].status, _one_line(verdicts[name].reason, secrets))
         for name in CHECK_NAMES
         if name in names
     ]
@@ -133,10 +134,12 @@ async def _verdict(check: Check, session: Session) -> Verdict:
         return Verdict(CheckStatus.FAIL, f"{type(exc).__name__}: {exc}")
 
 
-def _redacted(text: str, secrets: list[str | None]) -> str:
+def _one_line(text: str, secrets: list[str | None]) -> str:
+    """The reason as one short line, with any key the run used shown as ***."""
     for secret in filter(None, secrets):
         text = text.replace(secret, "***")
-    return " ".join(text.split())
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
 
 
 @contextlib.asynccontextmanager
@@ -158,7 +161,7 @@ async def _session(
             serve_app(trainer.app, "the mock trainer", host=options.trainer_host, log_level="error")
         )
         session = Session(url, trainer, http, options)
-        await session.discover(rollouts.answer())
+        await session.discover()
         try:
             yield session
         finally:  # the probe is only awaited by init-tools; unless chosen, it is let go

@@ -13,7 +13,8 @@ from urllib.parse import quote
 
 import httpx
 
-from rolloutctl.check_rollouts import answer
+from rolloutctl.check_outcome import Watch
+from rolloutctl.check_script import answer
 from rolloutctl.check_session import CheckStatus, Session, Verdict, judge
 
 DROP = object()  # as a bad value: leave the field out
@@ -129,7 +130,7 @@ def _refusal_problems(session: Session, label: str, name: str, response: Any) ->
 
 
 async def idempotency(session: Session) -> Verdict:
-    """Repeats of one init while it runs (one, then many at once) and after it finished."""
+    """One init, then repeats of its rollout_id with another body: see `_repeat`."""
     rollout_id = session.new_id("idempotency")
     session.trainer.script_rollout(rollout_id, [answer()], delay=HOLD)
     watch = session.watch([rollout_id])
@@ -138,19 +139,28 @@ async def idempotency(session: Session) -> Verdict:
     if first.status_code != 202:
         await watch.close()
         return Verdict(CheckStatus.FAIL, f"init answered HTTP {first.status_code}, expected 202")
-    changed = session.init_body(rollout_id, max_turns=3, metadata={"repeat": True})
-    changed["messages"] = [{"role": "user", "content": "A different body, the same rollout_id."}]
+    repeats = await _repeat(session, rollout_id, watch)
+    out = await session.outcome(rollout_id, init, watch)
+    problems = [p for label, r in repeats for p in _repeat_problems(label, r, _json(first))]
+    if len(out.chats) > 1:
+        problems.insert(0, f"{len(out.chats)} chat requests: a repeated init started a new rollout")
+    return judge(problems + out.problems(), "one rollout; every repeat got 202 and the first body")
+
+
+async def _repeat(
+    session: Session, rollout_id: str, watch: Watch
+) -> list[tuple[str, httpx.Response]]:
+    """Repeats while the first runs (its chat answer is held): one, then many at once; then
+    one after its completion arrived."""
+    messages = [{"role": "user", "content": "A different body, the same rollout_id."}]
+    changed = session.init_body(rollout_id, messages=messages, max_turns=3, metadata={"n": 2})
     repeats = [("repeat while running", await session.post_init(changed))]
     many = await asyncio.gather(*(session.post_init(changed) for _ in range(DUPLICATES)))
     repeats += [(f"{DUPLICATES} concurrent repeats", response) for response in many]
     if await watch.delivered(session.options.timeout):
         repeats.append(("repeat after completion", await session.post_init(changed)))
         await asyncio.sleep(session.options.linger)
-    out = await session.outcome(rollout_id, init, watch)
-    problems = [p for label, r in repeats for p in _repeat_problems(label, r, _json(first))]
-    if len(out.chats) > 1:
-        problems.insert(0, f"{len(out.chats)} chat requests: a repeated init started a new rollout")
-    return judge(problems + out.problems(), "one rollout; every repeat got 202 and the first body")
+    return repeats
 
 
 def _repeat_problems(label: str, response: httpx.Response, first: Any) -> list[str]:
@@ -160,6 +170,7 @@ def _repeat_problems(label: str, response: httpx.Response, first: Any) -> list[s
 
 
 async def status_endpoint(session: Session) -> Verdict:
+    """GET /v1/rollout/{id} of a finished rollout that had an api_key, and of an unknown id."""
     out = await session.run("status", [answer()], api_key=session.secret)
     if out.completion is None:
         return judge(out.problems(), "")
@@ -167,16 +178,23 @@ async def status_endpoint(session: Session) -> Verdict:
     if response.status_code in (404, 405, 501):
         reason = f"GET /v1/rollout/{{id}} not offered (HTTP {response.status_code} for a known id)"
         return Verdict(CheckStatus.EXTENSION, reason)
+    unknown = await session.get(f"/v1/rollout/{session.new_id('unknown')}")
+    problems = _status_problems(session, out.completion, response)
+    if unknown.status_code != 404:
+        problems.append(f"an unknown id got HTTP {unknown.status_code}, expected 404")
+    return judge(problems, "state completed with the payload, no api_key; unknown id 404")
+
+
+def _status_problems(
+    session: Session, completion: dict[str, Any], response: httpx.Response
+) -> list[str]:
     body = _json(response)
     if response.status_code != 200 or not isinstance(body, dict):
-        return Verdict(CheckStatus.FAIL, f"HTTP {response.status_code} for a known id")
+        return [f"HTTP {response.status_code} for a known id"]
     problems = ["the status shows the rollout's api_key"] if session.secret in response.text else []
     state = body.get("state", body.get("status"))
     if state != "completed":
         problems.append(f"state {state!r}, expected 'completed' (one of {', '.join(STATES)})")
-    if out.completion not in body.values():
+    if completion not in body.values():
         problems.append("the completion payload is not in the status")
-    unknown = await session.get(f"/v1/rollout/{session.new_id('unknown')}")
-    if unknown.status_code != 404:
-        problems.append(f"an unknown id got HTTP {unknown.status_code}, expected 404")
-    return judge(problems, "state completed with the payload, no api_key; unknown id 404")
+    return problems

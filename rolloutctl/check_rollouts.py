@@ -8,14 +8,13 @@ Tool calls are built from the server's own tool schemas, never assumed.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
-from rolloutctl.check_session import CheckStatus, Outcome, Session, Verdict, judge
-from rolloutctl.schema_args import schema_instance
+from rolloutctl.check_outcome import Outcome
+from rolloutctl.check_script import answer, calling, tool_answer, tool_call
+from rolloutctl.check_session import CheckStatus, Session, Verdict, judge
 from rolloutctl.trainer import Reply
 
-FINAL = "All done: rolloutctl check needs nothing more."
 PROTOCOL_FIELDS = ("model", "rollout_id", "messages")
 PARAMS = {
     "temperature": 0.25,
@@ -38,38 +37,6 @@ SAMPLING_KEYS = frozenset(  # keys a server might add on its own: none may appea
 CONCURRENT = 20
 
 
-def answer(text: str = FINAL, **extra: Any) -> Reply:
-    return Reply({"role": "assistant", "content": text, **extra})
-
-
-def calling(calls: list[dict[str, Any]], completion_tokens: int | None = None) -> Reply:
-    """An assistant turn asking for `calls`; `completion_tokens` fixes its usage."""
-    usage = None
-    if completion_tokens is not None:
-        usage = {
-            "prompt_tokens": 10,
-            "completion_tokens": completion_tokens,
-            "total_tokens": 10 + completion_tokens,
-        }
-    return Reply({"role": "assistant", "content": None, "tool_calls": calls}, "tool_calls", usage)
-
-
-def tool_call(tool: dict[str, Any], call_id: str) -> dict[str, Any]:
-    """A call of `tool` with arguments built from its parameters' JSON Schema."""
-    function = tool["function"]
-    arguments = json.dumps(schema_instance(function["parameters"]))
-    return {
-        "id": call_id,
-        "type": "function",
-        "function": {"name": function["name"], "arguments": arguments},
-    }
-
-
-def tool_answer(call_id: str) -> dict[str, Any]:
-    """Stands for the tool message of `call_id` in an expected history (content unknown)."""
-    return {"role": "tool", "tool_call_id": call_id}
-
-
 def usual(session: Session) -> tuple[list[Reply], int]:
     """The everyday script: one tool call then an answer (just the answer without tools)."""
     if not session.tools:
@@ -86,37 +53,11 @@ def without_tools(session: Session) -> Verdict:
     return Verdict(CheckStatus.SKIP, "server declares no tools")
 
 
-def history_problems(out: Outcome, appended: list[dict[str, Any]]) -> list[str]:
-    """final_messages against the initial messages plus what the rollout should append."""
-    if out.completion is None:
-        return []
-    final = out.completion.get("final_messages")
-    expected = [*out.init["messages"], *appended]
-    if not isinstance(final, list) or len(final) != len(expected):
-        size = len(final) if isinstance(final, list) else "no"
-        return [f"final_messages has {size} messages, expected {len(expected)}"]
-    for index, (got, want) in enumerate(zip(final, expected, strict=True)):
-        if not _matches(got, want):
-            role = want.get("role")
-            return [f"final_messages[{index}] ({role}) is not the message sent or expected"]
-    return []
-
-
-def _matches(got: Any, want: dict[str, Any]) -> bool:
-    if not isinstance(got, dict):
-        return False
-    if want.get("role") == "tool" and "content" not in want:
-        same_call = got.get("role") == "tool" and got.get("tool_call_id") == want["tool_call_id"]
-        return same_call and isinstance(got.get("content"), str)
-    bare = lambda message: {k: v for k, v in message.items() if v is not None}  # noqa: E731
-    return bare(got) == bare(want)
-
-
 async def no_tool_rollout(session: Session) -> Verdict:
     reply = answer()
     out = await session.run("no-tool", [reply])
     problems = out.problems() + out.expect("COMPLETED", "stop", 1)
-    problems += history_problems(out, [reply.message])
+    problems += out.history([reply.message])
     return judge(problems, "COMPLETED (stop) after 1 LLM call; final_messages = initial + answer")
 
 
@@ -129,7 +70,7 @@ async def tool_rollout(session: Session) -> Verdict:
     out = await session.run("tool", replies)
     tail = [replies[0].message, tool_answer("call_check_1"), tool_answer("call_check_2")]
     tail += [replies[1].message, tool_answer("call_check_3"), replies[2].message]
-    problems = out.problems() + out.expect("COMPLETED", "stop", 3) + history_problems(out, tail)
+    problems = out.problems() + out.expect("COMPLETED", "stop", 3) + out.history(tail)
     metrics = (out.completion or {}).get("metrics") or {}
     if out.completion and (metrics.get("num_llm_calls"), metrics.get("num_tool_calls")) != (3, 3):
         problems.append("metrics do not count 3 LLM calls and 3 tool calls")
@@ -194,9 +135,7 @@ async def max_turns(session: Session) -> Verdict:
     out = await session.run("max-turns", [*replies, answer()], max_turns=2)
     tail = [replies[0].message, tool_answer("call_turn_1")]
     tail += [replies[1].message, tool_answer("call_turn_2")]
-    problems = (
-        out.problems() + out.expect("COMPLETED", "max_turns", 2) + history_problems(out, tail)
-    )
+    problems = out.problems() + out.expect("COMPLETED", "max_turns", 2) + out.history(tail)
     return judge(problems, "max_turns=2: 2 LLM calls, finish_reason max_turns, tool messages last")
 
 
@@ -207,9 +146,7 @@ async def max_tokens(session: Session) -> Verdict:
     replies = [calling([tool_call(tool, f"call_budget_{n}")], completion_tokens=30) for n in (1, 2)]
     out = await session.run("max-tokens", [*replies, answer()], max_tokens_total=50)
     tail = [replies[0].message, tool_answer("call_budget_1"), replies[1].message]
-    problems = (
-        out.problems() + out.expect("COMPLETED", "max_tokens", 2) + history_problems(out, tail)
-    )
+    problems = out.problems() + out.expect("COMPLETED", "max_tokens", 2) + out.history(tail)
     return judge(problems, "max_tokens_total=50: ended after 30+30 tokens, last call not run")
 
 
@@ -235,7 +172,7 @@ async def chat_503_retry(session: Session) -> Verdict:
     if len(out.chats) >= 2 and out.chats[1].get("messages") != out.chats[0].get("messages"):
         problems.append("the retry carried other messages than the failed request")
     problems += out.problems() + out.expect("COMPLETED", "stop", 2)
-    problems += history_problems(out, [reply.message])
+    problems += out.history([reply.message])
     return judge(problems, "503 retried with the same request, then COMPLETED")
 
 
@@ -262,7 +199,7 @@ async def unknown_fields(session: Session) -> Verdict:
     problems = out.problems() + out.expect("COMPLETED", "stop", 1)
     if out.chats and out.chats[0].get("messages") != messages:
         problems.append("the first chat request does not carry the initial messages verbatim")
-    problems += history_problems(out, [reply.message])
+    problems += out.history([reply.message])
     return judge(problems, "unknown init and message fields ignored, unknown reply fields kept")
 
 

@@ -3,14 +3,12 @@
 A `Session` plays the trainer for one run: an in-process MockTrainer the server under
 test calls back, an HTTP client for raw requests, and the tools the server declared.
 `Session.start` sends one init with its own scripted trainer behaviour and watches
-everything the trainer sees of that rollout; `Outcome.problems` lists the breaches
-every rollout-based check cares about (no completion, a second one, violations).
+everything the trainer sees of that rollout (see `check_outcome`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import uuid
 from collections.abc import Collection, Iterable
@@ -21,10 +19,11 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from rolloutctl.events import EventKind
+from rolloutctl.check_outcome import Outcome, Watch
+from rolloutctl.check_script import answer
 from rolloutctl.protocol import INIT_PATH, ToolSchema
 from rolloutctl.schema_lint import schema_problems
-from rolloutctl.trainer import InitError, InitRefused, MockTrainer, Violation
+from rolloutctl.trainer import InitError, InitRefused, MockTrainer
 from rolloutctl.trainer.scripted import ScriptEntry
 
 SYSTEM = {"role": "system", "content": "You are being checked by rolloutctl check."}
@@ -58,84 +57,6 @@ class CheckOptions:
     trainer_host: str = "127.0.0.1"  # where the mock trainer listens and is called back
     linger: float = 1.0  # listen on after a completion, for late or repeated callbacks
     only: tuple[str, ...] = ()  # check names; empty: all
-
-
-class Watch:
-    """Chat requests and completion posts of some rollouts, as the trainer's events show them."""
-
-    def __init__(self, trainer: MockTrainer, rollout_ids: Collection[str]) -> None:
-        self.ids = frozenset(rollout_ids)
-        self._subscription = trainer.subscribe(next(iter(self.ids)) if len(self.ids) == 1 else None)
-        self.chats: list[dict[str, Any]] = []
-        self.posts: list[tuple[int, dict[str, Any]]] = []  # (status answered, body)
-        self._delivered = asyncio.Event()
-        self._pump = asyncio.create_task(self._collect())
-
-    async def _collect(self) -> None:
-        async for event in self._subscription:
-            if event.rollout_id not in self.ids:
-                continue
-            if event.kind is EventKind.CHAT_REQUEST:
-                self.chats.append(event.data["body"])
-            elif event.kind is EventKind.COMPLETION:
-                self.posts.append((event.data["status_code"], event.data["body"]))
-                if event.data["status_code"] == 200:
-                    self._delivered.set()
-
-    async def delivered(self, timeout: float) -> bool:
-        """Whether a completion post was accepted (answered 200) within `timeout` seconds."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._delivered.wait(), timeout)
-        return self._delivered.is_set()
-
-    async def close(self) -> None:
-        self._subscription.close()
-        await self._pump
-
-
-@dataclass
-class Outcome:
-    """One rollout as the trainer saw it, from init to the end of the listening time."""
-
-    rollout_id: str
-    init: dict[str, Any]
-    chats: list[dict[str, Any]] = field(default_factory=list)
-    posts: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    violations: list[Violation] = field(default_factory=list)
-    waited: float = 0.0
-    error: str | None = None  # the init was not accepted
-
-    @property
-    def deliveries(self) -> list[dict[str, Any]]:
-        return [body for status, body in self.posts if status == 200]
-
-    @property
-    def completion(self) -> dict[str, Any] | None:
-        return self.deliveries[0] if self.deliveries else None
-
-    def problems(self) -> list[str]:
-        if self.error:
-            return [self.error]
-        found = [] if self.deliveries else [f"no completion within {self.waited:g} s"]
-        if len(self.deliveries) > 1:
-            found.append(f"the completion was delivered {len(self.deliveries)} times")
-        return found + [f"{v.rule}: {v.message}" for v in self.violations]
-
-    def expect(self, status: str, finish_reason: str, llm_calls: int | None) -> list[str]:
-        """The completion's status and finish_reason, and the number of chat requests."""
-        completion, found = self.completion or {}, []
-        if completion and completion.get("status") != status:
-            detail = (
-                f": {completion.get('error_message')}" if completion.get("error_message") else ""
-            )
-            found.append(f"status {completion.get('status')!r}, expected {status}{detail}")
-        if completion and completion.get("finish_reason") != finish_reason:
-            found.append(
-                f"finish_reason {completion.get('finish_reason')!r}, expected {finish_reason!r}"
-            )
-        if llm_calls is not None and len(self.chats) != llm_calls:
-            found.append(f"{len(self.chats)} chat request(s), expected {llm_calls}")
-        return found
 
 
 @dataclass
@@ -231,9 +152,9 @@ class Session:
         key = self.options.api_key
         return {"Authorization": f"Bearer {key}"} if key else {}
 
-    async def discover(self, answer: ScriptEntry) -> None:
+    async def discover(self) -> None:
         """Start the probe rollout; its 202 tells the checks which tools they can call."""
-        running = await self.start("init-tools", [answer])
+        running = await self.start("init-tools", [answer()])
         self.probe = asyncio.create_task(running.finish())
         if running.error:
             self.tools_error = running.error

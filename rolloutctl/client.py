@@ -112,16 +112,26 @@ class HttpPool(httpx.AsyncBaseTransport):
     """Keep-alive HTTP/1.1 connections per origin, reused newest first; also an httpx transport.
 
     Why not httpx's own pool: its bookkeeping walks every connection on every request,
-    and its anyio streams and h11 parser cost more than the request itself. Measured by
-    benchmarks/http_pool.py (5000 POSTs of a 2.7 KB chat body to a raw ASGI uvicorn on
-    127.0.0.1, uvloop, 2 cores), requests/s and client CPU ms per request:
+    and its anyio streams and h11 parser cost more than the request itself. Figures from
+    benchmarks/http_pool.py (5000 POSTs of a 3 KB chat body to a raw ASGI uvicorn in
+    another process, uvloop, 2 shared cores, so +-30%): requests/s, client CPU ms each.
 
-    FIGURES
+    in flight                           32            256           1000
+    httpx, one shared client       344   2.54     188   4.85      99   7.31
+    same, no connection limits     308   3.04     218   4.39     103   8.08
+    httpx, 8 sharded clients       971   1.03     410   2.43     195   4.26 (*)
+    httpx client over HttpPool    3013   0.33    4121   0.24    2263   0.32
+    HttpPool.post                12719   0.08   10440   0.08    9679   0.09
+    TrainerClient.chat            9353   0.11   10191   0.09    5297   0.11
+
+    (*) another run failed with ReadError: httpx reused a connection that uvicorn had
+    just closed after its 5 s keep-alive. In the HttpPool rows the trainer was the bound.
 
     `post` is the fast path TrainerClient uses; `httpx.AsyncClient(transport=HttpPool())`
     gives the full httpx API over the same connections. An idle connection is dropped
     after `keepalive_expiry` seconds (below uvicorn's 5 s, so we close before the server
-    does). No proxy support: callbacks go straight to the trainer.
+    does). A pool serves one event loop at a time; it sends no HEAD requests and uses no
+    proxy: callbacks go straight to the trainer.
     """
 
     def __init__(self, keepalive_expiry: float = 4.0, ssl_context: ssl.SSLContext | None = None):

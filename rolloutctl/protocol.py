@@ -81,6 +81,8 @@ class InitRequest(_Body):
     def _blank_key_is_absent(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
             return None
+        if isinstance(value, str) and any(c in value for c in "\r\n\0"):
+            raise ValueError("must not contain line breaks or NUL (it becomes a header)")
         return value
 
     @field_validator("metadata")

@@ -14,9 +14,10 @@ from typing import Any
 import pexpect
 from helpers import rolloutctl_bin, run_server
 
-from rolloutctl.bench import BenchConfig, percentiles, run_bench
+from rolloutctl.bench import BenchConfig, run_bench
 from rolloutctl.bench_report import BenchResult, passed
 from rolloutctl.bench_server import ServerSpec
+from rolloutctl.bench_tally import percentiles
 from rolloutctl.client import RetryPolicy
 from rolloutctl.loader import load_example
 from rolloutctl.procstats import machine_cpu, sample
@@ -28,7 +29,8 @@ SMALL = BenchConfig(rollouts=20, concurrency=4, warmup=2, timeout=20.0, final_wa
 PATIENT_RETRY = RetryPolicy(max_retries=8, initial_delay=0.01, window=10.0, call_timeout=5.0)
 FIELDS = {
     "server", "rollouts", "concurrency", "warmup", "llm_latency_ms", "fail_rate",
-    "fail_completed_rate", "wall_s", "accepted", "completed", "errors", "lost", "refused",
+    "fail_completed_rate", "init_connections", "wall_s", "accepted", "completed", "errors",
+    "lost", "refused",
     "init_errors", "duplicates", "violations", "violation_rules", "error_categories",
     "rollouts_per_s", "latency_ms", "server_cpu_ms_per_rollout", "server_cpu_share",
     "server_rss_before_mib", "server_rss_after_mib", "server_rss_peak_mib",

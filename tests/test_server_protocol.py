@@ -226,6 +226,7 @@ BAD_BODIES = [
     ({"completion_params": [1]}, "completion_params"),
     ({"metadata": {"blob": "x" * (1024 * 1024)}}, "metadata"),
     ({"api_key": 12345}, "api_key"),
+    ({"api_key": KEY + "\r\nX-Injected: 1"}, "api_key"),
 ]
 
 

@@ -464,7 +464,7 @@ def check(
     json_output: JsonFlag = False,
     plain: PlainFlag = False,
 ) -> int:
-    """Check a running RolloutServer (any language) against the protocol."""
+    """Check any running RolloutServer for conformance."""
     import asyncio
 
     from rolloutctl import check as checking
