@@ -17,9 +17,9 @@ from typing import Any
 import uvicorn
 
 from rolloutctl.agent import Agent
-from rolloutctl.sockets import CannotStart, bind_socket
 from rolloutctl.server import create_app
 from rolloutctl.settings import ServerSettings
+from rolloutctl.sockets import CannotStart, bind_socket
 from rolloutctl.trainer import MockTrainer, RolloutHandle, TrainerConfig
 
 STARTUP_TIMEOUT = 10.0

@@ -28,10 +28,11 @@ async def solve_all() -> list[dict]:
     config = TrainerConfig(policy=make_policy("calculator"))
     async with local_stack(load_example("calculator"), trainer_config=config) as stack:
         handles = [
-            await stack.start_rollout({"rollout_id": f"calc-{i}",
-                                       "messages": [{"role": "user", "content": prompt}]})
+            await stack.start_rollout(
+                {"rollout_id": f"calc-{i}", "messages": [{"role": "user", "content": prompt}]}
+            )
             for i, (prompt, _) in enumerate(PROBLEMS)
-        ]  # fmt: skip
+        ]
         completions = [await handle.wait(20) for handle in handles]
         assert not stack.trainer.violations()
         return completions

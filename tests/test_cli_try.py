@@ -20,8 +20,9 @@ KEY = "sk-canary-try-31d2"
 
 
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([rolloutctl_bin(), *args], capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [rolloutctl_bin(), *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def styled(*words: str) -> str:
@@ -31,11 +32,23 @@ def styled(*words: str) -> str:
 
 
 def test_try_calculator_live_in_a_terminal():
-    child = pexpect.spawn(rolloutctl_bin(), ["try", "--example", "calculator"],
-                          encoding="utf-8", timeout=30, dimensions=(50, 120))  # fmt: skip
-    for words in [["What is (5 + 3) * 2?"], ["call", "add"], ["add", '{"a": 5, "b": 3}', "8"],
-                  ["call", "multiply"], ["multiply", '{"a": 8, "b": 2}', "16"],
-                  ["The answer is 16."], ["summary"], ["COMPLETED"]]:  # fmt: skip
+    child = pexpect.spawn(
+        rolloutctl_bin(),
+        ["try", "--example", "calculator"],
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(50, 120),
+    )
+    for words in [
+        ["What is (5 + 3) * 2?"],
+        ["call", "add"],
+        ["add", '{"a": 5, "b": 3}', "8"],
+        ["call", "multiply"],
+        ["multiply", '{"a": 8, "b": 2}', "16"],
+        ["The answer is 16."],
+        ["summary"],
+        ["COMPLETED"],
+    ]:
         child.expect(styled(*words))
     child.expect(pexpect.EOF)
     child.close()
@@ -105,12 +118,21 @@ def double_completion_server() -> Starlette:
 
     async def rollout(body: dict) -> None:
         async with httpx.AsyncClient(base_url=body["server_url"]) as client:
-            chat = {"model": "default", "rollout_id": body["rollout_id"],
-                    "messages": body["messages"]}  # fmt: skip
+            chat = {
+                "model": "default",
+                "rollout_id": body["rollout_id"],
+                "messages": body["messages"],
+            }
             reply = (await client.post("/v1/chat/completions", json=chat)).json()
             final = [*body["messages"], reply["choices"][0]["message"]]
-            done = {"rollout_id": body["rollout_id"], "status": "COMPLETED", "finish_reason": "stop",
-                    "final_messages": final, "metrics": {}, "extra_fields": {}}  # fmt: skip
+            done = {
+                "rollout_id": body["rollout_id"],
+                "status": "COMPLETED",
+                "finish_reason": "stop",
+                "final_messages": final,
+                "metrics": {},
+                "extra_fields": {},
+            }
             for _ in range(2):
                 await client.post("/v1/rollout/completed", json=done)
 
@@ -122,8 +144,9 @@ def double_completion_server() -> Starlette:
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "healthy"})
 
-    return Starlette(routes=[Route("/v1/rollout/init", init, methods=["POST"]),
-                             Route("/health", health)])  # fmt: skip
+    return Starlette(
+        routes=[Route("/v1/rollout/init", init, methods=["POST"]), Route("/health", health)]
+    )
 
 
 def test_try_server_url_catches_a_second_completion():
@@ -142,8 +165,13 @@ def test_try_server_url_against_our_own_server(start_server):
 def test_usage_errors_exit_2_without_traceback(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"hello": 1}')
-    for args in [("try",), ("try", "--example", "nope"), ("replay", str(bad)),
-                 ("replay", str(tmp_path / "missing.json")), ("try", "--bogus-option")]:  # fmt: skip
+    for args in [
+        ("try",),
+        ("try", "--example", "nope"),
+        ("replay", str(bad)),
+        ("replay", str(tmp_path / "missing.json")),
+        ("try", "--bogus-option"),
+    ]:
         result = run(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert "Traceback" not in result.stderr

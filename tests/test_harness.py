@@ -10,8 +10,8 @@ import pytest
 
 from rolloutctl.harness import local_stack, serve_app
 from rolloutctl.loader import load_example
-from rolloutctl.sockets import CannotStart
 from rolloutctl.settings import ServerSettings
+from rolloutctl.sockets import CannotStart
 from rolloutctl.trainer import TrainerConfig, make_policy
 
 
