@@ -33,6 +33,12 @@ class LocalStack:
     server_url: str
     trainer: MockTrainer
     server_key: str | None = None
+    server: contextlib.AsyncExitStack | None = None  # the local RolloutServer, if any
+
+    async def stop_server(self) -> None:
+        """Drain and stop the local RolloutServer now, while the trainer keeps listening."""
+        if self.server is not None:
+            await self.server.aclose()
 
     async def start_rollout(self, init: dict[str, Any]) -> RolloutHandle:
         """Send `init` to the local server (server_url defaults to the trainer's)."""
@@ -49,6 +55,19 @@ class _InProcessServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
         self.ready = asyncio.Event()
+        self.stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask the server to stop now, not at its next 0.1 s tick (try's wall time counts)."""
+        self.should_exit = True
+        self.stopping.set()
+
+    async def main_loop(self) -> None:
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), 0.1)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Any:
@@ -87,7 +106,7 @@ async def serve_app(
         await _until_ready(server, task, what)
         yield url
     finally:
-        server.should_exit = True
+        server.stop()
         await asyncio.gather(task, return_exceptions=True)
 
 
@@ -144,10 +163,12 @@ async def local_stack(
                 log_level=log_level,
             )
         )
+        server = None
         if server_url is None:
             if agent is None:
                 raise ValueError("local_stack needs an agent or a server_url")
-            server_url = await stack.enter_async_context(
+            server = await stack.enter_async_context(contextlib.AsyncExitStack())
+            server_url = await server.enter_async_context(
                 serve_app(
                     create_app(agent, settings),
                     "the RolloutServer",
@@ -156,4 +177,4 @@ async def local_stack(
                     log_level=log_level,
                 )
             )
-        yield LocalStack(server_url.rstrip("/"), trainer, settings.api_key)
+        yield LocalStack(server_url.rstrip("/"), trainer, settings.api_key, server)

@@ -83,7 +83,9 @@ async def run_try(
                 stack.server_url, build_init(rollout_id, options), options.server_key
             )
             completion = await handle.wait(options.timeout)
-            await asyncio.sleep(options.linger)
+            # Late or repeated callbacks, including any sent while the server drains,
+            # still reach the trainer during the linger.
+            await asyncio.gather(asyncio.sleep(options.linger), stack.stop_server())
             init_error = None
         except InitError as exc:
             completion, init_error = None, str(exc)

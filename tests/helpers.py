@@ -36,6 +36,7 @@ def run_server(app: Any, start_timeout: float = 20.0, **config: Any) -> Iterator
     """
     config.setdefault("log_level", "warning")
     sock = socket.socket()
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no delayed-ACK stalls
     sock.bind((HOST, 0))
     server = uvicorn.Server(uvicorn.Config(app, **config))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
