@@ -176,3 +176,13 @@ def test_usage_errors_exit_2_without_traceback(tmp_path):
         assert result.returncode == 2, (args, result.stderr)
         assert "Traceback" not in result.stderr
         assert result.stderr.startswith("rolloutctl: error:")
+
+
+def test_replay_reads_a_bare_completion_payload(tmp_path):
+    saved = tmp_path / "t.json"
+    assert run("try", "--example", "calculator", "--save", str(saved)).returncode == 0
+    payload = tmp_path / "payload.json"
+    payload.write_text(json.dumps(json.loads(saved.read_text())["completion"]))
+    result = run("replay", str(payload), "--plain")
+    assert result.returncode == 0, result.stderr
+    assert "The answer is 16." in result.stdout and "COMPLETED" in result.stdout

@@ -42,7 +42,7 @@ def raw_main(args: Sequence[str] | None = None) -> int:
 
         completion_init()
     args = list(sys.argv[1:] if args is None else args)
-    debug = "--debug" in args
+    debug = "--debug" in args or os.environ.get("ROLLOUTCTL_DEBUG", "") not in ("", "0")
     command = typer.main.get_command(app)
     try:
         result = command.main(args, prog_name="rolloutctl", standalone_mode=False)

@@ -49,7 +49,9 @@ def root(
             "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", envvar=_env("DEBUG"), help="Show tracebacks of errors.")
+    ] = False,
 ) -> None:
     """Build, try and debug servers of the Remote Rollout Protocol v1."""
 
@@ -502,19 +504,26 @@ def check(
 def replay(
     file: Annotated[Path, typer.Argument(help="The file to render.", show_default=False)],
     step: Annotated[
-        int | None, typer.Option(min=1, show_default=False, help="Show only turn N.")
+        int | None,
+        typer.Option(min=1, envvar=_env("STEP"), show_default=False, help="Show only turn N."),
     ] = None,
     last: Annotated[
-        int | None, typer.Option(min=1, show_default=False, help="Show only the last K messages.")
+        int | None,
+        typer.Option(
+            min=1, envvar=_env("LAST"), show_default=False, help="Show only the last K messages."
+        ),
     ] = None,
     role: Annotated[
         str | None,
         typer.Option(
+            envvar=_env("ROLE"),
             show_default=False,
             help="Show only messages of this role (system, user, assistant, tool).",
         ),
     ] = None,
-    no_tools: Annotated[bool, typer.Option("--no-tools", help="Hide tool results.")] = False,
+    no_tools: Annotated[
+        bool, typer.Option("--no-tools", envvar=_env("NO_TOOLS"), help="Hide tool results.")
+    ] = False,
     json_output: JsonFlag = False,
     plain: PlainFlag = False,
 ) -> int:
