@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from rolloutctl.client import HttpPool
+from rolloutctl.http_pool import HttpPool
 
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from rolloutctl import __version__
 from rolloutctl.agent import Agent
-from rolloutctl.client import HttpPool
+from rolloutctl.http_pool import HttpPool
 from rolloutctl.manager import RolloutManager, ServerBusy
 from rolloutctl.protocol import INIT_PATH, InitRequest
 from rolloutctl.settings import ServerSettings

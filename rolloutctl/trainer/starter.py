@@ -10,8 +10,8 @@ import httpx
 import orjson
 from pydantic import ValidationError
 
-from rolloutctl.client import HttpPool
 from rolloutctl.events import EventKind
+from rolloutctl.http_pool import HttpPool
 from rolloutctl.protocol import INIT_PATH, InitResponse
 from rolloutctl.trainer.records import Records, RolloutState
 
