@@ -1,4 +1,9 @@
-"""Logging set-up for long-running commands: rich lines for people, JSON lines for machines."""
+"""Logging set-up for long-running commands: short lines for people, JSON lines for machines.
+
+A server logs two lines per rollout, hundreds of times a second; rich's log handler
+costs about 0.7 ms a line there, a plain formatter about 15 µs, so people get plain
+lines with a coloured level instead.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,8 @@ import sys
 import time
 
 from rich.console import Console
-from rich.highlighter import NullHighlighter
-from rich.logging import RichHandler
+
+_LEVEL_COLOURS = {"DEBUG": "2", "INFO": "36", "WARNING": "33", "ERROR": "31", "CRITICAL": "1;31"}
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -25,19 +30,30 @@ class JsonLineFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
+class LineFormatter(logging.Formatter):
+    """`12:00:01 INFO    message`, the level coloured when the output is a colour terminal."""
+
+    def __init__(self, colour: bool) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S")
+        self.colour = colour
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        code = _LEVEL_COLOURS.get(record.levelname)
+        if not self.colour or code is None:
+            return line
+        level = record.levelname
+        return line.replace(f" {level}", f" \x1b[{code}m{level}\x1b[0m", 1)
+
+
 def setup_logging(level: str, json_lines: bool, console: Console) -> None:
     """Route rolloutctl's and uvicorn's logs to one handler at `level`."""
     if json_lines:
         handler: logging.Handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(JsonLineFormatter())
     else:
-        handler = RichHandler(
-            console=console,
-            show_path=False,
-            markup=False,
-            highlighter=NullHighlighter(),
-            log_time_format="[%X]",
-        )
+        handler = logging.StreamHandler(console.file)
+        handler.setFormatter(LineFormatter(console.is_terminal and not console.no_color))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
