@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ class BenchConfig:
     # Inits in flight at once, hence connections the server holds for them: a trainer's
     # HTTP client pools its connections (httpx and aiohttp allow 100 by default).
     init_connections: int = 100
+    # in every rollout_id, fresh per run unless given: a server remembers ids for an hour,
+    # so a second run against the same --server-url must not repeat the first one's
+    run_id: str | None = None
 
 
 def calculator_init(rollout_id: str, index: int) -> dict:
@@ -69,11 +73,12 @@ class Bench:
     ) -> None:
         self.config, self.trainer, self.server_url, self.pid = config, trainer, server_url, pid
         self._init_slots = asyncio.Semaphore(config.init_connections)
+        self.run_id = config.run_id or uuid.uuid4().hex[:8]
 
     async def run(self, progress: Progress | None = None) -> BenchResult:
         if self.config.warmup:
-            await self._closed_loop(Phase("warmup", self.config.warmup))
-        phase = Phase("bench", self.config.rollouts)
+            await self._closed_loop(Phase(f"warmup-{self.run_id}", self.config.warmup))
+        phase = Phase(f"bench-{self.run_id}", self.config.rollouts)
         machine0, server0, self0 = machine_cpu(), self._server_sample(), sample()
         wall0 = time.perf_counter()
         peak = PeakRss(self.pid) if self.pid else None

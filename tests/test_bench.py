@@ -91,9 +91,10 @@ def test_bench_spawns_our_server_and_measures_it() -> None:
     assert result.rollouts_per_s > 0 and result.server == "--example calculator"
 
 
-def test_bench_a_server_url_leaves_server_figures_empty() -> None:
+def test_bench_a_server_url_twice_leaves_server_figures_empty() -> None:
     with run_server(calculator_server()) as url:
-        result = asyncio.run(run_bench(SMALL, server_url=url))
+        asyncio.run(run_bench(SMALL, server_url=url))
+        result = asyncio.run(run_bench(SMALL, server_url=url))  # new rollout ids
     assert_counts_add_up(result)
     assert result.completed == 20 and result.lost == 0 and passed(result)
     assert result.server == url and result.server_cpu_ms_per_rollout is None
@@ -102,8 +103,8 @@ def test_bench_a_server_url_leaves_server_figures_empty() -> None:
 
 
 def test_a_rollout_the_server_never_completes_is_lost() -> None:
-    config = BenchConfig(rollouts=20, concurrency=4, timeout=1.0, final_wait=0.5)
-    with run_server(DropsOneRollout(calculator_server(), "bench-7")) as url:
+    config = BenchConfig(rollouts=20, concurrency=4, timeout=1.0, final_wait=0.5, run_id="r1")
+    with run_server(DropsOneRollout(calculator_server(), "bench-r1-7")) as url:
         result = asyncio.run(run_bench(config, server_url=url))
     assert_counts_add_up(result)
     assert (result.accepted, result.completed, result.lost) == (20, 19, 1)
