@@ -23,7 +23,10 @@ app = typer.Typer(
     "  rolloutctl serve --example calculator --port 9000\n"
     "  rolloutctl serve my_agent.py:agent --max-concurrent 500\n"
     "  rolloutctl mock-trainer --port 9001 --policy echo\n"
-    "  rolloutctl replay run.json --step 2",
+    "  rolloutctl replay run.json --step 2\n"
+    "  rolloutctl check http://127.0.0.1:9000\n"
+    "  rolloutctl validate my_agent.py:agent\n"
+    "  rolloutctl bench --example calculator --rollouts 2000 --concurrency 32",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
@@ -59,7 +62,7 @@ def root(
 Target = Annotated[
     str | None,
     typer.Argument(
-        help="Agent to serve: 'package.module:attr' or 'path/to/file.py:attr' (attr defaults to "
+        help="The agent: 'package.module:attr' or 'path/to/file.py:attr' (attr defaults to "
         "'agent'); an Agent subclass or instance.",
         show_default=False,
     ),
@@ -70,7 +73,7 @@ Example = Annotated[
         "--example",
         "-e",
         envvar=_env("EXAMPLE"),
-        help="Serve a bundled example agent instead of TARGET: calculator or echo.",
+        help="Use a bundled example agent instead of TARGET: calculator or echo.",
     ),
 ]
 
@@ -735,7 +738,7 @@ def bench(
     json_output: JsonFlag = False,
     plain: PlainFlag = False,
 ) -> int:
-    """Measure a RolloutServer: rollouts/s, latency, CPU, memory, and lost or duplicate ones."""
+    """Measure a RolloutServer under load."""
     import json
     import sys
 
