@@ -61,7 +61,7 @@ def _load_module(location: str) -> ModuleType:
         return importlib.import_module(location)
     except ModuleNotFoundError as exc:
         raise TargetError(f"cannot import module {location!r}: {exc}") from None
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise TargetError(f"importing {location!r} failed: {type(exc).__name__}: {exc}") from None
 
 
@@ -77,7 +77,7 @@ def _load_file(path: Path) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a script's exit() is a load failure too
         del sys.modules[name]
         raise TargetError(f"loading {path} failed: {type(exc).__name__}: {exc}") from None
     return module

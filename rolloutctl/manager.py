@@ -28,6 +28,10 @@ class ServerBusy(Exception):
     """The server is draining or its queue is full: answer 503 with Retry-After."""
 
 
+class AgentToolsError(Exception):
+    """The agent could not list its tools for an init: answer 500, start nothing."""
+
+
 class RolloutManager:
     """Runs rollouts of one agent under `settings`; one per server process."""
 
@@ -51,7 +55,12 @@ class RolloutManager:
         if self.registry.active >= self.settings.max_concurrent + self.settings.max_queue:
             raise ServerBusy("rollout queue is full")
         request = to_rollout_request(init)
-        tools = list(self.agent.tools(request))
+        try:
+            tools = list(self.agent.tools(request))
+        except Exception as exc:
+            raise AgentToolsError(
+                f"the agent's tools() raised {type(exc).__name__}: {exc}"
+            ) from exc
         # json, not orjson: the body is kept for idempotent repeats, and every orjson
         # result holds a 4 KiB buffer, whatever its length (measured: 78 MiB for 20k)
         tool_schemas = [t.schema() for t in tools]
@@ -71,7 +80,10 @@ class RolloutManager:
         tools: Sequence[Tool],
     ) -> None:
         started = time.perf_counter()
-        client = TrainerClient(init.server_url, init.key, self.settings.retry, self.pool)
+        try:
+            client = TrainerClient(init.server_url, init.key, self.settings.retry, self.pool)
+        except ValueError as exc:  # init validation refuses these; no rollout may hang anyway
+            return self._undeliverable(record, request, tools, str(exc))
         ctx = RolloutContext(request, tools, v1_backend(client, init.rollout_id))
         record.metrics = ctx.metrics
         agent_task = asyncio.create_task(self._run_agent(record, ctx))
@@ -92,6 +104,18 @@ class RolloutManager:
         self.registry.finish(record, payload)
         _log_end(record, payload)
         await self._deliver(record, client, payload)
+
+    def _undeliverable(
+        self, record: RolloutRecord, request: RolloutRequest, tools: Sequence[Tool], why: str
+    ) -> None:
+        """End a rollout whose trainer cannot even be addressed: ERROR, kept for status."""
+        ctx = RolloutContext(request, tools, _no_trainer)
+        failure = RolloutFailure(ErrorCategory.INTERNAL_ERROR, f"cannot call the trainer: {why}")
+        payload = build_payload(ctx, failure, 0.0)
+        self.registry.finish(record, payload)
+        record.delivered, record.delivery_error = False, why
+        record.state = RolloutState.DELIVERY_FAILED
+        _log_end(record, payload)
 
     async def _run_agent(self, record: RolloutRecord, ctx: RolloutContext) -> RolloutResult:
         async with self._slots:
@@ -124,6 +148,10 @@ class RolloutManager:
             await asyncio.wait(set(self._tasks), timeout=max(grace, 5.0))
         for task in list(self._tasks):
             task.cancel()
+
+
+async def _no_trainer(messages: list, params: dict) -> dict:
+    raise RuntimeError("this rollout has no trainer to call")
 
 
 def _log_end(record: RolloutRecord, payload: dict) -> None:

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 MAX_METADATA_BYTES = 1024 * 1024
@@ -63,7 +64,12 @@ class InitRequest(_Body):
     @field_validator("server_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+            httpx.URL(value)
+        except (ValueError, httpx.InvalidURL):
+            raise ValueError("must be an http(s) URL with a host") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http(s) URL with a host")
         return value
@@ -88,7 +94,7 @@ class InitRequest(_Body):
     @field_validator("metadata")
     @classmethod
     def _metadata_size(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if len(json.dumps(value, default=str).encode()) > MAX_METADATA_BYTES:
+        if len(json.dumps(value, default=str, ensure_ascii=False).encode()) > MAX_METADATA_BYTES:
             raise ValueError("must be at most 1 MiB as JSON")
         return value
 
@@ -100,12 +106,6 @@ class InitRequest(_Body):
     @property
     def base_url(self) -> str:
         return self.server_url.rstrip("/")
-
-    def redacted(self) -> dict[str, Any]:
-        """The body as JSON data with `api_key` shown as `***` when present."""
-        data = self.model_dump(mode="json")
-        data["api_key"] = "***" if self.api_key else None
-        return data
 
 
 class FunctionSchema(_Body):
@@ -145,9 +145,3 @@ class CompletedRequest(_Body):
     reward: float | None = None
     metrics: Metrics
     extra_fields: dict[str, Any] = Field(default_factory=dict)
-
-
-class Usage(_Body):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0

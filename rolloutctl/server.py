@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from rolloutctl import __version__
 from rolloutctl.agent import Agent
 from rolloutctl.http_pool import HttpPool
-from rolloutctl.manager import RolloutManager, ServerBusy
+from rolloutctl.manager import AgentToolsError, RolloutManager, ServerBusy
 from rolloutctl.protocol import INIT_PATH, InitRequest
 from rolloutctl.settings import ServerSettings
 
@@ -73,6 +73,8 @@ class InitEndpoint:
         except ServerBusy as exc:
             retry_after = b"5" if manager.draining else b"1"
             return _json(503, {"detail": str(exc)}, ((b"retry-after", retry_after),))
+        except AgentToolsError as exc:
+            return _json(500, {"detail": str(exc)})
 
 
 class RolloutApp(FastAPI):

@@ -17,7 +17,7 @@ from typing import Any
 from rolloutctl.agent import Agent
 from rolloutctl.harness import local_stack
 from rolloutctl.settings import ServerSettings
-from rolloutctl.trainer import InitError, Subscription, TrainerConfig
+from rolloutctl.trainer import InitError, InitRefused, Subscription, TrainerConfig
 from rolloutctl.trajectory_builder import RenderItem, TrajectoryBuilder
 
 DEFAULT_SYSTEM = "You are a careful assistant. Use the tools for every arithmetic step."
@@ -44,6 +44,7 @@ class TryOutcome:
     wall_time: float
     completion: dict[str, Any] | None
     init_error: str | None = None
+    unreachable: bool = False  # the init could not be delivered at all
 
 
 def build_init(rollout_id: str, options: TryOptions) -> dict[str, Any]:
@@ -86,13 +87,16 @@ async def run_try(
             # Late or repeated callbacks, including any sent while the server drains,
             # still reach the trainer during the linger.
             await asyncio.gather(asyncio.sleep(options.linger), stack.stop_server())
-            init_error = None
+            init_error, unreachable = None, False
+        except InitRefused as exc:
+            completion, init_error, unreachable = None, str(exc), False
         except InitError as exc:
-            completion, init_error = None, str(exc)
+            completion, init_error, unreachable = None, str(exc), True
         finally:
             subscription.close()
             await pump
-    return TryOutcome(builder.trajectory(), time.perf_counter() - started, completion, init_error)
+    wall_time = time.perf_counter() - started
+    return TryOutcome(builder.trajectory(), wall_time, completion, init_error, unreachable)
 
 
 async def _pump(

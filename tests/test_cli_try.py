@@ -186,3 +186,38 @@ def test_replay_reads_a_bare_completion_payload(tmp_path):
     result = run("replay", str(payload), "--plain")
     assert result.returncode == 0, result.stderr
     assert "The answer is 16." in result.stdout and "COMPLETED" in result.stdout
+
+
+def echoing_422_server() -> Starlette:
+    """A careless RolloutServer whose 422 echoes the whole init body, key included."""
+
+    async def init(request: Request) -> JSONResponse:
+        return JSONResponse({"detail": [{"input": await request.json()}]}, status_code=422)
+
+    return Starlette(routes=[Route("/v1/rollout/init", init, methods=["POST"])])
+
+
+def test_try_never_shows_a_key_that_a_server_echoes():
+    with run_server(echoing_422_server()) as url:
+        result = run("try", "--server-url", url, "--api-key", KEY, "--plain")
+    assert result.returncode == 1
+    assert "422" in result.stdout + result.stderr
+    assert KEY not in result.stdout + result.stderr
+
+
+def test_cli_input_errors_and_unreachable_servers(tmp_path):
+    from helpers import refused_url
+
+    for args in [
+        ("serve", "--example", "echo", "--port", "99999"),
+        ("serve", "--example", "echo", "--log-level", "loud"),
+        ("try", "--example", "echo", "--save", str(tmp_path / "no" / "t.json")),
+        ("try", "--server-url", "ftp://host"),
+        ("replay", str(tmp_path), "--role", "robot"),
+    ]:
+        result = run(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.count("\n") == 1 and "env var: '[" not in result.stderr
+    with refused_url() as url:
+        result = run("try", "--server-url", url)
+    assert result.returncode == 3 and "Traceback" not in result.stderr

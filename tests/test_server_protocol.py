@@ -219,6 +219,8 @@ BAD_BODIES = [
     ({"server_url": "ftp://host/x"}, "server_url"),
     ({"server_url": "http://"}, "server_url"),
     ({"server_url": None}, "server_url"),
+    ({"server_url": "http://host:abc/"}, "server_url"),
+    ({"server_url": "http://a\x7fb.example/"}, "server_url"),
     ({"messages": "hello"}, "messages"),
     ({"messages": [{"content": "no role"}]}, "messages"),
     ({"max_turns": 0}, "max_turns"),
@@ -374,3 +376,18 @@ def wait_status(
             return status
         time.sleep(0.02)
     raise AssertionError(f"{rollout_id} never reached {states}: {status}")
+
+
+class BrokenTools(Agent):
+    name = "broken-tools"
+
+    def tools(self, request):
+        raise RuntimeError("no tools today")
+
+
+def test_agent_tools_failure_is_a_500_and_starts_nothing(trainer, start_server):
+    server = start_server(BrokenTools())
+    response = post_init(server, init_body(trainer))
+    assert response.status_code == 500 and "no tools today" in response.text
+    assert httpx.get(f"{server}/v1/rollout/r1").status_code == 404
+    assert httpx.get(f"{server}/health").json()["active_rollouts"] == 0

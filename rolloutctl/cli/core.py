@@ -7,6 +7,7 @@ library and every error path is decided in one place.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -31,6 +32,9 @@ def _user_errors() -> dict[type[BaseException], ExitStatus]:
     from rolloutctl.sockets import CannotStart
 
     return {TargetError: ExitStatus.USAGE, CannotStart: ExitStatus.CANNOT_START}
+
+
+_ENVVAR_NOTE = re.compile(r" \(env var: '[^)]*'\)")
 
 
 def raw_main(args: Sequence[str] | None = None) -> int:
@@ -73,6 +77,7 @@ def raw_main(args: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str, status: ExitStatus, debug: bool = False) -> int:
+    message = _ENVVAR_NOTE.sub("", message)  # click shows the env var list as a Python repr
     if debug:
         traceback.print_exc()
     typer.echo(f"rolloutctl: error: {message}", err=True)

@@ -8,6 +8,7 @@ the environment, which wins over the default.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -32,6 +33,20 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class Role(StrEnum):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"
 
 
 def _env(name: str, *legacy: str) -> list[str]:
@@ -104,7 +119,10 @@ def serve(
     port: Annotated[
         int,
         typer.Option(
-            envvar=_env("PORT", "ROLLOUT_SERVER_PORT"), help="Port to listen on (0: any free port)."
+            min=0,
+            max=65535,
+            envvar=_env("PORT", "ROLLOUT_SERVER_PORT"),
+            help="Port to listen on (0: any free port).",
         ),
     ] = 9000,
     max_concurrent: Annotated[
@@ -123,6 +141,15 @@ def serve(
             help="Rollouts waiting for a slot before init answers 503.",
         ),
     ] = 10_000,
+    max_records: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar=_env("MAX_RECORDS"),
+            help="Finished rollouts remembered (for an hour) for idempotency and status; "
+            "past this the oldest are forgotten first.",
+        ),
+    ] = 100_000,
     rollout_timeout: Annotated[
         float,
         typer.Option(
@@ -167,8 +194,8 @@ def serve(
         ),
     ] = 10.0,
     log_level: Annotated[
-        str, typer.Option(envvar=_env("LOG_LEVEL"), help="debug, info, warning or error.")
-    ] = "info",
+        LogLevel, typer.Option(envvar=_env("LOG_LEVEL"), help="How much to log.")
+    ] = LogLevel.INFO,
     json_logs: Annotated[
         bool, typer.Option(envvar=_env("JSON_LOGS"), help="Log JSON lines to stdout.")
     ] = False,
@@ -184,6 +211,7 @@ def serve(
     settings = ServerSettings(
         max_concurrent=max_concurrent,
         max_queue=max_queue,
+        max_records=max_records,
         rollout_timeout=rollout_timeout,
         retry=replace(RetryPolicy(), call_timeout=http_timeout),
         shutdown_grace=shutdown_grace,
@@ -195,7 +223,7 @@ def serve(
         serving.ServeConfig(
             host=host,
             port=port,
-            log_level=log_level.lower(),
+            log_level=log_level.value,
             json_logs=json_logs,
             settings=settings,
         ),
@@ -283,6 +311,17 @@ def use_plain(plain: bool) -> bool:
     import sys
 
     return plain or "NO_COLOR" in os.environ or not sys.stdout.isatty()
+
+
+def checked_url(url: str) -> str:
+    """A RolloutServer base URL, or a usage error naming what is wrong with it."""
+    from rolloutctl.check import server_base_url
+    from rolloutctl.cli.core import CommandError
+
+    try:
+        return server_base_url(url)
+    except ValueError as exc:
+        raise CommandError(f"--server-url: {exc}") from None
 
 
 def parse_params(pairs: list[str] | None) -> dict[str, object]:
@@ -393,6 +432,9 @@ def try_(
 
     if server_url and (target or example):
         raise CommandError("give TARGET/--example or --server-url, not both")
+    if save and not save.parent.is_dir():
+        raise CommandError(f"--save: no such directory: {save.parent}")
+    server_url = checked_url(server_url) if server_url else None
     agent = None if server_url else resolve_agent(target, example)
     config = trainer_config(policy, script, upstream, model, upstream_key_env)
     options = trial.TryOptions(
@@ -409,6 +451,8 @@ def try_(
     renderer = Renderer(make_console(use_plain(plain)), plain=use_plain(plain))
     show = (lambda items: None) if json_output else renderer.render_items
     outcome = asyncio.run(trial.run_try(agent, options, config, show))
+    if outcome.unreachable:
+        raise CommandError(outcome.init_error or "server unreachable", ExitStatus.CANNOT_START)
     if save:
         save_trajectory(save, outcome.trajectory)
     if json_output:
@@ -517,7 +561,7 @@ def replay(
         ),
     ] = None,
     role: Annotated[
-        str | None,
+        Role | None,
         typer.Option(
             envvar=_env("ROLE"),
             show_default=False,
@@ -545,7 +589,9 @@ def replay(
         return ExitStatus.SUCCESS
     renderer = Renderer(make_console(use_plain(plain)), plain=use_plain(plain))
     try:
-        renderer.render_trajectory(traj, step=step, last=last, role=role, show_tools=not no_tools)
+        renderer.render_trajectory(
+            traj, step=step, last=last, role=role and role.value, show_tools=not no_tools
+        )
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     renderer.render_summary(traj)
@@ -560,7 +606,9 @@ def mock_trainer(
     host: Annotated[
         str, typer.Option(envvar=_env("HOST"), help="Address to listen on.")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(envvar=_env("PORT"), help="Port to listen on.")] = 9001,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, envvar=_env("PORT"), help="Port to listen on.")
+    ] = 9001,
     policy: Policy = "calculator",
     script: ScriptFile = None,
     upstream: Upstream = None,
@@ -704,8 +752,8 @@ def bench(
         ),
     ] = None,
     server_log_level: Annotated[
-        str, _bench_opt("SERVER_LOG_LEVEL", "--log-level of the spawned server.")
-    ] = "warning",
+        LogLevel, _bench_opt("SERVER_LOG_LEVEL", "--log-level of the spawned server.")
+    ] = LogLevel.WARNING,
     timeout: Annotated[
         float, _bench_opt("TIMEOUT", "Seconds to wait for one rollout's completion.", min=0.1)
     ] = 120.0,
@@ -773,7 +821,7 @@ def bench(
         else ServerSpec(
             target=target,
             example=example,
-            log_level=server_log_level.lower(),
+            log_level=server_log_level.value,
             max_concurrent=max_concurrent or max(concurrency, 100),
         )
     )

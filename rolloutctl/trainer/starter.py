@@ -61,6 +61,19 @@ def redacted_init(init: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
+def hide_secret(value: Any, secret: str | None) -> Any:
+    """`value` with `secret` replaced by *** in every string it holds."""
+    if not secret:
+        return value
+    if isinstance(value, str):
+        return value.replace(secret, "***")
+    if isinstance(value, dict):
+        return {k: hide_secret(v, secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [hide_secret(v, secret) for v in value]
+    return value
+
+
 def api_key_of(init: dict[str, Any]) -> str | None:
     key = init.get("api_key")
     return key if isinstance(key, str) and key.strip() else None
@@ -108,6 +121,7 @@ class Starter:
             body = response.json()
         except ValueError:
             body = response.text[:500]
+        body = hide_secret(body, state.api_key)  # a refused init's error may echo the key
         self.records.emit(
             EventKind.INIT_RESPONSE,
             state.rollout_id,
