@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from rolloutctl.agent import RolloutMetrics
+
 MAX_METADATA_BYTES = 1024 * 1024
 TOOL_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$"
 CHAT_PATH = "/v1/chat/completions"
@@ -124,16 +126,6 @@ class InitResponse(_Body):
     tools: list[ToolSchema] = Field(default_factory=list)
 
 
-class Metrics(_Body):
-    num_llm_calls: int = 0
-    num_tool_calls: int = 0
-    prompt_tokens: int = 0
-    response_tokens: int = 0
-    total_latency_ms: float = 0.0
-    llm_latency_ms: float = 0.0
-    tool_latency_ms: float = 0.0
-
-
 class CompletedRequest(_Body):
     """Body of POST {server_url}/v1/rollout/completed."""
 
@@ -143,5 +135,5 @@ class CompletedRequest(_Body):
     finish_reason: str
     error_message: str | None = None
     reward: float | None = None
-    metrics: Metrics
+    metrics: RolloutMetrics  # the agent API's counters, validated as the wire's
     extra_fields: dict[str, Any] = Field(default_factory=dict)
