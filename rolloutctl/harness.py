@@ -19,7 +19,7 @@ import uvicorn
 from rolloutctl.agent import Agent
 from rolloutctl.server import create_app
 from rolloutctl.settings import ServerSettings
-from rolloutctl.sockets import CannotStart, bind_socket
+from rolloutctl.sockets import CannotStart, bind_socket, socket_url
 from rolloutctl.trainer import MockTrainer, RolloutHandle, TrainerConfig
 
 STARTUP_TIMEOUT = 10.0
@@ -92,7 +92,7 @@ async def serve_app(
     CannotStart (naming `what`) when the port cannot be bound or the app's startup fails.
     """
     sock = bind_socket(host, 0)
-    url = f"http://{f'[{host}]' if ':' in host else host}:{sock.getsockname()[1]}"
+    url = socket_url(host, sock)
     config = uvicorn.Config(
         app,
         log_config=None,

@@ -20,7 +20,7 @@ from rolloutctl.agent import Agent, RolloutRequest
 from rolloutctl.logs import setup_logging
 from rolloutctl.server import create_app
 from rolloutctl.settings import ServerSettings
-from rolloutctl.sockets import bind_socket
+from rolloutctl.sockets import bind_socket, socket_url
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -53,8 +53,7 @@ def run(agent: Agent, config: ServeConfig, console: Console | None = None) -> No
     """Serve `agent` until SIGINT/SIGTERM, then drain; raises CannotStart on bind errors."""
     console = console or Console(stderr=True)
     sock = bind_socket(config.host, config.port)
-    host = f"[{config.host}]" if ":" in config.host else config.host
-    url = f"http://{host}:{sock.getsockname()[1]}"
+    url = socket_url(config.host, sock)
     setup_logging(config.log_level, config.json_logs, console)
     if not config.json_logs:
         console.print(banner(agent, url, config.settings))

@@ -32,3 +32,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def socket_url(host: str, sock: socket.socket) -> str:
+    """The http base URL of `sock` as bound to `host`, an IPv6 address in brackets."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{sock.getsockname()[1]}"

@@ -20,7 +20,7 @@ from rich.panel import Panel
 
 from rolloutctl.events import Event, EventKind
 from rolloutctl.logs import setup_logging
-from rolloutctl.sockets import bind_socket
+from rolloutctl.sockets import bind_socket, socket_url
 from rolloutctl.trainer.bus import Subscription
 from rolloutctl.trainer.fake_tokens import content_text
 from rolloutctl.trainer.trainer import MockTrainer, TrainerConfig
@@ -154,7 +154,7 @@ def serve_trainer(
     console = console or Console()
     sock = bind_socket(host, port)
     trainer = MockTrainer(config)
-    trainer.url = f"http://{f'[{host}]' if ':' in host else host}:{sock.getsockname()[1]}"
+    trainer.url = socket_url(host, sock)
     setup_logging("warning", json_lines, console)
     logging.getLogger("rolloutctl.trainer").setLevel(logging.ERROR)  # violations print as events
     if not json_lines:
