@@ -25,6 +25,7 @@ from rolloutctl import check_rollouts as rollouts
 from rolloutctl.check_requests import ServerUnreachable
 from rolloutctl.check_session import CheckOptions, CheckStatus, Session, Verdict
 from rolloutctl.harness import serve_app
+from rolloutctl.redaction import one_line
 from rolloutctl.trainer import MockTrainer, TrainerConfig, make_policy
 
 __all__ = [
@@ -136,9 +137,7 @@ async def _verdict(check: Check, session: Session) -> Verdict:
 
 def _one_line(text: str, secrets: list[str | None]) -> str:
     """The reason as one short line, with any key the run used shown as ***."""
-    for secret in filter(None, secrets):
-        text = text.replace(secret, "***")
-    text = " ".join(text.split())
+    text = one_line(text, *secrets)
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
 
 

@@ -21,6 +21,7 @@ import orjson
 from rolloutctl import __version__
 from rolloutctl.http_pool import Header, HttpPool, default_pool
 from rolloutctl.protocol import CHAT_PATH, COMPLETED_PATH, ErrorCategory
+from rolloutctl.redaction import one_line
 from rolloutctl.retry import RetryPolicy, is_retryable, parse_retry_after
 
 __all__ = ["Delivery", "HttpPool", "RetryPolicy", "TrainerClient", "TrainerError", "default_pool"]
@@ -162,8 +163,7 @@ class TrainerClient:
 
     def _scrub(self, text: str) -> str:
         """One line, with the api_key masked should a trainer echo it back."""
-        line = " ".join(text.split())
-        return line.replace(self._secret, "***") if self._secret else line
+        return one_line(text, self._secret)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from rolloutctl.events import EventKind
 from rolloutctl.http_pool import HttpPool
 from rolloutctl.protocol import INIT_PATH, InitResponse
+from rolloutctl.redaction import mask
 from rolloutctl.trainer.records import Records, RolloutState
 
 INIT_TIMEOUT_S = 30.0
@@ -59,19 +60,6 @@ def redacted_init(init: dict[str, Any]) -> dict[str, Any]:
     if "api_key" in shown:
         shown["api_key"] = "***" if api_key_of(init) else None
     return shown
-
-
-def hide_secret(value: Any, secret: str | None) -> Any:
-    """`value` with `secret` replaced by *** in every string it holds."""
-    if not secret:
-        return value
-    if isinstance(value, str):
-        return value.replace(secret, "***")
-    if isinstance(value, dict):
-        return {k: hide_secret(v, secret) for k, v in value.items()}
-    if isinstance(value, list):
-        return [hide_secret(v, secret) for v in value]
-    return value
 
 
 def api_key_of(init: dict[str, Any]) -> str | None:
@@ -121,7 +109,7 @@ class Starter:
             body = response.json()
         except ValueError:
             body = response.text[:500]
-        body = hide_secret(body, state.api_key)  # a refused init's error may echo the key
+        body = mask(body, state.api_key)  # a refused init's error may echo the key
         self.records.emit(
             EventKind.INIT_RESPONSE,
             state.rollout_id,
