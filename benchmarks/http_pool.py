@@ -24,7 +24,7 @@ import httpx
 import orjson
 import uvicorn
 
-from rolloutctl.client import HttpPool, TrainerClient
+from rolloutctl.server.callbacks import HttpPool, TrainerClient
 
 ANSWER = orjson.dumps(
     {

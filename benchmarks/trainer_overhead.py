@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 import orjson
 
-from rolloutctl.http_pool import HttpPool
+from rolloutctl.net.http_pool import HttpPool
 from rolloutctl.trainer import MockTrainer
 
 QUESTION = [

@@ -16,10 +16,11 @@ from typing import Any
 
 import uvicorn
 
-from rolloutctl.agent import Agent
-from rolloutctl.server import create_app
-from rolloutctl.settings import ServerSettings
-from rolloutctl.sockets import CannotStart, bind_socket, socket_url
+from rolloutctl.agent.context import Agent
+from rolloutctl.errors import CannotStartError
+from rolloutctl.net.sockets import bind_socket, socket_url
+from rolloutctl.server.app import create_app
+from rolloutctl.server.settings import ServerSettings
 from rolloutctl.trainer import MockTrainer, RolloutHandle, TrainerConfig
 
 STARTUP_TIMEOUT = 10.0
@@ -89,7 +90,7 @@ async def serve_app(
 ) -> AsyncIterator[str]:
     """Serve the ASGI `app` on a free port of `host` while the block runs; yield its URL.
 
-    CannotStart (naming `what`) when the port cannot be bound or the app's startup fails.
+    CannotStartError (naming `what`) when the port cannot be bound or the app's startup fails.
     """
     sock = bind_socket(host, 0)
     url = socket_url(host, sock)
@@ -114,7 +115,7 @@ async def _run(server: _InProcessServer, sock: Any, what: str) -> None:
     try:
         await server.serve(sockets=[sock])
     except SystemExit:  # uvicorn's answer to a failed lifespan startup
-        raise CannotStart(f"{what} failed during startup") from None
+        raise CannotStartError(f"{what} failed during startup") from None
     finally:
         sock.close()
 
@@ -130,9 +131,9 @@ async def _until_ready(server: _InProcessServer, task: asyncio.Task, what: str) 
     if server.ready.is_set():
         return
     if task.done():
-        task.result()  # its CannotStart, or whatever else stopped it
-        raise CannotStart(f"{what} stopped during startup")
-    raise CannotStart(f"{what} did not come up within {STARTUP_TIMEOUT:g} s")
+        task.result()  # its CannotStartError, or whatever else stopped it
+        raise CannotStartError(f"{what} stopped during startup")
+    raise CannotStartError(f"{what} did not come up within {STARTUP_TIMEOUT:g} s")
 
 
 @contextlib.asynccontextmanager

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from rolloutctl.agent import RolloutMetrics
+from rolloutctl.agent.context import RolloutMetrics
 
 MAX_METADATA_BYTES = 1024 * 1024
 TOOL_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$"

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rolloutctl.agent import Agent
+from rolloutctl.agent.context import Agent
 from rolloutctl.harness import local_stack
-from rolloutctl.settings import ServerSettings
+from rolloutctl.server.settings import ServerSettings
 from rolloutctl.trainer import InitError, InitRefused, Subscription, TrainerConfig
-from rolloutctl.trajectory_builder import RenderItem, TrajectoryBuilder
+from rolloutctl.trajectory.builder import RenderItem, TrajectoryBuilder
 
 DEFAULT_SYSTEM = "You are a careful assistant. Use the tools for every arithmetic step."
 DEFAULT_PROMPT = "What is (5 + 3) * 2?"  # two tool calls with the calculator tools

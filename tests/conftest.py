@@ -6,14 +6,14 @@ import contextlib
 from collections.abc import Callable, Iterator
 
 import pytest
-from helpers import run_server
-from recording_trainer import RecordingTrainer
 
-from rolloutctl.agent import Agent
-from rolloutctl.client import RetryPolicy
-from rolloutctl.loader import load_example
-from rolloutctl.server import create_app
-from rolloutctl.settings import ServerSettings
+from rolloutctl.agent.context import Agent
+from rolloutctl.agent.loader import load_example
+from rolloutctl.server.app import create_app
+from rolloutctl.server.callbacks import RetryPolicy
+from rolloutctl.server.settings import ServerSettings
+from tests.helpers import run_server
+from tests.recording_trainer import RecordingTrainer
 
 FAST_RETRY = RetryPolicy(max_retries=3, initial_delay=0.01, window=2.0, call_timeout=2.0)
 

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from rolloutctl.agent.loader import load_example
 from rolloutctl.harness import local_stack
-from rolloutctl.loader import load_example
 from rolloutctl.trainer import TrainerConfig, make_policy
 
 PROBLEMS = [

@@ -8,10 +8,10 @@ import socket
 import httpx
 import pytest
 
+from rolloutctl.agent.loader import load_example
+from rolloutctl.errors import CannotStartError
 from rolloutctl.harness import local_stack, serve_app
-from rolloutctl.loader import load_example
-from rolloutctl.settings import ServerSettings
-from rolloutctl.sockets import CannotStart
+from rolloutctl.server.settings import ServerSettings
 from rolloutctl.trainer import TrainerConfig, make_policy
 
 
@@ -53,7 +53,7 @@ def test_failed_startup_is_cannot_start():
         async with serve_app(failing_startup, "the broken app"):
             pytest.fail("the block must not run")
 
-    with pytest.raises(CannotStart, match="the broken app failed during startup"):
+    with pytest.raises(CannotStartError, match="the broken app failed during startup"):
         asyncio.run(scenario())
 
 

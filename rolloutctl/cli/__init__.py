@@ -1,1 +1,2 @@
-"""The `rolloutctl` command: option parsing (`definition`) and exit handling (`core`)."""
+"""The `rolloutctl` command: the Typer `app`, shared `options`, one module per command in
+`commands/`, and exit handling in `core`."""

@@ -1,7 +1,7 @@
-"""Running the command: exceptions become one readable line and an `ExitStatus`.
+"""Running the command: errors become one readable line and an `ExitStatus`.
 
-Kept apart from `definition.py` so that the commands stay plain calls into the
-library and every error path is decided in one place.
+Kept apart from the commands so that they stay plain calls into the library and
+every error path is decided here, by the base class of `rolloutctl.errors`.
 """
 
 from __future__ import annotations
@@ -15,31 +15,15 @@ from collections.abc import Sequence
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
+from rolloutctl.errors import RolloutctlError
 from rolloutctl.status import ExitStatus
-
-
-class CommandError(Exception):
-    """A user-facing failure with its exit status; the message is one line."""
-
-    def __init__(self, message: str, status: ExitStatus = ExitStatus.USAGE) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _user_errors() -> dict[type[BaseException], ExitStatus]:
-    """Library exceptions that are the user's input, not our bug (imported lazily)."""
-    from rolloutctl.loader import TargetError
-    from rolloutctl.sockets import CannotStart
-
-    return {TargetError: ExitStatus.USAGE, CannotStart: ExitStatus.CANNOT_START}
-
 
 _ENVVAR_NOTE = re.compile(r" \(env var: '[^)]*'\)")
 
 
 def raw_main(args: Sequence[str] | None = None) -> int:
     """Run the CLI and return the exit status instead of exiting."""
-    from rolloutctl.cli.definition import app
+    from rolloutctl.cli.app import app
 
     if "_ROLLOUTCTL_COMPLETE" in os.environ:  # a shell asks for completions (completions/)
         from typer._completion_classes import completion_init
@@ -60,19 +44,15 @@ def raw_main(args: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except (KeyboardInterrupt, typer.Abort):
         return _fail("interrupted", ExitStatus.INTERRUPTED)
-    except CommandError as exc:
-        return _fail(str(exc), exc.status, debug)
+    except RolloutctlError as exc:
+        return _fail(str(exc), exc.exit_status, debug)
     except ClickException as exc:
         return _fail(exc.format_message(), ExitStatus.USAGE)
     except Exception as exc:
-        status = _user_errors().get(type(exc))
-        if status is None:
-            return _fail(
-                f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
-                ExitStatus.FAILURE,
-                debug,
-            )
-        return _fail(str(exc), status, debug)
+        message = (
+            f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"
+        )
+        return _fail(message, ExitStatus.FAILURE, debug)
     return int(result or 0)
 
 

@@ -16,12 +16,12 @@ from zlib import crc32
 
 from rolloutctl.events import EventKind
 from rolloutctl.trainer.fake_tokens import logprobs_for, message_ids, prompt_ids
-from rolloutctl.trainer.policy_types import Policy, Reply, Turn, UpstreamError
+from rolloutctl.trainer.policies.base import Policy, Reply, Turn, UpstreamError
 from rolloutctl.trainer.records import UNAUTHORIZED, Records, RolloutState
 from rolloutctl.trainer.violations import history_breach, params_finding, tool_findings
 
 if TYPE_CHECKING:
-    from rolloutctl.trainer.trainer import TrainerConfig
+    from rolloutctl.trainer.mock import TrainerConfig
 
 log = logging.getLogger("rolloutctl.trainer")
 END_OF_TEXT = 0

@@ -10,7 +10,7 @@ from rolloutctl.trainer.records import UNAUTHORIZED, Records, RolloutState
 from rolloutctl.trainer.violations import Finding, history_breach, payload_finding, tool_findings
 
 if TYPE_CHECKING:
-    from rolloutctl.trainer.trainer import TrainerConfig
+    from rolloutctl.trainer.mock import TrainerConfig
 
 Answer = tuple[int, dict[str, Any]]
 OK = {"status": "ok"}

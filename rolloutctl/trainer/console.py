@@ -20,10 +20,10 @@ from rich.panel import Panel
 
 from rolloutctl.events import Event, EventKind
 from rolloutctl.logs import setup_logging
-from rolloutctl.sockets import bind_socket, socket_url
+from rolloutctl.net.sockets import bind_socket, socket_url
 from rolloutctl.trainer.bus import Subscription
 from rolloutctl.trainer.fake_tokens import content_text
-from rolloutctl.trainer.trainer import MockTrainer, TrainerConfig
+from rolloutctl.trainer.mock import MockTrainer, TrainerConfig
 
 SNIPPET = 70
 
@@ -150,7 +150,7 @@ def serve_trainer(
     console: Console | None = None,
     json_lines: bool = False,
 ) -> None:
-    """Serve until SIGINT/SIGTERM; raises rolloutctl.sockets.CannotStart on bind errors."""
+    """Serve until SIGINT/SIGTERM; raises rolloutctl.net.sockets.CannotBind on bind errors."""
     console = console or Console()
     sock = bind_socket(host, port)
     trainer = MockTrainer(config)

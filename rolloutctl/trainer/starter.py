@@ -10,8 +10,9 @@ import httpx
 import orjson
 from pydantic import ValidationError
 
+from rolloutctl.errors import RolloutctlError
 from rolloutctl.events import EventKind
-from rolloutctl.http_pool import HttpPool
+from rolloutctl.net.http_pool import HttpPool
 from rolloutctl.protocol import INIT_PATH, InitResponse
 from rolloutctl.redaction import mask
 from rolloutctl.trainer.records import Records, RolloutState
@@ -19,7 +20,7 @@ from rolloutctl.trainer.records import Records, RolloutState
 INIT_TIMEOUT_S = 30.0
 
 
-class InitError(RuntimeError):
+class InitError(RolloutctlError):
     """The init could not be delivered (connection failure, timeout)."""
 
 

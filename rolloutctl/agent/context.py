@@ -1,0 +1,176 @@
+"""The agent API: what an agent author writes against.
+
+It knows nothing of the wire protocol: an agent gets a `RolloutContext` whose `chat`
+reaches whatever model backend serves it (the v1 trainer today, other protocols
+later), so one agent can be served by any of them unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rolloutctl.agent.tools import Tool
+from rolloutctl.errors import AgentError
+
+Message = dict[str, Any]
+LLMBackend = Callable[[list[Message], dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class RolloutRequest:
+    """What a rollout asks for, independent of the protocol that carried it."""
+
+    rollout_id: str
+    messages: list[Message]
+    completion_params: dict[str, Any] = field(default_factory=dict)
+    max_turns: int = 10
+    max_tokens_total: int = 8192
+    metadata: dict[str, Any] = field(default_factory=dict)
+    tool_server_url: str | None = None
+
+
+@dataclass
+class RolloutMetrics:
+    num_llm_calls: int = 0
+    num_tool_calls: int = 0
+    prompt_tokens: int = 0
+    response_tokens: int = 0
+    total_latency_ms: float = 0.0
+    llm_latency_ms: float = 0.0
+    tool_latency_ms: float = 0.0
+
+
+@dataclass
+class RolloutResult:
+    """What `Agent.run` returns; `messages` defaults to the context's history."""
+
+    finish_reason: str = "stop"
+    messages: list[Message] | None = None
+    reward: float | None = None
+    extra_fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """One assistant turn as the model backend returned it."""
+
+    message: Message
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def tool_calls(self) -> list[dict[str, Any]]:
+        return self.message.get("tool_calls") or []
+
+    @property
+    def content(self) -> str:
+        return self.message.get("content") or ""
+
+
+class BadModelResponse(AgentError, ValueError):
+    """The model backend answered 2xx with something that is not a chat completion."""
+
+
+class TurnLimitReached(AgentError):
+    """Raised by `ctx.chat` when the rollout has used all of its `max_turns`."""
+
+
+class Agent:
+    """Base class for agents: declare `name`, `tools(request)` and `async run(ctx)`."""
+
+    name: str = "agent"
+
+    def tools(self, request: RolloutRequest) -> Sequence[Tool]:
+        return []
+
+    async def run(self, ctx: RolloutContext) -> RolloutResult:
+        raise NotImplementedError
+
+
+class RolloutContext:
+    """One rollout as the agent sees it: the request, the model, the tools, the metrics."""
+
+    def __init__(self, request: RolloutRequest, tools: Sequence[Tool], llm: LLMBackend) -> None:
+        self.request = request
+        self.tools = {t.name: t for t in tools}
+        self.messages: list[Message] = list(request.messages)
+        self.metrics = RolloutMetrics()
+        self._llm = llm
+
+    async def chat(self, messages: list[Message] | None = None) -> ChatResult:
+        """Ask the model for the next turn of `messages` (default: `self.messages`).
+
+        The history becomes `messages` plus the assistant message, which is what a
+        failed rollout reports as far as it got.
+        """
+        if self.metrics.num_llm_calls >= self.request.max_turns:
+            raise TurnLimitReached(f"max_turns={self.request.max_turns} reached")
+        history = list(self.messages if messages is None else messages)
+        started = time.perf_counter()
+        response = await self._llm(history, self.request.completion_params)
+        self.metrics.llm_latency_ms += (time.perf_counter() - started) * 1000
+        result = _parse_chat_response(response)
+        self.metrics.num_llm_calls += 1
+        self.metrics.prompt_tokens += result.prompt_tokens
+        self.metrics.response_tokens += result.completion_tokens
+        history.append(result.message)
+        self.messages = history
+        return result
+
+    async def run_tools(self, tool_calls: list[dict[str, Any]]) -> list[Message]:
+        """Run `tool_calls` concurrently; return one tool message per call, in call order.
+
+        A failing call yields content starting `Error: ` instead of raising, because the
+        protocol wants the rollout to go on. The messages are appended to the history.
+        """
+        started = time.perf_counter()
+        results = await asyncio.gather(*(self._run_one(call) for call in tool_calls))
+        self.metrics.tool_latency_ms += (time.perf_counter() - started) * 1000
+        self.metrics.num_tool_calls += len(tool_calls)
+        replies = [
+            {"role": "tool", "content": content, "tool_call_id": call.get("id", "")}
+            for call, content in zip(tool_calls, results, strict=True)
+        ]
+        self.messages.extend(replies)
+        return replies
+
+    async def _run_one(self, call: dict[str, Any]) -> str:
+        function = call.get("function") or {}
+        name = function.get("name")
+        tool = self.tools.get(name) if isinstance(name, str) else None
+        if tool is None:
+            return f"Error: unknown tool {name!r}"
+        try:
+            arguments = json.loads(function.get("arguments") or "{}")
+        except (TypeError, ValueError) as exc:
+            return f"Error: arguments are not valid JSON ({exc})"
+        if not isinstance(arguments, dict):
+            return "Error: arguments must be a JSON object"
+        try:
+            return await tool.call(arguments)
+        except Exception as exc:  # a tool's failure is reported to the model, not raised
+            return f"Error: {type(exc).__name__}: {exc}"
+
+
+def _parse_chat_response(response: dict[str, Any]) -> ChatResult:
+    """Read the fields PROTOCOL.md names from an OpenAI chat completion."""
+    try:
+        choice = response["choices"][0]
+        message = choice["message"]
+    except (KeyError, IndexError, TypeError) as exc:
+        raise BadModelResponse("chat response has no choices[0].message") from exc
+    if not isinstance(message, dict):
+        raise BadModelResponse("chat response choices[0].message is not an object")
+    usage = response.get("usage") or {}
+    return ChatResult(
+        message=message,
+        finish_reason=choice.get("finish_reason") or "stop",
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+    )

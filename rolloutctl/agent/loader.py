@@ -1,0 +1,95 @@
+"""Finding the agent to serve: `module:attr`, `path/to/file.py:attr`, or a bundled example.
+
+Every failure is a `TargetError` with one line saying which part failed and why, so
+the CLI can print it as is and exit 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from rolloutctl.agent.context import Agent
+from rolloutctl.errors import InputError
+
+DEFAULT_ATTR = "agent"
+
+
+class TargetError(InputError):
+    """The agent target cannot be loaded; the message is one readable line."""
+
+
+def examples_dir() -> Path:
+    """Bundled examples: inside the installed wheel, or the source checkout's `examples/`."""
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "_examples"
+    return packaged if packaged.is_dir() else package.parent / "examples"
+
+
+def example_names() -> list[str]:
+    return sorted(p.stem for p in examples_dir().glob("*.py") if not p.stem.startswith("_"))
+
+
+def load_example(name: str) -> Agent:
+    path = examples_dir() / f"{name}.py"
+    if name not in example_names():
+        raise TargetError(f"unknown example {name!r}; choose one of: {', '.join(example_names())}")
+    return load_agent(f"{path}:{DEFAULT_ATTR}")
+
+
+def load_agent(target: str) -> Agent:
+    """Load `target` (attr defaults to `agent`); a class is instantiated without arguments."""
+    location, _, attr = target.rpartition(":") if ":" in target else (target, "", DEFAULT_ATTR)
+    if not location or not attr:
+        raise TargetError(
+            f"target {target!r} must look like 'package.module:attr' or 'path/to/file.py:attr'"
+        )
+    module = _load_module(location)
+    try:
+        obj = getattr(module, attr)
+    except AttributeError:
+        raise TargetError(f"{location!r} has no attribute {attr!r}") from None
+    return _as_agent(obj, f"{location}:{attr}")
+
+
+def _load_module(location: str) -> ModuleType:
+    if location.endswith(".py") or "/" in location or "\\" in location:
+        return _load_file(Path(location))
+    try:
+        return importlib.import_module(location)
+    except ModuleNotFoundError as exc:
+        raise TargetError(f"cannot import module {location!r}: {exc}") from None
+    except (Exception, SystemExit) as exc:
+        raise TargetError(f"importing {location!r} failed: {type(exc).__name__}: {exc}") from None
+
+
+def _load_file(path: Path) -> ModuleType:
+    if not path.is_file():
+        raise TargetError(f"no such file: {path}")
+    name = f"rolloutctl_target_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise TargetError(f"{path} is not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.resolve().parent))  # so the file can import its neighbours
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:  # a script's exit() is a load failure too
+        del sys.modules[name]
+        raise TargetError(f"loading {path} failed: {type(exc).__name__}: {exc}") from None
+    return module
+
+
+def _as_agent(obj: object, where: str) -> Agent:
+    if isinstance(obj, type) and issubclass(obj, Agent):
+        try:
+            obj = obj()
+        except Exception as exc:
+            raise TargetError(f"{where}: creating the agent failed: {exc}") from None
+    if not isinstance(obj, Agent):
+        raise TargetError(f"{where} is a {type(obj).__name__}, not an Agent subclass or instance")
+    return obj

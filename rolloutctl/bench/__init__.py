@@ -1,0 +1,1 @@
+"""`rolloutctl bench`: a closed-loop load generator and its report."""

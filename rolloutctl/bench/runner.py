@@ -1,0 +1,244 @@
+"""`rolloutctl bench`: a closed-loop load generator for any RolloutServer.
+
+C workers each start a calculator rollout through one MockTrainer (served in this
+process) and wait for its completion, until N rollouts are done. The workload is two
+LLM turns per rollout: one tool call, then the final answer. The trainer checks
+every callback, so the same run counts ERROR completions, protocol violations,
+duplicate completions and lost rollouts, the reliability side of performance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from rolloutctl.bench.procstats import PeakRss, ProcSample, machine_cpu, sample
+from rolloutctl.bench.report import BenchResult
+from rolloutctl.bench.server_process import ServerSpec, spawn_server
+from rolloutctl.bench.tally import Phase, add_costs, add_machine, percentiles
+from rolloutctl.harness import serve_app
+from rolloutctl.trainer import InitError, InitRefused, MockTrainer, TrainerConfig
+from rolloutctl.trainer import make_policy as make_trainer_policy
+
+Progress = Callable[[int, int], None]  # (rollouts finished, rollouts in all)
+PROGRESS_INTERVAL = 0.1
+SYSTEM = {"role": "system", "content": "You are a calculator. Use the tools, then answer."}
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    rollouts: int = 1000
+    concurrency: int = 32
+    llm_latency_ms: float = 0.0
+    fail_rate: float = 0.0
+    fail_completed_rate: float = 0.0
+    warmup: int = 0
+    timeout: float = 120.0  # seconds a worker waits for one completion before moving on
+    final_wait: float = 10.0  # extra seconds, at the end, for the completions still missing
+    seed: int | None = None  # of the trainer's fault injection
+    server_key: str | None = None  # the server's inbound key, if it wants one
+    trainer_host: str = "127.0.0.1"  # where the server under test can reach the trainer
+    # Inits in flight at once, hence connections the server holds for them: a trainer's
+    # HTTP client pools its connections (httpx and aiohttp allow 100 by default).
+    init_connections: int = 100
+    # in every rollout_id, fresh per run unless given: a server remembers ids for an hour,
+    # so a second run against the same --server-url must not repeat the first one's
+    run_id: str | None = None
+
+
+def calculator_init(rollout_id: str, index: int) -> dict:
+    """An init whose answer takes exactly one `add` call; the numbers vary per rollout."""
+    question = f"What is {index % 97} + {index % 13 + 1}?"
+    return {
+        "rollout_id": rollout_id,
+        "messages": [SYSTEM, {"role": "user", "content": question}],
+        "completion_params": {"temperature": 0.7},
+        "max_turns": 4,
+    }
+
+
+class Bench:
+    """Drives one server at `server_url`; `pid` (when the server is ours) is sampled."""
+
+    def __init__(
+        self, config: BenchConfig, trainer: MockTrainer, server_url: str, pid: int | None = None
+    ) -> None:
+        self.config, self.trainer, self.server_url, self.pid = config, trainer, server_url, pid
+        self._init_slots = asyncio.Semaphore(config.init_connections)
+        self.run_id = config.run_id or uuid.uuid4().hex[:8]
+
+    async def run(self, progress: Progress | None = None) -> BenchResult:
+        if self.config.warmup:
+            await self._closed_loop(Phase(f"warmup-{self.run_id}", self.config.warmup))
+        phase = Phase(f"bench-{self.run_id}", self.config.rollouts)
+        machine0, server0, self0 = machine_cpu(), self._server_sample(), sample()
+        wall0 = time.perf_counter()
+        peak = PeakRss(self.pid) if self.pid else None
+        if peak:
+            peak.start()
+        with _ticking(phase, progress):
+            await self._closed_loop(phase)
+        wall = time.perf_counter() - wall0
+        machine1, server1, self1 = machine_cpu(), self._server_sample(), sample()
+        peak_bytes = await peak.stop() if peak else None
+        lost = await self._final_wait(phase)
+        result = self._result(phase, wall, lost)
+        add_costs(result, (server0, server1), (self0, self1), peak_bytes)
+        add_machine(result, machine0, machine1)
+        return result
+
+    def _server_sample(self) -> ProcSample | None:
+        return sample(self.pid) if self.pid else None
+
+    async def _closed_loop(self, phase: Phase) -> None:
+        workers = min(self.config.concurrency, phase.total)
+        await asyncio.gather(*(self._worker(phase) for _ in range(workers)))
+
+    async def _worker(self, phase: Phase) -> None:
+        while (index := phase.take()) is not None:
+            await self._one(phase, index)
+            phase.finished += 1
+
+    async def _one(self, phase: Phase, index: int) -> None:
+        rollout_id = f"{phase.prefix}-{index}"
+        init = calculator_init(rollout_id, index)
+        started = time.perf_counter()
+        try:
+            async with self._init_slots:
+                handle = await self.trainer.start_rollout(
+                    self.server_url, init, self.config.server_key
+                )
+        except InitRefused:
+            phase.refused += 1
+            return
+        except InitError:
+            phase.init_errors += 1
+            return
+        completion = await handle.wait(self.config.timeout)
+        if completion is None:
+            phase.unanswered.append(handle)
+        else:
+            phase.record(completion, time.perf_counter() - started)
+
+    async def _final_wait(self, phase: Phase) -> int:
+        """Give the unanswered rollouts one more chance; those still silent are lost."""
+        if not phase.unanswered:
+            return 0
+        waits = (h.wait(self.config.final_wait) for h in phase.unanswered)
+        late = [c for c in await asyncio.gather(*waits) if c is not None]
+        for completion in late:  # counted, but with no meaningful latency
+            phase.statuses[completion.get("status", "?")] += 1
+        return len(phase.unanswered) - len(late)
+
+    def _result(self, phase: Phase, wall: float, lost: int) -> BenchResult:
+        config = self.config
+        rules = Counter(
+            v.rule for v in self.trainer.violations() if not v.rollout_id.startswith("warmup-")
+        )
+        accepted = phase.total - phase.refused - phase.init_errors
+        return BenchResult(
+            server=self.server_url,
+            rollouts=phase.total,
+            concurrency=config.concurrency,
+            warmup=config.warmup,
+            llm_latency_ms=config.llm_latency_ms,
+            fail_rate=config.fail_rate,
+            fail_completed_rate=config.fail_completed_rate,
+            init_connections=config.init_connections,
+            wall_s=wall,
+            accepted=accepted,
+            completed=phase.statuses["COMPLETED"],
+            errors=accepted - lost - phase.statuses["COMPLETED"],
+            lost=lost,
+            refused=phase.refused,
+            init_errors=phase.init_errors,
+            duplicates=rules["completion_duplicate"],
+            violations=sum(rules.values()),
+            violation_rules=dict(rules),
+            error_categories=dict(phase.categories),
+            rollouts_per_s=phase.total / wall if wall else 0.0,
+            latency_ms=percentiles(phase.latencies),
+            cpu_count=os.cpu_count() or 1,
+        )
+
+
+@contextlib.contextmanager
+def _ticking(phase: Phase, progress: Progress | None) -> Iterator[None]:
+    """Report progress every 0.1 s from a side task, off the workers' hot path."""
+    if progress is None:
+        yield
+        return
+
+    async def tick() -> None:
+        while True:
+            progress(phase.finished, phase.total)
+            await asyncio.sleep(PROGRESS_INTERVAL)
+
+    task = asyncio.create_task(tick())
+    try:
+        yield
+    finally:
+        task.cancel()
+        progress(phase.finished, phase.total)
+
+
+@contextlib.contextmanager
+def _quiet_trainer_logs() -> Iterator[None]:
+    """Violations are counted in the result; one warning line each would bury the bar."""
+    logger = logging.getLogger("rolloutctl.trainer")
+    previous, logger.disabled = logger.disabled, True
+    try:
+        yield
+    finally:
+        logger.disabled = previous
+
+
+async def run_bench(
+    config: BenchConfig,
+    server_url: str | None = None,
+    spec: ServerSpec | None = None,
+    progress: Progress | None = None,
+) -> BenchResult:
+    """Bench the server at `server_url`, or spawn one from `spec` (exactly one of them)."""
+    if (server_url is None) == (spec is None):
+        raise ValueError("give exactly one of server_url or spec")
+    trainer = MockTrainer(
+        TrainerConfig(
+            policy=make_trainer_policy("calculator"),
+            latency_ms=config.llm_latency_ms,
+            fail_rate=config.fail_rate,
+            fail_completed_rate=config.fail_completed_rate,
+            seed=config.seed,
+        )
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(_quiet_trainer_logs())
+        stack.push_async_callback(trainer.aclose)
+        trainer.url = await stack.enter_async_context(
+            serve_app(trainer.app, "the mock trainer", host=config.trainer_host)
+        )
+        pid = None
+        if spec is not None:
+            server = await stack.enter_async_context(spawn_server(spec))
+            server_url, pid = server.url, server.pid
+        result = await Bench(config, trainer, server_url or "", pid).run(progress)
+    if spec is not None:
+        result.server = f"--example {spec.example}" if spec.example else spec.target or ""
+    return result
+
+
+def run_blocking[T](coro: Coroutine[Any, Any, T]) -> T:
+    """Run `coro` on uvloop when installed: the trainer side then costs less CPU."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return asyncio.run(coro, loop_factory=uvloop.new_event_loop)

@@ -1,0 +1,144 @@
+"""The server under test as a separate process, the way it runs in a real deployment.
+
+A server sharing the bench's event loop would make the two fight over one core and
+hide what each costs; as a child process it gets its own loop, its own CPU time and
+its own RSS, which `procstats` reads from /proc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+
+from rolloutctl.errors import CannotStartError
+from rolloutctl.net.http_pool import HttpPool
+
+STARTUP_TIMEOUT = 30.0
+STOP_TIMEOUT = 20.0
+# The child's options come from the bench's command line only, never from these.
+_SERVE_ENV = (
+    "MAX_CONCURRENT_ROLLOUTS",
+    "ROLLOUT_SERVER_PORT",
+    "ROLLOUT_TIMEOUT_SECONDS",
+    "HTTP_CLIENT_TIMEOUT",
+)
+
+
+class ServerStartError(CannotStartError):
+    """The server under test did not come up; the message ends with its last stderr line."""
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """What `rolloutctl serve` is told: exactly one of `target` or `example`."""
+
+    target: str | None = None
+    example: str | None = None
+    max_concurrent: int = 100
+    log_level: str = "warning"
+    host: str = "127.0.0.1"
+
+    def argv(self, port: int) -> list[str]:
+        agent = ["--example", self.example] if self.example else [self.target or ""]
+        return [
+            sys.executable,
+            "-m",
+            "rolloutctl",
+            "serve",
+            *agent,
+            "--host",
+            self.host,
+            "--port",
+            str(port),
+            "--log-level",
+            self.log_level,
+            "--max-concurrent",
+            str(self.max_concurrent),
+        ]
+
+
+@dataclass(frozen=True)
+class SpawnedServer:
+    url: str
+    pid: int
+
+
+@contextlib.asynccontextmanager
+async def spawn_server(spec: ServerSpec) -> AsyncIterator[SpawnedServer]:
+    """Start `rolloutctl serve` for `spec`, wait for /health, and stop it (SIGTERM) after."""
+    port = _free_port(spec.host)
+    with tempfile.TemporaryFile() as stderr:  # a file, so a chatty server never blocks on it
+        process = subprocess.Popen(
+            spec.argv(port),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=_child_env(),
+        )
+        try:
+            url = f"http://{spec.host}:{port}"
+            await _wait_healthy(process, url, stderr)
+            yield SpawnedServer(url, process.pid)
+        finally:
+            await _stop(process)
+
+
+def _child_env() -> dict[str, str]:
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("ROLLOUTCTL_") and name not in _SERVE_ENV
+    }
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+async def _wait_healthy(process: subprocess.Popen, url: str, stderr: object) -> None:
+    health = httpx.URL(url + "/health")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STARTUP_TIMEOUT
+    async with HttpPool() as pool:
+        while loop.time() < deadline:
+            if process.poll() is not None:
+                raise ServerStartError(
+                    f"the server under test exited with status "
+                    f"{process.returncode}: {_last_line(stderr)}"
+                )
+            with contextlib.suppress(httpx.TransportError):
+                if (await pool.request(b"GET", health, timeout=2.0)).status_code == 200:
+                    return
+            await asyncio.sleep(0.05)
+    raise ServerStartError(f"the server under test was not healthy within {STARTUP_TIMEOUT:g} s")
+
+
+def _last_line(stderr: object) -> str:
+    stderr.seek(0)  # type: ignore[attr-defined]
+    lines = stderr.read().decode(errors="replace").strip().splitlines()  # type: ignore[attr-defined]
+    return lines[-1].strip() if lines else "(no output)"
+
+
+async def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM (the server drains), then SIGKILL if it does not end in time."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STOP_TIMEOUT
+    while process.poll() is None and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    if process.poll() is None:
+        process.kill()
+        process.wait()

@@ -1,0 +1,1 @@
+"""`rolloutctl check`: protocol conformance of any running server, judged from outside."""

@@ -1,0 +1,201 @@
+"""The checks of `rolloutctl check` that look at the server's HTTP answers themselves.
+
+Health, the tools in the 202, refused inits, repeated inits and the status endpoint:
+each sends requests the mock trainer would never send (bad bodies, duplicates) or
+reads a response body, so they talk to the server directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from rolloutctl.check.outcome import Watch
+from rolloutctl.check.script import answer
+from rolloutctl.check.session import CheckStatus, Session, Verdict, judge
+from rolloutctl.errors import CannotStartError
+
+DROP = object()  # as a bad value: leave the field out
+BAD_INITS: list[tuple[str, str, Any]] = [  # (field, what is wrong, the value sent)
+    ("rollout_id", "missing", DROP),
+    ("rollout_id", "blank", "   "),
+    ("rollout_id", "over 256 chars", "r" * 257),
+    ("rollout_id", "not a string", 42),
+    ("server_url", "missing", DROP),
+    ("server_url", "not http(s)", "ftp://example.com/trainer"),
+    ("server_url", "without a host", "http://"),
+    ("messages", "missing", DROP),
+    ("messages", "not a list", "hello"),
+    ("messages", "not objects", [42]),
+    ("completion_params", "not an object", [1, 2]),
+    ("max_turns", "0", 0),
+    ("max_turns", "not an int", "many"),
+    ("max_tokens_total", "0", 0),
+    ("metadata", "not an object", "notes"),
+    ("metadata", "over 1 MiB", {"blob": "x" * (1024 * 1024)}),
+    ("tool_server_url", "not a string", 42),
+]
+DUPLICATES = 8  # concurrent repeats of one init
+HOLD = 0.5  # seconds the idempotency rollout's chat answer is held, so repeats meet it running
+STATES = ("queued", "running", "completed", "error", "delivery_failed")
+
+
+class ServerUnreachable(CannotStartError):
+    """The server under test refused or dropped the connection: nothing else can be checked."""
+
+
+async def health(http: httpx.AsyncClient, server_url: str) -> Verdict:
+    """GET /health with no credentials; ServerUnreachable when nothing answers at all."""
+    try:
+        response = await http.get(server_url + "/health")
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise ServerUnreachable(f"cannot reach {server_url}: {exc or type(exc).__name__}") from None
+    except httpx.HTTPError as exc:
+        return Verdict(CheckStatus.FAIL, f"GET /health failed: {type(exc).__name__}: {exc}")
+    body = _json(response)
+    if response.status_code != 200 or not isinstance(body, dict):
+        return Verdict(CheckStatus.FAIL, f"GET /health answered HTTP {response.status_code}")
+    problems = [] if body.get("status") == "healthy" else [f"status is {body.get('status')!r}"]
+    problems += [f"{k} is not a string" for k in ("agent",) if not isinstance(body.get(k), str)]
+    counts = ("active_rollouts", "completed_rollouts")
+    problems += [f"{k} is not an int" for k in counts if not isinstance(body.get(k), int)]
+    shown = f"agent {body.get('agent')!r}, {body.get('active_rollouts')} active rollout(s)"
+    return judge(problems, f"200 healthy; {shown}")
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+async def init_tools(session: Session) -> Verdict:
+    """The probe rollout's 202: a ToolSchema for each tool (see Session.discover)."""
+    assert session.probe is not None, "discover() runs before the checks"
+    out = await session.probe
+    if out.error:
+        return Verdict(CheckStatus.FAIL, out.error)
+    problems = session.tool_findings + [
+        f"{v.rule}: {v.message}" for v in out.violations if v.rule.startswith("init_response")
+    ]
+    names = [tool["function"]["name"] for tool in session.tools]
+    if not names and not problems:
+        return Verdict(CheckStatus.PASS, "202 with tools: [] (the server declares none)")
+    shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+    return judge(problems, f"202 with {len(names)} well-formed tool(s): {shown}")
+
+
+async def bad_init_422(session: Session) -> Verdict:
+    ids = [session.new_id("bad-init") for _ in BAD_INITS]
+    watch = session.watch(ids)
+    bodies = [
+        _bad_body(session, rid, name, value)
+        for rid, (name, _, value) in zip(ids, BAD_INITS, strict=True)
+    ]
+    responses = await asyncio.gather(
+        *(session.post_init(b) for b in bodies), return_exceptions=True
+    )
+    problems = [
+        problem
+        for (name, what, _), response in zip(BAD_INITS, responses, strict=True)
+        for problem in _refusal_problems(session, f"{name} {what}", name, response)
+    ]
+    await asyncio.sleep(session.options.linger)
+    await watch.close()
+    if watch.chats:
+        problems.append(f"a refused init started rollout {watch.chats[0].get('rollout_id')!r}")
+    return judge(problems, f"{len(BAD_INITS)} kinds of bad init: each 422 naming the field, no key")
+
+
+def _bad_body(session: Session, rollout_id: str, name: str, value: Any) -> dict[str, Any]:
+    body = session.init_body(rollout_id, api_key=session.secret)
+    if value is DROP:
+        body.pop(name)
+    else:
+        body[name] = value
+    return body
+
+
+def _refusal_problems(session: Session, label: str, name: str, response: Any) -> list[str]:
+    if isinstance(response, BaseException):
+        return [f"{label}: {type(response).__name__}: {response}"]
+    if session.secret in response.text or session.secret in str(response.headers):
+        return [f"{label}: the HTTP {response.status_code} response echoes the api_key"]
+    if response.status_code != 422:
+        return [f"{label}: HTTP {response.status_code}, expected 422"]
+    return [] if name in response.text else [f"{label}: the 422 does not name {name!r}"]
+
+
+async def idempotency(session: Session) -> Verdict:
+    """One init, then repeats of its rollout_id with another body: see `_repeat`."""
+    rollout_id = session.new_id("idempotency")
+    session.trainer.script_rollout(rollout_id, [answer()], delay=HOLD)
+    watch = session.watch([rollout_id])
+    init = session.init_body(rollout_id)
+    first = await session.post_init(init)
+    if first.status_code != 202:
+        await watch.close()
+        return Verdict(CheckStatus.FAIL, f"init answered HTTP {first.status_code}, expected 202")
+    repeats = await _repeat(session, rollout_id, watch)
+    out = await session.outcome(rollout_id, init, watch)
+    problems = [p for label, r in repeats for p in _repeat_problems(label, r, _json(first))]
+    if len(out.chats) > 1:
+        problems.insert(0, f"{len(out.chats)} chat requests: a repeated init started a new rollout")
+    return judge(problems + out.problems(), "one rollout; every repeat got 202 and the first body")
+
+
+async def _repeat(
+    session: Session, rollout_id: str, watch: Watch
+) -> list[tuple[str, httpx.Response]]:
+    """Repeats while the first runs (its chat answer is held): one, then many at once; then
+    one after its completion arrived."""
+    messages = [{"role": "user", "content": "A different body, the same rollout_id."}]
+    changed = session.init_body(rollout_id, messages=messages, max_turns=3, metadata={"n": 2})
+    repeats = [("repeat while running", await session.post_init(changed))]
+    many = await asyncio.gather(*(session.post_init(changed) for _ in range(DUPLICATES)))
+    repeats += [(f"{DUPLICATES} concurrent repeats", response) for response in many]
+    if await watch.delivered(session.options.timeout):
+        repeats.append(("repeat after completion", await session.post_init(changed)))
+        await asyncio.sleep(session.options.linger)
+    return repeats
+
+
+def _repeat_problems(label: str, response: httpx.Response, first: Any) -> list[str]:
+    if response.status_code != 202:
+        return [f"{label}: HTTP {response.status_code}, expected 202"]
+    return [] if _json(response) == first else [f"{label}: the 202 body differs from the first"]
+
+
+async def status_endpoint(session: Session) -> Verdict:
+    """GET /v1/rollout/{id} of a finished rollout that had an api_key, and of an unknown id."""
+    out = await session.run("status", [answer()], api_key=session.secret)
+    if out.completion is None:
+        return judge(out.problems(), "")
+    response = await session.get(f"/v1/rollout/{quote(out.rollout_id, safe='')}")
+    if response.status_code in (404, 405, 501):
+        reason = f"GET /v1/rollout/{{id}} not offered (HTTP {response.status_code} for a known id)"
+        return Verdict(CheckStatus.EXTENSION, reason)
+    unknown = await session.get(f"/v1/rollout/{session.new_id('unknown')}")
+    problems = _status_problems(session, out.completion, response)
+    if unknown.status_code != 404:
+        problems.append(f"an unknown id got HTTP {unknown.status_code}, expected 404")
+    return judge(problems, "state completed with the payload, no api_key; unknown id 404")
+
+
+def _status_problems(
+    session: Session, completion: dict[str, Any], response: httpx.Response
+) -> list[str]:
+    body = _json(response)
+    if response.status_code != 200 or not isinstance(body, dict):
+        return [f"HTTP {response.status_code} for a known id"]
+    problems = ["the status shows the rollout's api_key"] if session.secret in response.text else []
+    state = body.get("state", body.get("status"))
+    if state != "completed":
+        problems.append(f"state {state!r}, expected 'completed' (one of {', '.join(STATES)})")
+    if completion not in body.values():
+        problems.append("the completion payload is not in the status")
+    return problems

@@ -1,0 +1,1 @@
+"""One module per command; each function turns options into library calls."""

@@ -1,0 +1,155 @@
+"""`rolloutctl bench`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from rolloutctl.cli.options import (
+    Example,
+    JsonFlag,
+    LogLevel,
+    PlainFlag,
+    Target,
+    env_names,
+    use_plain,
+)
+from rolloutctl.errors import InputError
+
+EPILOG = (
+    "Without --server-url the server under test runs as a separate process "
+    "(rolloutctl serve, --log-level warning) whose CPU and RSS are sampled. Exit status: 0 "
+    "every accepted rollout delivered exactly once with no violation; 1 otherwise; 3 the "
+    "server did not start. Example: rolloutctl bench --example calculator --rollouts 5000 "
+    "--concurrency 32 --warmup 200"
+)
+
+
+def _bench_opt(name: str, help_text: str, **kwargs: object) -> typer.models.OptionInfo:
+    return typer.Option(envvar=env_names(name), help=help_text, **kwargs)
+
+
+def bench(
+    target: Target = None,
+    example: Example = None,
+    server_url: Annotated[
+        str | None,
+        _bench_opt(
+            "SERVER_URL",
+            "Bench this running RolloutServer instead of starting one.",
+            show_default=False,
+        ),
+    ] = None,
+    server_key: Annotated[
+        str | None,
+        _bench_opt(
+            "SERVER_KEY", "Inbound Bearer key of the --server-url server.", show_default=False
+        ),
+    ] = None,
+    rollouts: Annotated[int, _bench_opt("ROLLOUTS", "Rollouts to measure.", min=1)] = 1000,
+    concurrency: Annotated[
+        int, _bench_opt("CONCURRENCY", "Rollouts kept in flight (closed loop).", min=1)
+    ] = 32,
+    llm_latency_ms: Annotated[
+        float,
+        _bench_opt("LLM_LATENCY_MS", "Delay the mock trainer adds to each chat answer.", min=0),
+    ] = 0.0,
+    fail_rate: Annotated[
+        float, _bench_opt("FAIL_RATE", "Fraction of chat calls answered 503.", min=0, max=1)
+    ] = 0.0,
+    fail_completed_rate: Annotated[
+        float,
+        _bench_opt("FAIL_COMPLETED_RATE", "Fraction of completions answered 503.", min=0, max=1),
+    ] = 0.0,
+    warmup: Annotated[int, _bench_opt("WARMUP", "Rollouts run first and not counted.", min=0)] = 0,
+    max_concurrent: Annotated[
+        int | None,
+        _bench_opt(
+            "MAX_CONCURRENT",
+            "--max-concurrent of the spawned server (default: --concurrency, at least 100).",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
+    server_log_level: Annotated[
+        LogLevel, _bench_opt("SERVER_LOG_LEVEL", "--log-level of the spawned server.")
+    ] = LogLevel.WARNING,
+    timeout: Annotated[
+        float, _bench_opt("TIMEOUT", "Seconds to wait for one rollout's completion.", min=0.1)
+    ] = 120.0,
+    final_wait: Annotated[
+        float,
+        _bench_opt(
+            "FINAL_WAIT",
+            "Extra seconds at the end for missing completions before they count as lost.",
+            min=0,
+        ),
+    ] = 10.0,
+    seed: Annotated[
+        int | None, _bench_opt("SEED", "Seed of the fault injection.", show_default=False)
+    ] = None,
+    trainer_host: Annotated[
+        str,
+        _bench_opt(
+            "TRAINER_HOST",
+            "Address the mock trainer listens on (the server under test calls it back there).",
+        ),
+    ] = "127.0.0.1",
+    init_connections: Annotated[
+        int,
+        _bench_opt(
+            "INIT_CONNECTIONS",
+            "Inits in flight at once, like a trainer's pooled HTTP client.",
+            min=1,
+        ),
+    ] = 100,
+    json_output: JsonFlag = False,
+    plain: PlainFlag = False,
+) -> int:
+    """Measure a RolloutServer under load."""
+    import json
+    import sys
+
+    from rolloutctl.bench import runner as benching
+    from rolloutctl.bench.report import passed, progress_bar, result_table
+    from rolloutctl.bench.server_process import ServerSpec
+    from rolloutctl.status import ExitStatus
+    from rolloutctl.trajectory.render import make_console
+
+    if server_url and (target or example):
+        raise InputError("give TARGET/--example or --server-url, not both")
+    if not server_url and bool(target) == bool(example):
+        raise InputError("give exactly one of TARGET, --example or --server-url")
+    config = benching.BenchConfig(
+        rollouts=rollouts,
+        concurrency=concurrency,
+        llm_latency_ms=llm_latency_ms,
+        fail_rate=fail_rate,
+        fail_completed_rate=fail_completed_rate,
+        warmup=warmup,
+        timeout=timeout,
+        final_wait=final_wait,
+        seed=seed,
+        server_key=server_key,
+        trainer_host=trainer_host,
+        init_connections=init_connections,
+    )
+    spec = (
+        None
+        if server_url
+        else ServerSpec(
+            target=target,
+            example=example,
+            log_level=server_log_level.value,
+            max_concurrent=max_concurrent or max(concurrency, 100),
+        )
+    )
+    console = make_console(use_plain(plain) or json_output, file=sys.stderr)
+    with progress_bar(console) as progress:
+        result = benching.run_blocking(benching.run_bench(config, server_url, spec, progress))
+    if json_output:
+        typer.echo(json.dumps(result.to_json()))
+    else:
+        make_console(use_plain(plain)).print(result_table(result))
+    return ExitStatus.SUCCESS if passed(result) else ExitStatus.FAILURE

@@ -1,0 +1,86 @@
+"""`rolloutctl check`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from rolloutctl.cli.options import JsonFlag, PlainFlag, env_names, use_plain
+from rolloutctl.errors import InputError
+
+EPILOG = (
+    "Checks: health, init-tools, no-tool-rollout, tool-rollout, bearer, "
+    "completion-params, idempotency, max-turns, max-tokens, chat-4xx, chat-503-retry, "
+    "completed-503-retry, bad-init-422, unknown-fields, concurrent-20, status-endpoint. "
+    "Exit status: 0 no check failed (skipped checks and an absent status endpoint are fine); "
+    "1 a check failed; 2 usage error; 3 the server cannot be reached. Examples: rolloutctl "
+    "check http://127.0.0.1:9000;  rolloutctl check http://10.0.0.5:9000 --trainer-host "
+    "10.0.0.7 --only bearer,idempotency --json"
+)
+
+
+def check(
+    url: Annotated[
+        str, typer.Argument(help="Base URL of the RolloutServer to check.", show_default=False)
+    ],
+    only: Annotated[
+        str | None,
+        typer.Option(
+            envvar=env_names("ONLY"),
+            show_default=False,
+            help="Run only these checks: comma-separated names (listed below).",
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar=env_names("API_KEY"),
+            show_default=False,
+            help="The server's inbound key, sent as 'Authorization: Bearer KEY' on init and "
+            "status requests. Prefer the environment variable.",
+        ),
+    ] = None,
+    trainer_host: Annotated[
+        str,
+        typer.Option(
+            envvar=env_names("TRAINER_HOST"),
+            help="Address the in-process mock trainer listens on; the server under test must "
+            "reach it there for callbacks.",
+        ),
+    ] = "127.0.0.1",
+    timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            envvar=env_names("TIMEOUT"),
+            help="Seconds to wait for each rollout's completion.",
+        ),
+    ] = 30.0,
+    json_output: JsonFlag = False,
+    plain: PlainFlag = False,
+) -> int:
+    """Check any running RolloutServer for conformance."""
+    import asyncio
+
+    from rolloutctl.check import suite as checking
+    from rolloutctl.check.report import render_report, report_json
+    from rolloutctl.status import ExitStatus
+    from rolloutctl.trajectory.render import make_console
+
+    try:
+        base_url = checking.server_base_url(url)
+        options = checking.CheckOptions(
+            api_key=api_key or None,
+            timeout=timeout,
+            trainer_host=trainer_host,
+            only=checking.parse_only(only),
+        )
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    report = asyncio.run(checking.run_checks(base_url, options))
+    if json_output:
+        typer.echo(report_json(report))
+    else:
+        render_report(report, make_console(use_plain(plain)), use_plain(plain))
+    return ExitStatus.SUCCESS if report.passed else ExitStatus.FAILURE

@@ -1,0 +1,137 @@
+"""`rolloutctl serve`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from rolloutctl.cli.options import Example, LogLevel, Target, env_names, resolve_agent
+
+EPILOG = (
+    "Environment: every option reads ROLLOUTCTL_<OPTION> (e.g. ROLLOUTCTL_PORT);"
+    " --port, --max-concurrent, --rollout-timeout and --http-timeout also read "
+    "ROLLOUT_SERVER_PORT, MAX_CONCURRENT_ROLLOUTS, ROLLOUT_TIMEOUT_SECONDS and "
+    "HTTP_CLIENT_TIMEOUT. Precedence: command line, then ROLLOUTCTL_*, then those "
+    "deployment variables, then the default."
+)
+
+
+def serve(
+    target: Target = None,
+    example: Example = None,
+    host: Annotated[
+        str, typer.Option(envvar=env_names("HOST"), help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=65535,
+            envvar=env_names("PORT", "ROLLOUT_SERVER_PORT"),
+            help="Port to listen on (0: any free port).",
+        ),
+    ] = 9000,
+    max_concurrent: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar=env_names("MAX_CONCURRENT", "MAX_CONCURRENT_ROLLOUTS"),
+            help="Rollouts running at once; the rest wait in a bounded queue.",
+        ),
+    ] = 100,
+    max_queue: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            envvar=env_names("MAX_QUEUE"),
+            help="Rollouts waiting for a slot before init answers 503.",
+        ),
+    ] = 10_000,
+    max_records: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar=env_names("MAX_RECORDS"),
+            help="Finished rollouts remembered (for an hour) for idempotency and status; "
+            "past this the oldest are forgotten first.",
+        ),
+    ] = 100_000,
+    rollout_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.001,
+            envvar=env_names("ROLLOUT_TIMEOUT", "ROLLOUT_TIMEOUT_SECONDS"),
+            help="Seconds a rollout may run before it ends as ERROR timeout.",
+        ),
+    ] = 600.0,
+    http_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.001,
+            envvar=env_names("HTTP_TIMEOUT", "HTTP_CLIENT_TIMEOUT"),
+            help="Seconds one call to the trainer may take.",
+        ),
+    ] = 300.0,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar=env_names("API_KEY"),
+            show_default=False,
+            help="Require 'Authorization: Bearer KEY' on every route but /health. Prefer the "
+            "environment variable: a command line is visible to other users.",
+        ),
+    ] = None,
+    allow_callback_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar=env_names("ALLOW_CALLBACK_HOST"),
+            show_default=False,
+            help="Only call back trainers on this host (repeatable; '*.example.com' allowed). "
+            "Default: any host.",
+        ),
+    ] = None,
+    shutdown_grace: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            envvar=env_names("SHUTDOWN_GRACE"),
+            help="Seconds to let running rollouts finish on shutdown before ending them "
+            "as ERROR shutdown.",
+        ),
+    ] = 10.0,
+    log_level: Annotated[
+        LogLevel, typer.Option(envvar=env_names("LOG_LEVEL"), help="How much to log.")
+    ] = LogLevel.INFO,
+    json_logs: Annotated[
+        bool, typer.Option(envvar=env_names("JSON_LOGS"), help="Log JSON lines to stdout.")
+    ] = False,
+) -> None:
+    """Run a RolloutServer for an agent."""
+    from dataclasses import replace
+
+    from rolloutctl.server import run as serving
+    from rolloutctl.server.callbacks import RetryPolicy
+    from rolloutctl.server.settings import ServerSettings
+
+    agent = resolve_agent(target, example)
+    settings = ServerSettings(
+        max_concurrent=max_concurrent,
+        max_queue=max_queue,
+        max_records=max_records,
+        rollout_timeout=rollout_timeout,
+        retry=replace(RetryPolicy(), call_timeout=http_timeout),
+        shutdown_grace=shutdown_grace,
+        api_key=api_key or None,
+        allow_callback_hosts=tuple(allow_callback_host or ()),
+    )
+    serving.run(
+        agent,
+        serving.ServeConfig(
+            host=host,
+            port=port,
+            log_level=log_level.value,
+            json_logs=json_logs,
+            settings=settings,
+        ),
+    )

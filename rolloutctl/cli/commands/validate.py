@@ -1,0 +1,56 @@
+"""`rolloutctl validate`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from rolloutctl.cli.options import (
+    Example,
+    JsonFlag,
+    PlainFlag,
+    Target,
+    env_names,
+    resolve_agent,
+    use_plain,
+)
+
+EPILOG = (
+    "Exit status: 0 valid, 1 invalid (an error finding, including a failed dry "
+    "rollout), 2 the agent cannot be loaded, 3 the dry run's servers could not start. "
+    "Example: rolloutctl validate my_agent.py:agent --json"
+)
+
+
+def validate(
+    target: Target = None,
+    example: Example = None,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1, envvar=env_names("TIMEOUT"), help="Seconds the dry rollout may take."
+        ),
+    ] = 30.0,
+    json_output: JsonFlag = False,
+    plain: PlainFlag = False,
+) -> int:
+    """Check an agent before serving it.
+
+    Loads TARGET the way serve does; checks its name, each tool's schema and that run is
+    async; then runs one dry rollout in this process against the mock trainer's echo policy.
+    """
+    import asyncio
+    import json
+
+    from rolloutctl.status import ExitStatus
+    from rolloutctl.trajectory.render import make_console
+    from rolloutctl.validate.report import render_report
+    from rolloutctl.validate.validator import validate_agent
+
+    report = asyncio.run(validate_agent(resolve_agent(target, example), timeout))
+    if json_output:
+        typer.echo(json.dumps(report.to_dict(), indent=2, default=repr))
+    else:
+        render_report(report, make_console(use_plain(plain)))
+    return ExitStatus.SUCCESS if report.valid else ExitStatus.FAILURE

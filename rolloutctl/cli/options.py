@@ -1,0 +1,171 @@
+"""Options and arguments shared by several commands, each declared once.
+
+Options read `ROLLOUTCTL_<OPTION>` from the environment; the command line wins over
+the environment, which wins over the default.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rolloutctl.errors import InputError
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class Role(StrEnum):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+    TOOL = "tool"
+
+
+def env_names(name: str, *legacy: str) -> list[str]:
+    return [f"ROLLOUTCTL_{name}", *legacy]
+
+
+Target = Annotated[
+    str | None,
+    typer.Argument(
+        help="The agent: 'package.module:attr' or 'path/to/file.py:attr' (attr defaults to "
+        "'agent'); an Agent subclass or instance.",
+        show_default=False,
+    ),
+]
+Example = Annotated[
+    str | None,
+    typer.Option(
+        "--example",
+        "-e",
+        envvar=env_names("EXAMPLE"),
+        help="Use a bundled example agent instead of TARGET: calculator or echo.",
+    ),
+]
+
+
+def resolve_agent(target: str | None, example: str | None):
+    """The agent named by TARGET or --example (exactly one of them)."""
+    from rolloutctl.agent.loader import load_agent, load_example
+
+    if bool(target) == bool(example):
+        raise InputError("give exactly one of TARGET or --example")
+    return load_example(example) if example else load_agent(target or "")
+
+
+Policy = Annotated[
+    str,
+    typer.Option(
+        envvar=env_names("POLICY"),
+        help="How the mock trainer answers: calculator (solves arithmetic with the rollout's "
+        "tools), echo, script (--script FILE) or proxy (--upstream URL).",
+    ),
+]
+ScriptFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--script",
+        envvar=env_names("SCRIPT"),
+        show_default=False,
+        help="For --policy script: a JSON or JSONL file of assistant messages, served in order.",
+    ),
+]
+Upstream = Annotated[
+    str | None,
+    typer.Option(
+        envvar=env_names("UPSTREAM"),
+        show_default=False,
+        help="For --policy proxy: an OpenAI-compatible base URL (…/v1/chat/completions is "
+        "appended).",
+    ),
+]
+Model = Annotated[
+    str | None,
+    typer.Option(
+        envvar=env_names("MODEL"), show_default=False, help="For --policy proxy: the model name."
+    ),
+]
+UpstreamKeyEnv = Annotated[
+    str | None,
+    typer.Option(
+        envvar=env_names("UPSTREAM_KEY_ENV"),
+        show_default=False,
+        help="For --policy proxy: the NAME of the environment variable holding the upstream key.",
+    ),
+]
+PlainFlag = Annotated[
+    bool,
+    typer.Option(
+        "--plain",
+        envvar=env_names("PLAIN"),
+        help="Plain text, no colour or boxes (automatic when stdout is not a terminal or "
+        "NO_COLOR is set).",
+    ),
+]
+JsonFlag = Annotated[
+    bool,
+    typer.Option(
+        "--json", envvar=env_names("JSON"), help="Print one JSON document on stdout instead."
+    ),
+]
+
+
+def trainer_config(
+    policy: str,
+    script: Path | None,
+    upstream: str | None,
+    model: str | None,
+    upstream_key_env: str | None,
+    **faults: object,
+):
+    """A TrainerConfig from the shared policy and fault options."""
+    from rolloutctl.trainer import TrainerConfig, make_policy
+
+    try:
+        chosen = make_policy(
+            policy, path=script, upstream=upstream, model=model, upstream_key_env=upstream_key_env
+        )
+        return TrainerConfig(policy=chosen, **faults)
+    except (ValueError, OSError) as exc:
+        raise InputError(str(exc)) from None
+
+
+def use_plain(plain: bool) -> bool:
+    import os
+    import sys
+
+    return plain or "NO_COLOR" in os.environ or not sys.stdout.isatty()
+
+
+def checked_url(url: str) -> str:
+    """A RolloutServer base URL, or a usage error naming what is wrong with it."""
+    from rolloutctl.check.suite import server_base_url
+
+    try:
+        return server_base_url(url)
+    except ValueError as exc:
+        raise InputError(f"--server-url: {exc}") from None
+
+
+def parse_params(pairs: list[str] | None) -> dict[str, object]:
+    """`key=value` pairs; a value that reads as JSON (0.7, true, ["x"]) is taken as such."""
+    import json
+
+    params: dict[str, object] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"--param {pair!r} must look like key=value")
+        try:
+            params[key] = json.loads(value)
+        except ValueError:
+            params[key] = value
+    return params

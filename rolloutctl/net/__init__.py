@@ -1,0 +1,1 @@
+"""Plumbing with no protocol knowledge: the HTTP connection pool and socket binding."""

@@ -1,0 +1,1 @@
+"""JSON Schema of tools: lint findings and argument generation, shared by check and validate."""

@@ -1,0 +1,221 @@
+"""The RolloutServer's HTTP face: `create_app(agent, settings)` returns a FastAPI app.
+
+Routes stay thin: they validate, authenticate and translate; `RolloutManager` does
+the work. The init body is validated by hand (not by a FastAPI body parameter) so the
+422 is ours: it names the field and never echoes the input, which may hold `api_key`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from rolloutctl import __version__
+from rolloutctl.agent.context import Agent
+from rolloutctl.net.http_pool import HttpPool
+from rolloutctl.protocol import INIT_PATH, InitRequest
+from rolloutctl.server.manager import AgentToolsError, RolloutManager, ServerBusy
+from rolloutctl.server.settings import ServerSettings
+
+EVICT_INTERVAL = 60.0
+Header = tuple[bytes, bytes]
+Answer = tuple[int, bytes, tuple[Header, ...]]
+
+
+def validation_detail(exc: ValidationError) -> list[dict[str, Any]]:
+    """Pydantic errors as FastAPI-style detail, without the offending input values."""
+    return [
+        {"loc": ["body", *error["loc"]], "msg": error["msg"], "type": error["type"]}
+        for error in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+def _json(status: int, content: Any, headers: tuple[Header, ...] = ()) -> Answer:
+    return status, orjson.dumps(content), headers
+
+
+def _unprocessable(field: str, message: str) -> Answer:
+    return _json(422, {"detail": [{"loc": ["body", field], "msg": message, "type": "value_error"}]})
+
+
+class InitEndpoint:
+    """POST /v1/rollout/init, from raw body to (status, JSON body, extra headers).
+
+    Free of any framework so that `RolloutApp` can serve it without FastAPI's stack.
+    """
+
+    def __init__(self, settings: ServerSettings, state: dict[str, RolloutManager]) -> None:
+        self.settings, self.state = settings, state
+
+    def answer(self, raw: bytes) -> Answer:
+        try:
+            init = InitRequest.model_validate_json(raw)
+        except ValidationError as exc:
+            return _json(422, {"detail": validation_detail(exc)})
+        host = urlsplit(init.server_url).hostname or ""
+        if not self.settings.callback_host_allowed(host):
+            return _unprocessable(
+                "server_url",
+                f"callback host {host!r} is not on this server's allowlist (--allow-callback-host)",
+            )
+        manager = self.state["manager"]
+        try:
+            return 202, manager.accept(init), ()
+        except ServerBusy as exc:
+            retry_after = b"5" if manager.draining else b"1"
+            return _json(503, {"detail": str(exc)}, ((b"retry-after", retry_after),))
+        except AgentToolsError as exc:
+            return _json(500, {"detail": str(exc)})
+
+
+class RolloutApp(FastAPI):
+    """FastAPI, except that an authorised POST /v1/rollout/init skips its middleware stack.
+
+    Init is the one route a trainer hits per rollout; FastAPI's layers (error and
+    exception middleware, exit stacks, routing) cost about as much as the work
+    itself. Everything else, and an init that fails the inbound key, goes the normal
+    way, so the answers are the same either way.
+    """
+
+    def __init__(self, init: InitEndpoint, key: str | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._init = init
+        self._expected = f"Bearer {key}".encode() if key else None
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"] == INIT_PATH
+            and scope["method"] == "POST"
+            and bearer_ok(scope, self._expected)
+        ):
+            status, body, headers = self._init.answer(await _read_body(receive))
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [*_json_headers(len(body)), *headers],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await super().__call__(scope, receive, send)
+
+
+async def _read_body(receive: Any) -> bytes:
+    message = await receive()
+    body = message.get("body", b"")
+    while message.get("more_body"):
+        message = await receive()
+        body += message.get("body", b"")
+    return body
+
+
+def _json_headers(length: int) -> tuple[Header, Header]:
+    return (b"content-type", b"application/json"), (b"content-length", b"%d" % length)
+
+
+def bearer_ok(scope: dict, expected: bytes | None) -> bool:
+    """Whether the request carries the inbound key (always, when the server has none)."""
+    if expected is None:
+        return True
+    given = dict(scope["headers"]).get(b"authorization", b"")
+    return hmac.compare_digest(given, expected)
+
+
+def create_app(agent: Agent, settings: ServerSettings | None = None) -> FastAPI:
+    """A RolloutServer for `agent`; the same app `rolloutctl serve` runs."""
+    settings = settings or ServerSettings()
+    state: dict[str, RolloutManager] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with HttpPool() as pool:
+            manager = state["manager"] = RolloutManager(agent, settings, pool)
+            evictor = asyncio.create_task(_evict_forever(manager))
+            try:
+                yield
+            finally:
+                evictor.cancel()
+                await manager.shutdown()
+
+    init = InitEndpoint(settings, state)
+    app = RolloutApp(
+        init,
+        settings.api_key,
+        title=f"rolloutctl RolloutServer ({agent.name})",
+        version=__version__,
+        lifespan=lifespan,
+    )
+    if settings.api_key:
+        app.add_middleware(InboundKeyMiddleware, key=settings.api_key)
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        registry = state["manager"].registry
+        return {
+            "status": "healthy",
+            "agent": agent.name,
+            "active_rollouts": registry.active,
+            "completed_rollouts": registry.finished,
+        }
+
+    @app.post(INIT_PATH, status_code=202, openapi_extra=_init_openapi())
+    async def init_rollout(request: Request) -> Response:
+        status, body, headers = init.answer(await request.body())
+        return Response(
+            body,
+            status,
+            dict((k.decode(), v.decode()) for k, v in headers),
+            media_type="application/json",
+        )
+
+    @app.get("/v1/rollout/{rollout_id}")
+    async def rollout_status(rollout_id: str) -> Response:
+        record = state["manager"].registry.get(rollout_id)
+        if record is None:
+            return JSONResponse({"detail": f"unknown rollout {rollout_id!r}"}, status_code=404)
+        return JSONResponse(record.status())
+
+    return app
+
+
+async def _evict_forever(manager: RolloutManager) -> None:
+    """Expire old idempotency records even on a server that gets no new inits."""
+    while True:
+        await asyncio.sleep(EVICT_INTERVAL)
+        manager.registry.evict()
+
+
+def _init_openapi() -> dict[str, Any]:
+    schema = InitRequest.model_json_schema()
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+class InboundKeyMiddleware:
+    """Requires `Authorization: Bearer <key>` on every route but /health (constant time)."""
+
+    def __init__(self, app: Any, key: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {key}".encode()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] == "/health":
+            return await self.app(scope, receive, send)
+        if bearer_ok(scope, self.expected):
+            return await self.app(scope, receive, send)
+        response = JSONResponse(
+            {"detail": "missing or wrong Authorization bearer key"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+        await response(scope, receive, send)

@@ -1,0 +1,212 @@
+"""Trainer callbacks: the chat and completed calls a RolloutServer makes to the trainer.
+
+`TrainerClient` adds PROTOCOL.md's rules (Bearer only with a key, retries, error
+categories, one logical delivery) on top of `HttpPool`, the connection pool that all
+rollouts of a server process share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from rolloutctl import __version__
+from rolloutctl.errors import RolloutctlError
+from rolloutctl.net.http_pool import Header, HttpPool, default_pool
+from rolloutctl.protocol import CHAT_PATH, COMPLETED_PATH, ErrorCategory
+from rolloutctl.redaction import one_line
+from rolloutctl.server.retry import RetryPolicy, is_retryable, parse_retry_after
+
+__all__ = ["Delivery", "HttpPool", "RetryPolicy", "TrainerClient", "TrainerError", "default_pool"]
+
+logger = logging.getLogger(__name__)
+_USER_AGENT = f"rolloutctl/{__version__}".encode()
+
+
+class TrainerError(RolloutctlError):
+    """A trainer call that failed for good; `category` is its ERROR category in PROTOCOL.md."""
+
+    def __init__(
+        self,
+        message: str,
+        category: ErrorCategory,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.category = category
+        self.status_code = status_code
+        self.retry_after = retry_after
+        self.attempts = 1
+
+    @property
+    def retryable(self) -> bool:
+        if self.status_code is None:
+            return self.category in (ErrorCategory.TIMEOUT, ErrorCategory.CONNECTION_ERROR)
+        return is_retryable(self.status_code)
+
+    def __str__(self) -> str:
+        return self.message if self.attempts == 1 else f"{self.message} ({self.attempts} tries)"
+
+
+@dataclass
+class Delivery:
+    """How posting a completion ended: `error` is one line without secrets."""
+
+    delivered: bool
+    attempts: int
+    error: str | None = None
+
+
+class TrainerClient:
+    """Calls one trainer back: its chat endpoint per LLM turn and its completed endpoint once."""
+
+    def __init__(
+        self,
+        server_url: str,
+        api_key: str | None,
+        policy: RetryPolicy | None = None,
+        pool: HttpPool | None = None,
+    ) -> None:
+        self._chat_url, self._completed_url = _callback_urls(server_url.rstrip("/"))
+        self._secret = api_key if api_key and api_key.strip() else None
+        self._headers = _callback_headers(self._secret)
+        self._policy = policy or RetryPolicy()
+        self._pool = pool or default_pool()
+
+    def __repr__(self) -> str:
+        key = "'***'" if self._secret else None
+        return f"TrainerClient({_where(self._chat_url).removesuffix(CHAT_PATH)!r}, api_key={key})"
+
+    async def chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The trainer's chat completion for `body`; raises TrainerError.
+
+        A 2xx whose body is no JSON object is a trainer_server_error and is not retried:
+        the trainer took the request and broke its side of the contract, and asking
+        again could make it sample (and record) the turn twice.
+        """
+        response, _ = await self._post(self._chat_url, body)
+        data = _decode(response.content)
+        if isinstance(data, dict):
+            return data
+        raise TrainerError(
+            f"{_where(self._chat_url)} answered HTTP {response.status_code} "
+            "with a body that is not a JSON object",
+            ErrorCategory.TRAINER_SERVER_ERROR,
+            response.status_code,
+        )
+
+    async def complete(self, payload: dict[str, Any]) -> Delivery:
+        """Post the completion, retrying until the first 2xx; never raises but CancelledError."""
+        try:
+            _, attempts = await self._post(self._completed_url, payload)
+        except TrainerError as error:
+            return Delivery(False, error.attempts, str(error))
+        except Exception as exc:  # a broken delivery must still end the rollout cleanly
+            return Delivery(False, 0, self._scrub(f"{type(exc).__name__}: {exc}"))
+        return Delivery(True, attempts)
+
+    async def _post(self, url: httpx.URL, body: dict[str, Any]) -> tuple[httpx.Response, int]:
+        """The first 2xx response and the number of tries it took; raises TrainerError."""
+        content = _encode(body)
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._attempt(url, content), attempt
+            except TrainerError as error:
+                delay = self._retry_delay(error, attempt, started)
+                if delay is None:
+                    error.attempts = attempt
+                    raise
+                logger.debug("retrying in %.2f s: %s", delay, error)
+            await asyncio.sleep(delay)
+
+    def _retry_delay(self, error: TrainerError, attempt: int, started: float) -> float | None:
+        if not error.retryable:
+            return None
+        elapsed = time.monotonic() - started
+        return self._policy.next_delay(attempt, elapsed, error.retry_after)
+
+    async def _attempt(self, url: httpx.URL, content: bytes) -> httpx.Response:
+        timeout = self._policy.call_timeout
+        try:
+            response = await self._pool.post(url, content, self._headers, timeout)
+        except httpx.TimeoutException:
+            message = f"{_where(url)} gave no answer within {timeout:g} s"
+            raise TrainerError(message, ErrorCategory.TIMEOUT) from None
+        except httpx.TransportError as exc:
+            message = self._scrub(f"cannot reach {_where(url)}: {exc}")
+            raise TrainerError(message, ErrorCategory.CONNECTION_ERROR) from None
+        if response.is_success:
+            return response
+        raise self._status_error(url, response)
+
+    def _status_error(self, url: httpx.URL, response: httpx.Response) -> TrainerError:
+        status = response.status_code
+        category = ErrorCategory.TRAINER_SERVER_ERROR
+        if not is_retryable(status):
+            category = ErrorCategory.TRAINER_CLIENT_ERROR
+        excerpt = self._scrub(response.content.decode("utf-8", "replace"))[:200]
+        message = f"{_where(url)} answered HTTP {status}: {excerpt}"
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return TrainerError(message, category, status, retry_after)
+
+    def _scrub(self, text: str) -> str:
+        """One line, with the api_key masked should a trainer echo it back."""
+        return one_line(text, self._secret)
+
+
+@functools.lru_cache(maxsize=1024)
+def _callback_urls(base_url: str) -> tuple[httpx.URL, httpx.URL]:
+    """Both callback URLs, parsed once per trainer: parsing costs as much as a request's I/O."""
+    return httpx.URL(base_url + CHAT_PATH), httpx.URL(base_url + COMPLETED_PATH)
+
+
+def _callback_headers(api_key: str | None) -> list[Header]:
+    headers = [(b"User-Agent", _USER_AGENT), (b"Content-Type", b"application/json")]
+    if api_key is None:
+        return headers
+    if any(char in api_key for char in "\r\n\0"):
+        raise ValueError("api_key holds a line break or NUL, which no HTTP header can carry")
+    return [*headers, (b"Authorization", b"Bearer " + api_key.encode())]
+
+
+def _where(url: httpx.URL) -> str:
+    """The URL for messages: no user info and no query, where credentials may hide."""
+    return f"{url.scheme}://{url.netloc.decode('ascii')}{url.path}"
+
+
+def _encode(body: dict[str, Any]) -> bytes:
+    """orjson: 20x faster than json on a long history; json only for ints past 64 bits.
+
+    orjson's result keeps a buffer of 4 KiB or more whatever its length, and a body
+    lives as long as its call (retries included): copied to its size, 2000 rollouts
+    waiting on a slow model hold 1 MiB instead of 8.
+    """
+    try:
+        return bytes(memoryview(orjson.dumps(body, default=str, option=orjson.OPT_NON_STR_KEYS)))
+    except TypeError:
+        return json.dumps(body, default=str, ensure_ascii=False).encode()
+
+
+def _decode(content: bytes) -> Any:
+    """orjson, or json for what only it reads (NaN, Infinity); None when neither can."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(content)
+    except ValueError:
+        return None

@@ -1,0 +1,174 @@
+"""Accepting, scheduling and finishing rollouts: the server's engine, free of HTTP.
+
+Each accepted rollout gets one task that waits for a concurrency slot, runs the agent
+in a child task (so shutdown can cancel just the agent), and then delivers exactly one
+completion. The HTTP layer in `server.py` only translates requests to these calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Sequence
+
+from rolloutctl.agent.context import Agent, RolloutContext, RolloutRequest, RolloutResult
+from rolloutctl.agent.tools import Tool
+from rolloutctl.errors import AgentError, RolloutctlError
+from rolloutctl.protocol import ErrorCategory, InitRequest
+from rolloutctl.server.callbacks import HttpPool, TrainerClient
+from rolloutctl.server.registry import RolloutRecord, RolloutRegistry, RolloutState
+from rolloutctl.server.runner import (
+    RolloutFailure,
+    build_payload,
+    execute,
+    to_rollout_request,
+    v1_backend,
+)
+from rolloutctl.server.settings import ServerSettings
+
+log = logging.getLogger("rolloutctl.server")
+
+
+class ServerBusy(RolloutctlError):
+    """The server is draining or its queue is full: answer 503 with Retry-After."""
+
+
+class AgentToolsError(AgentError):
+    """The agent could not list its tools for an init: answer 500, start nothing."""
+
+
+class RolloutManager:
+    """Runs rollouts of one agent under `settings`; one per server process."""
+
+    def __init__(self, agent: Agent, settings: ServerSettings, pool: HttpPool) -> None:
+        self.agent = agent
+        self.settings = settings
+        self.pool = pool
+        self.registry = RolloutRegistry(settings.record_ttl, settings.max_records)
+        self.draining = False
+        self._slots = asyncio.Semaphore(settings.max_concurrent)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._agent_tasks: dict[str, asyncio.Task[RolloutResult]] = {}
+
+    def accept(self, init: InitRequest) -> bytes:
+        """Start `init` (or find its twin) and return the 202 body, as sent the first time."""
+        record = self.registry.get(init.rollout_id)
+        if record is not None:
+            return record.response_body
+        if self.draining:
+            raise ServerBusy("server is shutting down")
+        if self.registry.active >= self.settings.max_concurrent + self.settings.max_queue:
+            raise ServerBusy("rollout queue is full")
+        request = to_rollout_request(init)
+        try:
+            tools = list(self.agent.tools(request))
+        except Exception as exc:
+            raise AgentToolsError(
+                f"the agent's tools() raised {type(exc).__name__}: {exc}"
+            ) from exc
+        # json, not orjson: the body is kept for idempotent repeats, and every orjson
+        # result holds a 4 KiB buffer, whatever its length (measured: 78 MiB for 20k)
+        tool_schemas = [t.schema() for t in tools]
+        body = json.dumps({"rollout_id": init.rollout_id, "tools": tool_schemas}).encode()
+        record = RolloutRecord(init.rollout_id, body)
+        self.registry.add(record)
+        task = asyncio.create_task(self._run(record, init, request, tools))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return body
+
+    async def _run(
+        self,
+        record: RolloutRecord,
+        init: InitRequest,
+        request: RolloutRequest,
+        tools: Sequence[Tool],
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            client = TrainerClient(init.server_url, init.key, self.settings.retry, self.pool)
+        except ValueError as exc:  # init validation refuses these; no rollout may hang anyway
+            return self._undeliverable(record, request, tools, str(exc))
+        ctx = RolloutContext(request, tools, v1_backend(client, init.rollout_id))
+        record.metrics = ctx.metrics
+        agent_task = asyncio.create_task(self._run_agent(record, ctx))
+        self._agent_tasks[record.rollout_id] = agent_task
+        try:
+            result: RolloutResult | RolloutFailure = await agent_task
+        except RolloutFailure as failure:
+            result = failure
+        except asyncio.CancelledError:
+            if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                raise  # this task itself is being cancelled: a hard stop
+            result = RolloutFailure(
+                ErrorCategory.SHUTDOWN, "server shut down before the rollout finished"
+            )
+        finally:
+            self._agent_tasks.pop(record.rollout_id, None)
+        payload = build_payload(ctx, result, (time.perf_counter() - started) * 1000)
+        self.registry.finish(record, payload)
+        _log_end(record, payload)
+        await self._deliver(record, client, payload)
+
+    def _undeliverable(
+        self, record: RolloutRecord, request: RolloutRequest, tools: Sequence[Tool], why: str
+    ) -> None:
+        """End a rollout whose trainer cannot even be addressed: ERROR, kept for status."""
+        ctx = RolloutContext(request, tools, _no_trainer)
+        failure = RolloutFailure(ErrorCategory.INTERNAL_ERROR, f"cannot call the trainer: {why}")
+        payload = build_payload(ctx, failure, 0.0)
+        self.registry.finish(record, payload)
+        record.delivered, record.delivery_error = False, why
+        record.state = RolloutState.DELIVERY_FAILED
+        _log_end(record, payload)
+
+    async def _run_agent(self, record: RolloutRecord, ctx: RolloutContext) -> RolloutResult:
+        async with self._slots:
+            record.state = RolloutState.RUNNING
+            log.info("rollout %s started", record.rollout_id)
+            return await execute(ctx, self.agent, self.settings.rollout_timeout)
+
+    async def _deliver(self, record: RolloutRecord, client: TrainerClient, payload: dict) -> None:
+        delivery = await client.complete(payload)
+        record.delivered = delivery.delivered
+        if not delivery.delivered:
+            record.state = RolloutState.DELIVERY_FAILED
+            record.delivery_error = delivery.error
+            log.warning(
+                "rollout %s: completion delivery failed after %d attempt(s): %s",
+                record.rollout_id,
+                delivery.attempts,
+                delivery.error,
+            )
+
+    async def shutdown(self) -> None:
+        """Refuse new work, drain for the grace period, then end the rest as `shutdown`."""
+        self.draining = True
+        grace = self.settings.shutdown_grace
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+        for task in list(self._agent_tasks.values()):
+            task.cancel()
+        if self._tasks:  # let the shutdown completions go out, within a bound
+            await asyncio.wait(set(self._tasks), timeout=max(grace, 5.0))
+        for task in list(self._tasks):
+            task.cancel()
+
+
+async def _no_trainer(messages: list, params: dict) -> dict:
+    raise RuntimeError("this rollout has no trainer to call")
+
+
+def _log_end(record: RolloutRecord, payload: dict) -> None:
+    metrics = payload["metrics"]
+    log.info(
+        "rollout %s %s finish_reason=%s turns=%d duration=%.0fms%s",
+        record.rollout_id,
+        payload["status"],
+        payload["finish_reason"],
+        metrics["num_llm_calls"],
+        metrics["total_latency_ms"],
+        f" error={payload['error_message']}" if payload["status"] == "ERROR" else "",
+    )

@@ -1,0 +1,86 @@
+"""Running a RolloutServer: bind, print the banner, serve until a signal, drain.
+
+`run(agent, config)` is the public API behind `rolloutctl serve`. The socket is bound
+here before uvicorn starts, so "port in use" is one clear error instead of a log line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import uvicorn
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+
+from rolloutctl.agent.context import Agent, RolloutRequest
+from rolloutctl.logs import setup_logging
+from rolloutctl.net.sockets import bind_socket, socket_url
+from rolloutctl.server.app import create_app
+from rolloutctl.server.settings import ServerSettings
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    host: str = "127.0.0.1"
+    port: int = 9000
+    log_level: str = "info"
+    json_logs: bool = False
+    settings: ServerSettings = field(default_factory=ServerSettings)
+
+
+def banner(agent: Agent, url: str, settings: ServerSettings) -> Panel:
+    sample = RolloutRequest(rollout_id="banner", messages=[])
+    tools = ", ".join(t.name for t in agent.tools(sample)) or "(none)"
+    lines = [
+        f"[bold]RolloutServer[/] for agent [cyan]{escape(agent.name)}[/]",
+        f"URL      {url}",
+        f"tools    {escape(tools)}",
+        f"docs     {url}/docs",
+        f"key      {'inbound Bearer key required' if settings.api_key else 'none required'}",
+        f"limits   {settings.max_concurrent} concurrent, "
+        f"{settings.rollout_timeout:g} s per rollout",
+    ]
+    return Panel("\n".join(lines), expand=False, border_style="green")
+
+
+def run(agent: Agent, config: ServeConfig, console: Console | None = None) -> None:
+    """Serve `agent` until SIGINT/SIGTERM, then drain; raises CannotBind on bind errors."""
+    console = console or Console(stderr=True)
+    sock = bind_socket(config.host, config.port)
+    url = socket_url(config.host, sock)
+    setup_logging(config.log_level, config.json_logs, console)
+    if not config.json_logs:
+        console.print(banner(agent, url, config.settings))
+    app = create_app(agent, config.settings)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            log_level=config.log_level,
+            timeout_graceful_shutdown=config.settings.shutdown_grace + 10,
+        )
+    )
+    with _signals_end_cleanly():
+        server.run(sockets=[sock])
+
+
+@contextlib.contextmanager
+def _signals_end_cleanly() -> Iterator[None]:
+    """Make Ctrl-C and SIGTERM a normal exit once uvicorn has drained.
+
+    uvicorn handles the signal itself, then re-raises it to the handler that was in
+    place before; a no-op handler there turns "drained after a signal" into exit 0.
+    """
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,110 @@
+"""One rollout from accepted init to delivered completion, whatever goes wrong.
+
+Every path out of `run_rollout` produces exactly one completion payload and hands it
+to one logical delivery: the agent's result, its exception, a trainer failure, the
+time limit, or the server shutting down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from typing import Any
+
+from rolloutctl.agent.context import (
+    Agent,
+    BadModelResponse,
+    LLMBackend,
+    RolloutContext,
+    RolloutRequest,
+    RolloutResult,
+    TurnLimitReached,
+)
+from rolloutctl.errors import RolloutctlError
+from rolloutctl.protocol import ErrorCategory, InitRequest
+from rolloutctl.server.callbacks import TrainerClient, TrainerError
+
+
+class RolloutFailure(RolloutctlError):
+    """Ends a rollout as ERROR with a protocol error category."""
+
+    def __init__(self, category: ErrorCategory, message: str) -> None:
+        super().__init__(message)
+        self.category = category
+
+
+def to_rollout_request(init: InitRequest) -> RolloutRequest:
+    """The protocol-neutral view of an init that agents see (no URL, no key)."""
+    return RolloutRequest(
+        rollout_id=init.rollout_id,
+        messages=init.messages,
+        completion_params=init.completion_params,
+        max_turns=init.max_turns,
+        max_tokens_total=init.max_tokens_total,
+        metadata=init.metadata,
+        tool_server_url=init.tool_server_url,
+    )
+
+
+def v1_backend(client: TrainerClient, rollout_id: str) -> LLMBackend:
+    """Chat through the trainer's /v1/chat/completions; protocol fields win over params."""
+
+    async def chat(messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+        body = {**params, "model": "default", "rollout_id": rollout_id, "messages": messages}
+        return await client.chat(body)
+
+    return chat
+
+
+async def execute(ctx: RolloutContext, agent: Agent, timeout: float) -> RolloutResult:
+    """Run the agent under the time limit, turning every failure into RolloutFailure."""
+    limit = asyncio.timeout(timeout)
+    try:
+        async with limit:
+            result = await agent.run(ctx)
+    except TurnLimitReached:
+        return RolloutResult(finish_reason="max_turns")
+    except TrainerError as exc:
+        raise RolloutFailure(exc.category, str(exc)) from exc
+    except BadModelResponse as exc:
+        raise RolloutFailure(ErrorCategory.TRAINER_SERVER_ERROR, str(exc)) from exc
+    except TimeoutError as exc:
+        if not limit.expired():  # the agent's own TimeoutError is an agent failure
+            raise RolloutFailure(ErrorCategory.AGENT_ERROR, f"TimeoutError: {exc}") from exc
+        raise RolloutFailure(
+            ErrorCategory.TIMEOUT, f"rollout time limit of {timeout:g} s passed"
+        ) from exc
+    except Exception as exc:
+        raise RolloutFailure(ErrorCategory.AGENT_ERROR, f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(result, RolloutResult):
+        raise RolloutFailure(
+            ErrorCategory.AGENT_ERROR, f"run() returned {type(result).__name__}, not RolloutResult"
+        )
+    return result
+
+
+def build_payload(
+    ctx: RolloutContext, result: RolloutResult | RolloutFailure, elapsed_ms: float
+) -> dict[str, Any]:
+    """The /v1/rollout/completed body for a finished or failed rollout."""
+    ctx.metrics.total_latency_ms = elapsed_ms
+    payload: dict[str, Any] = {"rollout_id": ctx.request.rollout_id, "metrics": asdict(ctx.metrics)}
+    if isinstance(result, RolloutFailure):
+        payload.update(
+            status="ERROR",
+            final_messages=ctx.messages,
+            finish_reason="error",
+            error_message=str(result),
+            reward=None,
+            extra_fields={"error_category": result.category.value},
+        )
+    else:
+        messages = ctx.messages if result.messages is None else result.messages
+        payload.update(
+            status="COMPLETED",
+            final_messages=messages,
+            finish_reason=result.finish_reason,
+            reward=result.reward,
+            extra_fields=result.extra_fields,
+        )
+    return payload

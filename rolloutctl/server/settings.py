@@ -1,0 +1,33 @@
+"""Server settings: one frozen object, built by the CLI or by Python callers alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rolloutctl.server.callbacks import RetryPolicy
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How a RolloutServer runs; defaults are PROTOCOL.md's "Defaults a server starts with"."""
+
+    max_concurrent: int = 100
+    max_queue: int = 10_000
+    rollout_timeout: float = 600.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    record_ttl: float = 3600.0
+    max_records: int = 100_000
+    shutdown_grace: float = 10.0
+    api_key: str | None = field(default=None, repr=False)
+    allow_callback_hosts: tuple[str, ...] = ()
+
+    def callback_host_allowed(self, host: str) -> bool:
+        """Exact hosts, or `*.example.com` for any subdomain; an empty list allows all."""
+        if not self.allow_callback_hosts:
+            return True
+        host = host.lower().rstrip(".")
+        for allowed in self.allow_callback_hosts:
+            allowed = allowed.lower()
+            if host == allowed or (allowed.startswith("*.") and host.endswith(allowed[1:])):
+                return True
+        return False

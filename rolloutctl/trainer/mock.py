@@ -1,0 +1,130 @@
+"""MockTrainer: the training side of the protocol as a library object.
+
+It serves the callbacks (through `app`), starts rollouts on a RolloutServer, checks
+everything the server sends, and publishes each exchange as an Event.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from rolloutctl.protocol import CHAT_PATH, COMPLETED_PATH
+from rolloutctl.trainer.app import TrainerApp
+from rolloutctl.trainer.bus import EventBus, Subscription
+from rolloutctl.trainer.chat import ChatHandler
+from rolloutctl.trainer.completed import CompletionHandler
+from rolloutctl.trainer.policies.base import Policy
+from rolloutctl.trainer.policies.registry import make_policy
+from rolloutctl.trainer.policies.script import (
+    RolloutScript,
+    ScriptedCompletions,
+    ScriptedPolicy,
+    ScriptEntry,
+    make_script,
+)
+from rolloutctl.trainer.records import Records
+from rolloutctl.trainer.starter import RolloutHandle, Starter
+from rolloutctl.trainer.violations import Violation
+
+
+@dataclass
+class TrainerConfig:
+    policy: Policy = field(default_factory=make_policy)
+    latency_ms: float = 0.0  # added to each chat answer
+    fail_rate: float = 0.0  # fraction of chat calls answered 503
+    fail_completed_rate: float = 0.0  # fraction of completions answered 503 (and not recorded)
+    expect_api_key: str | None = None  # callbacks without this Bearer get 401
+    seed: int | None = None  # of the fault-injection RNG
+
+    def __post_init__(self) -> None:
+        if self.latency_ms < 0:
+            raise ValueError("latency_ms must be >= 0")
+        for name in ("fail_rate", "fail_completed_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+
+    def faults(self) -> dict[str, Any]:
+        """The fault settings in force, for banners and health (the key shown as ***)."""
+        shown = {
+            "latency_ms": self.latency_ms,
+            "fail_rate": self.fail_rate,
+            "fail_completed_rate": self.fail_completed_rate,
+            "expect_api_key": "***" if self.expect_api_key else None,
+        }
+        return {name: value for name, value in shown.items() if value}
+
+
+class MockTrainer:
+    """Serve `app` with uvicorn, then set `url` to its base URL before starting rollouts."""
+
+    def __init__(
+        self, config: TrainerConfig | None = None, client: httpx.AsyncClient | None = None
+    ):
+        self.config = config or TrainerConfig()
+        self.url: str | None = None
+        self.bus = EventBus()
+        self.records = Records(self.bus, self.config.expect_api_key)
+        rng = random.Random(self.config.seed)
+        self._scripts: dict[str, RolloutScript] = {}
+        policy = ScriptedPolicy(self.config.policy, self._scripts)
+        chat = ChatHandler(self.records, policy, self.config, rng)
+        completed = ScriptedCompletions(
+            CompletionHandler(self.records, self.config, rng), self._scripts, self.records
+        )
+        health = {"policy": self.config.policy.name, "faults": self.config.faults()}
+        self.app = TrainerApp(self.records, {CHAT_PATH: chat, COMPLETED_PATH: completed}, health)
+        self._starter = Starter(self.records, client)
+
+    @property
+    def completions(self) -> dict[str, dict[str, Any]]:
+        """The first completion payload of each rollout, by rollout_id."""
+        return self.records.completions
+
+    def subscribe(self, rollout_id: str | None = None) -> Subscription:
+        """Every Event from now on (of one rollout if given); call it inside a running loop."""
+        return self.bus.subscribe(rollout_id)
+
+    async def start_rollout(
+        self, rollout_server_url: str, init: dict[str, Any], server_key: str | None = None
+    ) -> RolloutHandle:
+        """POST the init; InitRefused on a non-202, InitError when it cannot be delivered."""
+        if "server_url" not in init:
+            if self.url is None:
+                raise ValueError("set MockTrainer.url (or the init's server_url) before starting")
+            init = {**init, "server_url": self.url}
+        return await self._starter.start(rollout_server_url, init, server_key)
+
+    def script_rollout(
+        self,
+        rollout_id: str,
+        replies: Iterable[ScriptEntry] = (),
+        completed: Iterable[int] = (),
+        delay: float = 0.0,
+    ) -> None:
+        """Give one rollout its own trainer: its chat calls get `replies` in order (a Reply, an
+        assistant message, or an HTTP status 400-599 to answer with), then the policy's; its
+        completion posts get the `completed` statuses first (unrecorded), then the usual 200.
+        `delay` seconds pass before each scripted answer. Call it before the init."""
+        self._scripts[rollout_id] = make_script(replies, completed, delay)
+
+    def violations(self, rollout_id: str | None = None) -> list[Violation]:
+        if rollout_id is None:
+            return list(self.records.violations)
+        state = self.records.rollouts.get(rollout_id)
+        return list(state.violations) if state else []
+
+    def forget(self, rollout_id: str) -> None:
+        """Drop a finished rollout's records (keeps memory flat in long benchmarks)."""
+        self.records.forget(rollout_id)
+        self._scripts.pop(rollout_id, None)
+
+    async def aclose(self) -> None:
+        """End event streams, close the init client and the policy's resources."""
+        self.bus.close()
+        await self._starter.aclose()
+        await self.config.policy.aclose()

@@ -1,0 +1,1 @@
+"""Mock-trainer policies: who answers the chat calls. One module per policy."""

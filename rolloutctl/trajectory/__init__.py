@@ -1,0 +1,1 @@
+"""Trajectory files: the document, its builder from events, foreign formats, summary, view."""

@@ -1,0 +1,1 @@
+"""`rolloutctl validate`: static checks of an agent and one dry rollout."""

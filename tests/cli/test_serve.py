@@ -1,0 +1,90 @@
+"""`rolloutctl serve` as a user runs it: the real binary in a pseudo-terminal."""
+
+from __future__ import annotations
+
+import io
+import signal
+import socket
+import subprocess
+
+import httpx
+import pexpect
+
+from tests.helpers import free_port, rolloutctl_bin
+
+KEY = "sk-canary-serve-5b4a"
+
+
+def spawn(*args: str, **kwargs) -> pexpect.spawn:
+    return pexpect.spawn(
+        rolloutctl_bin(), list(args), encoding="utf-8", timeout=20, dimensions=(40, 160), **kwargs
+    )
+
+
+def test_serve_banner_rollout_and_ctrl_c(trainer):
+    port = free_port()
+    child = spawn("serve", "--example", "calculator", "--port", str(port), "--log-level", "debug")
+    child.logfile_read = transcript = io.StringIO()
+    child.expect("RolloutServer")
+    child.expect(f"http://127.0.0.1:{port}/docs")
+    server = f"http://127.0.0.1:{port}"
+    assert httpx.get(f"{server}/health").json()["agent"] == "calculator"
+    body = {
+        "rollout_id": "cli-1",
+        "server_url": trainer.url,
+        "api_key": KEY,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    assert httpx.post(f"{server}/v1/rollout/init", json=body).status_code == 202
+    assert trainer.wait("cli-1")["status"] == "COMPLETED"
+    child.expect("cli-1 COMPLETED")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert "cli-1 started" in transcript.getvalue()
+    assert KEY not in transcript.getvalue()  # the canary: no secret in any log line
+
+
+def test_bad_target_is_one_line_and_exit_2(tmp_path):
+    broken = tmp_path / "agent.py"
+    broken.write_text("agent = 42\n")
+    for target in [
+        "no_such_module_xyz:agent",
+        f"{broken}:agent",
+        f"{broken}:missing",
+        str(tmp_path / "absent.py"),
+    ]:
+        result = subprocess.run(
+            [rolloutctl_bin(), "serve", target], capture_output=True, text=True, timeout=30
+        )
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_port_in_use_is_exit_3():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [rolloutctl_bin(), "serve", "--example", "echo", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 3
+    assert "already in use" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_environment_variables_configure_serve():
+    port = free_port()
+    env = {"ROLLOUT_SERVER_PORT": str(port), "ROLLOUTCTL_EXAMPLE": "echo", "PATH": "/usr/bin"}
+    child = spawn("serve", env=env)
+    child.expect(f"http://127.0.0.1:{port}")
+    assert httpx.get(f"http://127.0.0.1:{port}/health").json()["agent"] == "echo"
+    child.kill(signal.SIGTERM)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0

@@ -1,0 +1,224 @@
+"""`rolloutctl try` and `rolloutctl replay` as a user runs them, end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import textwrap
+
+import httpx
+import pexpect
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from tests.helpers import rolloutctl_bin, run_server
+
+KEY = "sk-canary-try-31d2"
+
+
+def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [rolloutctl_bin(), *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def styled(*words: str) -> str:
+    """A pattern for `words` in order, with colour codes, spaces or an arrow between them."""
+    gap = r"(?:\x1b\[[0-9;]*m|\s|→)*"
+    return gap.join(re.escape(word) for word in words)
+
+
+def test_try_calculator_live_in_a_terminal():
+    child = pexpect.spawn(
+        rolloutctl_bin(),
+        ["try", "--example", "calculator"],
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(50, 120),
+    )
+    for words in [
+        ["What is (5 + 3) * 2?"],
+        ["call", "add"],
+        ["add", '{"a": 5, "b": 3}', "8"],
+        ["call", "multiply"],
+        ["multiply", '{"a": 8, "b": 2}', "16"],
+        ["The answer is 16."],
+        ["summary"],
+        ["COMPLETED"],
+    ]:
+        child.expect(styled(*words))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_try_save_then_replay_gives_the_same_messages(tmp_path):
+    saved = tmp_path / "t.json"
+    result = run(
+        "try",
+        "--example",
+        "calculator",
+        "--save",
+        str(saved),
+        "--api-key",
+        KEY,
+        "--prompt",
+        "calculate 12 divided by 4 then add 1",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "The answer is 4" in result.stdout
+    assert KEY not in result.stdout + result.stderr + saved.read_text()
+    replayed = json.loads(run("replay", str(saved), "--json").stdout)
+    original = json.loads(saved.read_text())
+    assert replayed["completion"]["final_messages"] == original["completion"]["final_messages"]
+    assert replayed["init"]["api_key"] == "***"
+    plain = run("replay", str(saved), "--plain", "--role", "tool").stdout
+    assert "divide" in plain and "-> 3" in plain and "assistant" not in plain
+
+
+def test_try_json_prints_one_trajectory_document():
+    result = run("try", "--example", "echo", "--prompt", "[bold red]hello[/]", "--json")
+    assert result.returncode == 0, result.stderr
+    traj = json.loads(result.stdout)
+    assert traj["format"] == "rolloutctl.trajectory" and traj["version"] == 1
+    assert traj["completion"]["status"] == "COMPLETED"
+
+
+def test_try_escapes_markup_in_messages():
+    result = run("try", "--example", "echo", "--policy", "echo", "--prompt", "[bold red]hello[/]")
+    assert result.stdout.count("[bold red]hello[/]") >= 2  # the prompt and its echo
+
+
+BROKEN_AGENT = textwrap.dedent("""
+    from rolloutctl import Agent, RolloutResult
+
+    class Rewriter(Agent):
+        name = "rewriter"
+
+        async def run(self, ctx):
+            await ctx.chat()
+            ctx.messages[0] = {"role": "system", "content": "rewritten"}
+            await ctx.chat()
+            return RolloutResult()
+""")
+
+
+def test_try_exits_1_when_the_agent_rewrites_history(tmp_path):
+    (tmp_path / "broken.py").write_text(BROKEN_AGENT)
+    result = run("try", f"{tmp_path / 'broken.py'}:Rewriter", "--policy", "echo", "--plain")
+    assert result.returncode == 1
+    assert "append" in result.stdout.lower()
+
+
+def double_completion_server() -> Starlette:
+    """A RolloutServer that does one chat turn and then posts its completion twice."""
+
+    async def rollout(body: dict) -> None:
+        async with httpx.AsyncClient(base_url=body["server_url"]) as client:
+            chat = {
+                "model": "default",
+                "rollout_id": body["rollout_id"],
+                "messages": body["messages"],
+            }
+            reply = (await client.post("/v1/chat/completions", json=chat)).json()
+            final = [*body["messages"], reply["choices"][0]["message"]]
+            done = {
+                "rollout_id": body["rollout_id"],
+                "status": "COMPLETED",
+                "finish_reason": "stop",
+                "final_messages": final,
+                "metrics": {},
+                "extra_fields": {},
+            }
+            for _ in range(2):
+                await client.post("/v1/rollout/completed", json=done)
+
+    async def init(request: Request) -> JSONResponse:
+        body = await request.json()
+        asyncio.get_running_loop().create_task(rollout(body))
+        return JSONResponse({"rollout_id": body["rollout_id"], "tools": []}, status_code=202)
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "healthy"})
+
+    return Starlette(
+        routes=[Route("/v1/rollout/init", init, methods=["POST"]), Route("/health", health)]
+    )
+
+
+def test_try_server_url_catches_a_second_completion():
+    with run_server(double_completion_server()) as url:
+        result = run("try", "--server-url", url, "--plain")
+    assert result.returncode == 1
+    assert "second completion" in result.stdout.lower() or "duplicate" in result.stdout.lower()
+
+
+def test_try_server_url_against_our_own_server(start_server):
+    result = run("try", "--server-url", start_server(), "--plain")
+    assert result.returncode == 0, result.stdout
+    assert "The answer is 16" in result.stdout
+
+
+def test_usage_errors_exit_2_without_traceback(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"hello": 1}')
+    for args in [
+        ("try",),
+        ("try", "--example", "nope"),
+        ("replay", str(bad)),
+        ("replay", str(tmp_path / "missing.json")),
+        ("try", "--bogus-option"),
+    ]:
+        result = run(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith("rolloutctl: error:")
+
+
+def test_replay_reads_a_bare_completion_payload(tmp_path):
+    saved = tmp_path / "t.json"
+    assert run("try", "--example", "calculator", "--save", str(saved)).returncode == 0
+    payload = tmp_path / "payload.json"
+    payload.write_text(json.dumps(json.loads(saved.read_text())["completion"]))
+    result = run("replay", str(payload), "--plain")
+    assert result.returncode == 0, result.stderr
+    assert "The answer is 16." in result.stdout and "COMPLETED" in result.stdout
+
+
+def echoing_422_server() -> Starlette:
+    """A careless RolloutServer whose 422 echoes the whole init body, key included."""
+
+    async def init(request: Request) -> JSONResponse:
+        return JSONResponse({"detail": [{"input": await request.json()}]}, status_code=422)
+
+    return Starlette(routes=[Route("/v1/rollout/init", init, methods=["POST"])])
+
+
+def test_try_never_shows_a_key_that_a_server_echoes():
+    with run_server(echoing_422_server()) as url:
+        result = run("try", "--server-url", url, "--api-key", KEY, "--plain")
+    assert result.returncode == 1
+    assert "422" in result.stdout + result.stderr
+    assert KEY not in result.stdout + result.stderr
+
+
+def test_cli_input_errors_and_unreachable_servers(tmp_path):
+    from tests.helpers import refused_url
+
+    for args in [
+        ("serve", "--example", "echo", "--port", "99999"),
+        ("serve", "--example", "echo", "--log-level", "loud"),
+        ("try", "--example", "echo", "--save", str(tmp_path / "no" / "t.json")),
+        ("try", "--server-url", "ftp://host"),
+        ("replay", str(tmp_path), "--role", "robot"),
+    ]:
+        result = run(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.count("\n") == 1 and "env var: '[" not in result.stderr
+    with refused_url() as url:
+        result = run("try", "--server-url", url)
+    assert result.returncode == 3 and "Traceback" not in result.stderr

@@ -1,0 +1,303 @@
+"""Trajectory building from events, file round trips, foreign formats and bad files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from osmosis_ai.rollout.trajectory import save_trajectory as osmosis_save_trajectory
+from osmosis_ai.rollout.types import ExecutionResult, RolloutSample, RolloutStatus
+
+from rolloutctl import __version__
+from rolloutctl.events import Event, EventKind
+from rolloutctl.trajectory.builder import ItemKind, TrajectoryBuilder, trajectory_items
+from rolloutctl.trajectory.document import (
+    TrajectoryFormatError,
+    load_trajectory,
+    save_trajectory,
+    scrub,
+)
+
+ROLLOUT = "calc-1"
+CANARY = "sk-canary-7d1e0c"
+SYSTEM = {"role": "system", "content": "You are a calculator. Use the tools."}
+USER = {"role": "user", "content": "What is (5 + 3) * 2?"}
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": f"{name} two numbers",
+            "parameters": {
+                "type": "object",
+                "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
+                "required": ["a", "b"],
+            },
+        },
+    }
+    for name in ("add", "multiply")
+]
+
+
+def tool_call(call_id: str, name: str, a: int, b: int) -> dict:
+    arguments = json.dumps({"a": a, "b": b})
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+ASSISTANT_1 = {"role": "assistant", "content": None, "tool_calls": [tool_call("c1", "add", 5, 3)]}
+TOOL_1 = {"role": "tool", "content": "8", "tool_call_id": "c1"}
+ASSISTANT_2 = {
+    "role": "assistant",
+    "content": None,
+    "tool_calls": [tool_call("c2", "multiply", 8, 2)],
+}
+TOOL_2 = {"role": "tool", "content": "16", "tool_call_id": "c2"}
+ASSISTANT_3 = {"role": "assistant", "content": "The answer is 16."}
+HISTORY = [SYSTEM, USER, ASSISTANT_1, TOOL_1, ASSISTANT_2, TOOL_2, ASSISTANT_3]
+STEPS = [(ASSISTANT_1, [TOOL_1], "tool_calls"), (ASSISTANT_2, [TOOL_2], "tool_calls")]
+STEPS.append((ASSISTANT_3, [], "stop"))
+
+
+def completion_payload(messages: list[dict]) -> dict:
+    metrics = {
+        "num_llm_calls": 3,
+        "num_tool_calls": 2,
+        "prompt_tokens": 90,
+        "response_tokens": 24,
+        "total_latency_ms": 52.0,
+        "llm_latency_ms": 37.5,
+        "tool_latency_ms": 0.4,
+    }
+    return {
+        "rollout_id": ROLLOUT,
+        "status": "COMPLETED",
+        "final_messages": messages,
+        "finish_reason": "stop",
+        "reward": None,
+        "metrics": metrics,
+        "extra_fields": {},
+    }
+
+
+def chat_body(message: dict, finish_reason: str, n: int) -> dict:
+    return {
+        "id": f"chatcmpl-{n}",
+        "object": "chat.completion",
+        "model": "mock",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+        "usage": {"prompt_tokens": 30, "completion_tokens": 8, "total_tokens": 38},
+        "token_ids": [101 + n, 102, 103],
+        "logprobs": [-0.25, -0.5, -0.125],
+        "prompt_token_ids": [1, 2, 3, 4],
+    }
+
+
+class Clock:
+    """Event timestamps one second apart, so the recorded times are predictable."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def event(self, kind: EventKind, data: dict, rollout_id: str = ROLLOUT) -> Event:
+        self.now += 1
+        return Event(kind, rollout_id, data, self.now)
+
+
+def calculator_events(api_key: str = "***", tail: list[dict] | None = None) -> list[Event]:
+    """The events the mock trainer publishes for a two-tool calculator rollout."""
+    clock = Clock()
+    init = {
+        "rollout_id": ROLLOUT,
+        "server_url": "http://127.0.0.1:9001",
+        "messages": [SYSTEM, USER],
+        "completion_params": {"temperature": 0},
+        "api_key": api_key,
+        "max_turns": 10,
+    }
+    events = [clock.event(EventKind.INIT_SENT, {"request": init})]
+    response = {"status_code": 202, "body": {"rollout_id": ROLLOUT, "tools": TOOLS}}
+    events.append(clock.event(EventKind.INIT_RESPONSE, response))
+    history = [SYSTEM, USER]
+    for n, (assistant, tools, finish) in enumerate(STEPS):
+        request = {"model": "default", "rollout_id": ROLLOUT, "messages": list(history)}
+        events.append(clock.event(EventKind.CHAT_REQUEST, {"index": n, "body": request}))
+        answer = {"index": n, "status_code": 200, "body": chat_body(assistant, finish, n)}
+        events.append(clock.event(EventKind.CHAT_RESPONSE, answer | {"latency_ms": 12.5}))
+        history += [assistant, *tools]
+    body = completion_payload(history + (tail or []))
+    events.append(clock.event(EventKind.COMPLETION, {"status_code": 200, "body": body}))
+    return events
+
+
+def build(events: list[Event]) -> tuple[dict, list]:
+    builder = TrajectoryBuilder()
+    items = [item for event in events for item in builder.add(event)]
+    return builder.trajectory(), items
+
+
+def write_atif(directory: Path, messages: list[dict], reward: float | None = 1.0) -> Path:
+    """An ATIF trajectory.json written by the installed osmosis-ai SDK itself."""
+    sample = RolloutSample(messages=messages, reward=reward)
+    result = ExecutionResult(status=RolloutStatus.SUCCESS, sample=sample)
+    save = osmosis_save_trajectory(rollout_id=ROLLOUT, result=result, artifact_root=directory)
+    asyncio.run(save)
+    return directory / ROLLOUT / "trajectory.json"
+
+
+def test_builder_records_every_turn() -> None:
+    traj, _ = build(calculator_events())
+    assert (traj["format"], traj["version"]) == ("rolloutctl.trajectory", 1)
+    assert traj["rolloutctl_version"] == __version__
+    assert traj["init"]["api_key"] == "***" and traj["tools"] == TOOLS
+    assert [turn["added"] for turn in traj["turns"]] == [[SYSTEM, USER], [TOOL_1], [TOOL_2]]
+    assert [turn["assistant"] for turn in traj["turns"]] == [ASSISTANT_1, ASSISTANT_2, ASSISTANT_3]
+    last = traj["turns"][-1]
+    assert (last["index"], last["finish_reason"], last["latency_ms"]) == (3, "stop", 12.5)
+    assert last["usage"]["completion_tokens"] == 8 and last["logprobs"] == [-0.25, -0.5, -0.125]
+    assert last["token_ids"] == [103, 102, 103] and last["prompt_token_ids"] == [1, 2, 3, 4]
+    assert traj["final_added"] == [] and traj["completion"]["status"] == "COMPLETED"
+    started, finished = (datetime.fromisoformat(traj[k]) for k in ("started_at", "finished_at"))
+    assert (finished - started).total_seconds() == 8
+
+
+def test_items_show_each_message_once_in_order() -> None:
+    traj, items = build(calculator_events())
+    messages = [item.data for item in items if item.kind is ItemKind.MESSAGE]
+    assert messages == HISTORY
+    tool_items = [item for item in items if item.data.get("role") == "tool"]
+    assert [item.call["function"]["name"] for item in tool_items] == ["add", "multiply"]
+    assert items == trajectory_items(traj)
+
+
+def test_events_of_other_rollouts_are_ignored() -> None:
+    builder = TrajectoryBuilder(ROLLOUT)
+    stranger = Clock().event(EventKind.VIOLATION, {"rule": "x", "message": "y"}, "other")
+    assert builder.add(stranger) == []
+    assert builder.trajectory()["violations"] == []
+
+
+def test_failed_chat_call_is_kept_with_the_turn_it_retried() -> None:
+    events = calculator_events()
+    request, response = events[2], events[3]
+    failure = Event(EventKind.CHAT_RESPONSE, ROLLOUT, {"status_code": 503, "latency_ms": 3.0})
+    traj, items = build([*events[:3], failure, request, response, *events[4:]])
+    assert traj["turns"][0]["failed_attempts"] == [{"status_code": 503, "latency_ms": 3.0}]
+    assert len(traj["turns"]) == 3
+    assert [i.data for i in items if i.kind is ItemKind.MESSAGE] == HISTORY
+
+
+def test_a_call_retried_after_its_answer_was_lost_is_one_turn() -> None:
+    events = calculator_events()
+    traj, items = build([*events[:4], events[2], events[3], *events[4:]])
+    assert len(traj["turns"]) == 3
+    assert [i.data for i in items if i.kind is ItemKind.MESSAGE] == HISTORY
+
+
+def test_messages_after_the_last_turn_and_violations() -> None:
+    extra = {"role": "user", "content": "appended after the end"}
+    events = calculator_events(tail=[extra])
+    violation = {"rule": "double_completion", "message": "a second completion arrived"}
+    events.append(Event(EventKind.VIOLATION, ROLLOUT, violation))
+    traj, items = build(events)
+    assert traj["final_added"] == [extra] and traj["violations"] == [violation]
+    assert (items[-2].data, items[-2].step) == (extra, None)
+    assert items[-1].kind is ItemKind.VIOLATION
+
+
+def test_save_then_load_round_trips(tmp_path: Path) -> None:
+    traj, _ = build(calculator_events())
+    path = tmp_path / "t.json"
+    save_trajectory(path, traj)
+    assert load_trajectory(path) == traj
+    assert '"logprobs": [-0.25, -0.5, -0.125]' in path.read_text()
+
+
+def test_no_secret_reaches_the_file(tmp_path: Path) -> None:
+    events = calculator_events(api_key=CANARY)
+    headers = {"Authorization": f"Bearer {CANARY}", "Accept": "application/json"}
+    events[2].data["headers"] = headers
+    traj, _ = build(events)
+    path = tmp_path / "t.json"
+    save_trajectory(path, traj | {"stray": {"api_key": CANARY}})
+    assert CANARY not in path.read_text() and CANARY not in json.dumps(traj)
+    assert traj["init"]["api_key"] == "***"
+
+
+def test_scrub_keeps_absent_keys_and_other_fields() -> None:
+    data = {"api_key": None, "nested": [{"authorization": "Bearer k", "accept": "json"}]}
+    assert scrub(data) == {"api_key": None, "nested": [{"authorization": "***", "accept": "json"}]}
+
+
+def test_bare_completion_payload_loads(tmp_path: Path) -> None:
+    path = tmp_path / "completed.json"
+    path.write_text(json.dumps(completion_payload(HISTORY)))
+    traj = load_trajectory(path)
+    assert traj["imported_from"] == {"format": "completion"}
+    assert [turn["added"] for turn in traj["turns"]] == [[SYSTEM, USER], [TOOL_1], [TOOL_2]]
+    assert traj["turns"][-1]["assistant"] == ASSISTANT_3 and traj["final_added"] == []
+    items = trajectory_items(traj)
+    assert [item.data for item in items if item.kind is ItemKind.MESSAGE] == HISTORY
+
+
+def test_atif_written_by_the_osmosis_sdk_loads(tmp_path: Path) -> None:
+    usage = {"usage": {"prompt_tokens": 30, "completion_tokens": 8}}
+    messages = [SYSTEM, USER, ASSISTANT_1 | usage, TOOL_1, ASSISTANT_2, TOOL_2, ASSISTANT_3]
+    traj = load_trajectory(write_atif(tmp_path, messages))
+    assert traj["rollout_id"] == ROLLOUT and traj["imported_from"]["format"] == "atif"
+    assert traj["imported_from"]["reward"] == 1.0
+    assert [turn["added"] for turn in traj["turns"]] == [[SYSTEM, USER], [TOOL_1], [TOOL_2]]
+    first = traj["turns"][0]
+    assert first["assistant"]["tool_calls"][0]["function"]["name"] == "add"
+    assert json.loads(first["assistant"]["tool_calls"][0]["function"]["arguments"]) == {
+        "a": 5,
+        "b": 3,
+    }
+    assert first["usage"]["completion_tokens"] == 8
+    assert traj["turns"][-1]["assistant"]["content"] == "The answer is 16."
+
+
+BAD_FILES = {
+    "not json": ("{oops", "not JSON"),
+    "list": ("[1, 2]", "expected a JSON object, got list"),
+    "empty object": ("{}", "empty JSON object"),
+    "other shape": ('{"hello": 1}', "keys: hello"),
+    "other format": ('{"format": "x"}', "unknown format 'x'"),
+    "version": (
+        '{"format": "rolloutctl.trajectory", "version": 2}',
+        "unsupported version 2",
+    ),
+    "turns": (
+        '{"format": "rolloutctl.trajectory", "version": 1, "turns": {}}',
+        "field 'turns' must be a list of objects",
+    ),
+    "turn": (
+        '{"format": "rolloutctl.trajectory", "version": 1, "tools": [], "violations": [],'
+        ' "final_added": [], "turns": [{"index": 1, "added": [1]}]}',
+        "turn 1: needs an 'added' list of messages",
+    ),
+    "completion": ('{"status": "COMPLETED", "final_messages": []}', "rollout_id"),
+    "atif": ('{"schema_version": "ATIF-v1.7", "steps": 3}', "'steps' must be a list"),
+    "atif source": (
+        '{"schema_version": "ATIF-v1.7", "steps": [{"source": "robot"}]}',
+        "unknown source 'robot'",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", BAD_FILES)
+def test_bad_files_give_one_readable_line(tmp_path: Path, name: str) -> None:
+    text, expected = BAD_FILES[name]
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(TrajectoryFormatError) as caught:
+        load_trajectory(path)
+    message = str(caught.value)
+    assert expected in message and str(path) in message and "\n" not in message
+
+
+def test_missing_file_is_a_format_error(tmp_path: Path) -> None:
+    with pytest.raises(TrajectoryFormatError, match="cannot read"):
+        load_trajectory(tmp_path / "absent.json")

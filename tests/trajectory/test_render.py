@@ -1,0 +1,218 @@
+"""Rendering of the live view, replay filters, the summary, and literal message content."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from rolloutctl.events import Event, EventKind
+from rolloutctl.trajectory.builder import TrajectoryBuilder
+from rolloutctl.trajectory.document import load_trajectory
+from rolloutctl.trajectory.render import Renderer, make_console
+from tests.trajectory.test_document import (
+    ASSISTANT_3,
+    HISTORY,
+    ROLLOUT,
+    SYSTEM,
+    USER,
+    build,
+    calculator_events,
+    write_atif,
+)
+
+MARKUP = "[bold red]not markup[/] :smile: [link=http://x]y[/link]"
+
+
+def plain_renderer(**options: bool) -> tuple[Renderer, io.StringIO]:
+    out = io.StringIO()
+    return Renderer(make_console(True, file=out, width=100), plain=True, **options), out
+
+
+def rich_renderer() -> tuple[Renderer, io.StringIO]:
+    out = io.StringIO()
+    console = Console(file=out, width=100, force_terminal=True, color_system="truecolor")
+    return Renderer(console), out
+
+
+def replay(traj: dict, **filters: object) -> str:
+    renderer, out = plain_renderer()
+    renderer.render_trajectory(traj, **filters)
+    return out.getvalue()
+
+
+def assert_in_order(text: str, *parts: str) -> None:
+    position = 0
+    for part in parts:
+        found = text.find(part, position)
+        assert found >= 0, f"{part!r} missing after position {position} in:\n{text}"
+        position = found + len(part)
+
+
+CALCULATOR_VIEW = (
+    "--- turn 1 ---",
+    "system     You are a calculator. Use the tools.",
+    "user       What is (5 + 3) * 2?",
+    "assistant  -> call add",
+    '             "a": 5,',
+    "12 ms | 30 prompt + 8 completion tokens | finish: tool_calls",
+    "--- turn 2 ---",
+    'tool       add {"a": 5, "b": 3} -> 8',
+    "assistant  -> call multiply",
+    "--- turn 3 ---",
+    'tool       multiply {"a": 8, "b": 2} -> 16',
+    "assistant  The answer is 16.",
+)
+
+
+def test_live_view_shows_the_rollout_in_order_and_replay_matches_it() -> None:
+    traj, items = build(calculator_events())
+    renderer, out = plain_renderer()
+    renderer.render_items(items)
+    live = out.getvalue()
+    assert_in_order(live, *CALCULATOR_VIEW)
+    assert "\x1b" not in live and all(line == line.rstrip() for line in live.splitlines())
+    assert replay(traj) == live
+
+
+def test_live_view_prints_items_as_events_arrive() -> None:
+    builder, (renderer, out) = TrajectoryBuilder(), plain_renderer()
+    seen = []
+    for event in calculator_events():
+        renderer.render_items(builder.add(event))
+        seen.append(out.getvalue())
+    assert "What is (5 + 3) * 2?" in seen[2] and "call add" not in seen[2]
+    assert "call add" in seen[3] and "-> 8" not in seen[3]
+
+
+def test_summary_reports_status_metrics_and_wall_time() -> None:
+    traj, _ = build(calculator_events())
+    renderer, out = plain_renderer()
+    renderer.render_summary(traj, wall_time=1.5)
+    assert_in_order(
+        out.getvalue(),
+        "--- summary ---",
+        "status      COMPLETED",
+        "finish      stop",
+        "calls       3 LLM, 2 tool",
+        "tokens      90 prompt + 24 completion",
+        "wall time   1.50 s",
+        "violations  none",
+    )
+
+
+def test_violations_show_in_red_in_the_summary() -> None:
+    events = calculator_events()
+    violation = {"rule": "rewrite", "message": MARKUP}
+    events.append(Event(EventKind.VIOLATION, ROLLOUT, violation, events[-1].ts + 1))
+    traj, _ = build(events)
+    renderer, out = rich_renderer()
+    renderer.render_summary(traj)
+    text = out.getvalue()
+    assert "\x1b[1;31m[rewrite] " + MARKUP in text
+    assert "9.00 s" in text
+
+
+def test_message_content_is_printed_literally() -> None:
+    events = calculator_events()
+    events[2].data["body"]["messages"][1] = {"role": "user", "content": MARKUP}
+    arguments = json.dumps({"text": "[red]x[/red]"})
+    call = {"id": "c1", "type": "function", "function": {"name": "echo", "arguments": arguments}}
+    events[3].data["body"]["choices"][0]["message"] = {"role": "assistant", "tool_calls": [call]}
+    events.append(Event(EventKind.VIOLATION, ROLLOUT, {"rule": "r", "message": MARKUP}))
+    _, items = build(events)
+    for renderer, out in (plain_renderer(), rich_renderer()):
+        renderer.render_items(items)
+        text = out.getvalue()
+        assert text.count(MARKUP) == 2 and "[red]x[/red]" in text
+
+
+def test_replay_filters() -> None:
+    traj, _ = build(calculator_events())
+    step_two = replay(traj, step=2)
+    assert_in_order(step_two, "--- turn 2 ---", "-> 8", "call multiply")
+    assert "What is" not in step_two and "turn 1" not in step_two and "turn 3" not in step_two
+    last = replay(traj, last=1)
+    assert "The answer is 16." in last and "-> 16" not in last
+    assert replay(traj, role="user").splitlines() == [
+        "--- turn 1 ---",
+        f"user       {USER['content']}",
+    ]
+    no_tools = replay(traj, show_tools=False)
+    assert "call add" in no_tools and "-> 8" not in no_tools and "tool " not in no_tools
+    with pytest.raises(ValueError, match="no turn 4"):
+        replay(traj, step=4)
+
+
+def test_live_view_can_hide_tool_results() -> None:
+    _, items = build(calculator_events())
+    renderer, out = plain_renderer(show_tools=False)
+    renderer.render_items(items)
+    assert "call multiply" in out.getvalue() and "-> 16" not in out.getvalue()
+
+
+def test_failed_calls_and_refused_init_are_shown() -> None:
+    builder, (renderer, out) = TrajectoryBuilder(), plain_renderer()
+    events = calculator_events()[:3]
+    events[1].data.update(status_code=422, body={"detail": "server_url: bad"})
+    events.append(Event(EventKind.CHAT_RESPONSE, ROLLOUT, {"status_code": 503, "latency_ms": 4}))
+    for event in events:
+        renderer.render_items(builder.add(event))
+    renderer.render_summary(builder.trajectory())
+    assert_in_order(
+        out.getvalue(),
+        'init refused: HTTP 422: {"detail": "server_url: bad"}',
+        "chat call failed: HTTP 503 after 4.0 ms",
+        "status      init refused (HTTP 422)",
+    )
+
+
+def test_an_init_that_never_reached_the_server() -> None:
+    builder, (renderer, out) = TrajectoryBuilder(), plain_renderer()
+    events = calculator_events()[:2]
+    events[1].data.update(status_code=0, body="ConnectError('refused')")
+    for event in events:
+        renderer.render_items(builder.add(event))
+    renderer.render_summary(builder.trajectory())
+    assert_in_order(
+        out.getvalue(), "init failed: ConnectError('refused')", "status      init failed"
+    )
+
+
+def test_atif_from_the_osmosis_sdk_renders(tmp_path: Path) -> None:
+    traj = load_trajectory(write_atif(tmp_path, HISTORY, reward=0.5))
+    renderer, out = plain_renderer()
+    renderer.render_trajectory(traj)
+    renderer.render_summary(traj)
+    assert_in_order(out.getvalue(), *CALCULATOR_VIEW[1:5], *CALCULATOR_VIEW[6:])
+    assert_in_order(
+        out.getvalue(), "status      not recorded", "reward      0.5", "source      ATIF"
+    )
+
+
+def test_completion_payload_renders_its_messages(tmp_path: Path) -> None:
+    traj, _ = build(calculator_events())
+    path = tmp_path / "completed.json"
+    path.write_text(json.dumps(traj["completion"]))
+    text = replay(load_trajectory(path))
+    assert_in_order(text, SYSTEM["content"], "-> 8", "-> 16", ASSISTANT_3["content"])
+    assert " ms" not in text and "tokens" not in text
+
+
+def test_summary_of_an_error_completion() -> None:
+    events = calculator_events()
+    body = events[-1].data["body"]
+    body.update(status="ERROR", finish_reason="error", error_message="agent raised [boom]")
+    body["extra_fields"] = {"error_category": "agent_error"}
+    traj, _ = build(events)
+    renderer, out = plain_renderer()
+    renderer.render_summary(traj)
+    assert_in_order(
+        out.getvalue(),
+        "status      ERROR",
+        "finish      error",
+        "error       agent_error: agent raised [boom]",
+    )
