@@ -37,7 +37,31 @@ _EXPORTS = {
 }
 _ALIASES = {"serve": "run"}
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "Agent",
+    "ChatResult",
+    "MockTrainer",
+    "RolloutContext",
+    "RolloutMetrics",
+    "RolloutRequest",
+    "RolloutResult",
+    "RolloutctlError",
+    "ServeConfig",
+    "ServerSettings",
+    "Tool",
+    "ToolLoopAgent",
+    "TrainerConfig",
+    "TryOptions",
+    "__version__",
+    "create_app",
+    "load_agent",
+    "load_trajectory",
+    "run_tool_loop",
+    "run_try",
+    "save_trajectory",
+    "serve",
+    "tool",
+]
 
 if TYPE_CHECKING:
     from rolloutctl.agent.context import (

@@ -287,10 +287,9 @@ def test_agent_exception_ends_as_agent_error(trainer, start_server):
 
 
 def test_shutdown_ends_running_rollouts_with_a_completion(trainer):
-    from tests.helpers import run_server
-
     from rolloutctl.server.app import create_app
     from rolloutctl.server.settings import ServerSettings
+    from tests.helpers import run_server
 
     app = create_app(Sleeper(), ServerSettings(shutdown_grace=0.2))
     with run_server(app) as server:
