@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -74,7 +75,7 @@ class _InProcessServer(uvicorn.Server):
     def capture_signals(self) -> Any:
         yield
 
-    async def startup(self, sockets: list | None = None) -> None:
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         self.ready.set()
 
@@ -99,7 +100,8 @@ async def serve_app(
         log_config=None,
         access_log=False,
         log_level=log_level,
-        timeout_graceful_shutdown=shutdown_grace,
+        # uvicorn's hint says int, but it waits float seconds
+        timeout_graceful_shutdown=shutdown_grace,  # type: ignore[arg-type]
     )
     server = _InProcessServer(config)
     task = asyncio.create_task(_run(server, sock, what))
@@ -120,7 +122,7 @@ async def _run(server: _InProcessServer, sock: Any, what: str) -> None:
         sock.close()
 
 
-async def _until_ready(server: _InProcessServer, task: asyncio.Task, what: str) -> None:
+async def _until_ready(server: _InProcessServer, task: asyncio.Task[None], what: str) -> None:
     ready = asyncio.create_task(server.ready.wait())
     try:
         await asyncio.wait(

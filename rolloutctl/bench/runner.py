@@ -54,7 +54,7 @@ class BenchConfig:
     run_id: str | None = None
 
 
-def calculator_init(rollout_id: str, index: int) -> dict:
+def calculator_init(rollout_id: str, index: int) -> dict[str, Any]:
     """An init whose answer takes exactly one `add` call; the numbers vary per rollout."""
     question = f"What is {index % 97} + {index % 13 + 1}?"
     return {

@@ -17,6 +17,7 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import IO
 
 import httpx
 
@@ -104,10 +105,10 @@ def _child_env() -> dict[str, str]:
 def _free_port(host: str) -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
-async def _wait_healthy(process: subprocess.Popen, url: str, stderr: object) -> None:
+async def _wait_healthy(process: subprocess.Popen[bytes], url: str, stderr: IO[bytes]) -> None:
     health = httpx.URL(url + "/health")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + STARTUP_TIMEOUT
@@ -125,13 +126,13 @@ async def _wait_healthy(process: subprocess.Popen, url: str, stderr: object) -> 
     raise ServerStartError(f"the server under test was not healthy within {STARTUP_TIMEOUT:g} s")
 
 
-def _last_line(stderr: object) -> str:
-    stderr.seek(0)  # type: ignore[attr-defined]
-    lines = stderr.read().decode(errors="replace").strip().splitlines()  # type: ignore[attr-defined]
+def _last_line(stderr: IO[bytes]) -> str:
+    stderr.seek(0)
+    lines = stderr.read().decode(errors="replace").strip().splitlines()
     return lines[-1].strip() if lines else "(no output)"
 
 
-async def _stop(process: subprocess.Popen) -> None:
+async def _stop(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM (the server drains), then SIGKILL if it does not end in time."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)

@@ -7,6 +7,7 @@ is worked out from /proc samples, can be read (and tested) on its own.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from rolloutctl.bench.procstats import MIB, ProcSample
 from rolloutctl.bench.report import BenchResult
@@ -30,7 +31,7 @@ class Phase:
         self.taken += 1
         return self.taken - 1
 
-    def record(self, completion: dict, seconds: float) -> None:
+    def record(self, completion: dict[str, Any], seconds: float) -> None:
         self.latencies.append(seconds * 1000)
         self.statuses[completion.get("status", "?")] += 1
         if completion.get("status") == "ERROR":

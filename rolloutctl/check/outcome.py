@@ -119,5 +119,8 @@ def _matches(got: Any, want: Message) -> bool:
     if want.get("role") == "tool" and "content" not in want:
         same_call = got.get("role") == "tool" and got.get("tool_call_id") == want["tool_call_id"]
         return same_call and isinstance(got.get("content"), str)
-    bare = lambda message: {k: v for k, v in message.items() if v is not None}  # noqa: E731
+
+    def bare(message: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in message.items() if v is not None}
+
     return bare(got) == bare(want)

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from rolloutctl.errors import InputError
+
+if TYPE_CHECKING:
+    from rolloutctl.agent.context import Agent
+    from rolloutctl.trainer import TrainerConfig
 
 
 class LogLevel(StrEnum):
@@ -52,7 +56,7 @@ Example = Annotated[
 ]
 
 
-def resolve_agent(target: str | None, example: str | None):
+def resolve_agent(target: str | None, example: str | None) -> Agent:
     """The agent named by TARGET or --example (exactly one of them)."""
     from rolloutctl.agent.loader import load_agent, load_example
 
@@ -124,8 +128,8 @@ def trainer_config(
     upstream: str | None,
     model: str | None,
     upstream_key_env: str | None,
-    **faults: object,
-):
+    **faults: Any,
+) -> TrainerConfig:
     """A TrainerConfig from the shared policy and fault options."""
     from rolloutctl.trainer import TrainerConfig, make_policy
 

@@ -37,7 +37,7 @@ class _Connection(asyncio.Protocol):
         self.answered = False  # whether any byte of the current response came
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport  # type: ignore[assignment]  # a TCP connection's is a Transport
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -86,7 +86,7 @@ class _Connection(asyncio.Protocol):
         """Send one request; return status, headers, body and whether to keep the connection."""
         self._headers, self._body, self._headers_done, self.answered = [], [], False, False
         self._waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(request)  # type: ignore[union-attr]
+        self.transport.write(request)  # type: ignore[union-attr]  # set once connected
         try:
             status = await self._waiter
         finally:

@@ -18,6 +18,7 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.types import ASGIApp, Scope
 
 from rolloutctl import __version__
 from rolloutctl.agent.context import Agent
@@ -91,7 +92,7 @@ class RolloutApp(FastAPI):
         self._init = init
         self._expected = f"Bearer {key}".encode() if key else None
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if (
             scope["type"] == "http"
             and scope["path"] == INIT_PATH
@@ -124,7 +125,7 @@ def _json_headers(length: int) -> tuple[Header, Header]:
     return (b"content-type", b"application/json"), (b"content-length", b"%d" % length)
 
 
-def bearer_ok(scope: dict, expected: bytes | None) -> bool:
+def bearer_ok(scope: Scope, expected: bytes | None) -> bool:
     """Whether the request carries the inbound key (always, when the server has none)."""
     if expected is None:
         return True
@@ -204,15 +205,14 @@ def _init_openapi() -> dict[str, Any]:
 class InboundKeyMiddleware:
     """Requires `Authorization: Bearer <key>` on every route but /health (constant time)."""
 
-    def __init__(self, app: Any, key: str) -> None:
+    def __init__(self, app: ASGIApp, key: str) -> None:
         self.app = app
         self.expected = f"Bearer {key}".encode()
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] == "/health":
-            return await self.app(scope, receive, send)
-        if bearer_ok(scope, self.expected):
-            return await self.app(scope, receive, send)
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] == "/health" or bearer_ok(scope, self.expected):
+            await self.app(scope, receive, send)
+            return
         response = JSONResponse(
             {"detail": "missing or wrong Authorization bearer key"},
             status_code=401,

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from rolloutctl.agent.context import Agent, RolloutContext, RolloutRequest, RolloutResult
 from rolloutctl.agent.tools import Tool
@@ -100,7 +101,7 @@ class RolloutManager:
         except RolloutFailure as failure:
             result = failure
         except asyncio.CancelledError:
-            if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+            if asyncio.current_task().cancelling():  # type: ignore[union-attr]  # inside a task
                 raise  # this task itself is being cancelled: a hard stop
             result = RolloutFailure(
                 ErrorCategory.SHUTDOWN, "server shut down before the rollout finished"
@@ -130,7 +131,9 @@ class RolloutManager:
             log.info("rollout %s started", record.rollout_id)
             return await execute(ctx, self.agent, self.settings.rollout_timeout)
 
-    async def _deliver(self, record: RolloutRecord, client: TrainerClient, payload: dict) -> None:
+    async def _deliver(
+        self, record: RolloutRecord, client: TrainerClient, payload: dict[str, Any]
+    ) -> None:
         delivery = await client.complete(payload)
         record.delivered = delivery.delivered
         if not delivery.delivered:
@@ -149,19 +152,19 @@ class RolloutManager:
         grace = self.settings.shutdown_grace
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=grace)
-        for task in list(self._agent_tasks.values()):
-            task.cancel()
+        for agent_task in list(self._agent_tasks.values()):
+            agent_task.cancel()
         if self._tasks:  # let the shutdown completions go out, within a bound
             await asyncio.wait(set(self._tasks), timeout=max(grace, 5.0))
         for task in list(self._tasks):
             task.cancel()
 
 
-async def _no_trainer(messages: list, params: dict) -> dict:
+async def _no_trainer(messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
     raise RuntimeError("this rollout has no trainer to call")
 
 
-def _log_end(record: RolloutRecord, payload: dict) -> None:
+def _log_end(record: RolloutRecord, payload: dict[str, Any]) -> None:
     metrics = payload["metrics"]
     log.info(
         "rollout %s %s finish_reason=%s turns=%d duration=%.0fms%s",

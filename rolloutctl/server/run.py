@@ -64,7 +64,8 @@ def run(agent: Agent, config: ServeConfig, console: Console | None = None) -> No
             log_config=None,
             access_log=False,
             log_level=config.log_level,
-            timeout_graceful_shutdown=config.settings.shutdown_grace + 10,
+            # uvicorn's hint says int, but it waits float seconds
+            timeout_graceful_shutdown=config.settings.shutdown_grace + 10,  # type: ignore[arg-type]
         )
     )
     with _signals_end_cleanly():

@@ -28,7 +28,7 @@ def call_in_loop(loop: asyncio.AbstractEventLoop, callback: Callable[..., Any], 
         loop.call_soon_threadsafe(callback, *args)
 
 
-def _resolve(future: asyncio.Future, value: Any) -> None:
+def _resolve(future: asyncio.Future[Any], value: Any) -> None:
     if not future.done():
         future.set_result(value)
 
@@ -39,9 +39,9 @@ class Waiters:
     __slots__ = ("_futures",)
 
     def __init__(self) -> None:
-        self._futures: list[asyncio.Future] = []
+        self._futures: list[asyncio.Future[Any]] = []
 
-    def add(self) -> asyncio.Future:
+    def add(self) -> asyncio.Future[Any]:
         future = asyncio.get_running_loop().create_future()
         self._futures.append(future)
         return future

@@ -52,7 +52,7 @@ def build_response(turn: Turn, reply: Reply, policy: str) -> dict[str, Any]:
     }
 
 
-def request_tools(state: RolloutState | None, body: dict[str, Any]) -> list | None:
+def request_tools(state: RolloutState | None, body: dict[str, Any]) -> list[dict[str, Any]] | None:
     """The rollout's tools from its 202; else those of the request (OpenAI clients send them)."""
     if state is not None and state.tools is not None:
         return state.tools
@@ -86,10 +86,13 @@ class ChatHandler:
             self.records.emit(EventKind.CHAT_RESPONSE, rollout_id, data)
         return status, answer
 
-    async def _answer(self, state: RolloutState, body: dict, messages: list, retry: bool) -> Answer:
+    async def _answer(
+        self, state: RolloutState, body: dict[str, Any], messages: list[dict[str, Any]], retry: bool
+    ) -> Answer:
         if self.config.fail_rate and self.rng.random() < self.config.fail_rate:
             return 503, {"detail": "injected failure (fail_rate)"}
         if retry:  # the same request again: its answer was lost, so it gets the same one
+            # a retry repeats an answered turn, so last_response is set
             return 200, state.last_response  # type: ignore[return-value]
         self._check(state, body, messages)
         if state.init_pending:
@@ -100,7 +103,9 @@ class ChatHandler:
             state.answered(messages, reply.message, answer[1])
         return answer
 
-    async def _plain(self, body: dict, messages: list, auth: bytes | None) -> Answer:
+    async def _plain(
+        self, body: dict[str, Any], messages: list[dict[str, Any]], auth: bytes | None
+    ) -> Answer:
         """No rollout_id: a protocol breach, but answered, so that a mock trainer can also
         stand in as the OpenAI-compatible upstream of another one's proxy policy."""
         self.records.report("", "chat_without_rollout_id", "chat call without a rollout_id")
@@ -119,7 +124,9 @@ class ChatHandler:
             return (500, {"detail": f"policy {self.policy.name} failed: {exc!r}"}), None
         return (200, build_response(turn, reply, self.policy.name)), reply
 
-    def _check(self, state: RolloutState, body: dict, messages: list) -> None:
+    def _check(
+        self, state: RolloutState, body: dict[str, Any], messages: list[dict[str, Any]]
+    ) -> None:
         """All chat-time checks; only messages added since the last request are scanned."""
         report, rid = self.records.report, state.rollout_id
         if state.completion is not None:

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import socket
 import time
+from typing import Any
 
 import orjson
 import uvicorn
@@ -49,7 +50,7 @@ def _status(code: int) -> str:
     return f"[green]{code}[/]" if 200 <= code < 300 else f"[bold red]{code}[/]"
 
 
-def _reply_summary(body: dict) -> str:
+def _reply_summary(body: dict[str, Any]) -> str:
     choice = (body.get("choices") or [{}])[0]
     message = choice.get("message") or {}
     calls = [c.get("function") or {} for c in message.get("tool_calls") or []]
@@ -60,37 +61,37 @@ def _reply_summary(body: dict) -> str:
     return f'"{_snippet(content_text(message.get("content")))}" ({tokens} tok)'
 
 
-def _init_sent(data: dict) -> str:
+def _init_sent(data: dict[str, Any]) -> str:
     return f"{len((data.get('request') or {}).get('messages') or [])} messages"
 
 
-def _init_response(data: dict) -> str:
+def _init_response(data: dict[str, Any]) -> str:
     body = data.get("body")
     tools = body.get("tools") if isinstance(body, dict) else None
     return f"{_status(data['status_code'])}  {len(tools or [])} tools"
 
 
-def _chat_request(data: dict) -> str:
+def _chat_request(data: dict[str, Any]) -> str:
     messages = (data.get("body") or {}).get("messages") or [{}]
     last = messages[-1]
     said = _snippet(content_text(last.get("content")))
     return f"#{data['index']}  {len(messages)} msgs, last {escape(str(last.get('role')))}: {said}"
 
 
-def _chat_response(data: dict) -> str:
+def _chat_response(data: dict[str, Any]) -> str:
     code, body = data["status_code"], data.get("body") or {}
     what = _reply_summary(body) if code == 200 else escape(str(body.get("detail")))
     return f"#{data['index']}  {_status(code)}  {what}  {data['latency_ms']:.1f} ms"
 
 
-def _completion(data: dict) -> str:
+def _completion(data: dict[str, Any]) -> str:
     body = data.get("body") or {}
     outcome = escape(f"{body.get('status')} {body.get('finish_reason')}")
     count = len(body.get("final_messages") or [])
     return f"{_status(data['status_code'])}  {outcome}, {count} messages"
 
 
-def _violation(data: dict) -> str:
+def _violation(data: dict[str, Any]) -> str:
     return f"{escape(str(data.get('rule')))}: {escape(str(data.get('message')))}"
 
 
@@ -126,7 +127,7 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self.trainer = trainer
 
-    async def shutdown(self, sockets: list | None = None) -> None:
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self.trainer.bus.close()
         await super().shutdown(sockets)
 

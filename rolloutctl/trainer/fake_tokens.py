@@ -33,7 +33,7 @@ def content_text(content: Any) -> str:
 
 def message_ids(message: dict[str, Any]) -> list[int]:
     """Ids of one message: a role marker, its content, then its tool calls."""
-    ids = [_ROLE_IDS.get(message.get("role"), 5)]
+    ids = [_ROLE_IDS.get(str(message.get("role")), 5)]
     ids += text_ids(content_text(message.get("content")))
     for call in message.get("tool_calls") or ():
         function = call.get("function") or {}

@@ -40,7 +40,9 @@ class RolloutState:
     violations: list[Violation] = field(default_factory=list)
     first_seen: float = field(default_factory=time.time)
 
-    def answered(self, messages: list, reply: dict[str, Any], response: dict[str, Any]) -> None:
+    def answered(
+        self, messages: list[dict[str, Any]], reply: dict[str, Any], response: dict[str, Any]
+    ) -> None:
         """A chat call got a 200: what the next request must extend."""
         self.last_messages, self.last_reply, self.last_response = messages, reply, response
         self.turns += 1

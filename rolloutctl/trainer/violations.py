@@ -39,11 +39,16 @@ def _same_message(sent: dict[str, Any], expected: dict[str, Any]) -> bool:
     """Verbatim, except that a None field may be left out."""
     if sent == expected:
         return True
-    strip = lambda m: {k: v for k, v in m.items() if v is not None}  # noqa: E731
+
+    def strip(m: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in m.items() if v is not None}
+
     return isinstance(sent, dict) and strip(sent) == strip(expected)
 
 
-def history_breach(previous: Messages, returned: dict | None, messages: Messages) -> str | None:
+def history_breach(
+    previous: Messages, returned: dict[str, Any] | None, messages: Messages
+) -> str | None:
     """Why `messages` does not start with `previous` then `returned`, or None."""
     size = len(previous)
     if messages[:size] != previous:
@@ -81,7 +86,9 @@ def tool_findings(messages: Messages, start: int = 0, strict_end: bool = True) -
     return found
 
 
-def _match_tool(call_id: Any, index: int, pending: list, calls: set, found: list) -> None:
+def _match_tool(
+    call_id: Any, index: int, pending: list[Any], calls: set[Any], found: list[Finding]
+) -> None:
     if call_id not in calls:
         found.append(
             (
@@ -103,7 +110,7 @@ def _match_tool(call_id: Any, index: int, pending: list, calls: set, found: list
         )
 
 
-def _missing(pending: list, index: int) -> Finding:
+def _missing(pending: list[Any], index: int) -> Finding:
     ids = ", ".join(repr(i) for i in pending)
     return ("tool_message_missing", f"no tool message for call(s) {ids} before message {index}")
 

@@ -95,7 +95,7 @@ def summary_rows(summary: Summary) -> list[tuple[str, str, str]]:
     m = summary.metrics
     calls = f"{m.get('num_llm_calls', 0)} LLM, {m.get('num_tool_calls', 0)} tool"
     tokens = f"{m.get('prompt_tokens', 0)} prompt + {m.get('response_tokens', 0)} completion"
-    rows = [
+    rows: list[tuple[str, str | None, str]] = [
         ("rollout", str(summary.rollout_id), ""),
         ("status", summary.status, "good" if summary.status == "COMPLETED" else "bad"),
         ("finish", summary.finish_reason, ""),
@@ -108,7 +108,7 @@ def summary_rows(summary: Summary) -> list[tuple[str, str, str]]:
         ("source", summary.source, ""),
         ("violations", *_violations_cell(summary)),
     ]
-    return [row for row in rows if row[1] is not None]
+    return [(key, value, style) for key, value, style in rows if value is not None]
 
 
 def _latencies(metrics: dict[str, Any]) -> str:

@@ -60,7 +60,9 @@ def name_findings(agent: Agent) -> list[Finding]:
     return []
 
 
-def tool_schemas(agent: Agent, request: RolloutRequest) -> tuple[list[dict], list[Finding]]:
+def tool_schemas(
+    agent: Agent, request: RolloutRequest
+) -> tuple[list[dict[str, Any]], list[Finding]]:
     """The ToolSchemas the server would send in the 202, and why some could not be had."""
     try:
         tools = list(agent.tools(request))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -26,7 +26,7 @@ EPILOG = (
 )
 
 
-def _bench_opt(name: str, help_text: str, **kwargs: object) -> typer.models.OptionInfo:
+def _bench_opt(name: str, help_text: str, **kwargs: Any) -> typer.models.OptionInfo:
     return typer.Option(envvar=env_names(name), help=help_text, **kwargs)
 
 

@@ -9,6 +9,7 @@ expression tree: usual precedence, parentheses, number words, verb phrases
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 Number = int | float
@@ -96,7 +97,7 @@ class _Parser:
     def skip_connectors(self) -> str | None:
         word = None
         while self.peek() in ("conn", "and"):
-            word = self.take()
+            word = str(self.take())  # connector tokens carry their word
         return word
 
     def program(self) -> Op | Number:
@@ -134,7 +135,9 @@ class _Parser:
                 break
         return value
 
-    def _extend(self, value: Op | Number, mark: int, operand) -> Op | Number:
+    def _extend(
+        self, value: Op | Number, mark: int, operand: Callable[[], Op | Number]
+    ) -> Op | Number:
         """`value <operator at pos> operand`; an operator with nothing usable after it
         (say the "/" of "[/]" in a message) is left unread, so the rest still counts."""
         name = self.take()
@@ -155,7 +158,7 @@ class _Parser:
     def atom(self) -> Op | Number:
         kind = self.peek()
         if kind == "num":
-            return self.take()  # type: ignore[return-value]
+            return self.take()  # type: ignore[return-value]  # a "num" token's value is a Number
         if kind == "(":
             self.take()
             value = self.expr()

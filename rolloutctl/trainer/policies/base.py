@@ -56,7 +56,9 @@ class Policy:
         """Release resources (the proxy's HTTP client)."""
 
 
-def assistant(content: str | None, tool_calls: list[dict[str, Any]] | None = None) -> dict:
+def assistant(
+    content: str | None, tool_calls: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """An assistant message shaped like an OpenAI one."""
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if tool_calls:

@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 
 from rolloutctl.trainer.fake_tokens import content_text
+from rolloutctl.trainer.policies.arithmetic import Number
 from rolloutctl.trainer.policies.base import Policy, Reply, Turn, assistant, last_user_index
 from rolloutctl.trainer.policies.calculation import (
-    Number,
     Ref,
     Step,
     apply,
@@ -50,7 +50,7 @@ def tool_map(tools: list[dict[str, Any]] | None) -> ToolMap:
         match = next((declared[a] for a in aliases if a in declared), None)
         if match:
             name, props = match
-            found[op] = (name, tuple(props[:2]) if len(props) >= 2 else ("a", "b"))
+            found[op] = (str(name), (props[0], props[1]) if len(props) >= 2 else ("a", "b"))
     return found
 
 
@@ -71,7 +71,9 @@ class CalculatorPolicy(Policy):
         return _next_move(steps, results, tool_map(turn.tools), len(turn.messages))
 
 
-def _next_move(steps: tuple[Step, ...], results: list[dict], tools: ToolMap, n: int) -> Reply:
+def _next_move(
+    steps: tuple[Step, ...], results: list[dict[str, Any]], tools: ToolMap, n: int
+) -> Reply:
     """Walk the plan: a tool call for the first step without a result, else the answer."""
     values: list[Number] = []
     pending = iter(results)
@@ -98,7 +100,9 @@ def _value(operand: Ref | Number, values: list[Number]) -> Number:
     return values[operand.step] if isinstance(operand, Ref) else operand
 
 
-def _tool_call(tool: tuple[str, tuple[str, str]], a: Number, b: Number, call_id: str) -> dict:
+def _tool_call(
+    tool: tuple[str, tuple[str, str]], a: Number, b: Number, call_id: str
+) -> dict[str, Any]:
     name, (first, second) = tool
     arguments = orjson.dumps({first: a, second: b}).decode()
     call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}

@@ -88,11 +88,15 @@ class ScriptedCompletions:
     ) -> None:
         self.handler, self.scripts, self.records = handler, scripts, records
 
-    async def __call__(self, body: dict[str, Any], auth: bytes | None) -> tuple[int, dict]:
+    async def __call__(
+        self, body: dict[str, Any], auth: bytes | None
+    ) -> tuple[int, dict[str, Any]]:
         rollout_id = body.get("rollout_id")
         script = self.scripts.get(rollout_id) if self.scripts and rollout_id else None
         if script is None or not script.completed:
             return await self.handler(body, auth)
         status = script.completed.popleft()
-        self.records.emit(EventKind.COMPLETION, rollout_id, {"body": body, "status_code": status})
+        self.records.emit(
+            EventKind.COMPLETION, str(rollout_id), {"body": body, "status_code": status}
+        )
         return status, {"detail": f"scripted answer: HTTP {status}"}
