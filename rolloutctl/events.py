@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+__all__ = ["Event", "EventKind"]
+
 
 class EventKind(StrEnum):
     INIT_SENT = "init_sent"  # data: {"request": init body, api_key shown as "***"}

@@ -24,6 +24,8 @@ from rolloutctl.server.app import create_app
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.trainer import MockTrainer, RolloutHandle, TrainerConfig
 
+__all__ = ["STARTUP_TIMEOUT", "TRAINER_SHUTDOWN_GRACE", "LocalStack", "local_stack", "serve_app"]
+
 STARTUP_TIMEOUT = 10.0
 TRAINER_SHUTDOWN_GRACE = 5.0
 

@@ -14,6 +14,8 @@ import time
 
 from rich.console import Console
 
+__all__ = ["JsonLineFormatter", "LineFormatter", "setup_logging"]
+
 _LEVEL_COLOURS = {"DEBUG": "2", "INFO": "36", "WARNING": "33", "ERROR": "31", "CRITICAL": "1;31"}
 
 

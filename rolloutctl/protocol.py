@@ -17,6 +17,21 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from rolloutctl.agent.context import RolloutMetrics
 
+__all__ = [
+    "CHAT_PATH",
+    "COMPLETED_PATH",
+    "INIT_PATH",
+    "MAX_METADATA_BYTES",
+    "TOOL_NAME_PATTERN",
+    "CompletedRequest",
+    "ErrorCategory",
+    "FunctionSchema",
+    "InitRequest",
+    "InitResponse",
+    "Status",
+    "ToolSchema",
+]
+
 MAX_METADATA_BYTES = 1024 * 1024
 TOOL_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$"
 CHAT_PATH = "/v1/chat/completions"

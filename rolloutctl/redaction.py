@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = ["mask", "one_line"]
+
 
 def mask(value: Any, *secrets: str | None) -> Any:
     """`value` with each non-empty secret replaced by *** in every string it holds."""

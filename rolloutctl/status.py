@@ -2,6 +2,8 @@
 
 from enum import IntEnum
 
+__all__ = ["ExitStatus"]
+
 
 class ExitStatus(IntEnum):
     SUCCESS = 0

@@ -20,6 +20,8 @@ from rolloutctl.server.settings import ServerSettings
 from rolloutctl.trainer import InitError, InitRefused, Subscription, TrainerConfig
 from rolloutctl.trajectory.builder import RenderItem, TrajectoryBuilder
 
+__all__ = ["DEFAULT_PROMPT", "DEFAULT_SYSTEM", "TryOptions", "TryOutcome", "build_init", "run_try"]
+
 DEFAULT_SYSTEM = "You are a careful assistant. Use the tools for every arithmetic step."
 DEFAULT_PROMPT = "What is (5 + 3) * 2?"  # two tool calls with the calculator tools
 

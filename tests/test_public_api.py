@@ -61,3 +61,25 @@ def test_every_exception_of_the_package_derives_from_rolloutctl_error():
         and not name.startswith("_")
     ]
     assert strays == []
+
+
+def _defined_here(module) -> set[str]:
+    """Public classes and functions a module defines itself (not those it imports)."""
+    return {
+        name
+        for name, obj in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isclass(obj) or inspect.isfunction(obj))
+        and obj.__module__ == module.__name__
+    }
+
+
+def test_every_module_lists_its_public_classes_and_functions_in_dunder_all():
+    missing, unknown = {}, {}
+    for module in _package_modules():
+        declared = set(getattr(module, "__all__", ()))
+        if _defined_here(module) - declared:
+            missing[module.__name__] = sorted(_defined_here(module) - declared)
+        if {name for name in declared if not hasattr(module, name)}:
+            unknown[module.__name__] = sorted(n for n in declared if not hasattr(module, n))
+    assert missing == {} and unknown == {}

@@ -17,6 +17,19 @@ from typing import Any
 from rolloutctl.agent.tools import Tool
 from rolloutctl.errors import AgentError
 
+__all__ = [
+    "Agent",
+    "BadModelResponse",
+    "ChatResult",
+    "LLMBackend",
+    "Message",
+    "RolloutContext",
+    "RolloutMetrics",
+    "RolloutRequest",
+    "RolloutResult",
+    "TurnLimitReached",
+]
+
 Message = dict[str, Any]
 LLMBackend = Callable[[list[Message], dict[str, Any]], Awaitable[dict[str, Any]]]
 

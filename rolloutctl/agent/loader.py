@@ -15,6 +15,15 @@ from types import ModuleType
 from rolloutctl.agent.context import Agent
 from rolloutctl.errors import InputError
 
+__all__ = [
+    "DEFAULT_ATTR",
+    "TargetError",
+    "example_names",
+    "examples_dir",
+    "load_agent",
+    "load_example",
+]
+
 DEFAULT_ATTR = "agent"
 
 

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from rolloutctl.agent.context import Agent, RolloutContext, RolloutRequest, RolloutResult
 from rolloutctl.agent.tools import Tool
 
+__all__ = ["ToolLoopAgent", "run_tool_loop"]
+
 
 async def run_tool_loop(ctx: RolloutContext) -> RolloutResult:
     """Chat, run the requested tools, repeat; stop by the protocol's rules, in their order.

@@ -16,6 +16,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from rolloutctl.errors import AgentError
 
+__all__ = ["Tool", "ToolArgumentError", "tool"]
+
 _ARG_LINE = re.compile(r"^\s*(\w+)\s*(?:\([^)]*\))?\s*:\s*(.+)$")
 
 

@@ -13,6 +13,8 @@ import contextlib
 import os
 from dataclasses import dataclass
 
+__all__ = ["MIB", "PeakRss", "ProcSample", "machine_cpu", "sample"]
+
 MIB = 1024 * 1024
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 

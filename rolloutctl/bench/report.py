@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+__all__ = ["BUSY", "BenchResult", "passed", "progress_bar", "result_table"]
+
 BUSY = 0.9  # a process using this share of one core or more is taken as the bound
 
 

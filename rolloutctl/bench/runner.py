@@ -28,6 +28,17 @@ from rolloutctl.harness import serve_app
 from rolloutctl.trainer import InitError, InitRefused, MockTrainer, TrainerConfig
 from rolloutctl.trainer import make_policy as make_trainer_policy
 
+__all__ = [
+    "PROGRESS_INTERVAL",
+    "SYSTEM",
+    "Bench",
+    "BenchConfig",
+    "Progress",
+    "calculator_init",
+    "run_bench",
+    "run_blocking",
+]
+
 Progress = Callable[[int, int], None]  # (rollouts finished, rollouts in all)
 PROGRESS_INTERVAL = 0.1
 SYSTEM = {"role": "system", "content": "You are a calculator. Use the tools, then answer."}

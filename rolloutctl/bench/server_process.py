@@ -24,6 +24,15 @@ import httpx
 from rolloutctl.errors import CannotStartError
 from rolloutctl.net.http_pool import HttpPool
 
+__all__ = [
+    "STARTUP_TIMEOUT",
+    "STOP_TIMEOUT",
+    "ServerSpec",
+    "ServerStartError",
+    "SpawnedServer",
+    "spawn_server",
+]
+
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
 # The child's options come from the bench's command line only, never from these.

@@ -13,6 +13,8 @@ from rolloutctl.bench.procstats import MIB, ProcSample
 from rolloutctl.bench.report import BenchResult
 from rolloutctl.trainer import RolloutHandle
 
+__all__ = ["Phase", "add_costs", "add_machine", "percentiles"]
+
 
 class Phase:
     """One closed-loop pass (warm-up or measured): hands out indices, tallies outcomes."""

@@ -16,6 +16,8 @@ from typing import Any
 from rolloutctl.events import EventKind
 from rolloutctl.trainer import MockTrainer, Violation
 
+__all__ = ["Message", "Outcome", "Watch"]
+
 Message = dict[str, Any]
 
 

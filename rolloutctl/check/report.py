@@ -16,6 +16,8 @@ from rich.text import Text
 from rolloutctl.check.session import CheckStatus
 from rolloutctl.check.suite import CHECK_NAMES, CheckReport
 
+__all__ = ["render_report", "report_json"]
+
 _STYLES = {
     CheckStatus.PASS: "bold green",
     CheckStatus.FAIL: "bold red",

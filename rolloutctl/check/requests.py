@@ -18,6 +18,20 @@ from rolloutctl.check.script import answer
 from rolloutctl.check.session import CheckStatus, Session, Verdict, judge
 from rolloutctl.errors import CannotStartError
 
+__all__ = [
+    "BAD_INITS",
+    "DROP",
+    "DUPLICATES",
+    "HOLD",
+    "STATES",
+    "ServerUnreachable",
+    "bad_init_422",
+    "health",
+    "idempotency",
+    "init_tools",
+    "status_endpoint",
+]
+
 DROP = object()  # as a bad value: leave the field out
 BAD_INITS: list[tuple[str, str, Any]] = [  # (field, what is wrong, the value sent)
     ("rollout_id", "missing", DROP),

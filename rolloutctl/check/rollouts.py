@@ -15,6 +15,27 @@ from rolloutctl.check.script import answer, calling, tool_answer, tool_call
 from rolloutctl.check.session import CheckStatus, Session, Verdict, judge
 from rolloutctl.trainer import Reply
 
+__all__ = [
+    "CONCURRENT",
+    "PARAMS",
+    "PROTOCOL_FIELDS",
+    "SAMPLING_KEYS",
+    "bearer",
+    "chat_4xx",
+    "chat_503_retry",
+    "completed_503_retry",
+    "completion_params",
+    "concurrent_20",
+    "max_tokens",
+    "max_turns",
+    "no_tool_rollout",
+    "params_problems",
+    "tool_rollout",
+    "unknown_fields",
+    "usual",
+    "without_tools",
+]
+
 PROTOCOL_FIELDS = ("model", "rollout_id", "messages")
 PARAMS = {
     "temperature": 0.25,

@@ -12,6 +12,8 @@ from typing import Any
 from rolloutctl.schema.arguments import schema_instance
 from rolloutctl.trainer import Reply
 
+__all__ = ["FINAL", "answer", "calling", "tool_answer", "tool_call"]
+
 FINAL = "All done: rolloutctl check needs nothing more."
 
 

@@ -26,6 +26,17 @@ from rolloutctl.schema.lint import schema_problems
 from rolloutctl.trainer import InitError, InitRefused, MockTrainer
 from rolloutctl.trainer.policies.script import ScriptEntry
 
+__all__ = [
+    "SYSTEM",
+    "CheckOptions",
+    "CheckStatus",
+    "Running",
+    "Session",
+    "Verdict",
+    "judge",
+    "tool_problems",
+]
+
 SYSTEM = {"role": "system", "content": "You are being checked by rolloutctl check."}
 
 

@@ -13,6 +13,8 @@ from rolloutctl import __version__
 from rolloutctl.cli.commands import bench, check, mock_trainer, replay, serve, try_, validate
 from rolloutctl.cli.options import env_names
 
+__all__ = ["app", "root"]
+
 app = typer.Typer(
     name="rolloutctl",
     help="Build, try and debug servers of the Remote Rollout Protocol v1.\n\n"

@@ -18,6 +18,8 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageErro
 from rolloutctl.errors import RolloutctlError
 from rolloutctl.status import ExitStatus
 
+__all__ = ["main", "raw_main"]
+
 _ENVVAR_NOTE = re.compile(r" \(env var: '[^)]*'\)")
 
 

@@ -18,6 +18,26 @@ if TYPE_CHECKING:
     from rolloutctl.agent.context import Agent
     from rolloutctl.trainer import TrainerConfig
 
+__all__ = [
+    "Example",
+    "JsonFlag",
+    "LogLevel",
+    "Model",
+    "PlainFlag",
+    "Policy",
+    "Role",
+    "ScriptFile",
+    "Target",
+    "Upstream",
+    "UpstreamKeyEnv",
+    "checked_url",
+    "env_names",
+    "parse_params",
+    "resolve_agent",
+    "trainer_config",
+    "use_plain",
+]
+
 
 class LogLevel(StrEnum):
     DEBUG = "debug"

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import httptools
 import httpx
 
+__all__ = ["Header", "HttpPool", "default_pool"]
+
 Header = tuple[bytes, bytes]
 _LENGTH_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
 _FRAMING = _LENGTH_HEADERS | {b"host"}

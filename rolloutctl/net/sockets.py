@@ -11,6 +11,8 @@ import socket
 
 from rolloutctl.errors import CannotStartError
 
+__all__ = ["CannotBind", "bind_socket", "socket_url"]
+
 
 class CannotBind(CannotStartError):
     """A server could not start (port in use, address not available, failed start-up)."""

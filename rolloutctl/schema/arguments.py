@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+__all__ = ["MAX_DEPTH", "schema_instance"]
+
 MAX_DEPTH = 32  # a recursive schema gets cut here instead of looping forever
 _FORMATS = {
     "date": "2024-01-01",

@@ -27,6 +27,18 @@ from rolloutctl.protocol import INIT_PATH, InitRequest
 from rolloutctl.server.manager import AgentToolsError, RolloutManager, ServerBusy
 from rolloutctl.server.settings import ServerSettings
 
+__all__ = [
+    "EVICT_INTERVAL",
+    "Answer",
+    "Header",
+    "InboundKeyMiddleware",
+    "InitEndpoint",
+    "RolloutApp",
+    "bearer_ok",
+    "create_app",
+    "validation_detail",
+]
+
 EVICT_INTERVAL = 60.0
 Header = tuple[bytes, bytes]
 Answer = tuple[int, bytes, tuple[Header, ...]]

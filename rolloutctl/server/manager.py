@@ -29,6 +29,8 @@ from rolloutctl.server.runner import (
 )
 from rolloutctl.server.settings import ServerSettings
 
+__all__ = ["AgentToolsError", "RolloutManager", "ServerBusy"]
+
 log = logging.getLogger("rolloutctl.server")
 
 

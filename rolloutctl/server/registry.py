@@ -17,6 +17,8 @@ from typing import Any
 
 from rolloutctl.agent.context import RolloutMetrics
 
+__all__ = ["RolloutRecord", "RolloutRegistry", "RolloutState"]
+
 
 class RolloutState(StrEnum):
     QUEUED = "queued"

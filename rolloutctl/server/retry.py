@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 
+__all__ = ["RETRYABLE_4XX", "RetryPolicy", "is_retryable", "parse_retry_after"]
+
 RETRYABLE_4XX = frozenset({408, 429})
 
 

@@ -22,6 +22,8 @@ from rolloutctl.net.sockets import bind_socket, socket_url
 from rolloutctl.server.app import create_app
 from rolloutctl.server.settings import ServerSettings
 
+__all__ = ["ServeConfig", "banner", "run"]
+
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 

@@ -24,6 +24,8 @@ from rolloutctl.errors import RolloutctlError
 from rolloutctl.protocol import ErrorCategory, InitRequest
 from rolloutctl.server.callbacks import TrainerClient, TrainerError
 
+__all__ = ["RolloutFailure", "build_payload", "execute", "to_rollout_request", "v1_backend"]
+
 
 class RolloutFailure(RolloutctlError):
     """Ends a rollout as ERROR with a protocol error category."""

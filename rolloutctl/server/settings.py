@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from rolloutctl.server.callbacks import RetryPolicy
 
+__all__ = ["ServerSettings"]
+
 
 @dataclass(frozen=True)
 class ServerSettings:

@@ -25,6 +25,8 @@ from rolloutctl.trainer.asgi import (
 )
 from rolloutctl.trainer.records import Records, RolloutState
 
+__all__ = ["COMPLETED_PREFIX", "DEFAULT_LIST_LIMIT", "Handler", "TrainerApp", "rollout_summary"]
+
 Handler = Callable[[dict[str, Any], bytes | None], Awaitable[tuple[int, dict[str, Any]]]]
 COMPLETED_PREFIX = COMPLETED_PATH + "/"
 DEFAULT_LIST_LIMIT = 100

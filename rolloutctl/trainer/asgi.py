@@ -14,6 +14,8 @@ import orjson
 
 from rolloutctl.trainer.bus import Subscription
 
+__all__ = ["Receive", "Send", "header", "lifespan", "read_body", "send_json", "stream_events"]
+
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 _JSON = (b"content-type", b"application/json")

@@ -14,6 +14,8 @@ from typing import Any
 
 from rolloutctl.events import Event
 
+__all__ = ["EventBus", "Subscription", "Waiters", "call_in_loop"]
+
 
 def call_in_loop(loop: asyncio.AbstractEventLoop, callback: Callable[..., Any], *args: Any) -> None:
     """Run `callback(*args)` in `loop`: now if we are in it, else via call_soon_threadsafe."""

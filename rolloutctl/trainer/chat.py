@@ -23,6 +23,8 @@ from rolloutctl.trainer.violations import history_breach, params_finding, tool_f
 if TYPE_CHECKING:
     from rolloutctl.trainer.mock import TrainerConfig
 
+__all__ = ["END_OF_TEXT", "INIT_WAIT_S", "Answer", "ChatHandler", "build_response", "request_tools"]
+
 log = logging.getLogger("rolloutctl.trainer")
 END_OF_TEXT = 0
 INIT_WAIT_S = 10.0  # how long a chat call waits for its init's 202 (to learn the tools)

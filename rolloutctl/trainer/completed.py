@@ -12,6 +12,8 @@ from rolloutctl.trainer.violations import Finding, history_breach, payload_findi
 if TYPE_CHECKING:
     from rolloutctl.trainer.mock import TrainerConfig
 
+__all__ = ["OK", "Answer", "CompletionHandler", "completion_findings"]
+
 Answer = tuple[int, dict[str, Any]]
 OK = {"status": "ok"}
 

@@ -26,6 +26,8 @@ from rolloutctl.trainer.bus import Subscription
 from rolloutctl.trainer.fake_tokens import content_text
 from rolloutctl.trainer.mock import MockTrainer, TrainerConfig
 
+__all__ = ["SNIPPET", "banner", "event_line", "print_events", "serve_trainer"]
+
 SNIPPET = 70
 
 

@@ -11,6 +11,8 @@ from functools import lru_cache
 from typing import Any
 from zlib import crc32
 
+__all__ = ["VOCAB_SIZE", "content_text", "logprobs_for", "message_ids", "prompt_ids", "text_ids"]
+
 VOCAB_SIZE = 32000
 _ROLE_IDS = {"system": 1, "user": 2, "assistant": 3, "tool": 4}
 

@@ -31,6 +31,8 @@ from rolloutctl.trainer.records import Records
 from rolloutctl.trainer.starter import RolloutHandle, Starter
 from rolloutctl.trainer.violations import Violation
 
+__all__ = ["MockTrainer", "TrainerConfig"]
+
 
 @dataclass
 class TrainerConfig:

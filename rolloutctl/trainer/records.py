@@ -17,6 +17,8 @@ from rolloutctl.events import Event, EventKind
 from rolloutctl.trainer.bus import EventBus, Waiters
 from rolloutctl.trainer.violations import Violation, bearer_finding
 
+__all__ = ["UNAUTHORIZED", "Records", "RolloutState"]
+
 log = logging.getLogger("rolloutctl.trainer")
 UNAUTHORIZED = (401, {"detail": "Authorization: missing or wrong Bearer token"})
 

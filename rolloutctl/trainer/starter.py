@@ -17,6 +17,16 @@ from rolloutctl.protocol import INIT_PATH, InitResponse
 from rolloutctl.redaction import mask
 from rolloutctl.trainer.records import Records, RolloutState
 
+__all__ = [
+    "INIT_TIMEOUT_S",
+    "InitError",
+    "InitRefused",
+    "RolloutHandle",
+    "Starter",
+    "api_key_of",
+    "redacted_init",
+]
+
 INIT_TIMEOUT_S = 30.0
 
 

@@ -15,6 +15,17 @@ from pydantic import ValidationError
 
 from rolloutctl.protocol import CompletedRequest
 
+__all__ = [
+    "Finding",
+    "Messages",
+    "Violation",
+    "bearer_finding",
+    "history_breach",
+    "params_finding",
+    "payload_finding",
+    "tool_findings",
+]
+
 Finding = tuple[str, str]
 Messages = list[dict[str, Any]]
 

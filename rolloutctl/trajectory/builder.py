@@ -16,6 +16,8 @@ from typing import Any
 from rolloutctl.events import Event
 from rolloutctl.trajectory.document import TOKEN_FIELDS, blank_trajectory, iso_time, new_turn, scrub
 
+__all__ = ["ItemKind", "RenderItem", "TrajectoryBuilder", "select_items", "trajectory_items"]
+
 
 class ItemKind(StrEnum):
     MESSAGE = "message"  # data: the message; call: the tool call a tool message answers

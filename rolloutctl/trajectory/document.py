@@ -34,6 +34,23 @@ from rolloutctl import __version__
 from rolloutctl.errors import InputError
 from rolloutctl.trajectory.formats import Imported, read_foreign
 
+__all__ = [
+    "FORMAT",
+    "SECRET_KEYS",
+    "TOKEN_FIELDS",
+    "VERSION",
+    "TrajectoryFormatError",
+    "blank_trajectory",
+    "check_native",
+    "dumps_trajectory",
+    "from_imported",
+    "iso_time",
+    "load_trajectory",
+    "new_turn",
+    "save_trajectory",
+    "scrub",
+]
+
 FORMAT = "rolloutctl.trajectory"
 VERSION = 1
 SECRET_KEYS = frozenset({"api_key", "authorization"})

@@ -14,6 +14,8 @@ from pydantic import ValidationError
 
 from rolloutctl.protocol import CompletedRequest
 
+__all__ = ["Imported", "read_foreign"]
+
 # Our turn field -> the ATIF step metrics field holding the same numbers.
 _ATIF_TOKEN_FIELDS = {
     "token_ids": "completion_token_ids",

@@ -21,6 +21,8 @@ from rich.text import Text
 from rolloutctl.trajectory.builder import ItemKind, RenderItem, select_items, trajectory_items
 from rolloutctl.trajectory.summary import format_ms, summarize, summary_rows, turn_stats
 
+__all__ = ["LABEL_WIDTH", "Renderer", "make_console"]
+
 LABEL_WIDTH = 10
 _STYLES = {
     "system": "dim",

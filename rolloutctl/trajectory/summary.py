@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+__all__ = ["Summary", "format_ms", "summarize", "summary_rows", "turn_stats"]
+
 
 @dataclass(frozen=True, slots=True)
 class Summary:

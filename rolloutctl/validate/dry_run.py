@@ -21,6 +21,8 @@ from rolloutctl.server.settings import ServerSettings
 from rolloutctl.trainer import InitError, TrainerConfig, make_policy
 from rolloutctl.validate.report import DryRun, Finding
 
+__all__ = ["DRY_RUN_MESSAGES", "DRY_RUN_TIMEOUT", "dry_run"]
+
 DRY_RUN_TIMEOUT = 30.0
 DRY_RUN_MESSAGES = [
     {"role": "system", "content": "You are being checked by rolloutctl validate."},

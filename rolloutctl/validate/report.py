@@ -13,6 +13,8 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+__all__ = ["CODES", "DryRun", "Finding", "Severity", "ValidationReport", "render_report"]
+
 
 class Severity(StrEnum):
     ERROR = "error"

@@ -22,6 +22,16 @@ from rolloutctl.schema.lint import schema_problems
 from rolloutctl.validate.dry_run import DRY_RUN_MESSAGES, DRY_RUN_TIMEOUT, dry_run
 from rolloutctl.validate.report import Finding, Severity, ValidationReport
 
+__all__ = [
+    "name_findings",
+    "parameters_findings",
+    "run_findings",
+    "schema_findings",
+    "tool_findings",
+    "tool_schemas",
+    "validate_agent",
+]
+
 _TOOL_NAME = re.compile(TOOL_NAME_PATTERN)
 
 

@@ -17,6 +17,8 @@ from rolloutctl.cli.options import (
 )
 from rolloutctl.errors import InputError
 
+__all__ = ["EPILOG", "bench"]
+
 EPILOG = (
     "Without --server-url the server under test runs as a separate process "
     "(rolloutctl serve, --log-level warning) whose CPU and RSS are sampled. Exit status: 0 "

@@ -9,6 +9,8 @@ import typer
 from rolloutctl.cli.options import JsonFlag, PlainFlag, env_names, use_plain
 from rolloutctl.errors import InputError
 
+__all__ = ["EPILOG", "check"]
+
 EPILOG = (
     "Checks: health, init-tools, no-tool-rollout, tool-rollout, bearer, "
     "completion-params, idempotency, max-turns, max-tokens, chat-4xx, chat-503-retry, "

@@ -16,6 +16,8 @@ from rolloutctl.cli.options import (
     trainer_config,
 )
 
+__all__ = ["EPILOG", "NAME", "mock_trainer"]
+
 NAME = "mock-trainer"
 EPILOG = "Example: rolloutctl mock-trainer --port 9001 --policy echo --fail-rate 0.1"
 

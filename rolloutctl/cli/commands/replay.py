@@ -10,6 +10,8 @@ import typer
 from rolloutctl.cli.options import JsonFlag, PlainFlag, Role, env_names, use_plain
 from rolloutctl.errors import InputError
 
+__all__ = ["EPILOG", "replay"]
+
 EPILOG = (
     "Reads rolloutctl trajectory files, bare completion payloads (GET "
     "/v1/rollout/completed/ID) and Osmosis SDK ATIF trajectory.json files. Example: "

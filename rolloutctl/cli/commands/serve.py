@@ -8,6 +8,8 @@ import typer
 
 from rolloutctl.cli.options import Example, LogLevel, Target, env_names, resolve_agent
 
+__all__ = ["EPILOG", "serve"]
+
 EPILOG = (
     "Environment: every option reads ROLLOUTCTL_<OPTION> (e.g. ROLLOUTCTL_PORT);"
     " --port, --max-concurrent, --rollout-timeout and --http-timeout also read "

@@ -26,6 +26,8 @@ from rolloutctl.cli.options import (
 )
 from rolloutctl.errors import CannotStartError, InputError
 
+__all__ = ["EPILOG", "NAME", "try_"]
+
 NAME = "try"
 EPILOG = (
     "Exit status: 0 COMPLETED with no protocol violation; 1 ERROR, a "

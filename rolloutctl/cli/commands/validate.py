@@ -16,6 +16,8 @@ from rolloutctl.cli.options import (
     use_plain,
 )
 
+__all__ = ["EPILOG", "validate"]
+
 EPILOG = (
     "Exit status: 0 valid, 1 invalid (an error finding, including a failed dry "
     "rollout), 2 the agent cannot be loaded, 3 the dry run's servers could not start. "

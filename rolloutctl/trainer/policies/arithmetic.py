@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+__all__ = ["Number", "Op", "count_ops", "parse", "tokenize"]
+
 Number = int | float
 
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[-+*/\u00d7\u00f7()]|[a-z]+")

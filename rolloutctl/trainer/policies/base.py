@@ -7,6 +7,16 @@ from typing import Any
 
 from rolloutctl.errors import InputError, RolloutctlError
 
+__all__ = [
+    "Policy",
+    "PolicyError",
+    "Reply",
+    "Turn",
+    "UpstreamError",
+    "assistant",
+    "last_user_index",
+]
+
 
 class PolicyError(InputError, ValueError):
     """A policy that cannot be built from the options given (bad file, missing env var)."""

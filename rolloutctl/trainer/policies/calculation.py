@@ -11,6 +11,8 @@ from functools import lru_cache
 
 from rolloutctl.trainer.policies.arithmetic import Number, Op, parse
 
+__all__ = ["Ref", "Step", "apply", "format_number", "plan", "read_number", "tidy"]
+
 
 @dataclass(frozen=True, slots=True)
 class Ref:

@@ -23,6 +23,15 @@ from rolloutctl.trainer.policies.calculation import (
     read_number,
 )
 
+__all__ = [
+    "DEFAULT_TOOLS",
+    "NOTHING_TO_COMPUTE",
+    "OPERATIONS",
+    "CalculatorPolicy",
+    "ToolMap",
+    "tool_map",
+]
+
 OPERATIONS = ("add", "subtract", "multiply", "divide")
 _ALIASES = {
     "add": ("add", "plus", "sum", "addition"),

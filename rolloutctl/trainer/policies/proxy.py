@@ -14,6 +14,8 @@ import httpx
 
 from rolloutctl.trainer.policies.base import Policy, PolicyError, Reply, Turn, UpstreamError
 
+__all__ = ["PROTOCOL_FIELDS", "ProxyPolicy", "upstream_endpoint"]
+
 PROTOCOL_FIELDS = ("model", "rollout_id", "messages")
 
 

@@ -11,6 +11,15 @@ from rolloutctl.trainer.policies.base import Policy, PolicyError, Reply, Turn, a
 from rolloutctl.trainer.policies.calculator import CalculatorPolicy
 from rolloutctl.trainer.policies.proxy import ProxyPolicy
 
+__all__ = [
+    "END_OF_SCRIPT",
+    "POLICY_NAMES",
+    "EchoPolicy",
+    "ScriptPolicy",
+    "load_script",
+    "make_policy",
+]
+
 POLICY_NAMES = ("calculator", "echo", "script", "proxy")
 END_OF_SCRIPT = "(end of script)"
 

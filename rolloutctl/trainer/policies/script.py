@@ -19,6 +19,15 @@ from rolloutctl.events import EventKind
 from rolloutctl.trainer.policies.base import Policy, Reply, Turn, UpstreamError
 from rolloutctl.trainer.records import Records
 
+__all__ = [
+    "Handler",
+    "RolloutScript",
+    "ScriptEntry",
+    "ScriptedCompletions",
+    "ScriptedPolicy",
+    "make_script",
+]
+
 ScriptEntry = Reply | dict[str, Any] | int  # an answer, an assistant message, or an HTTP status
 Handler = Callable[[dict[str, Any], bytes | None], Awaitable[tuple[int, dict[str, Any]]]]
 
