@@ -26,7 +26,7 @@ from rolloutctl.trainer import MockTrainer, RolloutHandle, TrainerConfig
 
 __all__ = ["STARTUP_TIMEOUT", "TRAINER_SHUTDOWN_GRACE", "LocalStack", "local_stack", "serve_app"]
 
-STARTUP_TIMEOUT = 10.0
+STARTUP_TIMEOUT = 30.0
 TRAINER_SHUTDOWN_GRACE = 5.0
 
 

@@ -15,7 +15,8 @@ from rolloutctl.server.settings import ServerSettings
 from tests.helpers import run_server
 from tests.recording_trainer import RecordingTrainer
 
-FAST_RETRY = RetryPolicy(max_retries=3, initial_delay=0.01, window=2.0, call_timeout=2.0)
+# Quick backoff, but a window and call timeout that a busy machine never reaches by accident.
+FAST_RETRY = RetryPolicy(max_retries=3, initial_delay=0.01, window=30.0, call_timeout=30.0)
 
 
 @pytest.fixture

@@ -93,7 +93,7 @@ class RecordingTrainer:
             await asyncio.sleep(self.chat_delay)
             if self.hold_until:  # a server that is not concurrent never gets there
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._enough.wait(), timeout=20)
+                    await asyncio.wait_for(self._enough.wait(), timeout=60)
         finally:
             self.in_flight -= 1
         script = self._scripts[rollout_id]
@@ -118,7 +118,7 @@ class RecordingTrainer:
             headers[rollout_id].append(dict(request.headers))
             self._changed.notify_all()
 
-    def wait(self, rollout_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    def wait(self, rollout_id: str, timeout: float = 30.0) -> dict[str, Any]:
         """Block until `rollout_id` has a recorded completion; return the first."""
         deadline = time.monotonic() + timeout
         with self._changed:

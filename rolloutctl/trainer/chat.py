@@ -27,7 +27,7 @@ __all__ = ["END_OF_TEXT", "INIT_WAIT_S", "Answer", "ChatHandler", "build_respons
 
 log = logging.getLogger("rolloutctl.trainer")
 END_OF_TEXT = 0
-INIT_WAIT_S = 10.0  # how long a chat call waits for its init's 202 (to learn the tools)
+INIT_WAIT_S = 30.0  # how long a chat call waits for its init's 202 (to learn the tools)
 
 Answer = tuple[int, dict[str, Any]]
 

@@ -37,7 +37,9 @@ from rolloutctl.schema.arguments import schema_instance
 from rolloutctl.trainer import MockTrainer, TrainerConfig, make_policy
 from tests.helpers import refused_url, rolloutctl_bin, run_server
 
-FAST = {"timeout": 5.0, "linger": 0.3}
+# A generous bound for each completion (only a broken server reaches it); a short linger,
+# raised where a check must see a late second callback.
+FAST = {"timeout": 30.0, "linger": 0.3}
 TOOL_CHECKS = ("tool-rollout", "max-turns", "max-tokens")
 
 
@@ -142,7 +144,7 @@ class BrokenServer:
         messages = list(init.messages)
         metrics = {"num_llm_calls": 0, "num_tool_calls": 0, "response_tokens": 0}
         payload: dict[str, Any] = {"rollout_id": init.rollout_id, "status": "COMPLETED"}
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=30) as client:
             try:
                 finish = await self.loop(client, init, headers, messages, metrics)
             except Refused:
@@ -343,6 +345,7 @@ def test_a_server_that_wants_a_key_says_which_option_gives_it():
     ],
 )
 def test_each_breach_is_caught_by_its_check(breach, name, because):
+    linger = {"linger": 5.0} if breach == "double_completion" else {}  # the second post is late
     with broken_server(breach) as url:
-        status, reason = check(url, name)[name]
+        status, reason = check(url, name, **linger)[name]
     assert status == "FAIL" and because in reason, reason

@@ -17,7 +17,7 @@ KEY = "sk-canary-serve-5b4a"
 
 def spawn(*args: str, **kwargs) -> pexpect.spawn:
     return pexpect.spawn(
-        rolloutctl_bin(), list(args), encoding="utf-8", timeout=20, dimensions=(40, 160), **kwargs
+        rolloutctl_bin(), list(args), encoding="utf-8", timeout=60, dimensions=(40, 160), **kwargs
     )
 
 

@@ -19,7 +19,7 @@ from rolloutctl.server.retry import parse_retry_after
 from tests.helpers import refused_url, run_server, self_signed_cert
 
 KEY = "sk-canary-client-7f3e91"
-FAST = RetryPolicy(max_retries=3, initial_delay=0.001, window=5.0, call_timeout=5.0)
+FAST = RetryPolicy(max_retries=3, initial_delay=0.001, window=30.0, call_timeout=30.0)
 CHAT_BODY = {
     "model": "default",
     "rollout_id": "r1",
@@ -176,7 +176,8 @@ def test_exhausted_5xx_is_a_server_error():
 
 
 def test_the_window_ends_retries_before_max_retries():
-    policy = RetryPolicy(max_retries=1000, initial_delay=0.05, multiplier=1.0, window=0.3)
+    # A window of 3 s holds about 15 retries 0.2 s apart, and at least one on a busy machine.
+    policy = RetryPolicy(max_retries=1000, initial_delay=0.2, multiplier=1.0, window=3.0)
     trainer = ScriptedTrainer(*[reply(503)] * 1000)
     with serve(trainer) as url:
         error = chat_error(url, policy=policy)
@@ -201,7 +202,7 @@ def test_timeout_on_every_try_is_a_timeout():
 
 
 def test_timeout_then_answer_succeeds_on_a_new_connection():
-    policy = RetryPolicy(max_retries=1, initial_delay=0.001, call_timeout=0.3)
+    policy = RetryPolicy(max_retries=1, initial_delay=0.001, call_timeout=3.0)
     trainer = ScriptedTrainer(HANG)
     with serve(trainer) as url:
         assert chat(url, policy=policy) == ANSWER
@@ -293,12 +294,20 @@ def test_a_connection_the_trainer_closed_while_idle_is_not_reused():
         async with HttpPool() as pool:
             client = TrainerClient(url, None, FAST, pool)
             await client.chat(CHAT_BODY)
-            await asyncio.sleep(0.3)
+            await closed_by_the_server(pool)
             return await client.complete({"rollout_id": "r1"})
 
     with serve(trainer, timeout_keep_alive=0.05) as url:
         assert asyncio.run(main(url)) == Delivery(True, 1, None)
     assert trainer.seen[0].client_port != trainer.seen[1].client_port
+
+
+async def closed_by_the_server(pool: HttpPool, bound: float = 30.0) -> None:
+    """Wait until every idle connection of `pool` has seen the server close it."""
+    deadline = time.monotonic() + bound
+    while not all(c.closed for idle in pool._idle.values() for c in idle):
+        assert time.monotonic() < deadline, f"the server kept the connection over {bound} s"
+        await asyncio.sleep(0.01)
 
 
 async def one_answer_per_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):

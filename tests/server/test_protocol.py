@@ -29,7 +29,7 @@ def init_body(trainer, rollout_id: str = "r1", **extra) -> dict:
 
 
 def post_init(server: str, body: dict, **kwargs) -> httpx.Response:
-    return httpx.post(f"{server}/v1/rollout/init", json=body, timeout=10, **kwargs)
+    return httpx.post(f"{server}/v1/rollout/init", json=body, timeout=30, **kwargs)
 
 
 def test_init_answers_202_with_the_calculator_tools(trainer, start_server):
@@ -244,7 +244,7 @@ def test_bad_init_bodies_get_422_naming_the_field(trainer, start_server, change,
 
 
 def test_non_json_init_gets_422(start_server):
-    response = httpx.post(f"{start_server()}/v1/rollout/init", content=b"{nope", timeout=5)
+    response = httpx.post(f"{start_server()}/v1/rollout/init", content=b"{nope", timeout=30)
     assert response.status_code == 422
 
 
@@ -366,7 +366,7 @@ def test_fifty_rollouts_run_concurrently(start_server):
 
 
 def wait_status(
-    server: str, rollout_id: str, states: set[str], min_llm_calls: int = 0, timeout: float = 10.0
+    server: str, rollout_id: str, states: set[str], min_llm_calls: int = 0, timeout: float = 30.0
 ) -> dict:
     """Poll the status endpoint until the rollout reaches one of `states`."""
     for _ in range(int(timeout / 0.02)):

@@ -74,7 +74,7 @@ def solve(client: httpx.Client, rollout_id: str, prompt: str) -> tuple[str, int]
 @pytest.fixture(scope="module")
 def client():
     trainer = MockTrainer()
-    with run_server(trainer.app) as url, httpx.Client(base_url=url, timeout=10) as client:
+    with run_server(trainer.app) as url, httpx.Client(base_url=url, timeout=30) as client:
         yield client
     assert trainer.violations() == []
 

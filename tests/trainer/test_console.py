@@ -30,7 +30,7 @@ TRICKY = {"role": "user", "content": "What is [bold red]2+3[/]?"}
 def spawn(port: int, mode: str, key: str = "") -> pexpect.spawn:
     """The trainer in a pseudo-terminal, once it answers /health."""
     args, env = ["-c", SERVE, str(port), mode, key], {**os.environ, "NO_COLOR": "1"}
-    child = pexpect.spawn(sys.executable, args, env=env, encoding="utf-8", timeout=20)
+    child = pexpect.spawn(sys.executable, args, env=env, encoding="utf-8", timeout=60)
     for _ in range(400):
         with contextlib.suppress(httpx.TransportError):
             httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
@@ -42,7 +42,7 @@ def spawn(port: int, mode: str, key: str = "") -> pexpect.spawn:
 def post_chat(port: int, headers: dict | None = None) -> None:
     body = {"model": "default", "rollout_id": "cli-1", "messages": [TRICKY]}
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
-    httpx.post(url, json=body, headers=headers, timeout=10).raise_for_status()
+    httpx.post(url, json=body, headers=headers, timeout=30).raise_for_status()
 
 
 def stop(child: pexpect.spawn) -> None:

@@ -25,7 +25,7 @@ def answers(policy_name: str, rollouts: list[str], turns: int, **options) -> dic
     """Each rollout's chat answers (the full bodies), posting `turns` calls per rollout."""
     trainer = MockTrainer(TrainerConfig(make_policy(policy_name, **options)))
     seen: dict[str, list] = {r: [] for r in rollouts}
-    with run_server(trainer.app) as url, httpx.Client(base_url=url, timeout=10) as client:
+    with run_server(trainer.app) as url, httpx.Client(base_url=url, timeout=30) as client:
         for _ in range(turns):
             for rollout_id in rollouts:
                 history = [USER, *(b["choices"][0]["message"] for b in seen[rollout_id])]

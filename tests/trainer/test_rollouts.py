@@ -75,7 +75,7 @@ class FakeRolloutServer:
         params = {} if self.breach == "drop_params" else init.get("completion_params", {})
         turns = init.get("max_turns", 10) + (self.breach == "extra_turn")
         async with httpx.AsyncClient(
-            timeout=10, headers=self.headers(init.get("api_key"))
+            timeout=30, headers=self.headers(init.get("api_key"))
         ) as client:
             for _ in range(turns):
                 body = {"model": "default", "rollout_id": init["rollout_id"], "messages": messages}
@@ -113,7 +113,7 @@ def init(rollout_id: str, **fields: Any) -> dict[str, Any]:
 
 async def finish(trainer: MockTrainer, server_url: str, body: dict, **kwargs: Any) -> dict:
     handle = await trainer.start_rollout(server_url, body, **kwargs)
-    completion = await handle.wait(timeout=20)
+    completion = await handle.wait(timeout=60)
     assert completion is not None, "no completion"
     return completion
 
@@ -125,7 +125,7 @@ def test_start_rollout_learns_tools_and_awaits_the_completion() -> None:
             handle = await trainer.start_rollout(url, init("r1"), server_key="inbound-key")
             assert handle.rollout_id == "r1" and handle.init_status == 202
             assert handle.tools == CALCULATOR
-            completion = await handle.wait(timeout=20)
+            completion = await handle.wait(timeout=60)
         assert completion is trainer.completions["r1"] and completion["status"] == "COMPLETED"
         assert completion["final_messages"][-1]["content"] == "The answer is 16."
         assert server.init_headers == ["Bearer inbound-key"]
@@ -178,7 +178,7 @@ def test_sse_stream_delivers_the_events_of_a_rollout() -> None:
         trainer = MockTrainer()
         async with stack(FakeRolloutServer(), trainer) as url, httpx.AsyncClient() as client:
             stream_url = f"{trainer.url}/v1/events?rollout_id=sse"
-            async with client.stream("GET", stream_url, timeout=20) as stream:
+            async with client.stream("GET", stream_url, timeout=60) as stream:
                 lines = stream.aiter_lines()
                 assert await anext(lines) == ": subscribed"
                 await finish(trainer, url, init("sse", api_key=KEY))

@@ -18,7 +18,7 @@ KEY = "sk-canary-trainer-routes-5d1"
 
 @contextlib.contextmanager
 def serving(trainer: MockTrainer) -> Iterator[httpx.Client]:
-    with run_server(trainer.app) as url, httpx.Client(base_url=url, timeout=10) as client:
+    with run_server(trainer.app) as url, httpx.Client(base_url=url, timeout=30) as client:
         trainer.url = url
         yield client
 

@@ -41,7 +41,7 @@ class Side:
 
 @contextlib.contextmanager
 def side_for(trainer: MockTrainer) -> Iterator[Side]:
-    with run_server(trainer.app) as url, httpx.Client(base_url=url, timeout=10) as client:
+    with run_server(trainer.app) as url, httpx.Client(base_url=url, timeout=30) as client:
         yield Side(client, trainer)
 
 

@@ -189,7 +189,7 @@ class RewritesHistory(Agent):
 
 
 def check(agent: Agent) -> dict:
-    return asyncio.run(validate_agent(agent, timeout=10.0)).to_dict()
+    return asyncio.run(validate_agent(agent, timeout=30.0)).to_dict()
 
 
 def test_warnings_alone_keep_an_agent_valid():
