@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from rolloutctl.agent.context import RolloutMetrics
 
 __all__ = [
+    "CHAT_FIELDS",
     "CHAT_PATH",
     "COMPLETED_PATH",
     "INIT_PATH",
@@ -37,6 +38,7 @@ TOOL_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$"
 CHAT_PATH = "/v1/chat/completions"
 COMPLETED_PATH = "/v1/rollout/completed"
 INIT_PATH = "/v1/rollout/init"
+CHAT_FIELDS = ("model", "rollout_id", "messages")  # set by the protocol, never by params
 
 
 class Status(StrEnum):

@@ -13,12 +13,11 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from rolloutctl.agent.context import Message
 from rolloutctl.events import EventKind
 from rolloutctl.trainer import MockTrainer, Violation
 
-__all__ = ["Message", "Outcome", "Watch"]
-
-Message = dict[str, Any]
+__all__ = ["Outcome", "Watch"]
 
 
 class Watch:

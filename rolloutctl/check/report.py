@@ -16,7 +16,7 @@ from rich.text import Text
 from rolloutctl.check.session import CheckStatus
 from rolloutctl.check.suite import CHECK_NAMES, CheckReport
 
-__all__ = ["render_report", "report_json"]
+__all__ = ["render_check_report", "report_json"]
 
 _STYLES = {
     CheckStatus.PASS: "bold green",
@@ -37,7 +37,7 @@ def report_json(report: CheckReport) -> str:
     return json.dumps(report.to_json(), indent=2)
 
 
-def render_report(report: CheckReport, console: Console, plain: bool) -> None:
+def render_check_report(report: CheckReport, console: Console, plain: bool) -> None:
     """The rows, then one summary line; `plain` gives lines without boxes or colour."""
     if plain:
         for result in report.results:

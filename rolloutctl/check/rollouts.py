@@ -13,12 +13,12 @@ from typing import Any
 from rolloutctl.check.outcome import Outcome
 from rolloutctl.check.script import answer, calling, tool_answer, tool_call
 from rolloutctl.check.session import CheckStatus, Session, Verdict, judge
+from rolloutctl.protocol import CHAT_FIELDS
 from rolloutctl.trainer import Reply
 
 __all__ = [
     "CONCURRENT",
     "PARAMS",
-    "PROTOCOL_FIELDS",
     "SAMPLING_KEYS",
     "bearer",
     "chat_4xx",
@@ -36,7 +36,6 @@ __all__ = [
     "without_tools",
 ]
 
-PROTOCOL_FIELDS = ("model", "rollout_id", "messages")
 PARAMS = {
     "temperature": 0.25,
     "top_p": 0.8,
@@ -140,7 +139,7 @@ def params_problems(body: dict[str, Any], rollout_id: str, params: dict[str, Any
     found = []
     if body.get("model") != "default" or body.get("rollout_id") != rollout_id:
         found.append("a completion_params key replaced the protocol's model or rollout_id")
-    lost = [k for k, v in params.items() if k not in PROTOCOL_FIELDS and body.get(k, ...) != v]
+    lost = [k for k, v in params.items() if k not in CHAT_FIELDS and body.get(k, ...) != v]
     if lost:
         found.append(f"completion_params not copied as given: {', '.join(lost)}")
     added = sorted(k for k in body if k in SAMPLING_KEYS and k not in params)

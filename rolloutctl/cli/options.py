@@ -24,7 +24,7 @@ __all__ = [
     "LogLevel",
     "Model",
     "PlainFlag",
-    "Policy",
+    "PolicyName",
     "Role",
     "ScriptFile",
     "Target",
@@ -85,7 +85,7 @@ def resolve_agent(target: str | None, example: str | None) -> Agent:
     return load_example(example) if example else load_agent(target or "")
 
 
-Policy = Annotated[
+PolicyName = Annotated[
     str,
     typer.Option(
         envvar=env_names("POLICY"),

@@ -22,16 +22,15 @@ from starlette.types import ASGIApp, Scope
 
 from rolloutctl import __version__
 from rolloutctl.agent.context import Agent
-from rolloutctl.net.http_pool import HttpPool
+from rolloutctl.net.http_pool import Header, HttpPool
 from rolloutctl.protocol import INIT_PATH, InitRequest
 from rolloutctl.server.manager import AgentToolsError, RolloutManager, ServerBusy
 from rolloutctl.server.settings import ServerSettings
 
 __all__ = [
     "EVICT_INTERVAL",
-    "Answer",
-    "Header",
     "InboundKeyMiddleware",
+    "InitAnswer",
     "InitEndpoint",
     "RolloutApp",
     "bearer_ok",
@@ -40,8 +39,7 @@ __all__ = [
 ]
 
 EVICT_INTERVAL = 60.0
-Header = tuple[bytes, bytes]
-Answer = tuple[int, bytes, tuple[Header, ...]]
+InitAnswer = tuple[int, bytes, tuple[Header, ...]]
 
 
 def validation_detail(exc: ValidationError) -> list[dict[str, Any]]:
@@ -52,11 +50,11 @@ def validation_detail(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
-def _json(status: int, content: Any, headers: tuple[Header, ...] = ()) -> Answer:
+def _json(status: int, content: Any, headers: tuple[Header, ...] = ()) -> InitAnswer:
     return status, orjson.dumps(content), headers
 
 
-def _unprocessable(field: str, message: str) -> Answer:
+def _unprocessable(field: str, message: str) -> InitAnswer:
     return _json(422, {"detail": [{"loc": ["body", field], "msg": message, "type": "value_error"}]})
 
 
@@ -69,7 +67,7 @@ class InitEndpoint:
     def __init__(self, settings: ServerSettings, state: dict[str, RolloutManager]) -> None:
         self.settings, self.state = settings, state
 
-    def answer(self, raw: bytes) -> Answer:
+    def answer(self, raw: bytes) -> InitAnswer:
         try:
             init = InitRequest.model_validate_json(raw)
         except ValidationError as exc:

@@ -22,7 +22,7 @@ from rolloutctl.net.sockets import bind_socket, socket_url
 from rolloutctl.server.app import create_app
 from rolloutctl.server.settings import ServerSettings
 
-__all__ = ["ServeConfig", "banner", "run"]
+__all__ = ["ServeConfig", "run", "serve_banner"]
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -36,7 +36,7 @@ class ServeConfig:
     settings: ServerSettings = field(default_factory=ServerSettings)
 
 
-def banner(agent: Agent, url: str, settings: ServerSettings) -> Panel:
+def serve_banner(agent: Agent, url: str, settings: ServerSettings) -> Panel:
     sample = RolloutRequest(rollout_id="banner", messages=[])
     tools = ", ".join(t.name for t in agent.tools(sample)) or "(none)"
     lines = [
@@ -58,7 +58,7 @@ def run(agent: Agent, config: ServeConfig, console: Console | None = None) -> No
     url = socket_url(config.host, sock)
     setup_logging(config.log_level, config.json_logs, console)
     if not config.json_logs:
-        console.print(banner(agent, url, config.settings))
+        console.print(serve_banner(agent, url, config.settings))
     app = create_app(agent, config.settings)
     server = uvicorn.Server(
         uvicorn.Config(

@@ -6,7 +6,6 @@ GET /v1/rollouts, GET /health and GET /v1/events (server-sent events).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from itertools import islice
 from typing import Any
 from urllib.parse import parse_qs
@@ -15,6 +14,7 @@ import orjson
 
 from rolloutctl.protocol import COMPLETED_PATH
 from rolloutctl.trainer.asgi import (
+    Handler,
     Receive,
     Send,
     header,
@@ -23,16 +23,15 @@ from rolloutctl.trainer.asgi import (
     send_json,
     stream_events,
 )
-from rolloutctl.trainer.records import Records, RolloutState
+from rolloutctl.trainer.records import Records, TrainerRolloutRecord
 
-__all__ = ["COMPLETED_PREFIX", "DEFAULT_LIST_LIMIT", "Handler", "TrainerApp", "rollout_summary"]
+__all__ = ["COMPLETED_PREFIX", "DEFAULT_LIST_LIMIT", "TrainerApp", "rollout_summary"]
 
-Handler = Callable[[dict[str, Any], bytes | None], Awaitable[tuple[int, dict[str, Any]]]]
 COMPLETED_PREFIX = COMPLETED_PATH + "/"
 DEFAULT_LIST_LIMIT = 100
 
 
-def rollout_summary(state: RolloutState) -> dict[str, Any]:
+def rollout_summary(state: TrainerRolloutRecord) -> dict[str, Any]:
     completion = state.completion or {}
     return {
         "rollout_id": state.rollout_id,

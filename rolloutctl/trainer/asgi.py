@@ -14,10 +14,22 @@ import orjson
 
 from rolloutctl.trainer.bus import Subscription
 
-__all__ = ["Receive", "Send", "header", "lifespan", "read_body", "send_json", "stream_events"]
+__all__ = [
+    "Handler",
+    "JsonAnswer",
+    "Receive",
+    "Send",
+    "header",
+    "lifespan",
+    "read_body",
+    "send_json",
+    "stream_events",
+]
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+JsonAnswer = tuple[int, dict[str, Any]]  # an HTTP status and a JSON body
+Handler = Callable[[dict[str, Any], bytes | None], Awaitable[JsonAnswer]]  # (body, auth)
 _JSON = (b"content-type", b"application/json")
 _SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
 

@@ -15,21 +15,26 @@ from typing import TYPE_CHECKING, Any
 from zlib import crc32
 
 from rolloutctl.events import EventKind
+from rolloutctl.trainer.asgi import JsonAnswer
 from rolloutctl.trainer.fake_tokens import logprobs_for, message_ids, prompt_ids
 from rolloutctl.trainer.policies.base import Policy, Reply, Turn, UpstreamError
-from rolloutctl.trainer.records import UNAUTHORIZED, Records, RolloutState
-from rolloutctl.trainer.violations import history_breach, params_finding, tool_findings
+from rolloutctl.trainer.records import UNAUTHORIZED, Records, TrainerRolloutRecord
+from rolloutctl.trainer.violations import history_breach, params_finding, tool_message_findings
 
 if TYPE_CHECKING:
     from rolloutctl.trainer.mock import TrainerConfig
 
-__all__ = ["END_OF_TEXT", "INIT_WAIT_S", "Answer", "ChatHandler", "build_response", "request_tools"]
+__all__ = [
+    "END_OF_TEXT",
+    "INIT_WAIT_S",
+    "ChatHandler",
+    "build_response",
+    "request_tools",
+]
 
 log = logging.getLogger("rolloutctl.trainer")
 END_OF_TEXT = 0
 INIT_WAIT_S = 30.0  # how long a chat call waits for its init's 202 (to learn the tools)
-
-Answer = tuple[int, dict[str, Any]]
 
 
 def build_response(turn: Turn, reply: Reply, policy: str) -> dict[str, Any]:
@@ -54,7 +59,9 @@ def build_response(turn: Turn, reply: Reply, policy: str) -> dict[str, Any]:
     }
 
 
-def request_tools(state: RolloutState | None, body: dict[str, Any]) -> list[dict[str, Any]] | None:
+def request_tools(
+    state: TrainerRolloutRecord | None, body: dict[str, Any]
+) -> list[dict[str, Any]] | None:
     """The rollout's tools from its 202; else those of the request (OpenAI clients send them)."""
     if state is not None and state.tools is not None:
         return state.tools
@@ -66,7 +73,7 @@ class ChatHandler:
     def __init__(self, records: Records, policy: Policy, config: TrainerConfig, rng: random.Random):
         self.records, self.policy, self.config, self.rng = records, policy, config, rng
 
-    async def __call__(self, body: dict[str, Any], auth: bytes | None) -> Answer:
+    async def __call__(self, body: dict[str, Any], auth: bytes | None) -> JsonAnswer:
         rollout_id, messages = body.get("rollout_id"), body.get("messages")
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             return self._invalid(str(rollout_id or ""), "messages: required, a list of objects")
@@ -89,8 +96,12 @@ class ChatHandler:
         return status, answer
 
     async def _answer(
-        self, state: RolloutState, body: dict[str, Any], messages: list[dict[str, Any]], retry: bool
-    ) -> Answer:
+        self,
+        state: TrainerRolloutRecord,
+        body: dict[str, Any],
+        messages: list[dict[str, Any]],
+        retry: bool,
+    ) -> JsonAnswer:
         if self.config.fail_rate and self.rng.random() < self.config.fail_rate:
             return 503, {"detail": "injected failure (fail_rate)"}
         if retry:  # the same request again: its answer was lost, so it gets the same one
@@ -107,16 +118,16 @@ class ChatHandler:
 
     async def _plain(
         self, body: dict[str, Any], messages: list[dict[str, Any]], auth: bytes | None
-    ) -> Answer:
+    ) -> JsonAnswer:
         """No rollout_id: a protocol breach, but answered, so that a mock trainer can also
         stand in as the OpenAI-compatible upstream of another one's proxy policy."""
         self.records.report("", "chat_without_rollout_id", "chat call without a rollout_id")
-        if not self.records.authorize(RolloutState(""), auth):
+        if not self.records.authorize(TrainerRolloutRecord(""), auth):
             return UNAUTHORIZED
         answer, _ = await self._respond(Turn("", 0, messages, body, request_tools(None, body)))
         return answer
 
-    async def _respond(self, turn: Turn) -> tuple[Answer, Reply | None]:
+    async def _respond(self, turn: Turn) -> tuple[JsonAnswer, Reply | None]:
         try:
             reply = await self.policy.reply(turn)
         except UpstreamError as exc:
@@ -127,7 +138,7 @@ class ChatHandler:
         return (200, build_response(turn, reply, self.policy.name)), reply
 
     def _check(
-        self, state: RolloutState, body: dict[str, Any], messages: list[dict[str, Any]]
+        self, state: TrainerRolloutRecord, body: dict[str, Any], messages: list[dict[str, Any]]
     ) -> None:
         """All chat-time checks; only messages added since the last request are scanned."""
         report, rid = self.records.report, state.rollout_id
@@ -143,16 +154,16 @@ class ChatHandler:
             if breach:  # the positions of new messages are unknown: skip the tool checks
                 return report(rid, "history_not_append_only", breach)
             start = len(state.last_messages)
-        for finding in tool_findings(messages, start):
+        for finding in tool_message_findings(messages, start):
             report(rid, *finding)
 
-    async def _await_init(self, state: RolloutState) -> None:
+    async def _await_init(self, state: TrainerRolloutRecord) -> None:
         """The server may call before this trainer has read the 202 that lists the tools."""
         waiter = state.tools_known.add()
         if state.init_pending:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter, INIT_WAIT_S)
 
-    def _invalid(self, rollout_id: str, detail: str) -> Answer:
+    def _invalid(self, rollout_id: str, detail: str) -> JsonAnswer:
         self.records.report(rollout_id, "chat_invalid", detail)
         return 422, {"detail": detail}

@@ -6,21 +6,28 @@ import random
 from typing import TYPE_CHECKING, Any
 
 from rolloutctl.events import EventKind
-from rolloutctl.trainer.records import UNAUTHORIZED, Records, RolloutState
-from rolloutctl.trainer.violations import Finding, history_breach, payload_finding, tool_findings
+from rolloutctl.trainer.asgi import JsonAnswer
+from rolloutctl.trainer.records import UNAUTHORIZED, Records, TrainerRolloutRecord
+from rolloutctl.trainer.violations import (
+    ViolationFinding,
+    history_breach,
+    payload_finding,
+    tool_message_findings,
+)
 
 if TYPE_CHECKING:
     from rolloutctl.trainer.mock import TrainerConfig
 
-__all__ = ["OK", "Answer", "CompletionHandler", "completion_findings"]
+__all__ = ["OK", "CompletionHandler", "completion_findings"]
 
-Answer = tuple[int, dict[str, Any]]
 OK = {"status": "ok"}
 
 
-def completion_findings(state: RolloutState, body: dict[str, Any]) -> list[Finding]:
+def completion_findings(
+    state: TrainerRolloutRecord, body: dict[str, Any]
+) -> list[ViolationFinding]:
     """Everything wrong with this completion given what the chat calls showed."""
-    found: list[Finding] = []
+    found: list[ViolationFinding] = []
     if state.completion is not None:
         same = "the same payload again" if body == state.completion else "a different payload"
         found.append(("completion_duplicate", f"a second completion for this rollout ({same})"))
@@ -39,14 +46,14 @@ def completion_findings(state: RolloutState, body: dict[str, Any]) -> list[Findi
             return [*found, ("final_messages_not_extending", f"final_messages: {breach}")]
         start = len(previous)
     strict = status == "COMPLETED" and body.get("finish_reason") != "max_tokens"
-    return found + tool_findings(final, start, strict_end=strict)
+    return found + tool_message_findings(final, start, strict_end=strict)
 
 
 class CompletionHandler:
     def __init__(self, records: Records, config: TrainerConfig, rng: random.Random) -> None:
         self.records, self.config, self.rng = records, config, rng
 
-    async def __call__(self, body: dict[str, Any], auth: bytes | None) -> Answer:
+    async def __call__(self, body: dict[str, Any], auth: bytes | None) -> JsonAnswer:
         rollout_id = body.get("rollout_id")
         if not isinstance(rollout_id, str) or not rollout_id:
             detail = "rollout_id: required, a non-empty string"

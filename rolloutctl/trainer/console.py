@@ -26,12 +26,12 @@ from rolloutctl.trainer.bus import Subscription
 from rolloutctl.trainer.fake_tokens import content_text
 from rolloutctl.trainer.mock import MockTrainer, TrainerConfig
 
-__all__ = ["SNIPPET", "banner", "event_line", "print_events", "serve_trainer"]
+__all__ = ["SNIPPET", "event_line", "print_events", "serve_trainer", "trainer_banner"]
 
 SNIPPET = 70
 
 
-def banner(config: TrainerConfig, url: str) -> Panel:
+def trainer_banner(config: TrainerConfig, url: str) -> Panel:
     faults = ", ".join(f"{k}={v}" for k, v in config.faults().items()) or "none"
     lines = [
         "[bold]mock trainer[/]",
@@ -161,6 +161,6 @@ def serve_trainer(
     setup_logging("warning", json_lines, console)
     logging.getLogger("rolloutctl.trainer").setLevel(logging.ERROR)  # violations print as events
     if not json_lines:
-        console.print(banner(config, trainer.url))
+        console.print(trainer_banner(config, trainer.url))
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop
         asyncio.run(_serve(trainer, sock, console, json_lines))

@@ -17,14 +17,14 @@ from rolloutctl.events import Event, EventKind
 from rolloutctl.trainer.bus import EventBus, Waiters
 from rolloutctl.trainer.violations import Violation, bearer_finding
 
-__all__ = ["UNAUTHORIZED", "Records", "RolloutState"]
+__all__ = ["UNAUTHORIZED", "Records", "TrainerRolloutRecord"]
 
 log = logging.getLogger("rolloutctl.trainer")
 UNAUTHORIZED = (401, {"detail": "Authorization: missing or wrong Bearer token"})
 
 
 @dataclass(slots=True, eq=False)
-class RolloutState:
+class TrainerRolloutRecord:
     rollout_id: str
     started: bool = False  # init sent by this trainer, so its fields below are known
     api_key: str | None = None
@@ -58,16 +58,16 @@ class RolloutState:
 class Records:
     def __init__(self, bus: EventBus, expect_api_key: str | None = None) -> None:
         self.bus = bus
-        self.rollouts: dict[str, RolloutState] = {}
+        self.rollouts: dict[str, TrainerRolloutRecord] = {}
         self.completions: dict[str, dict[str, Any]] = {}
         self.violations: list[Violation] = []
         self._expected = b"Bearer " + expect_api_key.encode() if expect_api_key else None
 
-    def state(self, rollout_id: str) -> RolloutState:
+    def state(self, rollout_id: str) -> TrainerRolloutRecord:
         """The rollout's state, created on first sight."""
         state = self.rollouts.get(rollout_id)
         if state is None:
-            state = self.rollouts[rollout_id] = RolloutState(rollout_id)
+            state = self.rollouts[rollout_id] = TrainerRolloutRecord(rollout_id)
         return state
 
     def emit(self, kind: EventKind, rollout_id: str, data: dict[str, Any]) -> None:
@@ -84,7 +84,7 @@ class Records:
         log.warning("protocol violation [%s] rollout %s: %s", rule, rollout_id, message)
         self.emit(EventKind.VIOLATION, rollout_id, {"rule": rule, "message": message})
 
-    def authorize(self, state: RolloutState, header: bytes | None) -> bool:
+    def authorize(self, state: TrainerRolloutRecord, header: bytes | None) -> bool:
         """Check the callback's Bearer; False means: answer 401 (expect_api_key not met)."""
         if state.started:
             finding = bearer_finding(state.api_key, header)

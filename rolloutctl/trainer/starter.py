@@ -15,7 +15,7 @@ from rolloutctl.events import EventKind
 from rolloutctl.net.http_pool import HttpPool
 from rolloutctl.protocol import INIT_PATH, InitResponse
 from rolloutctl.redaction import mask
-from rolloutctl.trainer.records import Records, RolloutState
+from rolloutctl.trainer.records import Records, TrainerRolloutRecord
 
 __all__ = [
     "INIT_TIMEOUT_S",
@@ -47,7 +47,7 @@ class RolloutHandle:
     rollout_id: str
     tools: list[dict[str, Any]]
     init_status: int
-    _state: RolloutState = field(repr=False)
+    _state: TrainerRolloutRecord = field(repr=False)
 
     @property
     def completion(self) -> dict[str, Any] | None:
@@ -105,7 +105,7 @@ class Starter:
             raise InitError(f"could not send the init to {url}: {exc!r}") from exc
         return self._accept(state, response)
 
-    def _prepare(self, rollout_id: str, init: dict[str, Any]) -> RolloutState:
+    def _prepare(self, rollout_id: str, init: dict[str, Any]) -> TrainerRolloutRecord:
         """Remember what the init promises before sending it: callbacks may beat the 202."""
         state = self.records.state(rollout_id)
         state.started, state.api_key = True, api_key_of(init)
@@ -115,7 +115,7 @@ class Starter:
         self.records.emit(EventKind.INIT_SENT, rollout_id, {"request": redacted_init(init)})
         return state
 
-    def _accept(self, state: RolloutState, response: httpx.Response) -> RolloutHandle:
+    def _accept(self, state: TrainerRolloutRecord, response: httpx.Response) -> RolloutHandle:
         try:
             body = response.json()
         except ValueError:
@@ -153,7 +153,7 @@ class Starter:
         return body["tools"] if isinstance(body.get("tools"), list) else []
 
     @staticmethod
-    def _settle(state: RolloutState, tools: list[dict[str, Any]] | None) -> None:
+    def _settle(state: TrainerRolloutRecord, tools: list[dict[str, Any]] | None) -> None:
         if tools is not None:
             state.tools = tools
         state.init_pending = False

@@ -16,17 +16,17 @@ from pydantic import ValidationError
 from rolloutctl.protocol import CompletedRequest
 
 __all__ = [
-    "Finding",
     "Messages",
     "Violation",
+    "ViolationFinding",
     "bearer_finding",
     "history_breach",
     "params_finding",
     "payload_finding",
-    "tool_findings",
+    "tool_message_findings",
 ]
 
-Finding = tuple[str, str]
+ViolationFinding = tuple[str, str]
 Messages = list[dict[str, Any]]
 
 
@@ -77,9 +77,11 @@ def history_breach(
     return None
 
 
-def tool_findings(messages: Messages, start: int = 0, strict_end: bool = True) -> list[Finding]:
+def tool_message_findings(
+    messages: Messages, start: int = 0, strict_end: bool = True
+) -> list[ViolationFinding]:
     """Tool messages from `start` on: each answers a call of the assistant just before, in order."""
-    found: list[Finding] = []
+    found: list[ViolationFinding] = []
     pending: list[Any] = []
     calls: set[Any] = set()
     for index in range(start, len(messages)):
@@ -98,7 +100,7 @@ def tool_findings(messages: Messages, start: int = 0, strict_end: bool = True) -
 
 
 def _match_tool(
-    call_id: Any, index: int, pending: list[Any], calls: set[Any], found: list[Finding]
+    call_id: Any, index: int, pending: list[Any], calls: set[Any], found: list[ViolationFinding]
 ) -> None:
     if call_id not in calls:
         found.append(
@@ -121,12 +123,12 @@ def _match_tool(
         )
 
 
-def _missing(pending: list[Any], index: int) -> Finding:
+def _missing(pending: list[Any], index: int) -> ViolationFinding:
     ids = ", ".join(repr(i) for i in pending)
     return ("tool_message_missing", f"no tool message for call(s) {ids} before message {index}")
 
 
-def bearer_finding(key: str | None, header: bytes | None) -> Finding | None:
+def bearer_finding(key: str | None, header: bytes | None) -> ViolationFinding | None:
     """The callback's Authorization against the init's api_key (None: the init had none)."""
     if key is None:
         if header is None:
@@ -139,7 +141,7 @@ def bearer_finding(key: str | None, header: bytes | None) -> Finding | None:
     return None
 
 
-def params_finding(params: dict[str, Any], body: dict[str, Any]) -> Finding | None:
+def params_finding(params: dict[str, Any], body: dict[str, Any]) -> ViolationFinding | None:
     """completion_params from the init must sit at the top level of every chat request."""
     lost = [
         k
@@ -157,7 +159,7 @@ def params_finding(params: dict[str, Any], body: dict[str, Any]) -> Finding | No
 _ABSENT = object()
 
 
-def payload_finding(body: dict[str, Any]) -> Finding | None:
+def payload_finding(body: dict[str, Any]) -> ViolationFinding | None:
     """The completed payload against the protocol's CompletedRequest schema."""
     try:
         CompletedRequest.model_validate(body)

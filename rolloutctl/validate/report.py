@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-__all__ = ["CODES", "DryRun", "Finding", "Severity", "ValidationReport", "render_report"]
+__all__ = ["CODES", "DryRun", "Finding", "Severity", "ValidationReport", "render_validation_report"]
 
 
 class Severity(StrEnum):
@@ -151,7 +151,7 @@ class ValidationReport:
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow"}
 
 
-def render_report(report: ValidationReport, console: Console) -> None:
+def render_validation_report(report: ValidationReport, console: Console) -> None:
     """The report as text lines; the styles vanish on a plain console."""
     lines = [Text.assemble(("agent     ", "dim"), (report.agent or "(none)", "bold"))]
     lines.append(Text.assemble(("tools     ", "dim"), str(len(report.tools))))

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from rolloutctl.events import Event, EventKind
 from rolloutctl.trainer import TrainerConfig
-from rolloutctl.trainer.console import banner, event_line
+from rolloutctl.trainer.console import event_line, trainer_banner
 from tests.helpers import free_port
 
 SERVE = (
@@ -81,6 +81,6 @@ def test_event_lines_escape_markup_from_the_wire() -> None:
     console = Console(record=True, width=200, color_system=None)
     event = Event(EventKind.VIOLATION, "r[x]", {"rule": "bad[/]", "message": "[red]boom"})
     console.print(event_line(event))
-    console.print(banner(TrainerConfig(), "http://127.0.0.1:1"))
+    console.print(trainer_banner(TrainerConfig(), "http://127.0.0.1:1"))
     text = console.export_text()
     assert "r[x]  bad[/]: [red]boom" in text and "calculator" in text

@@ -66,7 +66,7 @@ def check(
     import asyncio
 
     from rolloutctl.check import suite as checking
-    from rolloutctl.check.report import render_report, report_json
+    from rolloutctl.check.report import render_check_report, report_json
     from rolloutctl.status import ExitStatus
     from rolloutctl.trajectory.render import make_console
 
@@ -84,5 +84,5 @@ def check(
     if json_output:
         typer.echo(report_json(report))
     else:
-        render_report(report, make_console(use_plain(plain)), use_plain(plain))
+        render_check_report(report, make_console(use_plain(plain)), use_plain(plain))
     return ExitStatus.SUCCESS if report.passed else ExitStatus.FAILURE

@@ -8,7 +8,7 @@ import typer
 
 from rolloutctl.cli.options import (
     Model,
-    Policy,
+    PolicyName,
     ScriptFile,
     Upstream,
     UpstreamKeyEnv,
@@ -29,7 +29,7 @@ def mock_trainer(
     port: Annotated[
         int, typer.Option(min=0, max=65535, envvar=env_names("PORT"), help="Port to listen on.")
     ] = 9001,
-    policy: Policy = "calculator",
+    policy: PolicyName = "calculator",
     script: ScriptFile = None,
     upstream: Upstream = None,
     model: Model = None,

@@ -47,12 +47,12 @@ def validate(
 
     from rolloutctl.status import ExitStatus
     from rolloutctl.trajectory.render import make_console
-    from rolloutctl.validate.report import render_report
+    from rolloutctl.validate.report import render_validation_report
     from rolloutctl.validate.validator import validate_agent
 
     report = asyncio.run(validate_agent(resolve_agent(target, example), timeout))
     if json_output:
         typer.echo(json.dumps(report.to_dict(), indent=2, default=repr))
     else:
-        render_report(report, make_console(use_plain(plain)))
+        render_validation_report(report, make_console(use_plain(plain)))
     return ExitStatus.SUCCESS if report.valid else ExitStatus.FAILURE

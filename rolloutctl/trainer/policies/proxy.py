@@ -12,11 +12,10 @@ from typing import Any
 
 import httpx
 
+from rolloutctl.protocol import CHAT_FIELDS
 from rolloutctl.trainer.policies.base import Policy, PolicyError, Reply, Turn, UpstreamError
 
-__all__ = ["PROTOCOL_FIELDS", "ProxyPolicy", "upstream_endpoint"]
-
-PROTOCOL_FIELDS = ("model", "rollout_id", "messages")
+__all__ = ["ProxyPolicy", "upstream_endpoint"]
 
 
 def upstream_endpoint(upstream: str) -> str:
@@ -61,7 +60,7 @@ class ProxyPolicy(Policy):
 
     def request_body(self, turn: Turn) -> dict[str, Any]:
         """The chat request as the upstream gets it: sampling params kept, tools added."""
-        body = {k: v for k, v in turn.body.items() if k not in PROTOCOL_FIELDS}
+        body = {k: v for k, v in turn.body.items() if k not in CHAT_FIELDS}
         body["model"] = self.model or turn.body.get("model") or "default"
         body["messages"] = turn.messages
         if turn.tools:

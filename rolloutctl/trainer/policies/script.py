@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from rolloutctl.events import EventKind
+from rolloutctl.trainer.asgi import Handler
 from rolloutctl.trainer.policies.base import Policy, Reply, Turn, UpstreamError
 from rolloutctl.trainer.records import Records
 
 __all__ = [
-    "Handler",
     "RolloutScript",
     "ScriptEntry",
     "ScriptedCompletions",
@@ -29,7 +29,6 @@ __all__ = [
 ]
 
 ScriptEntry = Reply | dict[str, Any] | int  # an answer, an assistant message, or an HTTP status
-Handler = Callable[[dict[str, Any], bytes | None], Awaitable[tuple[int, dict[str, Any]]]]
 
 
 @dataclass(slots=True)
