@@ -22,6 +22,7 @@ import httpx
 
 from rolloutctl.check import requests as requests
 from rolloutctl.check import rollouts as rollouts
+from rolloutctl.check.names import CHECK_NAMES
 from rolloutctl.check.requests import ServerUnreachable
 from rolloutctl.check.session import CheckOptions, CheckStatus, Session, Verdict
 from rolloutctl.harness import serve_app
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 Check = Callable[[Session], Awaitable[Verdict]]
-CHECKS: dict[str, Check] = {  # in report order; health is run apart, before the trainer starts
+CHECKS: dict[str, Check] = {  # CHECK_NAMES' order; health is run apart, before the trainer starts
     "init-tools": requests.init_tools,
     "no-tool-rollout": rollouts.no_tool_rollout,
     "tool-rollout": rollouts.tool_rollout,
@@ -58,7 +59,6 @@ CHECKS: dict[str, Check] = {  # in report order; health is run apart, before the
     "concurrent-20": rollouts.concurrent_20,
     "status-endpoint": requests.status_endpoint,
 }
-CHECK_NAMES = ("health", *CHECKS)
 MAX_REASON = 300  # characters; a server's error detail can be long
 
 

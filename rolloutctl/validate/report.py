@@ -1,19 +1,28 @@
 """What `rolloutctl validate` found: coded findings, the dry rollout, and their rendering.
 
-Every finding code has one severity and one fix line, kept in `CODES`, so the same
-problem always reads the same way in the terminal, in `--json` and in the docs.
+Every finding code has one severity, one meaning and one fix line, kept in `CODES`, so the
+same problem always reads the same way in the terminal, in `--json` and in the README
+(whose table of codes `scripts/gen_readme.py` builds from `CODES`).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.console import Console
 from rich.text import Text
 
-__all__ = ["CODES", "DryRun", "Finding", "Severity", "ValidationReport", "render_validation_report"]
+__all__ = [
+    "CODES",
+    "DryRun",
+    "Finding",
+    "FindingCode",
+    "Severity",
+    "ValidationReport",
+    "render_validation_report",
+]
 
 
 class Severity(StrEnum):
@@ -21,63 +30,89 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
+class FindingCode(NamedTuple):
+    severity: Severity
+    problem: str  # what the code means, for the docs' table
+    fix: str  # one line, shown with every finding of the code
+
+
 _NAME_FIX = 'set a class attribute on the agent: name = "my-agent"'
-CODES: dict[str, tuple[Severity, str]] = {
-    "V001": (Severity.ERROR, _NAME_FIX),
-    "V002": (Severity.WARNING, _NAME_FIX),
-    "V003": (
+CODES: dict[str, FindingCode] = {
+    "V001": FindingCode(Severity.ERROR, "the agent's name is not a non-empty string", _NAME_FIX),
+    "V002": FindingCode(Severity.WARNING, "the agent keeps the default name", _NAME_FIX),
+    "V003": FindingCode(
         Severity.ERROR,
+        "tools(request) raised",
         "make tools(request) return a list of @tool functions without raising",
     ),
-    "V004": (
+    "V004": FindingCode(
         Severity.ERROR,
+        "a tool is not a Tool, or its schema() fails or is not a function ToolSchema",
         "return Tool objects: decorate each function with @tool (from rolloutctl import tool)",
     ),
-    "V005": (
+    "V005": FindingCode(
         Severity.ERROR,
+        "a tool name the protocol refuses",
         'rename the tool with @tool(name="...") using letters, digits, _ '
         "and - (at most 64, not starting with a digit or -)",
     ),
-    "V006": (Severity.ERROR, 'give each tool its own name with @tool(name="...")'),
-    "V007": (
+    "V006": FindingCode(
+        Severity.ERROR,
+        "two tools share a name",
+        'give each tool its own name with @tool(name="...")',
+    ),
+    "V007": FindingCode(
         Severity.WARNING,
+        "a tool has no description",
         'give the tool function a docstring, or pass @tool(description="...")',
     ),
-    "V008": (
+    "V008": FindingCode(
         Severity.ERROR,
+        "a tool's parameters are not a JSON Schema of type object",
         'declare the parameters as {"type": "object", "properties": '
         "{...}} (a @tool function's arguments do this for you)",
     ),
-    "V009": (
+    "V009": FindingCode(
         Severity.ERROR,
+        "a tool's parameter schema has a malformed keyword",
         "correct the keyword at the path shown (types: object, array, "
         "string, number, integer, boolean, null)",
     ),
-    "V010": (
+    "V010": FindingCode(
         Severity.ERROR,
+        "a tool's parameter schema holds values that are not JSON",
         "use only JSON values (str, int, float, bool, None, list, dict) "
         "in the schema, defaults included",
     ),
-    "V011": (Severity.ERROR, "declare it as `async def run(self, ctx)`"),
-    "V012": (
+    "V011": FindingCode(
         Severity.ERROR,
+        "run(ctx) is not an async function",
+        "declare it as `async def run(self, ctx)`",
+    ),
+    "V012": FindingCode(
+        Severity.ERROR,
+        "run(ctx) is not implemented",
         "implement `async def run(self, ctx)`, or subclass ToolLoopAgent "
         "for the standard tool loop",
     ),
-    "V020": (
+    "V020": FindingCode(
         Severity.ERROR,
+        "the dry rollout's init was refused or could not be sent",
         "serve the agent with `rolloutctl serve` and read its log for the cause",
     ),
-    "V021": (
+    "V021": FindingCode(
         Severity.ERROR,
+        "the dry rollout ended as ERROR",
         "fix what the error names; `rolloutctl try` shows the rollout turn by turn",
     ),
-    "V022": (
+    "V022": FindingCode(
         Severity.ERROR,
+        "the dry rollout sent no completion in time",
         "make run() return a RolloutResult within the time limit, or raise --timeout",
     ),
-    "V023": (
+    "V023": FindingCode(
         Severity.ERROR,
+        "the dry rollout broke a protocol rule",
         "keep ctx.messages append-only and answer each tool call once, "
         "in order (run_tool_loop does both)",
     ),
@@ -92,11 +127,11 @@ class Finding:
 
     @property
     def severity(self) -> Severity:
-        return CODES[self.code][0]
+        return CODES[self.code].severity
 
     @property
     def fix(self) -> str:
-        return CODES[self.code][1]
+        return CODES[self.code].fix
 
     def to_dict(self) -> dict[str, Any]:
         return {

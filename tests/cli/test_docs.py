@@ -25,3 +25,34 @@ def test_readme_quick_start_is_the_two_commands():
     readme = (ROOT / "README.md").read_text()
     quick = readme.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
     assert quick.split("\n")[1:3] == ["uv run rolloutctl try --example calculator", "uv run pytest"]
+
+
+def test_every_command_has_its_help_in_the_readme_with_examples_on_their_own_lines():
+    gen = load_script("gen_readme")
+    readme = (ROOT / "README.md").read_text()
+    reference = readme.split("<!-- BEGIN command reference -->", 1)[1].split("<!-- END", 1)[0]
+    assert gen.command_names() and len(gen.command_names()) == reference.count("</details>")
+    for name in gen.command_names():
+        block = reference.split(f"$ rolloutctl {name} --help\n", 1)[1].split("```", 1)[0]
+        example = [line for line in block.splitlines() if line.startswith("    rolloutctl ")]
+        assert example, f"{name}: no example on a line of its own"
+        assert all(";" not in line for line in example), name
+
+
+def test_check_help_lists_the_check_names_of_the_suite():
+    from rolloutctl.check.names import CHECK_NAMES
+    from rolloutctl.check.suite import CHECKS
+    from rolloutctl.cli.commands.check import EPILOG
+
+    assert ("health", *CHECKS) == CHECK_NAMES
+    assert f"Checks: {', '.join(CHECK_NAMES)}." in EPILOG
+
+
+def test_the_readme_table_of_validate_codes_has_every_code():
+    from rolloutctl.validate.report import CODES
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("<!-- BEGIN validate finding codes -->", 1)[1].split("<!-- END", 1)[0]
+    assert [row.split(" | ")[0].strip("| ") for row in table.strip().splitlines()[2:]] == list(
+        CODES
+    )

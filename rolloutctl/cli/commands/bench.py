@@ -21,10 +21,11 @@ __all__ = ["EPILOG", "bench"]
 
 EPILOG = (
     "Without --server-url the server under test runs as a separate process "
-    "(rolloutctl serve, --log-level warning) whose CPU and RSS are sampled. Exit status: 0 "
-    "every accepted rollout delivered exactly once with no violation; 1 otherwise; 3 the "
-    "server did not start. Example: rolloutctl bench --example calculator --rollouts 5000 "
-    "--concurrency 32 --warmup 200"
+    "(rolloutctl serve, --log-level warning) whose CPU and RSS are sampled.\n\n"
+    "Exit status: 0 every accepted rollout delivered exactly once with no violation; "
+    "1 otherwise; 3 the server did not start.\n\n"
+    "\b\nExample:\n"
+    "  rolloutctl bench --example calculator --rollouts 5000 --concurrency 32 --warmup 200"
 )
 
 

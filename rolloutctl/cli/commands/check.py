@@ -6,19 +6,20 @@ from typing import Annotated
 
 import typer
 
+from rolloutctl.check.names import CHECK_NAMES
 from rolloutctl.cli.options import JsonFlag, PlainFlag, env_names, use_plain
 from rolloutctl.errors import InputError
 
 __all__ = ["EPILOG", "check"]
 
 EPILOG = (
-    "Checks: health, init-tools, no-tool-rollout, tool-rollout, bearer, "
-    "completion-params, idempotency, max-turns, max-tokens, chat-4xx, chat-503-retry, "
-    "completed-503-retry, bad-init-422, unknown-fields, concurrent-20, status-endpoint. "
+    f"Checks: {', '.join(CHECK_NAMES)}.\n\n"
     "Exit status: 0 no check failed (skipped checks and an absent status endpoint are fine); "
-    "1 a check failed; 2 usage error; 3 the server cannot be reached. Examples: rolloutctl "
-    "check http://127.0.0.1:9000;  rolloutctl check http://10.0.0.5:9000 --trainer-host "
-    "10.0.0.7 --only bearer,idempotency --json"
+    "1 a check failed; 2 usage error; 3 the server cannot be reached.\n\n"
+    "\b\nExamples:\n"
+    "  rolloutctl check http://127.0.0.1:9000\n"
+    "  rolloutctl check http://10.0.0.5:9000 --trainer-host 10.0.0.7 --only bearer,idempotency "
+    "--json"
 )
 
 

@@ -19,7 +19,7 @@ from rolloutctl.cli.options import (
 __all__ = ["EPILOG", "NAME", "mock_trainer"]
 
 NAME = "mock-trainer"
-EPILOG = "Example: rolloutctl mock-trainer --port 9001 --policy echo --fail-rate 0.1"
+EPILOG = "\b\nExample:\n  rolloutctl mock-trainer --port 9001 --policy echo --fail-rate 0.1"
 
 
 def mock_trainer(

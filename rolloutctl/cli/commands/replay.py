@@ -14,8 +14,9 @@ __all__ = ["EPILOG", "replay"]
 
 EPILOG = (
     "Reads rolloutctl trajectory files, bare completion payloads (GET "
-    "/v1/rollout/completed/ID) and Osmosis SDK ATIF trajectory.json files. Example: "
-    "rolloutctl replay run.json --step 2"
+    "/v1/rollout/completed/ID) and Osmosis SDK ATIF trajectory.json files.\n\n"
+    "\b\nExample:\n"
+    "  rolloutctl replay run.json --step 2"
 )
 
 

@@ -15,7 +15,10 @@ EPILOG = (
     " --port, --max-concurrent, --rollout-timeout and --http-timeout also read "
     "ROLLOUT_SERVER_PORT, MAX_CONCURRENT_ROLLOUTS, ROLLOUT_TIMEOUT_SECONDS and "
     "HTTP_CLIENT_TIMEOUT. Precedence: command line, then ROLLOUTCTL_*, then those "
-    "deployment variables, then the default."
+    "deployment variables, then the default.\n\n"
+    "\b\nExamples:\n"
+    "  rolloutctl serve --example calculator --port 9000\n"
+    "  rolloutctl serve my_agent.py:agent --max-concurrent 500"
 )
 
 

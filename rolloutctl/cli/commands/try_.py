@@ -30,10 +30,11 @@ __all__ = ["EPILOG", "NAME", "try_"]
 
 NAME = "try"
 EPILOG = (
-    "Exit status: 0 COMPLETED with no protocol violation; 1 ERROR, a "
-    "violation, or no completion in time; 2 usage error. Examples: rolloutctl try "
-    "--example calculator --prompt 'What is 12 / 4 + 1?';  rolloutctl try --server-url "
-    "http://127.0.0.1:9000 --save run.json"
+    "Exit status: 0 COMPLETED with no protocol violation; 1 ERROR, a violation, or no "
+    "completion in time; 2 usage error.\n\n"
+    "\b\nExamples:\n"
+    "  rolloutctl try --example calculator --prompt 'What is 12 / 4 + 1?'\n"
+    "  rolloutctl try --server-url http://127.0.0.1:9000 --save run.json"
 )
 
 

@@ -19,9 +19,11 @@ from rolloutctl.cli.options import (
 __all__ = ["EPILOG", "validate"]
 
 EPILOG = (
-    "Exit status: 0 valid, 1 invalid (an error finding, including a failed dry "
-    "rollout), 2 the agent cannot be loaded, 3 the dry run's servers could not start. "
-    "Example: rolloutctl validate my_agent.py:agent --json"
+    "Exit status: 0 valid, 1 invalid (an error finding, including a failed dry rollout), "
+    "2 the agent cannot be loaded, 3 the dry run's servers could not start. Finding codes: "
+    "see the README's validate section.\n\n"
+    "\b\nExample:\n"
+    "  rolloutctl validate my_agent.py:agent --json"
 )
 
 
