@@ -136,7 +136,7 @@ def test_cli_json_record_has_every_field() -> None:
 def test_cli_table_against_a_server_url() -> None:
     with run_server(calculator_server()) as url:
         child = pexpect.spawn(rolloutctl_bin(), ["bench", "--server-url", url, "--rollouts", "10",
-                                                 "--concurrency", "2"], timeout=60)  # fmt: skip
+                                                 "--concurrency", "2"], timeout=120)  # fmt: skip
         child.expect("throughput")
         child.expect("rollouts/s")
         child.expect("10 accepted: 10 completed, 0 ERROR, 0 lost")

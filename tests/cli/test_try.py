@@ -37,7 +37,7 @@ def test_try_calculator_live_in_a_terminal():
         rolloutctl_bin(),
         ["try", "--example", "calculator"],
         encoding="utf-8",
-        timeout=30,
+        timeout=60,
         dimensions=(50, 120),
     )
     for words in [
