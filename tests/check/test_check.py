@@ -290,7 +290,7 @@ def test_rolloutctl_echo_server_passes_with_tool_checks_skipped(start_server, ca
 
 def test_a_table_in_a_terminal(start_server):
     child = pexpect.spawn(rolloutctl_bin(), ["check", start_server(), "--only", "health,bearer"],
-                          encoding="utf-8", timeout=30, dimensions=(40, 140))  # fmt: skip
+                          encoding="utf-8", timeout=60, dimensions=(40, 140))  # fmt: skip
     for pattern in ("check", "result", "reason", "health", "PASS", "bearer", "conformant"):
         child.expect(pattern)
     child.expect(pexpect.EOF)
