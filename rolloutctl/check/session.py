@@ -134,7 +134,7 @@ class Session:
             handle = await self.trainer.start_rollout(self.server_url, init, self.options.api_key)
         except InitError as exc:
             wants_key = isinstance(exc, InitRefused) and exc.status_code == 401
-            hint = " (the server wants its inbound key: --api-key)" if wants_key else ""
+            hint = " (the server wants its inbound key: --server-key)" if wants_key else ""
             running.error = f"{exc}{hint}"
         else:
             running.tools = handle.tools

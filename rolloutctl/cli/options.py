@@ -1,7 +1,14 @@
 """Options and arguments shared by several commands, each declared once.
 
-Options read `ROLLOUTCTL_<OPTION>` from the environment; the command line wins over
-the environment, which wins over the default.
+Environment variables follow one rule, so that one name has one meaning:
+
+- an option that means the same in every command reads `ROLLOUTCTL_<OPTION>`
+  (`--server-key` is the RolloutServer's inbound key in serve, check, try and bench);
+- an option whose meaning or default differs between commands is scoped by its command:
+  `ROLLOUTCTL_<SCOPE>_<OPTION>`, e.g. `ROLLOUTCTL_SERVE_PORT` (9000) and
+  `ROLLOUTCTL_TRAINER_PORT` (9001), `ROLLOUTCTL_TRY_TIMEOUT` and `ROLLOUTCTL_CHECK_TIMEOUT`.
+
+The command line wins over the environment, which wins over the default.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ if TYPE_CHECKING:
     from rolloutctl.trainer import TrainerConfig
 
 __all__ = [
+    "SCOPES",
     "Example",
     "JsonFlag",
     "LogLevel",
@@ -27,6 +35,7 @@ __all__ = [
     "PolicyName",
     "Role",
     "ScriptFile",
+    "ServerKey",
     "Target",
     "Upstream",
     "UpstreamKeyEnv",
@@ -53,8 +62,37 @@ class Role(StrEnum):
     TOOL = "tool"
 
 
-def env_names(name: str, *legacy: str) -> list[str]:
-    return [f"ROLLOUTCTL_{name}", *legacy]
+# The scope of each command whose options may need scoped variables (see the docstring).
+SCOPES = {
+    "serve": "SERVE",
+    "mock-trainer": "TRAINER",
+    "try": "TRY",
+    "check": "CHECK",
+    "replay": "REPLAY",
+    "validate": "VALIDATE",
+    "bench": "BENCH",
+    "watch": "WATCH",
+    "init": "INIT",
+}
+
+
+def env_names(name: str, *legacy: str, scope: str | None = None) -> list[str]:
+    """`ROLLOUTCTL_[SCOPE_]NAME`, then any deployment variables read after it."""
+    prefix = f"ROLLOUTCTL_{scope}_" if scope else "ROLLOUTCTL_"
+    return [f"{prefix}{name}", *legacy]
+
+
+ServerKey = Annotated[
+    str | None,
+    typer.Option(
+        "--server-key",
+        envvar=env_names("SERVER_KEY"),
+        show_default=False,
+        help="The RolloutServer's inbound key ('Authorization: Bearer KEY' on init and every "
+        "route but /health). Prefer the environment variable: a command line is visible to "
+        "other users.",
+    ),
+]
 
 
 Target = Annotated[

@@ -43,8 +43,9 @@ def serve_banner(agent: Agent, url: str, settings: ServerSettings) -> Panel:
         f"[bold]RolloutServer[/] for agent [cyan]{escape(agent.name)}[/]",
         f"URL      {url}",
         f"tools    {escape(tools)}",
-        f"docs     {url}/docs",
-        f"key      {'inbound Bearer key required' if settings.api_key else 'none required'}",
+        f"docs     {url}/docs" + (" (needs the key too)" if settings.api_key else ""),
+        f"key      {'inbound Bearer key required' if settings.api_key else 'none required'}"
+        + (" (--server-key): every route but /health" if settings.api_key else ""),
         f"limits   {settings.max_concurrent} concurrent, "
         f"{settings.rollout_timeout:g} s per rollout",
     ]

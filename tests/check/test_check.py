@@ -279,7 +279,7 @@ def test_rolloutctl_calculator_server_passes_every_check_via_the_binary(start_se
 
 def test_rolloutctl_echo_server_passes_with_tool_checks_skipped(start_server, capsys):
     url = start_server(load_example("echo"), api_key="inbound-key-5b1")
-    assert raw_main(["check", url, "--json", "--api-key", "inbound-key-5b1"]) == 0
+    assert raw_main(["check", url, "--json", "--server-key", "inbound-key-5b1"]) == 0
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
     assert list(rows) == list(CHECK_NAMES)
     for name, row in rows.items():
@@ -324,7 +324,7 @@ def test_a_server_that_wants_a_key_says_which_option_gives_it():
                             Route("/v1/rollout/init", unauthorized, methods=["POST"])])  # fmt: skip
     with run_server(app) as url:
         status, reason = check(url, "init-tools")["init-tools"]
-    assert status == "FAIL" and "401" in reason and "--api-key" in reason
+    assert status == "FAIL" and "401" in reason and "--server-key" in reason
 
 
 @pytest.mark.parametrize(

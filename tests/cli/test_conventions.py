@@ -7,22 +7,43 @@ import subprocess
 import typer
 
 from rolloutctl.cli.app import app
+from rolloutctl.cli.options import SCOPES
 from tests.helpers import rolloutctl_bin
 
 COMMANDS = {"serve", "try", "replay", "mock-trainer", "check", "validate", "bench"}
 
 
+def _options():
+    """(command, click option) for every option of every command."""
+    root = typer.main.get_command(app)
+    for name, command in root.commands.items():
+        for param in command.params:
+            if param.param_type_name == "option" and param.name != "help":
+                yield name, param
+
+
 def test_every_command_exists_and_every_option_reads_the_environment():
     root = typer.main.get_command(app)
     assert set(root.commands) == COMMANDS
-    for name, command in root.commands.items():
-        for param in command.params:
-            if param.param_type_name != "option" or param.name == "help":
-                continue
-            envvars = [param.envvar] if isinstance(param.envvar, str) else param.envvar or []
-            expected = f"ROLLOUTCTL_{param.name.upper()}".replace("_OUTPUT", "")
-            assert any(v.startswith("ROLLOUTCTL_") for v in envvars), (name, param.name)
-            assert expected in envvars or param.name.endswith("_output"), (name, param.name)
+    for name, param in _options():
+        envvars = [param.envvar] if isinstance(param.envvar, str) else param.envvar or []
+        option = param.name.upper().replace("_OUTPUT", "")
+        allowed = {f"ROLLOUTCTL_{option}", f"ROLLOUTCTL_{SCOPES[name]}_{option}"}
+        assert envvars and envvars[0] in allowed, (name, param.name, envvars)
+
+
+def test_one_variable_name_has_one_meaning_across_commands():
+    """Commands sharing a variable share its default, so setting it never surprises one."""
+    defaults: dict[str, set[str]] = {}
+    for _, param in _options():
+        for var in [param.envvar] if isinstance(param.envvar, str) else param.envvar:
+            defaults.setdefault(var, set()).add(repr(param.default))
+    assert {var: d for var, d in defaults.items() if len(d) > 1} == {}
+    assert "ROLLOUTCTL_API_KEY" not in defaults and "ROLLOUTCTL_PORT" not in defaults
+    inbound = [(n, p.opts) for n, p in _options() if "ROLLOUTCTL_SERVER_KEY" in p.envvar]
+    assert sorted(n for n, opts in inbound if "--server-key" in opts) == sorted(
+        ["serve", "check", "try", "bench"]
+    )
 
 
 def test_version_and_help_are_quick_one_liners():

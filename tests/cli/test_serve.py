@@ -88,3 +88,24 @@ def test_environment_variables_configure_serve():
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_one_exported_server_key_serves_serve_and_try_and_docs_says_it_needs_it():
+    """The README's `export ROLLOUTCTL_SERVER_KEY=...` works for serve and then for try."""
+    port = free_port()
+    env = {"ROLLOUTCTL_SERVE_PORT": str(port), "ROLLOUTCTL_SERVER_KEY": KEY, "PATH": "/usr/bin"}
+    child = spawn("serve", "--example", "echo", env=env)
+    child.expect(r"/docs \(needs the key too\)")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert httpx.get(f"{url}/docs").status_code == 401
+        tried = subprocess.run(
+            [rolloutctl_bin(), "try", "--server-url", url, "--plain"],
+            capture_output=True, text=True, timeout=60, env=env,
+        )  # fmt: skip
+        assert tried.returncode == 0, tried.stdout + tried.stderr
+        assert KEY not in tried.stdout + tried.stderr
+    finally:
+        child.kill(signal.SIGTERM)
+        child.expect(pexpect.EOF)
+        child.close()

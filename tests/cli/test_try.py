@@ -64,7 +64,7 @@ def test_try_save_then_replay_gives_the_same_messages(tmp_path):
         "calculator",
         "--save",
         str(saved),
-        "--api-key",
+        "--callback-key",
         KEY,
         "--prompt",
         "calculate 12 divided by 4 then add 1",
@@ -200,7 +200,7 @@ def echoing_422_server() -> Starlette:
 
 def test_try_never_shows_a_key_that_a_server_echoes():
     with run_server(echoing_422_server()) as url:
-        result = run("try", "--server-url", url, "--api-key", KEY, "--plain")
+        result = run("try", "--server-url", url, "--callback-key", KEY, "--plain")
     assert result.returncode == 1
     assert "422" in result.stdout + result.stderr
     assert KEY not in result.stdout + result.stderr

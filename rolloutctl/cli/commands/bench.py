@@ -11,6 +11,7 @@ from rolloutctl.cli.options import (
     JsonFlag,
     LogLevel,
     PlainFlag,
+    ServerKey,
     Target,
     env_names,
     use_plain,
@@ -29,8 +30,10 @@ EPILOG = (
 )
 
 
-def _bench_opt(name: str, help_text: str, **kwargs: Any) -> typer.models.OptionInfo:
-    return typer.Option(envvar=env_names(name), help=help_text, **kwargs)
+def _bench_opt(
+    name: str, help_text: str, scope: str | None = None, **kwargs: Any
+) -> typer.models.OptionInfo:
+    return typer.Option(envvar=env_names(name, scope=scope), help=help_text, **kwargs)
 
 
 def bench(
@@ -44,12 +47,7 @@ def bench(
             show_default=False,
         ),
     ] = None,
-    server_key: Annotated[
-        str | None,
-        _bench_opt(
-            "SERVER_KEY", "Inbound Bearer key of the --server-url server.", show_default=False
-        ),
-    ] = None,
+    server_key: ServerKey = None,
     rollouts: Annotated[int, _bench_opt("ROLLOUTS", "Rollouts to measure.", min=1)] = 1000,
     concurrency: Annotated[
         int, _bench_opt("CONCURRENCY", "Rollouts kept in flight (closed loop).", min=1)
@@ -71,6 +69,7 @@ def bench(
         _bench_opt(
             "MAX_CONCURRENT",
             "--max-concurrent of the spawned server (default: --concurrency, at least 100).",
+            scope="BENCH",
             min=1,
             show_default=False,
         ),
@@ -79,7 +78,10 @@ def bench(
         LogLevel, _bench_opt("SERVER_LOG_LEVEL", "--log-level of the spawned server.")
     ] = LogLevel.WARNING,
     timeout: Annotated[
-        float, _bench_opt("TIMEOUT", "Seconds to wait for one rollout's completion.", min=0.1)
+        float,
+        _bench_opt(
+            "TIMEOUT", "Seconds to wait for one rollout's completion.", scope="BENCH", min=0.1
+        ),
     ] = 120.0,
     final_wait: Annotated[
         float,

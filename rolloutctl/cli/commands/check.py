@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from rolloutctl.check.names import CHECK_NAMES
-from rolloutctl.cli.options import JsonFlag, PlainFlag, env_names, use_plain
+from rolloutctl.cli.options import JsonFlag, PlainFlag, ServerKey, env_names, use_plain
 from rolloutctl.errors import InputError
 
 __all__ = ["EPILOG", "check"]
@@ -35,15 +35,7 @@ def check(
             help="Run only these checks: comma-separated names (listed below).",
         ),
     ] = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            envvar=env_names("API_KEY"),
-            show_default=False,
-            help="The server's inbound key, sent as 'Authorization: Bearer KEY' on init and "
-            "status requests. Prefer the environment variable.",
-        ),
-    ] = None,
+    server_key: ServerKey = None,
     trainer_host: Annotated[
         str,
         typer.Option(
@@ -56,7 +48,7 @@ def check(
         float,
         typer.Option(
             min=0.1,
-            envvar=env_names("TIMEOUT"),
+            envvar=env_names("TIMEOUT", scope="CHECK"),
             help="Seconds to wait for each rollout's completion.",
         ),
     ] = 30.0,
@@ -74,7 +66,7 @@ def check(
     try:
         base_url = checking.server_base_url(url)
         options = checking.CheckOptions(
-            api_key=api_key or None,
+            api_key=server_key or None,
             timeout=timeout,
             trainer_host=trainer_host,
             only=checking.parse_only(only),

@@ -24,10 +24,13 @@ EPILOG = "\b\nExample:\n  rolloutctl mock-trainer --port 9001 --policy echo --fa
 
 def mock_trainer(
     host: Annotated[
-        str, typer.Option(envvar=env_names("HOST"), help="Address to listen on.")
+        str, typer.Option(envvar=env_names("HOST", scope="TRAINER"), help="Address to listen on.")
     ] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option(min=0, max=65535, envvar=env_names("PORT"), help="Port to listen on.")
+        int,
+        typer.Option(
+            min=0, max=65535, envvar=env_names("PORT", scope="TRAINER"), help="Port to listen on."
+        ),
     ] = 9001,
     policy: PolicyName = "calculator",
     script: ScriptFile = None,
@@ -53,12 +56,13 @@ def mock_trainer(
             help="Fraction of completions answered 503 (and not recorded).",
         ),
     ] = 0.0,
-    expect_api_key: Annotated[
+    expect_callback_key: Annotated[
         str | None,
         typer.Option(
-            envvar=env_names("EXPECT_API_KEY"),
+            envvar=env_names("EXPECT_CALLBACK_KEY"),
             show_default=False,
-            help="Refuse callbacks without 'Authorization: Bearer KEY' (401).",
+            help="Refuse callbacks without 'Authorization: Bearer KEY' (401): the rollouts' "
+            "callback key, their init's api_key.",
         ),
     ] = None,
     json_output: Annotated[
@@ -80,6 +84,6 @@ def mock_trainer(
         latency_ms=latency_ms,
         fail_rate=fail_rate,
         fail_completed_rate=fail_completed_rate,
-        expect_api_key=expect_api_key,
+        expect_api_key=expect_callback_key,
     )
     serve_trainer(config, host=host, port=port, json_lines=json_output)

@@ -11,7 +11,8 @@ from rolloutctl.cli.options import Example, LogLevel, Target, env_names, resolve
 __all__ = ["EPILOG", "serve"]
 
 EPILOG = (
-    "Environment: every option reads ROLLOUTCTL_<OPTION> (e.g. ROLLOUTCTL_PORT);"
+    "Environment: every option reads ROLLOUTCTL_<OPTION>, or ROLLOUTCTL_SERVE_<OPTION> for "
+    "--host and --port (e.g. ROLLOUTCTL_SERVE_PORT, ROLLOUTCTL_SERVER_KEY);"
     " --port, --max-concurrent, --rollout-timeout and --http-timeout also read "
     "ROLLOUT_SERVER_PORT, MAX_CONCURRENT_ROLLOUTS, ROLLOUT_TIMEOUT_SECONDS and "
     "HTTP_CLIENT_TIMEOUT. Precedence: command line, then ROLLOUTCTL_*, then those "
@@ -26,14 +27,14 @@ def serve(
     target: Target = None,
     example: Example = None,
     host: Annotated[
-        str, typer.Option(envvar=env_names("HOST"), help="Address to listen on.")
+        str, typer.Option(envvar=env_names("HOST", scope="SERVE"), help="Address to listen on.")
     ] = "127.0.0.1",
     port: Annotated[
         int,
         typer.Option(
             min=0,
             max=65535,
-            envvar=env_names("PORT", "ROLLOUT_SERVER_PORT"),
+            envvar=env_names("PORT", "ROLLOUT_SERVER_PORT", scope="SERVE"),
             help="Port to listen on (0: any free port).",
         ),
     ] = 9000,
@@ -78,10 +79,10 @@ def serve(
             help="Seconds one call to the trainer may take.",
         ),
     ] = 300.0,
-    api_key: Annotated[
+    server_key: Annotated[
         str | None,
         typer.Option(
-            envvar=env_names("API_KEY"),
+            envvar=env_names("SERVER_KEY"),
             show_default=False,
             help="Require 'Authorization: Bearer KEY' on every route but /health. Prefer the "
             "environment variable: a command line is visible to other users.",
@@ -127,7 +128,7 @@ def serve(
         rollout_timeout=rollout_timeout,
         retry=replace(RetryPolicy(), call_timeout=http_timeout),
         shutdown_grace=shutdown_grace,
-        api_key=api_key or None,
+        api_key=server_key or None,
         allow_callback_hosts=tuple(allow_callback_host or ()),
     )
     serving.run(

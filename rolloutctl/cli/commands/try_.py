@@ -14,6 +14,7 @@ from rolloutctl.cli.options import (
     PlainFlag,
     PolicyName,
     ScriptFile,
+    ServerKey,
     Target,
     Upstream,
     UpstreamKeyEnv,
@@ -61,25 +62,19 @@ def try_(
             help="Try this running RolloutServer (any implementation) instead of starting one.",
         ),
     ] = None,
-    server_key: Annotated[
-        str | None,
-        typer.Option(
-            envvar=env_names("SERVER_KEY"),
-            show_default=False,
-            help="Inbound Bearer key of the --server-url server, if it needs one.",
-        ),
-    ] = None,
+    server_key: ServerKey = None,
     policy: PolicyName = "calculator",
     script: ScriptFile = None,
     upstream: Upstream = None,
     model: Model = None,
     upstream_key_env: UpstreamKeyEnv = None,
-    api_key: Annotated[
+    callback_key: Annotated[
         str | None,
         typer.Option(
-            envvar=env_names("API_KEY"),
+            envvar=env_names("CALLBACK_KEY"),
             show_default=False,
-            help="The rollout's callback key; the trainer then checks the server sends it.",
+            help="The rollout's callback key (the init's api_key); the trainer then checks the "
+            "server sends it on both callbacks.",
         ),
     ] = None,
     max_turns: Annotated[
@@ -99,7 +94,9 @@ def try_(
     timeout: Annotated[
         float,
         typer.Option(
-            min=0.1, envvar=env_names("TIMEOUT"), help="Seconds to wait for the completion."
+            min=0.1,
+            envvar=env_names("TIMEOUT", scope="TRY"),
+            help="Seconds to wait for the completion.",
         ),
     ] = 60.0,
     save: Annotated[
@@ -132,7 +129,7 @@ def try_(
         system=trial.DEFAULT_SYSTEM if system is None else system,
         server_url=server_url,
         server_key=server_key,
-        api_key=api_key,
+        api_key=callback_key,
         max_turns=max_turns,
         max_tokens_total=max_tokens_total,
         completion_params=parse_params(param),

@@ -33,7 +33,9 @@ def validate(
     timeout: Annotated[
         float,
         typer.Option(
-            min=0.1, envvar=env_names("TIMEOUT"), help="Seconds the dry rollout may take."
+            min=0.1,
+            envvar=env_names("TIMEOUT", scope="VALIDATE"),
+            help="Seconds the dry rollout may take.",
         ),
     ] = 30.0,
     json_output: JsonFlag = False,
