@@ -8,28 +8,37 @@ a later replay all come from the same record.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from rolloutctl.agent.context import Agent
+from rolloutctl.events import Event
 from rolloutctl.harness import local_stack
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.trainer import InitError, InitRefused, Subscription, TrainerConfig
 from rolloutctl.trajectory.builder import RenderItem, TrajectoryBuilder
 
-__all__ = ["DEFAULT_PROMPT", "DEFAULT_SYSTEM", "TryOptions", "TryOutcome", "build_init", "run_try"]
+__all__ = [
+    "CALCULATOR_SYSTEM",
+    "DEFAULT_PROMPT",
+    "TryOptions",
+    "TryOutcome",
+    "build_init",
+    "run_try",
+]
 
-DEFAULT_SYSTEM = "You are a careful assistant. Use the tools for every arithmetic step."
+# Sent only to the bundled calculator, whose tools it is about; other agents get no
+# system message unless --system gives one.
+CALCULATOR_SYSTEM = "You are a careful assistant. Use the tools for every arithmetic step."
 DEFAULT_PROMPT = "What is (5 + 3) * 2?"  # two tool calls with the calculator tools
 
 
 @dataclass(frozen=True)
 class TryOptions:
     prompt: str = DEFAULT_PROMPT
-    system: str | None = DEFAULT_SYSTEM
+    system: str | None = None
     server_url: str | None = None  # try this RolloutServer instead of starting one
     server_key: str | None = field(default=None, repr=False)  # its inbound key, if any
     api_key: str | None = field(default=None, repr=False)  # the rollout's callback key
@@ -43,10 +52,10 @@ class TryOptions:
 @dataclass
 class TryOutcome:
     trajectory: dict[str, Any]
-    wall_time: float
-    completion: dict[str, Any] | None
+    completion: dict[str, Any] | None  # what arrived within the timeout
     init_error: str | None = None
     unreachable: bool = False  # the init could not be delivered at all
+    server_url: str | None = None
 
 
 def build_init(rollout_id: str, options: TryOptions) -> dict[str, Any]:
@@ -71,16 +80,23 @@ async def run_try(
     agent: Agent | None,
     options: TryOptions,
     trainer_config: TrainerConfig,
-    show: Callable[[list[RenderItem]], None],
+    show: Callable[[Event, list[RenderItem]], None] = lambda event, items: None,
+    builder: TrajectoryBuilder | None = None,
 ) -> TryOutcome:
-    """Start the stack, send one init, stream items to `show`, and return the record."""
+    """Start the stack, send one init, `show` each event with the items it adds; return
+    the record. `builder` (a fresh one by default) collects the trajectory: a caller that
+    keeps it still has what was seen when the run is interrupted.
+    """
     rollout_id = f"try-{uuid.uuid4().hex[:12]}"
-    builder = TrajectoryBuilder(rollout_id)
-    started = time.perf_counter()
+    builder = builder or TrajectoryBuilder()
+
+    def record(event: Event) -> None:
+        show(event, builder.add(event))
+
     settings = ServerSettings(shutdown_grace=1.0)
     async with local_stack(agent, settings, trainer_config, server_url=options.server_url) as stack:
         subscription = stack.trainer.subscribe(rollout_id)
-        pump = asyncio.create_task(_pump(subscription, builder, show))
+        pump = asyncio.create_task(_pump(subscription, record))
         try:
             handle = await stack.trainer.start_rollout(
                 stack.server_url, build_init(rollout_id, options), options.server_key
@@ -97,14 +113,10 @@ async def run_try(
         finally:
             subscription.close()
             await pump
-    wall_time = time.perf_counter() - started
-    return TryOutcome(builder.trajectory(), wall_time, completion, init_error, unreachable)
+    trajectory = builder.trajectory()
+    return TryOutcome(trajectory, completion, init_error, unreachable, stack.server_url)
 
 
-async def _pump(
-    subscription: Subscription, builder: TrajectoryBuilder, show: Callable[[list[RenderItem]], None]
-) -> None:
+async def _pump(subscription: Subscription, record: Callable[[Event], None]) -> None:
     async for event in subscription:
-        items = builder.add(event)
-        if items:
-            show(items)
+        record(event)

@@ -6,6 +6,7 @@ every error path is decided here, by the base class of `rolloutctl.errors`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -13,6 +14,7 @@ import traceback
 from collections.abc import Sequence
 
 import typer
+from typer._click.core import ParameterSource
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from rolloutctl.errors import RolloutctlError
@@ -31,17 +33,19 @@ def raw_main(args: Sequence[str] | None = None) -> int:
         from typer._completion_classes import completion_init
 
         completion_init()
-    args = list(sys.argv[1:] if args is None else args)
-    debug = "--debug" in args or os.environ.get("ROLLOUTCTL_DEBUG", "") not in ("", "0")
+    args, debug = _take_debug(list(sys.argv[1:] if args is None else args))
+    debug = debug or os.environ.get("ROLLOUTCTL_DEBUG", "") not in ("", "0")
     command = typer.main.get_command(app)
     try:
         result = command.main(args, prog_name="rolloutctl", standalone_mode=False)
+    except BrokenPipeError:
+        return _closed_pipe()
     except NoArgsIsHelpError as exc:
         typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         return ExitStatus.SUCCESS
     except UsageError as exc:
         hint = f"; try '{exc.ctx.command_path} --help'" if exc.ctx else ""
-        return _fail(f"{exc.format_message()}{hint}", ExitStatus.USAGE)
+        return _fail(f"{_usage_message(exc).rstrip('.')}{hint}", ExitStatus.USAGE)
     except typer.Exit as exc:
         return exc.exit_code
     except (KeyboardInterrupt, typer.Abort):
@@ -56,6 +60,35 @@ def raw_main(args: Sequence[str] | None = None) -> int:
         )
         return _fail(message, ExitStatus.FAILURE, debug)
     return int(result or 0)
+
+
+def _take_debug(args: list[str]) -> tuple[list[str], bool]:
+    """Accept `--debug` anywhere before `--`, after the subcommand too."""
+    end = args.index("--") if "--" in args else len(args)
+    kept = [arg for arg in args[:end] if arg != "--debug"]
+    return kept + args[end:], len(kept) < end
+
+
+def _usage_message(exc: UsageError) -> str:
+    """Click's message, naming the environment variable when the bad value came from one."""
+    param, ctx = getattr(exc, "param", None), exc.ctx
+    message = _ENVVAR_NOTE.sub("", exc.format_message())
+    if param is None or ctx is None or param.name is None:
+        return message
+    if ctx.get_parameter_source(param.name) is not ParameterSource.ENVIRONMENT:
+        return message
+    names = [param.envvar] if isinstance(param.envvar, str) else param.envvar or []
+    source = next((name for name in names if os.environ.get(name)), None)
+    return message.replace("Invalid value for", f"Invalid value of {source} for", 1)
+
+
+def _closed_pipe() -> int:
+    """The reader went away (`| head`): not an error. Point stdout at /dev/null so the
+    interpreter's final flush cannot fail again and print a second complaint."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return ExitStatus.SUCCESS
 
 
 def _fail(message: str, status: ExitStatus, debug: bool = False) -> int:

@@ -191,6 +191,17 @@ def trainer_config(
     """A TrainerConfig from the shared policy and fault options."""
     from rolloutctl.trainer import TrainerConfig, make_policy
 
+    mismatched = [
+        (flag, wanted)
+        for flag, value, wanted in (
+            ("--script", script, "script"),
+            ("--upstream", upstream, "proxy"),
+        )
+        if value is not None and policy != wanted
+    ]
+    if mismatched:
+        flag, wanted = mismatched[0]
+        raise InputError(f"{flag} needs --policy {wanted} (the policy is {policy})")
     try:
         chosen = make_policy(
             policy, path=script, upstream=upstream, model=model, upstream_key_env=upstream_key_env
@@ -231,3 +242,44 @@ def parse_params(pairs: list[str] | None) -> dict[str, object]:
         except ValueError:
             params[key] = value
     return params
+
+
+VerboseFlag = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        envvar=env_names("VERBOSE"),
+        help="Show every tool call's arguments as indented JSON, not as one line.",
+    ),
+]
+MaxChars = Annotated[
+    int,
+    typer.Option(
+        "--max-chars",
+        min=1,
+        envvar=env_names("MAX_CHARS"),
+        help="Cut each message, argument list and tool result to N characters (a marker "
+        "says how many were left out).",
+    ),
+]
+FullFlag = Annotated[
+    bool,
+    typer.Option(
+        "--full", envvar=env_names("FULL"), help="Never cut texts (overrides --max-chars)."
+    ),
+]
+
+
+def make_renderer(plain: bool, verbose: bool, max_chars: int, full: bool, **context: str | None):
+    """The Renderer of the view options shared by try, watch and replay."""
+    from rolloutctl.trajectory.render import Renderer, make_console
+
+    shown = {key: value for key, value in context.items() if value}
+    return Renderer(
+        make_console(use_plain(plain)),
+        plain=use_plain(plain),
+        verbose=verbose,
+        max_chars=None if full else max_chars,
+        context=shown,
+    )

@@ -99,10 +99,12 @@ class Starter:
             response = await self._post(url, orjson.dumps(init), server_key)
         except httpx.HTTPError as exc:
             self._settle(state, None)
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            message = f"cannot reach the RolloutServer at {server}: {reason}"
             self.records.emit(
-                EventKind.INIT_RESPONSE, rollout_id, {"status_code": 0, "body": repr(exc)}
+                EventKind.INIT_RESPONSE, rollout_id, {"status_code": 0, "body": message}
             )
-            raise InitError(f"could not send the init to {url}: {exc!r}") from exc
+            raise InitError(message) from exc
         return self._accept(state, response)
 
     def _prepare(self, rollout_id: str, init: dict[str, Any]) -> TrainerRolloutRecord:

@@ -20,6 +20,7 @@ __all__ = ["ItemKind", "RenderItem", "TrajectoryBuilder", "select_items", "traje
 
 
 class ItemKind(StrEnum):
+    HEADER = "header"  # data: {"rollout_id", "tools": [names]}, once the tools are known
     MESSAGE = "message"  # data: the message; call: the tool call a tool message answers
     STATS = "stats"  # data: the turn (latency_ms, usage, finish_reason)
     FAILED_CALL = "failed_call"  # data: {"status_code", "latency_ms"}
@@ -29,7 +30,10 @@ class ItemKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RenderItem:
-    """One thing for a view to print, tagged with its turn (None: after the last turn)."""
+    """One thing for a view to print, tagged with its turn (None: after the last turn).
+
+    A tool result carries the turn of the call it answers, so it prints under that call.
+    """
 
     kind: ItemKind
     data: dict[str, Any]
@@ -43,8 +47,8 @@ class RenderItem:
 
 def trajectory_items(traj: dict[str, Any]) -> list[RenderItem]:
     """The items of a whole trajectory, as the live view showed them (minus violations)."""
-    calls: dict[Any, dict[str, Any]] = {}
-    items: list[RenderItem] = []
+    calls: dict[Any, tuple[dict[str, Any], int | None]] = {}
+    items = [header_item(traj)] if traj.get("tools") or _ok(traj.get("init_status_code")) else []
     for turn in traj["turns"]:
         step = turn.get("index")
         items += _message_items(turn["added"], step, calls)
@@ -55,10 +59,21 @@ def trajectory_items(traj: dict[str, Any]) -> list[RenderItem]:
     return items + _message_items(traj["final_added"], None, calls)
 
 
+def header_item(traj: dict[str, Any]) -> RenderItem:
+    """What the view's header shows of a trajectory: its id and the names of its tools."""
+    names = [
+        str((tool.get("function") or {}).get("name"))
+        for tool in traj.get("tools") or []
+        if isinstance(tool, dict)
+    ]
+    return RenderItem(ItemKind.HEADER, {"rollout_id": traj.get("rollout_id"), "tools": names})
+
+
 def select_items(
     items: list[RenderItem], step: int | None, last: int | None, role: str | None, tools: bool
 ) -> list[RenderItem]:
     """Replay's filters: one turn, tool results hidden, one role, the last K messages."""
+    items = [i for i in items if i.kind is not ItemKind.HEADER or not (step or role or last)]
     items = [i for i in items if step is None or i.step == step]
     items = [i for i in items if tools or i.role != "tool"]
     items = [i for i in items if role is None or i.role == role]
@@ -68,22 +83,27 @@ def select_items(
     return items
 
 
+Calls = dict[Any, tuple[dict[str, Any], int | None]]  # call id: (the call, its turn)
+
+
 def _message_items(
-    messages: list[dict[str, Any]], step: int | None, calls: dict[Any, dict[str, Any]]
+    messages: list[dict[str, Any]], step: int | None, calls: Calls
 ) -> list[RenderItem]:
     """Items for `messages`; `calls` collects tool calls so results can name theirs."""
     items = []
     for message in messages:
         is_tool = message.get("role") == "tool"
-        call = calls.get(message.get("tool_call_id")) if is_tool else None
-        items.append(RenderItem(ItemKind.MESSAGE, message, step, call))
+        call, call_step = (
+            calls.get(message.get("tool_call_id"), (None, step)) if is_tool else (None, step)
+        )
+        items.append(RenderItem(ItemKind.MESSAGE, message, call_step, call))
         for tool_call in message.get("tool_calls") or []:
             if isinstance(tool_call, dict):
-                calls[tool_call.get("id")] = tool_call
+                calls[tool_call.get("id")] = (tool_call, step)
     return items
 
 
-def _response_items(turn: dict[str, Any], calls: dict[Any, dict[str, Any]]) -> list[RenderItem]:
+def _response_items(turn: dict[str, Any], calls: Calls) -> list[RenderItem]:
     stats = RenderItem(ItemKind.STATS, turn, turn.get("index"))
     return [*_message_items([turn["assistant"]], turn.get("index"), calls), stats]
 
@@ -94,7 +114,7 @@ class TrajectoryBuilder:
     def __init__(self, rollout_id: str | None = None) -> None:
         self._traj = blank_trajectory(rollout_id)
         self._seen: list[dict[str, Any]] = []  # the history as far as it has been shown
-        self._calls: dict[Any, dict[str, Any]] = {}
+        self._calls: Calls = {}
         self._open: dict[str, Any] | None = None  # the turn whose chat call has not succeeded
         self._last_request: list[dict[str, Any]] | None = None
 
@@ -105,8 +125,13 @@ class TrajectoryBuilder:
         if event.rollout_id != traj["rollout_id"]:
             return []
         traj["started_at"] = traj["started_at"] or iso_time(event.ts)
-        traj["finished_at"] = iso_time(event.ts)
+        if traj["completion"] is None:  # the rollout's span ends at its completion
+            traj["finished_at"] = iso_time(event.ts)
         return getattr(self, f"_on_{event.kind.value}")(scrub(event.data))
+
+    @property
+    def rollout_id(self) -> str | None:
+        return self._traj["rollout_id"]
 
     def trajectory(self) -> dict[str, Any]:
         return copy.deepcopy(self._traj)
@@ -120,7 +145,7 @@ class TrajectoryBuilder:
         if not _ok(data.get("status_code")):
             return [RenderItem(ItemKind.INIT_ERROR, data)]
         self._traj["tools"] = (data.get("body") or {}).get("tools") or []
-        return []
+        return [header_item(self._traj)]
 
     def _on_chat_request(self, data: dict[str, Any]) -> list[RenderItem]:
         messages = _messages((data.get("body") or {}).get("messages"))

@@ -1,7 +1,15 @@
-"""What a trajectory amounts to: status, metrics, wall time and violations.
+"""What a trajectory amounts to: status, metrics, times, tool errors and violations.
 
 The summary panel draws `summary_rows` and `try` derives its exit code from `Summary.ok`,
 so the two can never disagree about whether a rollout was clean.
+
+Times have one definition each, all read from the trajectory, so `try` and `replay`
+show the same figures for the same run:
+
+- per turn, `model` is how long the trainer took to answer that chat call;
+- `time` is the rollout as the trainer saw it: from sending the init to the completion;
+- `server says` repeats the completion's own metrics, measured inside the server
+  (its LLM time includes the HTTP round trips, so it exceeds the model time).
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 __all__ = ["Summary", "format_ms", "summarize", "summary_rows", "turn_stats"]
+from rolloutctl.trajectory.text import is_error_result
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +30,11 @@ class Summary:
     error: str | None = None
     reward: float | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
-    wall_time: float | None = None
+    span: float | None = None  # seconds from the init to the completion
+    model_ms: float | None = None  # the trainer's answer times, summed over the turns
+    tool_calls: int = 0
+    failed_tool_calls: int = 0  # tool results starting "Error:"
+    cause: str | None = None  # why there is no (or no genuine) completion, when known
     source: str | None = None  # where an imported trajectory came from
     violations: list[dict[str, Any]] = field(default_factory=list)
 
@@ -31,10 +44,14 @@ class Summary:
         return self.status == "COMPLETED" and not self.violations
 
 
-def summarize(traj: dict[str, Any], wall_time: float | None = None) -> Summary:
-    """The summary of `traj`; `wall_time` (seconds) defaults to its first-to-last event."""
+def summarize(traj: dict[str, Any], cause: str | None = None) -> Summary:
+    """The summary of `traj`; `cause` says what the caller knows went wrong (a timeout)."""
     completion = traj.get("completion") or {}
     origin = traj.get("imported_from") or {}
+    results = [m for m in _all_added(traj) if m.get("role") == "tool"]
+    latencies = [t["latency_ms"] for t in traj["turns"] if _is_number(t.get("latency_ms"))]
+    if traj.get("interrupted"):
+        cause = cause or "interrupted (Ctrl-C) before the rollout ended"
     return Summary(
         rollout_id=traj.get("rollout_id"),
         status=_status(traj),
@@ -42,10 +59,23 @@ def summarize(traj: dict[str, Any], wall_time: float | None = None) -> Summary:
         error=_error(completion),
         reward=completion.get("reward", origin.get("reward")),
         metrics=_metrics(traj),
-        wall_time=wall_time if wall_time is not None else _span(traj),
+        span=_span(traj),
+        model_ms=sum(latencies) if latencies else None,
+        tool_calls=len(results),
+        failed_tool_calls=sum(1 for m in results if is_error_result(m.get("content"))),
+        cause=cause,
         source=_source(origin),
         violations=list(traj.get("violations") or []),
     )
+
+
+def _all_added(traj: dict[str, Any]) -> list[dict[str, Any]]:
+    added = [m for turn in traj["turns"] for m in turn.get("added") or []]
+    return [m for m in added + list(traj.get("final_added") or []) if isinstance(m, dict)]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _status(traj: dict[str, Any]) -> str:
@@ -54,6 +84,8 @@ def _status(traj: dict[str, Any]) -> str:
     code = traj.get("init_status_code")
     if isinstance(code, int) and not 200 <= code < 300:
         return f"init refused (HTTP {code})" if code else "init failed"
+    if traj.get("interrupted"):
+        return "interrupted"
     return "not recorded" if traj.get("imported_from") else "no completion"
 
 
@@ -102,20 +134,39 @@ def summary_rows(summary: Summary) -> list[tuple[str, str, str]]:
         ("status", summary.status, "good" if summary.status == "COMPLETED" else "bad"),
         ("finish", summary.finish_reason, ""),
         ("error", summary.error, "bad"),
+        ("cause", summary.cause, "bad"),
         ("reward", None if summary.reward is None else str(summary.reward), ""),
         ("calls", calls, ""),
+        ("tool errors", _failures(summary), "bad"),
         ("tokens", tokens, ""),
-        ("latency", _latencies(m) if "total_latency_ms" in m else None, ""),
-        ("wall time", None if summary.wall_time is None else f"{summary.wall_time:.2f} s", ""),
+        ("time", _times(summary), ""),
+        ("server says", _latencies(m) if "total_latency_ms" in m else None, ""),
         ("source", summary.source, ""),
         ("violations", *_violations_cell(summary)),
     ]
     return [(key, value, style) for key, value, style in rows if value is not None]
 
 
+def _failures(summary: Summary) -> str | None:
+    if not summary.failed_tool_calls:
+        return None
+    return f"{summary.failed_tool_calls} of {summary.tool_calls} tool calls failed"
+
+
+def _times(summary: Summary) -> str | None:
+    parts = []
+    if summary.span is not None:
+        parts.append(f"{summary.span:.2f} s from init to completion")
+    if summary.model_ms is not None:
+        parts.append(f"model {format_ms(summary.model_ms)}")
+    return ", ".join(parts) or None
+
+
 def _latencies(metrics: dict[str, Any]) -> str:
-    total, llm = metrics.get("total_latency_ms", 0), metrics.get("llm_latency_ms", 0)
-    tools = metrics.get("tool_latency_ms", 0)
+    values = [metrics.get(k, 0) for k in ("total_latency_ms", "llm_latency_ms", "tool_latency_ms")]
+    if not all(_is_number(v) for v in values):
+        return "(not numbers)"
+    total, llm, tools = values
     return f"{format_ms(total)} total, {format_ms(llm)} LLM, {format_ms(tools)} tools"
 
 
@@ -133,8 +184,8 @@ def format_ms(value: float) -> str:
 def turn_stats(turn: dict[str, Any]) -> list[str]:
     """The facts known about one LLM call: latency, tokens, finish reason."""
     parts = []
-    if turn.get("latency_ms") is not None:
-        parts.append(format_ms(turn["latency_ms"]))
+    if _is_number(turn.get("latency_ms")):
+        parts.append(f"model {format_ms(turn['latency_ms'])}")
     usage = turn.get("usage") or {}
     if usage:
         prompt, completion = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)

@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from rolloutctl.cli.options import JsonFlag, PlainFlag, Role, env_names, use_plain
+from rolloutctl.cli.options import (
+    FullFlag,
+    JsonFlag,
+    MaxChars,
+    PlainFlag,
+    Role,
+    VerboseFlag,
+    env_names,
+    make_renderer,
+)
 from rolloutctl.errors import InputError
+from rolloutctl.trajectory.text import DEFAULT_MAX_CHARS
 
 __all__ = ["EPILOG", "replay"]
 
 EPILOG = (
     "Reads rolloutctl trajectory files, bare completion payloads (GET "
-    "/v1/rollout/completed/ID) and Osmosis SDK ATIF trajectory.json files.\n\n"
-    "\b\nExample:\n"
-    "  rolloutctl replay run.json --step 2"
+    "/v1/rollout/completed/ID) and Osmosis SDK ATIF trajectory.json files. With --json and "
+    "a filter (--step, --last, --role, --no-tools) it prints the selected messages as a JSON "
+    "list of {turn, message}. Exit status: 0 shown; 2 unreadable file or no such turn.\n\n"
+    "\b\nExamples:\n"
+    "  rolloutctl replay run.json --step 2\n"
+    "  rolloutctl replay run.json --role tool --json"
 )
 
 
@@ -48,22 +62,28 @@ def replay(
     ] = False,
     json_output: JsonFlag = False,
     plain: PlainFlag = False,
+    verbose: VerboseFlag = False,
+    max_chars: MaxChars = DEFAULT_MAX_CHARS,
+    full: FullFlag = False,
 ) -> int:
     """Render a saved trajectory again."""
     from rolloutctl.status import ExitStatus
+    from rolloutctl.trajectory.builder import select_items, trajectory_items
     from rolloutctl.trajectory.document import dumps_trajectory, load_trajectory
-    from rolloutctl.trajectory.render import Renderer, make_console
 
     traj = load_trajectory(file)
+    if step is not None and not any(t.get("index") == step for t in traj["turns"]):
+        raise InputError(f"no turn {step}: the trajectory has {len(traj['turns'])} turns")
+    role_name = role and role.value
+    if json_output and (step or last or role_name or no_tools):
+        items = select_items(trajectory_items(traj), step, last, role_name, not no_tools)
+        chosen = [{"turn": i.step, "message": i.data} for i in items if i.role is not None]
+        typer.echo(json.dumps(chosen, indent=2, ensure_ascii=False))
+        return ExitStatus.SUCCESS
     if json_output:
         typer.echo(dumps_trajectory(traj), nl=False)
         return ExitStatus.SUCCESS
-    renderer = Renderer(make_console(use_plain(plain)), plain=use_plain(plain))
-    try:
-        renderer.render_trajectory(
-            traj, step=step, last=last, role=role and role.value, show_tools=not no_tools
-        )
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    renderer = make_renderer(plain, verbose, max_chars, full)
+    renderer.render_trajectory(traj, step=step, last=last, role=role_name, show_tools=not no_tools)
     renderer.render_summary(traj)
     return ExitStatus.SUCCESS

@@ -9,7 +9,9 @@ import typer
 
 from rolloutctl.cli.options import (
     Example,
+    FullFlag,
     JsonFlag,
+    MaxChars,
     Model,
     PlainFlag,
     PolicyName,
@@ -18,23 +20,27 @@ from rolloutctl.cli.options import (
     Target,
     Upstream,
     UpstreamKeyEnv,
+    VerboseFlag,
     checked_url,
     env_names,
+    make_renderer,
     parse_params,
     resolve_agent,
     trainer_config,
-    use_plain,
 )
 from rolloutctl.errors import CannotStartError, InputError
+from rolloutctl.trajectory.text import DEFAULT_MAX_CHARS
 
 __all__ = ["EPILOG", "NAME", "try_"]
 
 NAME = "try"
 EPILOG = (
     "Exit status: 0 COMPLETED with no protocol violation; 1 ERROR, a violation, or no "
-    "completion in time; 2 usage error.\n\n"
+    "completion in time; 2 usage error; 3 the server could not start or be reached; "
+    "130 interrupted (the summary and --save still cover what was seen).\n\n"
     "\b\nExamples:\n"
     "  rolloutctl try --example calculator --prompt 'What is 12 / 4 + 1?'\n"
+    "  rolloutctl try my_agent.py:agent --policy script --script answers.jsonl --full\n"
     "  rolloutctl try --server-url http://127.0.0.1:9000 --save run.json"
 )
 
@@ -47,12 +53,18 @@ def try_(
         typer.Option(
             envvar=env_names("PROMPT"),
             show_default=False,
-            help="The user message (default: an arithmetic question needing two tool calls).",
+            help="The user message, sent as given (default: an arithmetic question needing two "
+            "tool calls).",
         ),
     ] = None,
     system: Annotated[
         str | None,
-        typer.Option(envvar=env_names("SYSTEM"), show_default=False, help="The system message."),
+        typer.Option(
+            envvar=env_names("SYSTEM"),
+            show_default=False,
+            help="The system message (default: none; for --example calculator, one asking to "
+            "use the tools).",
+        ),
     ] = None,
     server_url: Annotated[
         str | None,
@@ -78,10 +90,23 @@ def try_(
         ),
     ] = None,
     max_turns: Annotated[
-        int | None, typer.Option(min=1, envvar=env_names("MAX_TURNS"), show_default=False)
+        int | None,
+        typer.Option(
+            min=1,
+            envvar=env_names("MAX_TURNS"),
+            show_default=False,
+            help="The init's max_turns: at most this many LLM calls (server default: 10).",
+        ),
     ] = None,
     max_tokens_total: Annotated[
-        int | None, typer.Option(min=1, envvar=env_names("MAX_TOKENS_TOTAL"), show_default=False)
+        int | None,
+        typer.Option(
+            min=1,
+            envvar=env_names("MAX_TOKENS_TOTAL"),
+            show_default=False,
+            help="The init's max_tokens_total: completion tokens allowed over the rollout "
+            "(server default: 8192).",
+        ),
     ] = None,
     param: Annotated[
         list[str] | None,
@@ -107,26 +132,24 @@ def try_(
     ] = None,
     json_output: JsonFlag = False,
     plain: PlainFlag = False,
+    verbose: VerboseFlag = False,
+    max_chars: MaxChars = DEFAULT_MAX_CHARS,
+    full: FullFlag = False,
 ) -> int:
     """Run one rollout end to end and show it live."""
-    import asyncio
-
     from rolloutctl import trial
-    from rolloutctl.status import ExitStatus
-    from rolloutctl.trajectory.document import dumps_trajectory, save_trajectory
-    from rolloutctl.trajectory.render import Renderer, make_console
-    from rolloutctl.trajectory.summary import summarize
 
     if server_url and (target or example):
         raise InputError("give TARGET/--example or --server-url, not both")
-    if save and not save.parent.is_dir():
-        raise InputError(f"--save: no such directory: {save.parent}")
+    check_save_path(save)
     server_url = checked_url(server_url) if server_url else None
     agent = None if server_url else resolve_agent(target, example)
     config = trainer_config(policy, script, upstream, model, upstream_key_env)
+    if system is None and example == "calculator":
+        system = trial.CALCULATOR_SYSTEM
     options = trial.TryOptions(
-        prompt=prompt or trial.DEFAULT_PROMPT,
-        system=trial.DEFAULT_SYSTEM if system is None else system,
+        prompt=trial.DEFAULT_PROMPT if prompt is None else prompt,
+        system=system,
         server_url=server_url,
         server_key=server_key,
         api_key=callback_key,
@@ -135,19 +158,76 @@ def try_(
         completion_params=parse_params(param),
         timeout=timeout,
     )
-    renderer = Renderer(make_console(use_plain(plain)), plain=use_plain(plain))
-    show = (lambda items: None) if json_output else renderer.render_items
-    outcome = asyncio.run(trial.run_try(agent, options, config, show))
+    renderer = make_renderer(
+        plain,
+        verbose,
+        max_chars,
+        full,
+        agent=agent.name if agent else None,
+        policy=config.policy.name,
+        server=server_url or "in-process",
+    )
+    return run_live(options, agent, config, renderer, json_output, save)
+
+
+def check_save_path(save: Path | None) -> None:
+    """--save names a file to write: refused before any work when it cannot be one."""
+    if save is None:
+        return
+    if save.is_dir():
+        raise InputError(f"--save: {save} is a directory; name a file in it")
+    if not save.parent.is_dir():
+        raise InputError(f"--save: no such directory: {save.parent}")
+
+
+def run_live(options, agent, config, renderer, json_output: bool, save: Path | None) -> int:
+    """Run the rollout under the live view; interrupted or not, summarise and save."""
+    import asyncio
+
+    from rolloutctl import trial
+    from rolloutctl.status import ExitStatus
+    from rolloutctl.trajectory.builder import TrajectoryBuilder
+    from rolloutctl.trajectory.live import LiveView
+
+    spinner = not (renderer.plain or json_output) and renderer.console.is_terminal
+    view = LiveView(renderer, TrajectoryBuilder(), spinner and not json_output)
+    show = (lambda event, items: None) if json_output else view.show
+    try:
+        outcome = asyncio.run(trial.run_try(agent, options, config, show, view.builder))
+    except KeyboardInterrupt:
+        view.close()
+        traj = view.builder.trajectory() | {"interrupted": True}
+        finish(traj, renderer, json_output, save, None)
+        typer.echo("rolloutctl: error: interrupted", err=True)
+        return ExitStatus.INTERRUPTED
+    finally:
+        view.close()
     if outcome.unreachable:
         raise CannotStartError(outcome.init_error or "server unreachable")
-    if save:
-        save_trajectory(save, outcome.trajectory)
-    if json_output:
-        typer.echo(dumps_trajectory(outcome.trajectory), nl=False)
-    else:
-        renderer.render_summary(outcome.trajectory, outcome.wall_time)
+    cause = None
+    if outcome.completion is None and not outcome.init_error:
+        cause = f"no completion within {options.timeout:g} s"
+        if outcome.trajectory.get("completion"):
+            cause += " (the completion shown came later, when try stopped the server)"
+    if view.closed:
+        raise BrokenPipeError("the reader of the output went away")
+    ok = finish(outcome.trajectory, renderer, json_output, save, cause)
     if outcome.init_error:
         typer.echo(f"rolloutctl: error: {outcome.init_error}", err=True)
-    elif outcome.completion is None:
-        typer.echo(f"rolloutctl: error: no completion within {timeout:g} s", err=True)
-    return ExitStatus.SUCCESS if summarize(outcome.trajectory).ok else ExitStatus.FAILURE
+    elif cause:
+        typer.echo(f"rolloutctl: error: {cause}", err=True)
+    return ExitStatus.SUCCESS if ok and cause is None else ExitStatus.FAILURE
+
+
+def finish(traj, renderer, json_output: bool, save: Path | None, cause: str | None) -> bool:
+    """Save, then print the summary (or the JSON document); whether the rollout was clean."""
+    from rolloutctl.trajectory.document import dumps_trajectory, save_trajectory
+    from rolloutctl.trajectory.summary import summarize
+
+    if save:
+        save_trajectory(save, traj)
+    if json_output:
+        typer.echo(dumps_trajectory(traj), nl=False)
+    else:
+        renderer.render_summary(traj, cause)
+    return summarize(traj, cause).ok
