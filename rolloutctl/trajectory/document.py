@@ -123,13 +123,14 @@ def _dump(value: Any, depth: int) -> str:
     if isinstance(value, dict) and value:
         rows = [f"{inner}{_dump(str(k), 0)}: {_dump(v, depth + 1)}" for k, v in value.items()]
         return "{\n" + ",\n".join(rows) + f"\n{pad}}}"
-    if isinstance(value, list) and value and not all(_is_number(v) for v in value):
+    if isinstance(value, list) and value and not all(is_number(v) for v in value):
         rows = [inner + _dump(v, depth + 1) for v in value]
         return "[\n" + ",\n".join(rows) + f"\n{pad}]"
     return json.dumps(value, ensure_ascii=False)
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """A JSON number (True and False are not)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -168,7 +169,16 @@ def check_native(raw: dict[str, Any]) -> dict[str, Any]:
     for turn in raw["turns"]:
         if not _objects(turn.get("added")) or not isinstance(turn.get("assistant"), dict | None):
             raise ValueError(f"turn {turn.get('index')}: needs an 'added' list of messages")
+        timed = [turn, *(turn.get("failed_attempts") or [])]
+        if any(
+            not _number_or_null(part.get("latency_ms")) for part in timed if isinstance(part, dict)
+        ):
+            raise ValueError(f"turn {turn.get('index')}: 'latency_ms' must be a number or null")
     return blank_trajectory() | raw
+
+
+def _number_or_null(value: Any) -> bool:
+    return value is None or is_number(value)
 
 
 def _objects(value: Any) -> bool:

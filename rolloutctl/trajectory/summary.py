@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Summary", "format_ms", "summarize", "summary_rows", "turn_stats"]
+from rolloutctl.trajectory.document import is_number
 from rolloutctl.trajectory.text import is_error_result
+
+__all__ = ["Summary", "format_ms", "summarize", "summary_rows", "turn_stats"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +51,7 @@ def summarize(traj: dict[str, Any], cause: str | None = None) -> Summary:
     completion = traj.get("completion") or {}
     origin = traj.get("imported_from") or {}
     results = [m for m in _all_added(traj) if m.get("role") == "tool"]
-    latencies = [t["latency_ms"] for t in traj["turns"] if _is_number(t.get("latency_ms"))]
+    latencies = [t["latency_ms"] for t in traj["turns"] if is_number(t.get("latency_ms"))]
     if traj.get("interrupted"):
         cause = cause or "interrupted (Ctrl-C) before the rollout ended"
     return Summary(
@@ -72,10 +74,6 @@ def summarize(traj: dict[str, Any], cause: str | None = None) -> Summary:
 def _all_added(traj: dict[str, Any]) -> list[dict[str, Any]]:
     added = [m for turn in traj["turns"] for m in turn.get("added") or []]
     return [m for m in added + list(traj.get("final_added") or []) if isinstance(m, dict)]
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _status(traj: dict[str, Any]) -> str:
@@ -156,7 +154,8 @@ def _failures(summary: Summary) -> str | None:
 def _times(summary: Summary) -> str | None:
     parts = []
     if summary.span is not None:
-        parts.append(f"{summary.span:.2f} s from init to completion")
+        end = "completion" if summary.status in ("COMPLETED", "ERROR") else "last event"
+        parts.append(f"{summary.span:.2f} s from init to {end}")
     if summary.model_ms is not None:
         parts.append(f"model {format_ms(summary.model_ms)}")
     return ", ".join(parts) or None
@@ -164,7 +163,7 @@ def _times(summary: Summary) -> str | None:
 
 def _latencies(metrics: dict[str, Any]) -> str:
     values = [metrics.get(k, 0) for k in ("total_latency_ms", "llm_latency_ms", "tool_latency_ms")]
-    if not all(_is_number(v) for v in values):
+    if not all(is_number(v) for v in values):
         return "(not numbers)"
     total, llm, tools = values
     return f"{format_ms(total)} total, {format_ms(llm)} LLM, {format_ms(tools)} tools"
@@ -184,7 +183,7 @@ def format_ms(value: float) -> str:
 def turn_stats(turn: dict[str, Any]) -> list[str]:
     """The facts known about one LLM call: latency, tokens, finish reason."""
     parts = []
-    if _is_number(turn.get("latency_ms")):
+    if is_number(turn.get("latency_ms")):
         parts.append(f"model {format_ms(turn['latency_ms'])}")
     usage = turn.get("usage") or {}
     if usage:

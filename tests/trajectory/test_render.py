@@ -53,18 +53,19 @@ def assert_in_order(text: str, *parts: str) -> None:
 
 
 CALCULATOR_VIEW = (
+    "tools add, multiply",
     "--- turn 1 ---",
     "system     You are a calculator. Use the tools.",
     "user       What is (5 + 3) * 2?",
-    "assistant  -> call add",
-    '             "a": 5,',
-    "12 ms | 30 prompt + 8 completion tokens | finish: tool_calls",
+    "assistant  model 12 ms | 30 prompt + 8 completion tokens | finish: tool_calls",
+    "call       -> add(a=5, b=3)",
+    "tool       8",
     "--- turn 2 ---",
-    'tool       add {"a": 5, "b": 3} -> 8',
-    "assistant  -> call multiply",
+    "call       -> multiply(a=8, b=2)",
+    "tool       16",
     "--- turn 3 ---",
-    'tool       multiply {"a": 8, "b": 2} -> 16',
     "assistant  The answer is 16.",
+    "           model 12 ms | 30 prompt + 8 completion tokens | finish: stop",
 )
 
 
@@ -84,24 +85,28 @@ def test_live_view_prints_items_as_events_arrive() -> None:
     for event in calculator_events():
         renderer.render_items(builder.add(event))
         seen.append(out.getvalue())
-    assert "What is (5 + 3) * 2?" in seen[2] and "call add" not in seen[2]
-    assert "call add" in seen[3] and "-> 8" not in seen[3]
+    assert "What is (5 + 3) * 2?" in seen[2] and "add(" not in seen[2]
+    # the call prints with its result, which comes with the next chat request
+    assert "finish: tool_calls" in seen[3] and "add(" not in seen[3]
+    assert "-> add(a=5, b=3)\ntool       8" in seen[4]
 
 
-def test_summary_reports_status_metrics_and_wall_time() -> None:
+def test_summary_reports_status_metrics_and_times() -> None:
     traj, _ = build(calculator_events())
     renderer, out = plain_renderer()
-    renderer.render_summary(traj, wall_time=1.5)
+    renderer.render_summary(traj)
     assert_in_order(
         out.getvalue(),
         "--- summary ---",
-        "status      COMPLETED",
-        "finish      stop",
-        "calls       3 LLM, 2 tool",
-        "tokens      90 prompt + 24 completion",
-        "wall time   1.50 s",
-        "violations  none",
+        "status       COMPLETED",
+        "finish       stop",
+        "calls        3 LLM, 2 tool",
+        "tokens       90 prompt + 24 completion",
+        # 9 events one second apart: init sent at +1, completion at +9
+        "time         8.00 s from init to completion, model 38 ms",
+        "violations   none",
     )
+    assert "tool errors" not in out.getvalue()
 
 
 def test_violations_show_in_red_in_the_summary() -> None:
@@ -113,7 +118,7 @@ def test_violations_show_in_red_in_the_summary() -> None:
     renderer.render_summary(traj)
     text = out.getvalue()
     assert "\x1b[1;31m[rewrite] " + MARKUP in text
-    assert "9.00 s" in text
+    assert "8.00 s" in text  # a violation after the completion does not stretch the time
 
 
 def test_message_content_is_printed_literally() -> None:
@@ -126,6 +131,7 @@ def test_message_content_is_printed_literally() -> None:
     _, items = build(events)
     for renderer, out in (plain_renderer(), rich_renderer()):
         renderer.render_items(items)
+        renderer.flush()
         text = out.getvalue()
         assert text.count(MARKUP) == 2 and "[red]x[/red]" in text
 
@@ -133,16 +139,16 @@ def test_message_content_is_printed_literally() -> None:
 def test_replay_filters() -> None:
     traj, _ = build(calculator_events())
     step_two = replay(traj, step=2)
-    assert_in_order(step_two, "--- turn 2 ---", "-> 8", "call multiply")
+    assert_in_order(step_two, "--- turn 2 ---", "-> multiply(a=8, b=2)", "tool       16")
     assert "What is" not in step_two and "turn 1" not in step_two and "turn 3" not in step_two
     last = replay(traj, last=1)
-    assert "The answer is 16." in last and "-> 16" not in last
+    assert "The answer is 16." in last and "tool       16" not in last
     assert replay(traj, role="user").splitlines() == [
         "--- turn 1 ---",
         f"user       {USER['content']}",
     ]
     no_tools = replay(traj, show_tools=False)
-    assert "call add" in no_tools and "-> 8" not in no_tools and "tool " not in no_tools
+    assert "-> add(a=5, b=3)" in no_tools and "tool " not in no_tools
     with pytest.raises(ValueError, match="no turn 4"):
         replay(traj, step=4)
 
@@ -151,7 +157,7 @@ def test_live_view_can_hide_tool_results() -> None:
     _, items = build(calculator_events())
     renderer, out = plain_renderer(show_tools=False)
     renderer.render_items(items)
-    assert "call multiply" in out.getvalue() and "-> 16" not in out.getvalue()
+    assert "-> multiply(a=8, b=2)" in out.getvalue() and "tool " not in out.getvalue()
 
 
 def test_failed_calls_and_refused_init_are_shown() -> None:
@@ -187,7 +193,8 @@ def test_atif_from_the_osmosis_sdk_renders(tmp_path: Path) -> None:
     renderer, out = plain_renderer()
     renderer.render_trajectory(traj)
     renderer.render_summary(traj)
-    assert_in_order(out.getvalue(), *CALCULATOR_VIEW[1:5], *CALCULATOR_VIEW[6:])
+    view = [line for line in CALCULATOR_VIEW[1:] if "model" not in line]
+    assert_in_order(out.getvalue(), *view)
     assert_in_order(
         out.getvalue(), "status      not recorded", "reward      0.5", "source      ATIF"
     )
@@ -198,7 +205,9 @@ def test_completion_payload_renders_its_messages(tmp_path: Path) -> None:
     path = tmp_path / "completed.json"
     path.write_text(json.dumps(traj["completion"]))
     text = replay(load_trajectory(path))
-    assert_in_order(text, SYSTEM["content"], "-> 8", "-> 16", ASSISTANT_3["content"])
+    assert_in_order(
+        text, SYSTEM["content"], "tool       8", "tool       16", ASSISTANT_3["content"]
+    )
     assert " ms" not in text and "tokens" not in text
 
 
@@ -212,7 +221,7 @@ def test_summary_of_an_error_completion() -> None:
     renderer.render_summary(traj)
     assert_in_order(
         out.getvalue(),
-        "status      ERROR",
-        "finish      error",
-        "error       agent_error: agent raised [boom]",
+        "status       ERROR",
+        "finish       error",
+        "error        agent_error: agent raised [boom]",
     )
