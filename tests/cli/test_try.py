@@ -41,11 +41,12 @@ def test_try_calculator_live_in_a_terminal():
         dimensions=(50, 120),
     )
     for words in [
+        ["agent", "calculator", "·", "policy", "calculator", "·", "server", "in-process"],
+        ["tools", "add, subtract, multiply, divide"],
+        ["Use the tools for every arithmetic step."],
         ["What is (5 + 3) * 2?"],
-        ["call", "add"],
-        ["add", '{"a": 5, "b": 3}', "8"],
-        ["call", "multiply"],
-        ["multiply", '{"a": 8, "b": 2}', "16"],
+        ["call", "add(a=5, b=3)", "tool", "8"],
+        ["call", "multiply(a=8, b=2)", "tool", "16"],
         ["The answer is 16."],
         ["summary"],
         ["COMPLETED"],
@@ -77,7 +78,7 @@ def test_try_save_then_replay_gives_the_same_messages(tmp_path):
     assert replayed["completion"]["final_messages"] == original["completion"]["final_messages"]
     assert replayed["init"]["api_key"] == "***"
     plain = run("replay", str(saved), "--plain", "--role", "tool").stdout
-    assert "divide" in plain and "-> 3" in plain and "assistant" not in plain
+    assert "-> divide(a=12, b=4)\ntool       3\n" in plain and "assistant" not in plain
 
 
 def test_try_json_prints_one_trajectory_document():
