@@ -72,10 +72,12 @@ def _load_module(location: str) -> ModuleType:
     except ModuleNotFoundError as exc:
         raise TargetError(f"cannot import module {location!r}: {exc}") from None
     except (Exception, SystemExit) as exc:
-        raise TargetError(f"importing {location!r} failed: {type(exc).__name__}: {exc}") from None
+        raise TargetError(f"importing {location!r} failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _load_file(path: Path) -> ModuleType:
+    if path.is_dir():
+        raise TargetError(f"{path} is a directory; name a Python file in it, e.g. {path}/agent.py")
     if not path.is_file():
         raise TargetError(f"no such file: {path}")
     name = f"rolloutctl_target_{path.stem}"
@@ -89,7 +91,8 @@ def _load_file(path: Path) -> ModuleType:
         spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:  # a script's exit() is a load failure too
         del sys.modules[name]
-        raise TargetError(f"loading {path} failed: {type(exc).__name__}: {exc}") from None
+        # Chained, so that --debug prints the user's own traceback (their file and line).
+        raise TargetError(f"loading {path} failed: {type(exc).__name__}: {exc}") from exc
     return module
 
 

@@ -66,3 +66,43 @@ def test_debug_shows_the_traceback_that_is_otherwise_hidden(tmp_path):
     assert plain.returncode == debug.returncode == 2
     assert "Traceback" not in plain.stderr and "boom at import" in plain.stderr
     assert "Traceback" in debug.stderr
+
+
+def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [rolloutctl_bin(), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+
+
+def test_debug_after_the_subcommand_shows_the_users_own_line(tmp_path):
+    target = tmp_path / "typo.py"
+    target.write_text("x = 1\nif x\n    pass\n")
+    for args in (
+        ["--debug", "validate", f"{target}:agent"],
+        ["validate", f"{target}:agent", "--debug"],
+    ):
+        result = run(*args)
+        assert result.returncode == 2, result.stderr
+        assert f'File "{target}", line 2' in result.stderr and "if x" in result.stderr
+    plain = run("validate", f"{target}:agent")
+    assert plain.stderr.count("\n") == 1 and "line 2" in plain.stderr
+
+
+def test_a_bad_value_from_the_environment_names_the_variable():
+    result = run("serve", "--example", "echo", ROLLOUT_SERVER_PORT="notanint")
+    assert result.returncode == 2
+    assert "ROLLOUT_SERVER_PORT" in result.stderr and ".;" not in result.stderr
+    flag = run("serve", "--example", "echo", "--port", "x")
+    assert "Invalid value for '--port'" in flag.stderr and ".;" not in flag.stderr
+
+
+def test_a_directory_target_says_it_is_a_directory(tmp_path):
+    result = run("validate", str(tmp_path))
+    assert result.returncode == 2
+    assert "is a directory" in result.stderr and "no such file" not in result.stderr
