@@ -20,6 +20,8 @@ from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from rolloutctl.bench.procstats import PeakRss, ProcSample, machine_cpu, sample
 from rolloutctl.bench.report import BenchResult
 from rolloutctl.bench.server_process import ServerSpec, spawn_server
@@ -221,6 +223,8 @@ async def run_bench(
     """Bench the server at `server_url`, or spawn one from `spec` (exactly one of them)."""
     if (server_url is None) == (spec is None):
         raise ValueError("give exactly one of server_url or spec")
+    if server_url is not None:
+        await check_reachable(server_url)
     trainer = MockTrainer(
         TrainerConfig(
             policy=make_trainer_policy("calculator"),
@@ -244,6 +248,14 @@ async def run_bench(
     if spec is not None:
         result.server = f"--example {spec.example}" if spec.example else spec.target or ""
     return result
+
+
+async def check_reachable(server_url: str) -> None:
+    """ServerUnreachable (exit 3) when nothing answers at `server_url`, before any load."""
+    from rolloutctl.check.requests import health
+
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        await health(http, server_url.rstrip("/"))
 
 
 def run_blocking[T](coro: Coroutine[Any, Any, T]) -> T:

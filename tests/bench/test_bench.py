@@ -171,3 +171,15 @@ def test_proc_readings_of_this_process() -> None:
     busy, total = machine_cpu() or (0.0, 0.0)
     assert 0 < busy <= total
     assert sample(2**22 + 1) is None  # no such process
+
+
+def test_nothing_listening_at_server_url_is_exit_3_like_check_and_try() -> None:
+    from tests.helpers import refused_url
+
+    with refused_url() as url:
+        result = subprocess.run(
+            [rolloutctl_bin(), "bench", "--server-url", url, "--rollouts", "5"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "rollouts/s" not in result.stdout and result.stderr.count("\n") == 1

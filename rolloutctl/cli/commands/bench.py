@@ -150,6 +150,8 @@ def bench(
             max_concurrent=max_concurrent or max(concurrency, 100),
         )
     )
+    if server_url:  # exit 3 before the progress bar draws anything
+        benching.run_blocking(benching.check_reachable(server_url))
     console = make_console(use_plain(plain) or json_output, file=sys.stderr)
     with progress_bar(console) as progress:
         result = benching.run_blocking(benching.run_bench(config, server_url, spec, progress))
