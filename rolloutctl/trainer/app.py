@@ -89,7 +89,12 @@ class TrainerApp:
             await send_json(send, 200, self._list(query))
         elif path.startswith(COMPLETED_PREFIX):
             rollout_id = path[len(COMPLETED_PREFIX) :]
-            await send_json(send, 200, self.records.completions.get(rollout_id, {}))
+            completion = self.records.completions.get(rollout_id)
+            if completion is None:
+                detail = f"no completion received for rollout {rollout_id!r}"
+                await send_json(send, 404, {"detail": detail})
+            else:
+                await send_json(send, 200, completion)
         elif path in self.posts:
             await send_json(send, 405, {"detail": "Method Not Allowed"})
         else:

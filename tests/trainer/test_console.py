@@ -84,3 +84,27 @@ def test_event_lines_escape_markup_from_the_wire() -> None:
     console.print(trainer_banner(TrainerConfig(), "http://127.0.0.1:1"))
     text = console.export_text()
     assert "r[x]  bad[/]: [red]boom" in text and "calculator" in text
+
+
+def test_mock_trainer_seed_makes_fault_injection_repeatable() -> None:
+    """The real command: the same --seed fails the same chat calls."""
+    from tests.helpers import rolloutctl_bin
+
+    outcomes = []
+    for _ in range(2):
+        port = free_port()
+        child = pexpect.spawn(
+            rolloutctl_bin(),
+            ["mock-trainer", "--port", str(port), "--fail-rate", "0.5", "--seed", "7"],
+            encoding="utf-8", timeout=20,
+        )  # fmt: skip
+        child.expect(f"http://127.0.0.1:{port}")
+        body = {"model": "default", "messages": [TRICKY]}
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        codes = [
+            httpx.post(url, json=body | {"rollout_id": f"s{n}"}, timeout=10).status_code
+            for n in range(12)
+        ]
+        outcomes.append(codes)
+        stop(child)
+    assert outcomes[0] == outcomes[1] and {200, 503} == set(outcomes[0])

@@ -93,6 +93,13 @@ def test_bad_scripts_are_refused_with_a_clear_error(tmp_path: Path, content, err
         make_policy("script", path=path)
 
 
+def test_a_jsonl_error_names_the_line_it_is_on(tmp_path: Path) -> None:
+    path = tmp_path / "answers.jsonl"
+    path.write_text('{"content": "one"}\n\n{bad\n')
+    with pytest.raises(PolicyError, match="line 3 column 2"):
+        make_policy("script", path=path)
+
+
 def test_make_policy_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ROLLOUTCTL_TEST_UPSTREAM_KEY", raising=False)
     with pytest.raises(PolicyError, match="unknown policy 'oracle'"):

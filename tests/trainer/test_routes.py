@@ -72,7 +72,8 @@ def test_completed_is_recorded_and_listed_newest_first() -> None:
         assert client.get("/v1/rollout/completed/a").json()["final_messages"][-1] == reply | {
             "content": USER[0]["content"]
         }
-        assert client.get("/v1/rollout/completed/unknown").json() == {}
+        unknown = client.get("/v1/rollout/completed/unknown")
+        assert unknown.status_code == 404 and "'unknown'" in unknown.json()["detail"]
         listed = client.get("/v1/rollouts").json()
         assert [r["rollout_id"] for r in listed["rollouts"]] == ["b", "a"]
         assert listed["rollouts"][0]["status"] == "COMPLETED" and listed["total"] == 2
@@ -130,7 +131,7 @@ def test_fail_completed_rate_one_answers_503_and_records_nothing() -> None:
     trainer = MockTrainer(TrainerConfig(fail_completed_rate=1.0))
     with serving(trainer) as client:
         assert client.post("/v1/rollout/completed", json=completed("r", USER)).status_code == 503
-        assert client.get("/v1/rollout/completed/r").json() == {}
+        assert client.get("/v1/rollout/completed/r").status_code == 404
     assert trainer.completions == {} and trainer.violations() == []
 
 

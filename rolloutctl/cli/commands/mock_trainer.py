@@ -19,7 +19,17 @@ from rolloutctl.cli.options import (
 __all__ = ["EPILOG", "NAME", "mock_trainer"]
 
 NAME = "mock-trainer"
-EPILOG = "\b\nExample:\n  rolloutctl mock-trainer --port 9001 --policy echo --fail-rate 0.1"
+EPILOG = (
+    "Routes: POST /v1/chat/completions and POST /v1/rollout/completed (the protocol's "
+    "callbacks); GET /v1/rollout/completed/ID (the completion received, 404 before it); "
+    "GET /v1/rollouts?limit=N (newest first, default 100); GET /v1/events?rollout_id=ID "
+    "(server-sent events of every exchange, all rollouts without rollout_id); GET /health. "
+    "Watch it with 'rolloutctl watch URL'. Exit status: 0 stopped by Ctrl-C or SIGTERM; "
+    "2 usage error; 3 the port cannot be bound.\n\n"
+    "\b\nExamples:\n"
+    "  rolloutctl mock-trainer --port 9001 --policy echo --fail-rate 0.1 --seed 7\n"
+    "  rolloutctl mock-trainer --policy script --script answers.jsonl --json"
+)
 
 
 def mock_trainer(
@@ -65,6 +75,15 @@ def mock_trainer(
             "callback key, their init's api_key.",
         ),
     ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            envvar=env_names("SEED"),
+            show_default=False,
+            help="Seed of the fault injection (--fail-rate, --fail-completed-rate): the same "
+            "seed fails the same calls.",
+        ),
+    ] = None,
     json_output: Annotated[
         bool,
         typer.Option(
@@ -85,5 +104,6 @@ def mock_trainer(
         fail_rate=fail_rate,
         fail_completed_rate=fail_completed_rate,
         expect_api_key=expect_callback_key,
+        seed=seed,
     )
     serve_trainer(config, host=host, port=port, json_lines=json_output)

@@ -72,7 +72,16 @@ def load_script(path: Path) -> list[Reply]:
 
 
 def _jsonl(text: str) -> list[Any]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    """One JSON value per non-blank line; an error points at its line and column in `text`."""
+    entries, start = [], 0
+    for line in text.splitlines(keepends=True):
+        if line.strip():
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise json.JSONDecodeError(exc.msg, text, start + exc.pos) from None
+        start += len(line)
+    return entries
 
 
 def _script_reply(entry: Any, number: int, path: Path) -> Reply:
