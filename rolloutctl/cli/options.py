@@ -95,6 +95,18 @@ ServerKey = Annotated[
 ]
 
 
+def _complete_examples(incomplete: str) -> list[str]:
+    from rolloutctl.agent.loader import example_names
+
+    return [name for name in example_names() if name.startswith(incomplete)]
+
+
+def _complete_policies(incomplete: str) -> list[str]:
+    from rolloutctl.trainer.policies.registry import POLICY_NAMES
+
+    return [name for name in POLICY_NAMES if name.startswith(incomplete)]
+
+
 Target = Annotated[
     str | None,
     typer.Argument(
@@ -109,6 +121,7 @@ Example = Annotated[
         "--example",
         "-e",
         envvar=env_names("EXAMPLE"),
+        autocompletion=_complete_examples,
         help="Use a bundled example agent instead of TARGET: calculator or echo.",
     ),
 ]
@@ -127,6 +140,7 @@ PolicyName = Annotated[
     str,
     typer.Option(
         envvar=env_names("POLICY"),
+        autocompletion=_complete_policies,
         help="How the mock trainer answers: calculator (solves arithmetic with the rollout's "
         "tools), echo, script (--script FILE) or proxy (--upstream URL).",
     ),

@@ -145,3 +145,17 @@ def test_zsh_loads_the_script():
         ["zsh", "-f", "-c", script], env=shell_env(), capture_output=True, text=True, timeout=60
     )
     assert "function" in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (("try", "--policy", ""), {"calculator", "echo", "script", "proxy"}),
+        (("serve", "--example", ""), {"calculator", "echo"}),
+        (("replay", "run.json", "--role", ""), {"system", "user", "assistant", "tool"}),
+        (("serve", "--log-level", ""), {"debug", "info", "warning", "error"}),
+    ],
+)
+def test_bash_offers_the_values_of_an_option(words, expected):
+    offered = set(bash_complete("rolloutctl", *words))
+    assert expected <= offered, offered

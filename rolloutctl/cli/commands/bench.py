@@ -22,11 +22,12 @@ __all__ = ["EPILOG", "bench"]
 
 EPILOG = (
     "Without --server-url the server under test runs as a separate process "
-    "(rolloutctl serve, --log-level warning) whose CPU and RSS are sampled.\n\n"
-    "Exit status: 0 every accepted rollout delivered exactly once with no violation; "
-    "1 otherwise; 3 the server did not start.\n\n"
-    "\b\nExample:\n"
-    "  rolloutctl bench --example calculator --rollouts 5000 --concurrency 32 --warmup 200"
+    "(rolloutctl serve, --log-level warning) whose CPU and RSS are sampled. Exit status: 0 "
+    "every accepted rollout delivered exactly once with no violation; 1 otherwise; 2 usage "
+    "error; 3 the server did not start or cannot be reached.\n\n"
+    "\b\nExamples:\n"
+    "  rolloutctl bench --example calculator --rollouts 5000 --concurrency 32 --warmup 200\n"
+    "  rolloutctl bench --server-url http://127.0.0.1:9000 --rollouts 500 --json"
 )
 
 

@@ -12,14 +12,16 @@ __all__ = ["EPILOG", "serve"]
 
 EPILOG = (
     "Environment: every option reads ROLLOUTCTL_<OPTION>, or ROLLOUTCTL_SERVE_<OPTION> for "
-    "--host and --port (e.g. ROLLOUTCTL_SERVE_PORT, ROLLOUTCTL_SERVER_KEY);"
-    " --port, --max-concurrent, --rollout-timeout and --http-timeout also read "
-    "ROLLOUT_SERVER_PORT, MAX_CONCURRENT_ROLLOUTS, ROLLOUT_TIMEOUT_SECONDS and "
-    "HTTP_CLIENT_TIMEOUT. Precedence: command line, then ROLLOUTCTL_*, then those "
-    "deployment variables, then the default.\n\n"
+    "--host and --port (e.g. ROLLOUTCTL_SERVE_PORT, ROLLOUTCTL_SERVER_KEY); --port, "
+    "--max-concurrent, --rollout-timeout and --http-timeout also read ROLLOUT_SERVER_PORT, "
+    "MAX_CONCURRENT_ROLLOUTS, ROLLOUT_TIMEOUT_SECONDS and HTTP_CLIENT_TIMEOUT. Precedence: "
+    "command line, then ROLLOUTCTL_*, then those deployment variables, then the default. "
+    "Exit status: 0 stopped by Ctrl-C or SIGTERM after draining; 2 usage error or an agent "
+    "that cannot be loaded; 3 the port cannot be bound.\n\n"
     "\b\nExamples:\n"
     "  rolloutctl serve --example calculator --port 9000\n"
-    "  rolloutctl serve my_agent.py:agent --max-concurrent 500"
+    "  ROLLOUTCTL_SERVER_KEY=k1 rolloutctl serve my_agent.py:agent --max-concurrent 500\n"
+    "  rolloutctl serve my_agent.py:agent --allow-callback-host trainer.internal"
 )
 
 

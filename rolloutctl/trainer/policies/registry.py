@@ -127,6 +127,9 @@ def _full_usage(usage: Any) -> dict[str, int] | None:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
 
 
+POLICY_NAMES = ("calculator", "echo", "script", "proxy")  # what make_policy builds
+
+
 def make_policy(
     name: str = "calculator",
     *,
