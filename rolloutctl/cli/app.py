@@ -10,7 +10,17 @@ from typing import Annotated
 import typer
 
 from rolloutctl import __version__
-from rolloutctl.cli.commands import bench, check, mock_trainer, replay, serve, try_, validate
+from rolloutctl.cli.commands import (
+    bench,
+    check,
+    init,
+    mock_trainer,
+    replay,
+    serve,
+    try_,
+    validate,
+    watch,
+)
 from rolloutctl.cli.options import env_names
 
 __all__ = ["app", "root"]
@@ -26,7 +36,9 @@ app = typer.Typer(
     "  rolloutctl replay run.json --step 2\n"
     "  rolloutctl check http://127.0.0.1:9000\n"
     "  rolloutctl validate my_agent.py:agent\n"
-    "  rolloutctl bench --example calculator --rollouts 2000 --concurrency 32",
+    "  rolloutctl bench --example calculator --rollouts 2000 --concurrency 32\n"
+    "  rolloutctl init http://127.0.0.1:9000 --trainer-url http://127.0.0.1:9001 --watch\n"
+    "  rolloutctl watch http://127.0.0.1:9001",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
@@ -63,5 +75,7 @@ for _module, _command in (
     (mock_trainer, mock_trainer.mock_trainer),
     (validate, validate.validate),
     (bench, bench.bench),
+    (init, init.init),
+    (watch, watch.watch),
 ):
     app.command(getattr(_module, "NAME", None), epilog=_module.EPILOG)(_command)

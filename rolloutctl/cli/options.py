@@ -232,14 +232,14 @@ def use_plain(plain: bool) -> bool:
     return plain or "NO_COLOR" in os.environ or not sys.stdout.isatty()
 
 
-def checked_url(url: str) -> str:
-    """A RolloutServer base URL, or a usage error naming what is wrong with it."""
+def checked_url(url: str, name: str = "--server-url") -> str:
+    """An http(s) base URL, or a usage error naming the option (`name`) and the problem."""
     from rolloutctl.check.suite import server_base_url
 
     try:
         return server_base_url(url)
     except ValueError as exc:
-        raise InputError(f"--server-url: {exc}") from None
+        raise InputError(f"{name}: {exc}") from None
 
 
 def parse_params(pairs: list[str] | None) -> dict[str, object]:
@@ -256,6 +256,67 @@ def parse_params(pairs: list[str] | None) -> dict[str, object]:
         except ValueError:
             params[key] = value
     return params
+
+
+Prompt = Annotated[
+    str | None,
+    typer.Option(
+        envvar=env_names("PROMPT"),
+        show_default=False,
+        help="The user message, sent as given (default: an arithmetic question needing two "
+        "tool calls).",
+    ),
+]
+
+System = Annotated[
+    str | None,
+    typer.Option(
+        envvar=env_names("SYSTEM"),
+        show_default=False,
+        help="The system message (default: none; try --example calculator sends one "
+        "asking to use the tools).",
+    ),
+]
+
+CallbackKey = Annotated[
+    str | None,
+    typer.Option(
+        envvar=env_names("CALLBACK_KEY"),
+        show_default=False,
+        help="The rollout's callback key (the init's api_key): the server must send it as "
+        "'Authorization: Bearer KEY' on both callbacks.",
+    ),
+]
+
+MaxTurns = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        envvar=env_names("MAX_TURNS"),
+        show_default=False,
+        help="The init's max_turns: at most this many LLM calls (server default: 10).",
+    ),
+]
+
+MaxTokensTotal = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        envvar=env_names("MAX_TOKENS_TOTAL"),
+        show_default=False,
+        help="The init's max_tokens_total: completion tokens allowed over the rollout "
+        "(server default: 8192).",
+    ),
+]
+
+Params = Annotated[
+    list[str] | None,
+    typer.Option(
+        envvar=env_names("PARAM"),
+        show_default=False,
+        help="A completion parameter key=value (repeatable), e.g. temperature=0.7.",
+    ),
+]
 
 
 VerboseFlag = Annotated[

@@ -98,6 +98,7 @@ class Renderer:
         self._step: Any = _UNSET
         self._pending: list[dict[str, Any]] = []  # calls shown once their result arrives
         self._bare_assistant = False  # an assistant reply with no text: stats take its label
+        self.rule_tag: str | None = None  # added to turn rules when rollouts interleave
 
     def render_items(self, items: Iterable[RenderItem]) -> None:
         for item in items:
@@ -109,6 +110,10 @@ class Renderer:
         pending, self._pending = self._pending, []
         for call in pending:
             self._print(self._call_rows(call, None))
+
+    def new_section(self) -> None:
+        """Other output came in between: repeat the turn rule before the next item."""
+        self._step = _UNSET
 
     def render_trajectory(
         self,
@@ -200,6 +205,7 @@ class Renderer:
 
     def _turn_rule(self, step: int | None) -> None:
         title = f"turn {step}" if step is not None else "from the completion"
+        title += f" · {self.rule_tag}" if self.rule_tag else ""
         if self.plain:
             self._print(Text(f"--- {title} ---"))
         else:

@@ -8,15 +8,21 @@ from typing import Annotated
 import typer
 
 from rolloutctl.cli.options import (
+    CallbackKey,
     Example,
     FullFlag,
     JsonFlag,
     MaxChars,
+    MaxTokensTotal,
+    MaxTurns,
     Model,
+    Params,
     PlainFlag,
     PolicyName,
+    Prompt,
     ScriptFile,
     ServerKey,
+    System,
     Target,
     Upstream,
     UpstreamKeyEnv,
@@ -48,24 +54,8 @@ EPILOG = (
 def try_(
     target: Target = None,
     example: Example = None,
-    prompt: Annotated[
-        str | None,
-        typer.Option(
-            envvar=env_names("PROMPT"),
-            show_default=False,
-            help="The user message, sent as given (default: an arithmetic question needing two "
-            "tool calls).",
-        ),
-    ] = None,
-    system: Annotated[
-        str | None,
-        typer.Option(
-            envvar=env_names("SYSTEM"),
-            show_default=False,
-            help="The system message (default: none; for --example calculator, one asking to "
-            "use the tools).",
-        ),
-    ] = None,
+    prompt: Prompt = None,
+    system: System = None,
     server_url: Annotated[
         str | None,
         typer.Option(
@@ -80,42 +70,10 @@ def try_(
     upstream: Upstream = None,
     model: Model = None,
     upstream_key_env: UpstreamKeyEnv = None,
-    callback_key: Annotated[
-        str | None,
-        typer.Option(
-            envvar=env_names("CALLBACK_KEY"),
-            show_default=False,
-            help="The rollout's callback key (the init's api_key); the trainer then checks the "
-            "server sends it on both callbacks.",
-        ),
-    ] = None,
-    max_turns: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            envvar=env_names("MAX_TURNS"),
-            show_default=False,
-            help="The init's max_turns: at most this many LLM calls (server default: 10).",
-        ),
-    ] = None,
-    max_tokens_total: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            envvar=env_names("MAX_TOKENS_TOTAL"),
-            show_default=False,
-            help="The init's max_tokens_total: completion tokens allowed over the rollout "
-            "(server default: 8192).",
-        ),
-    ] = None,
-    param: Annotated[
-        list[str] | None,
-        typer.Option(
-            envvar=env_names("PARAM"),
-            show_default=False,
-            help="A completion parameter key=value (repeatable), e.g. temperature=0.7.",
-        ),
-    ] = None,
+    callback_key: CallbackKey = None,
+    max_turns: MaxTurns = None,
+    max_tokens_total: MaxTokensTotal = None,
+    param: Params = None,
     timeout: Annotated[
         float,
         typer.Option(

@@ -1,0 +1,136 @@
+"""`rolloutctl watch`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from rolloutctl.cli.options import (
+    FullFlag,
+    MaxChars,
+    PlainFlag,
+    VerboseFlag,
+    checked_url,
+    env_names,
+    make_renderer,
+)
+from rolloutctl.trajectory.text import DEFAULT_MAX_CHARS
+
+EPILOG = (
+    "Shows the exchanges a running 'rolloutctl mock-trainer' sees (its GET /v1/events "
+    "stream) in the live view of 'try'. With --rollout-id it ends at that rollout's "
+    "completion; without, it shows every rollout, with a summary at each completion, until "
+    "Ctrl-C. Exit status: with --rollout-id 0 COMPLETED with no violation, 1 otherwise; "
+    "without, 0 when stopped; 2 usage error; 3 the trainer cannot be reached.\n\n"
+    "\b\nExamples:\n"
+    "  rolloutctl watch http://127.0.0.1:9001\n"
+    "  rolloutctl watch http://127.0.0.1:9001 --rollout-id r-42 --full"
+)
+
+
+def watch(
+    trainer_url: Annotated[
+        str, typer.Argument(help="Base URL of the running mock trainer.", show_default=False)
+    ],
+    rollout_id: Annotated[
+        str | None,
+        typer.Option(
+            envvar=env_names("ROLLOUT_ID", scope="WATCH"),
+            show_default=False,
+            help="Follow only this rollout, and stop at its completion.",
+        ),
+    ] = None,
+    plain: PlainFlag = False,
+    verbose: VerboseFlag = False,
+    max_chars: MaxChars = DEFAULT_MAX_CHARS,
+    full: FullFlag = False,
+) -> int:
+    """Show a running mock trainer's rollouts live."""
+    trainer_url = checked_url(trainer_url, "TRAINER_URL")
+    view_options = (plain, verbose, max_chars, full)
+    if rollout_id:
+        return watch_one(trainer_url, rollout_id, make_renderer(*view_options))
+    return watch_all(trainer_url, view_options)
+
+
+def watch_one(trainer_url: str, rollout_id: str, renderer: Any, send: tuple | None = None) -> int:
+    """Follow one rollout to its completion; `send` (server, init, key) starts it first."""
+    import asyncio
+
+    from rolloutctl.remote.watch import Watcher, follow
+    from rolloutctl.status import ExitStatus
+    from rolloutctl.trajectory.builder import TrajectoryBuilder
+    from rolloutctl.trajectory.live import LiveView
+    from rolloutctl.trajectory.summary import summarize
+
+    spinner = not renderer.plain and renderer.console.is_terminal
+    view = LiveView(renderer, TrajectoryBuilder(rollout_id), spinner)
+    subscribed = (
+        (lambda: _ended(view, trainer_url)) if send is None else (lambda: _start(view, *send))
+    )
+    try:
+        asyncio.run(follow(trainer_url, Watcher(lambda _: view), rollout_id, subscribed))
+    except KeyboardInterrupt:
+        view.close()
+        renderer.render_summary(view.builder.trajectory() | {"interrupted": True})
+        return ExitStatus.INTERRUPTED
+    finally:
+        view.close()
+    traj = view.builder.trajectory()
+    renderer.render_summary(traj)
+    return ExitStatus.SUCCESS if summarize(traj).ok else ExitStatus.FAILURE
+
+
+async def _ended(view: Any, trainer_url: str) -> bool:
+    """Whether the rollout ended before watching began; its messages are shown if so."""
+    from rolloutctl.remote.events import past_completion
+
+    event = await past_completion(trainer_url, view.builder.rollout_id)
+    if event is not None:
+        view.feed(event)
+    return event is not None
+
+
+async def _start(view: Any, server_url: str, init: dict, server_key: str | None) -> bool:
+    """Send the init, and show it as `try` would (the trainer did not send it, so its
+    stream has no init events)."""
+    from rolloutctl.events import Event, EventKind
+    from rolloutctl.remote.init import send_init
+    from rolloutctl.trainer.starter import redacted_init
+
+    rollout_id = init["rollout_id"]
+    view.feed(Event(EventKind.INIT_SENT, rollout_id, {"request": redacted_init(init)}))
+    accepted = await send_init(server_url, init, server_key)
+    view.feed(Event(EventKind.INIT_RESPONSE, rollout_id, {"status_code": 202, "body": accepted}))
+    return False
+
+
+def watch_all(trainer_url: str, view_options: tuple) -> int:
+    """Every rollout the trainer sees, until Ctrl-C (the normal way to stop: exit 0)."""
+    import asyncio
+
+    from rolloutctl.remote.watch import Watcher, follow
+    from rolloutctl.trajectory.builder import TrajectoryBuilder
+    from rolloutctl.trajectory.live import LiveView
+
+    def make_view(rollout_id: str) -> LiveView:
+        renderer = make_renderer(*view_options)
+        renderer.rule_tag = rollout_id
+        return LiveView(renderer, TrajectoryBuilder(rollout_id), spinner=False)
+
+    def summarise(view: LiveView) -> None:
+        view.renderer.render_summary(view.builder.trajectory())
+
+    async def announce() -> bool:
+        typer.echo(f"watching {trainer_url}: every rollout, until Ctrl-C", err=True)
+        return False
+
+    watcher = Watcher(make_view)
+    try:
+        asyncio.run(follow(trainer_url, watcher, subscribed=announce, on_completion=summarise))
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        watcher.close()
+    return 0

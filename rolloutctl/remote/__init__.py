@@ -1,0 +1,1 @@
+"""Driving a standalone stack: `init` one rollout on a running server, `watch` a trainer."""

@@ -1,0 +1,61 @@
+"""Sending one init to a running RolloutServer on behalf of a separate mock trainer.
+
+`rolloutctl init` is the missing piece of a two-process stack (`serve` in one
+terminal, `mock-trainer` in another): it names the trainer as the init's `server_url`,
+so the server calls that trainer back, and `watch` shows the exchanges there.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from rolloutctl.errors import CannotStartError, InputError, RolloutctlError
+from rolloutctl.protocol import INIT_PATH
+from rolloutctl.redaction import one_line
+
+
+class InitNotAccepted(RolloutctlError):
+    """The server answered the init with something other than 202 (exit 1)."""
+
+
+def read_messages(path: Path) -> list[dict[str, Any]]:
+    """The init's messages from a JSON file: a list of message objects."""
+    try:
+        messages = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"--messages: cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise InputError(f"--messages: {path} is not JSON: {one_line(str(exc))}") from None
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise InputError(f"--messages: {path} must hold a JSON list of message objects")
+    return messages
+
+
+async def send_init(
+    server_url: str, init: dict[str, Any], server_key: str | None
+) -> dict[str, Any]:
+    """POST the init; the 202 body, or an error naming what the server said."""
+    headers = {"Authorization": f"Bearer {server_key}"} if server_key else {}
+    url = server_url.rstrip("/") + INIT_PATH
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        try:
+            response = await client.post(url, json=init, headers=headers)
+        except httpx.TransportError as exc:
+            reason = one_line(str(exc)) or type(exc).__name__
+            raise CannotStartError(f"cannot reach the RolloutServer at {url}: {reason}") from None
+    secrets = (init.get("api_key"), server_key)
+    try:
+        body = response.json()
+    except ValueError:
+        body = response.text[:300]
+    if response.status_code != 202:
+        detail = body.get("detail", body) if isinstance(body, dict) else body
+        shown = detail if isinstance(detail, str) else json.dumps(detail, default=str)
+        raise InitNotAccepted(
+            f"init refused with HTTP {response.status_code}: {one_line(shown, *secrets)}"
+        )
+    return body if isinstance(body, dict) else {}

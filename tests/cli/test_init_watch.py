@@ -1,0 +1,124 @@
+"""`rolloutctl init` and `rolloutctl watch` against a separately running server and trainer."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from collections.abc import Iterator
+
+import pexpect
+import pytest
+
+from rolloutctl.trainer import MockTrainer, TrainerConfig
+from tests.helpers import refused_url, rolloutctl_bin, run_server
+
+KEY = "sk-canary-init-77c1"
+
+
+@pytest.fixture
+def mock_trainer() -> Iterator[str]:
+    trainer = MockTrainer(TrainerConfig())
+    with run_server(trainer.app) as url:
+        trainer.url = url
+        yield url
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([rolloutctl_bin(), *args], capture_output=True, text=True, timeout=60)
+
+
+def spawn(*args: str) -> tuple[pexpect.spawn, io.StringIO]:
+    child = pexpect.spawn(
+        rolloutctl_bin(), list(args), encoding="utf-8", timeout=30, dimensions=(50, 120)
+    )
+    child.logfile_read = transcript = io.StringIO()
+    return child, transcript
+
+
+def test_init_watch_shows_the_rollout_live_in_a_terminal(start_server, mock_trainer):
+    server = start_server()
+    child, transcript = spawn(
+        "init", server, "--trainer-url", mock_trainer, "--watch", "--callback-key", KEY,
+        "--metadata", '{"ground_truth": "16"}',
+    )  # fmt: skip
+    for pattern in [
+        r"server .*" + server.split("//")[1],
+        r"tools .*add, subtract, multiply, divide",
+        r"What is \(5 \+ 3\) \* 2\?",
+        r"→ add\(a=5, b=3\)",
+        r"→ multiply\(a=8, b=2\)",
+        "The answer is 16.",
+        "COMPLETED",
+    ]:
+        child.expect(pattern)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert KEY not in transcript.getvalue()
+
+
+def test_init_then_watch_a_rollout_that_already_ended(start_server, mock_trainer):
+    server = start_server()
+    sent = run("init", server, "--trainer-url", mock_trainer, "--rollout-id", "r-div",
+               "--prompt", "What is 9 / 0?")  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    assert "accepted r-div: tools add, subtract, multiply, divide" in sent.stdout
+    assert f"rolloutctl watch {mock_trainer} --rollout-id r-div" in sent.stdout
+    watched = None
+    for _ in range(60):  # until the trainer has the completion
+        watched = run("watch", mock_trainer, "--rollout-id", "r-div", "--plain")
+        if "status" in watched.stdout:
+            break
+    assert watched is not None and watched.returncode == 0, watched.stderr
+    assert "-> divide(a=9, b=0)\ntool       Error:" in watched.stdout
+    assert "1 of 1 tool calls failed" in watched.stdout
+
+
+def test_watch_every_rollout_until_ctrl_c(start_server, mock_trainer):
+    server = start_server()
+    child, _ = spawn("watch", mock_trainer)
+    child.expect("until Ctrl-C")
+    for rollout_id, prompt in (("w-1", "What is 1 + 2?"), ("w-2", "What is 4 * 5?")):
+        sent = run("init", server, "--trainer-url", mock_trainer, "--rollout-id", rollout_id,
+                   "--prompt", prompt)  # fmt: skip
+        assert sent.returncode == 0, sent.stderr
+        child.expect(f"turn 1 · {rollout_id}")
+        child.expect(rf"rollout(?:\x1b\[[0-9;]*m|\s)+{rollout_id}")  # its summary
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_init_errors(start_server, mock_trainer, tmp_path):
+    keyed = start_server(api_key="inbound-k")
+    refused = run("init", keyed, "--trainer-url", mock_trainer)
+    assert refused.returncode == 1 and "HTTP 401" in refused.stderr
+    accepted = run("init", keyed, "--trainer-url", mock_trainer, "--server-key", "inbound-k",
+                   "--json")  # fmt: skip
+    assert accepted.returncode == 0 and json.loads(accepted.stdout)["tools"]
+    with refused_url() as nowhere:
+        unreachable = run("init", nowhere, "--trainer-url", mock_trainer)
+        no_trainer = run("watch", nowhere)
+    for result in (unreachable, no_trainer):
+        assert result.returncode == 3 and result.stderr.count("\n") == 1, result.stderr
+    for args, words in [
+        (("--metadata", "[1]"), "--metadata must be a JSON object"),
+        (("--messages", str(tmp_path / "none.json")), "--messages: cannot read"),
+        (("--messages", "m.json", "--prompt", "x"), "not both"),
+    ]:
+        result = run("init", keyed, "--trainer-url", mock_trainer, *args)
+        assert result.returncode == 2 and words in result.stderr, (args, result.stderr)
+
+
+def test_init_sends_messages_from_a_file(start_server, mock_trainer, tmp_path):
+    server = start_server()
+    chat = tmp_path / "chat.json"
+    chat.write_text(json.dumps([{"role": "system", "content": "S"},
+                                {"role": "user", "content": "What is 2 + 2?"}]))  # fmt: skip
+    result = run("init", server, "--trainer-url", mock_trainer, "--messages", str(chat),
+                 "--watch", "--plain")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "system     S\nuser       What is 2 + 2?" in result.stdout
+    assert "-> add(a=2, b=2)" in result.stdout
