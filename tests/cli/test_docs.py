@@ -56,3 +56,14 @@ def test_the_readme_table_of_validate_codes_has_every_code():
     assert [row.split(" | ")[0].strip("| ") for row in table.strip().splitlines()[2:]] == list(
         CODES
     )
+
+
+def test_readme_links_the_protocol_in_the_repository_and_documents_init_and_watch():
+    readme = (ROOT / "README.md").read_text()
+    assert "](docs/protocol.md)" in readme and "shared/PROTOCOL.md" not in readme
+    protocol = (ROOT / "docs" / "protocol.md").read_text()
+    for route in ("POST /v1/rollout/init", "/v1/chat/completions", "/v1/rollout/completed"):
+        assert route in protocol
+    assert "### `rolloutctl init` and `rolloutctl watch`" in readme
+    assert "--trainer-url http://127.0.0.1:9001 --watch" in readme
+    assert "`GET /v1/rollouts?limit=N`" in readme and "`GET /v1/events?rollout_id=ID`" in readme
