@@ -223,3 +223,18 @@ def test_cli_input_errors_and_unreachable_servers(tmp_path):
     with refused_url() as url:
         result = run("try", "--server-url", url)
     assert result.returncode == 3 and "Traceback" not in result.stderr
+
+
+def test_replay_json_honours_the_filters_and_rejects_bad_latencies(tmp_path):
+    saved = tmp_path / "t.json"
+    assert run("try", "--example", "calculator", "--save", str(saved)).returncode == 0
+    step = json.loads(run("replay", str(saved), "--step", "2", "--json").stdout)
+    assert {entry["turn"] for entry in step} == {2}
+    assert [e["message"]["role"] for e in step] == ["assistant", "tool"]
+    tools = json.loads(run("replay", str(saved), "--role", "tool", "--json").stdout)
+    assert [e["message"]["content"] for e in tools] == ["8", "16"]
+    traj = json.loads(saved.read_text())
+    traj["turns"][0]["latency_ms"] = "slow"
+    saved.write_text(json.dumps(traj))
+    bad = run("replay", str(saved))
+    assert bad.returncode == 2 and "latency_ms" in bad.stderr and "Traceback" not in bad.stderr
