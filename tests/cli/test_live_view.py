@@ -46,12 +46,17 @@ def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_piping_into_head_prints_one_line_and_exits_0_in_a_terminal():
-    script = f"{rolloutctl_bin()} try --example calculator | head -1; echo rc=${{PIPESTATUS[0]}}"
+def test_piping_into_head_prints_one_line_and_exits_0_in_a_terminal(tmp_path):
+    saved = tmp_path / "run.json"
+    script = (
+        f"{rolloutctl_bin()} try --example calculator --save {saved} | head -1; "
+        "echo rc=${PIPESTATUS[0]}"
+    )
     child = pexpect.spawn("bash", ["-c", script], encoding="utf-8", timeout=60)
     child.expect(pexpect.EOF)
     lines = child.before.replace("\r\n", "\n").strip().splitlines()
     assert lines == ["agent calculator | policy calculator | server in-process", "rc=0"]
+    assert json.loads(saved.read_text())["completion"]["status"] == "COMPLETED"
 
 
 def test_a_failing_tool_is_red_under_its_call_and_counted():

@@ -226,7 +226,10 @@ def test_refused_and_undeliverable_inits_raise_clear_errors() -> None:
         async with stack(FakeRolloutServer(refuse=422), trainer) as url:
             with pytest.raises(InitRefused) as refused:
                 await trainer.start_rollout(url, init("no"))
-            with refused_url() as nowhere, pytest.raises(InitError, match="cannot reach the RolloutServer"):
+            with (
+                refused_url() as nowhere,
+                pytest.raises(InitError, match="cannot reach the RolloutServer"),
+            ):
                 await trainer.start_rollout(nowhere, init("gone"))
             with pytest.raises(ValueError, match="rollout_id"):
                 await trainer.start_rollout(url, {"messages": QUESTION})

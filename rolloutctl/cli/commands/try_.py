@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -37,7 +37,12 @@ from rolloutctl.cli.options import (
 from rolloutctl.errors import CannotStartError, InputError
 from rolloutctl.trajectory.text import DEFAULT_MAX_CHARS
 
-__all__ = ["EPILOG", "NAME", "try_"]
+__all__ = ["EPILOG", "NAME", "check_save_path", "finish", "run_live", "try_"]
+if TYPE_CHECKING:
+    from rolloutctl.agent.context import Agent
+    from rolloutctl.trainer import TrainerConfig
+    from rolloutctl.trajectory.render import Renderer
+    from rolloutctl.trial import TryOptions
 
 NAME = "try"
 EPILOG = (
@@ -138,7 +143,14 @@ def check_save_path(save: Path | None) -> None:
         raise InputError(f"--save: no such directory: {save.parent}")
 
 
-def run_live(options, agent, config, renderer, json_output: bool, save: Path | None) -> int:
+def run_live(
+    options: TryOptions,
+    agent: Agent | None,
+    config: TrainerConfig,
+    renderer: Renderer,
+    json_output: bool,
+    save: Path | None,
+) -> int:
     """Run the rollout under the live view; interrupted or not, summarise and save."""
     import asyncio
 
@@ -148,7 +160,7 @@ def run_live(options, agent, config, renderer, json_output: bool, save: Path | N
     from rolloutctl.trajectory.live import LiveView
 
     spinner = not (renderer.plain or json_output) and renderer.console.is_terminal
-    view = LiveView(renderer, TrajectoryBuilder(), spinner and not json_output)
+    view = LiveView(renderer, TrajectoryBuilder(), spinner)
     show = (lambda event, items: None) if json_output else view.show
     try:
         outcome = asyncio.run(trial.run_try(agent, options, config, show, view.builder))
@@ -167,7 +179,8 @@ def run_live(options, agent, config, renderer, json_output: bool, save: Path | N
         cause = f"no completion within {options.timeout:g} s"
         if outcome.trajectory.get("completion"):
             cause += " (the completion shown came later, when try stopped the server)"
-    if view.closed:
+    if view.closed:  # `| head`: keep --save, print nothing more, end as a closed pipe
+        finish(outcome.trajectory, None, False, save, cause)
         raise BrokenPipeError("the reader of the output went away")
     ok = finish(outcome.trajectory, renderer, json_output, save, cause)
     if outcome.init_error:
@@ -177,8 +190,15 @@ def run_live(options, agent, config, renderer, json_output: bool, save: Path | N
     return ExitStatus.SUCCESS if ok and cause is None else ExitStatus.FAILURE
 
 
-def finish(traj, renderer, json_output: bool, save: Path | None, cause: str | None) -> bool:
-    """Save, then print the summary (or the JSON document); whether the rollout was clean."""
+def finish(
+    traj: dict[str, Any],
+    renderer: Renderer | None,
+    json_output: bool,
+    save: Path | None,
+    cause: str | None,
+) -> bool:
+    """Save, then print the JSON document or (given a renderer) the summary; whether the
+    rollout was clean."""
     from rolloutctl.trajectory.document import dumps_trajectory, save_trajectory
     from rolloutctl.trajectory.summary import summarize
 
@@ -186,6 +206,6 @@ def finish(traj, renderer, json_output: bool, save: Path | None, cause: str | No
         save_trajectory(save, traj)
     if json_output:
         typer.echo(dumps_trajectory(traj), nl=False)
-    else:
+    elif renderer is not None:
         renderer.render_summary(traj, cause)
     return summarize(traj, cause).ok
