@@ -37,6 +37,7 @@ __all__ = [
     "BenchConfig",
     "Progress",
     "calculator_init",
+    "check_reachable",
     "run_bench",
     "run_blocking",
 ]

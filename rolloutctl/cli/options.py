@@ -24,23 +24,34 @@ from rolloutctl.errors import InputError
 if TYPE_CHECKING:
     from rolloutctl.agent.context import Agent
     from rolloutctl.trainer import TrainerConfig
+    from rolloutctl.trajectory.render import Renderer
 
 __all__ = [
     "SCOPES",
+    "CallbackKey",
     "Example",
+    "FullFlag",
     "JsonFlag",
     "LogLevel",
+    "MaxChars",
+    "MaxTokensTotal",
+    "MaxTurns",
     "Model",
+    "Params",
     "PlainFlag",
     "PolicyName",
+    "Prompt",
     "Role",
     "ScriptFile",
     "ServerKey",
+    "System",
     "Target",
     "Upstream",
     "UpstreamKeyEnv",
+    "VerboseFlag",
     "checked_url",
     "env_names",
+    "make_renderer",
     "parse_params",
     "resolve_agent",
     "trainer_config",
@@ -346,7 +357,9 @@ FullFlag = Annotated[
 ]
 
 
-def make_renderer(plain: bool, verbose: bool, max_chars: int, full: bool, **context: str | None):
+def make_renderer(
+    plain: bool, verbose: bool, max_chars: int, full: bool, **context: str | None
+) -> Renderer:
     """The Renderer of the view options shared by try, watch and replay."""
     from rolloutctl.trajectory.render import Renderer, make_console
 

@@ -17,6 +17,9 @@ from rolloutctl.errors import CannotStartError, RolloutctlError
 from rolloutctl.events import Event, EventKind
 from rolloutctl.protocol import COMPLETED_PATH
 
+__all__ = ["EVENTS_PATH", "StreamEnded", "TrainerUnreachable", "open_events", "past_completion"]
+
+
 EVENTS_PATH = "/v1/events"
 
 

@@ -17,6 +17,8 @@ from rolloutctl.errors import CannotStartError, InputError, RolloutctlError
 from rolloutctl.protocol import INIT_PATH
 from rolloutctl.redaction import one_line
 
+__all__ = ["InitNotAccepted", "read_messages", "send_init"]
+
 
 class InitNotAccepted(RolloutctlError):
     """The server answered the init with something other than 202 (exit 1)."""

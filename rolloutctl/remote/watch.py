@@ -13,6 +13,9 @@ from rolloutctl.events import Event, EventKind
 from rolloutctl.remote.events import StreamEnded, open_events
 from rolloutctl.trajectory.live import LiveView
 
+__all__ = ["ViewFactory", "Watcher", "follow"]
+
+
 ViewFactory = Callable[[str], LiveView]
 
 

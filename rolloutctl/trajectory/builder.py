@@ -16,7 +16,14 @@ from typing import Any
 from rolloutctl.events import Event
 from rolloutctl.trajectory.document import TOKEN_FIELDS, blank_trajectory, iso_time, new_turn, scrub
 
-__all__ = ["ItemKind", "RenderItem", "TrajectoryBuilder", "select_items", "trajectory_items"]
+__all__ = [
+    "ItemKind",
+    "RenderItem",
+    "TrajectoryBuilder",
+    "header_item",
+    "select_items",
+    "trajectory_items",
+]
 
 
 class ItemKind(StrEnum):

@@ -44,6 +44,7 @@ __all__ = [
     "check_native",
     "dumps_trajectory",
     "from_imported",
+    "is_number",
     "iso_time",
     "load_trajectory",
     "new_turn",

@@ -23,6 +23,8 @@ from rolloutctl.trajectory.builder import ItemKind, RenderItem, TrajectoryBuilde
 from rolloutctl.trajectory.render import Renderer
 from rolloutctl.trajectory.text import compact_call
 
+__all__ = ["LiveView", "waiting_label"]
+
 
 class _Waiting:
     """The spinner line: what is awaited and the seconds since it began, redrawn live."""

@@ -33,7 +33,12 @@ from rolloutctl.trajectory.text import (
     shown,
 )
 
-__all__ = ["LABEL_WIDTH", "Renderer", "make_console"]
+__all__ = [
+    "LABEL_WIDTH",
+    "Renderer",
+    "make_console",
+    "visible_one_line",
+]
 
 LABEL_WIDTH = 10
 _STYLES = {
@@ -271,6 +276,7 @@ class Renderer:
         name = visible_one_line(str(function.get("name")))
         label = Text("call", style=self._style("call"))
         compact = None if self.verbose else compact_call(name, function.get("arguments"))
+        rows: list[tuple[Text, RenderableType]]
         if compact is not None:
             rows = [(label, Text(f"{self._arrow} {shown(compact, self.max_chars)}"))]
         else:

@@ -13,6 +13,18 @@ import json
 import re
 from typing import Any
 
+__all__ = [
+    "COMPACT_CALL_LIMIT",
+    "DEFAULT_MAX_CHARS",
+    "clip",
+    "compact_call",
+    "content_text",
+    "decode_arguments",
+    "is_error_result",
+    "shown",
+    "visible",
+]
+
 DEFAULT_MAX_CHARS = 2000  # about a screenful; --full shows everything
 COMPACT_CALL_LIMIT = 100  # a longer `name(a=1, ...)` line is shown as indented JSON
 

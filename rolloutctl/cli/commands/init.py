@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -27,6 +27,9 @@ from rolloutctl.cli.options import (
 )
 from rolloutctl.errors import InputError
 from rolloutctl.trajectory.text import DEFAULT_MAX_CHARS
+
+__all__ = ["EPILOG", "init"]
+
 
 EPILOG = (
     "Sends one init to the RolloutServer at SERVER_URL naming TRAINER_URL (a running "
@@ -138,7 +141,7 @@ def init(
     return 0
 
 
-def _send(server_url: str, body: dict, server_key: str | None) -> dict:
+def _send(server_url: str, body: dict[str, Any], server_key: str | None) -> dict[str, Any]:
     import asyncio
 
     from rolloutctl.remote.init import send_init
@@ -150,7 +153,7 @@ def _send(server_url: str, body: dict, server_key: str | None) -> dict:
     }
 
 
-def _json_object(text: str) -> dict:
+def _json_object(text: str) -> dict[str, Any]:
     import json
 
     try:

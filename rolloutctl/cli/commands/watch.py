@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,6 +16,13 @@ from rolloutctl.cli.options import (
     make_renderer,
 )
 from rolloutctl.trajectory.text import DEFAULT_MAX_CHARS
+
+if TYPE_CHECKING:
+    from rolloutctl.trajectory.live import LiveView
+    from rolloutctl.trajectory.render import Renderer
+
+__all__ = ["EPILOG", "watch", "watch_all", "watch_one"]
+
 
 EPILOG = (
     "Shows the exchanges a running 'rolloutctl mock-trainer' sees (its GET /v1/events "
@@ -54,7 +61,12 @@ def watch(
     return watch_all(trainer_url, view_options)
 
 
-def watch_one(trainer_url: str, rollout_id: str, renderer: Any, send: tuple | None = None) -> int:
+def watch_one(
+    trainer_url: str,
+    rollout_id: str,
+    renderer: Renderer,
+    send: tuple[str, dict[str, Any], str | None] | None = None,
+) -> int:
     """Follow one rollout to its completion; `send` (server, init, key) starts it first."""
     import asyncio
 
@@ -82,17 +94,19 @@ def watch_one(trainer_url: str, rollout_id: str, renderer: Any, send: tuple | No
     return ExitStatus.SUCCESS if summarize(traj).ok else ExitStatus.FAILURE
 
 
-async def _ended(view: Any, trainer_url: str) -> bool:
+async def _ended(view: LiveView, trainer_url: str) -> bool:
     """Whether the rollout ended before watching began; its messages are shown if so."""
     from rolloutctl.remote.events import past_completion
 
-    event = await past_completion(trainer_url, view.builder.rollout_id)
+    event = await past_completion(trainer_url, view.builder.rollout_id or "")
     if event is not None:
         view.feed(event)
     return event is not None
 
 
-async def _start(view: Any, server_url: str, init: dict, server_key: str | None) -> bool:
+async def _start(
+    view: LiveView, server_url: str, init: dict[str, Any], server_key: str | None
+) -> bool:
     """Send the init, and show it as `try` would (the trainer did not send it, so its
     stream has no init events)."""
     from rolloutctl.events import Event, EventKind
@@ -106,7 +120,7 @@ async def _start(view: Any, server_url: str, init: dict, server_key: str | None)
     return False
 
 
-def watch_all(trainer_url: str, view_options: tuple) -> int:
+def watch_all(trainer_url: str, view_options: tuple[bool, bool, int, bool]) -> int:
     """Every rollout the trainer sees, until Ctrl-C (the normal way to stop: exit 0)."""
     import asyncio
 
