@@ -11,6 +11,7 @@ __all__ = ["CHECK_NAMES"]
 CHECK_NAMES = (
     "health",
     "init-tools",
+    "init-defaults",
     "no-tool-rollout",
     "tool-rollout",
     "bearer",

@@ -92,7 +92,7 @@ class Outcome:
         reason = completion.get("finish_reason")
         if completion and reason != finish_reason:
             found.append(f"finish_reason {reason!r}, expected {finish_reason!r}")
-        if llm_calls is not None and len(self.chats) != llm_calls:
+        if llm_calls is not None and len(self.chats) != llm_calls and not self.error:
             found.append(f"{len(self.chats)} chat request(s), expected {llm_calls}")
         return found
 

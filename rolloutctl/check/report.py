@@ -1,7 +1,8 @@
 """Showing a `rolloutctl check` report: a table on a terminal, aligned lines elsewhere, or JSON.
 
 Plain output keeps one check per line (status, name, reason), so it greps and diffs
-well in CI logs; `--json` is the same rows as a list of {name, status, reason}.
+well in CI logs, with a check's further details indented below it; `--json` is one
+object: the URL, the counts and every check with its status, reason and details.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rolloutctl.check.session import CheckStatus
-from rolloutctl.check.suite import CHECK_NAMES, CheckReport
+from rolloutctl.check.suite import CHECK_NAMES, CheckReport, CheckResult
 
 __all__ = ["render_check_report", "report_json"]
 
@@ -43,9 +44,11 @@ def render_check_report(report: CheckReport, console: Console, plain: bool) -> N
         for result in report.results:
             line = f"{result.status.value:<9}  {result.name:<{_NAME_WIDTH}}  {result.reason}"
             console.print(line, soft_wrap=True, markup=False)
+            for detail in _more(result):
+                console.print(f"{'':<{_NAME_WIDTH + 11}}- {detail}", soft_wrap=True, markup=False)
     else:
         console.print(_table(report))
-    console.print(_summary(report, plain))
+    console.print(_summary(report, plain), soft_wrap=True)
 
 
 def _table(report: CheckReport) -> Table:
@@ -55,19 +58,19 @@ def _table(report: CheckReport) -> Table:
     table.add_column("reason", overflow="fold")
     for result in report.results:
         status = Text(result.status.value, style=_STYLES[result.status])
-        table.add_row(result.name, status, Text(result.reason))
+        reason = "\n".join([result.reason, *(f"- {detail}" for detail in _more(result))])
+        table.add_row(result.name, status, Text(reason))
     return table
 
 
+def _more(result: CheckResult) -> tuple[str, ...]:
+    """The details worth listing: more than the reason already shows."""
+    return result.details if len(result.details) > 1 else ()
+
+
 def _summary(report: CheckReport, plain: bool) -> Text:
-    counts = {status: 0 for status in CheckStatus}
-    for result in report.results:
-        counts[result.status] += 1
-    parts = [
-        f"{counts[s]} {_COUNTED[s]}"
-        for s in CheckStatus
-        if counts[s] or s in (CheckStatus.PASS, CheckStatus.FAIL)
-    ]
+    counts = report.counts()
+    parts = [f"{counts[s]} {_COUNTED[s]}" for s in CheckStatus]
     verdict = "conformant" if report.passed else "NOT conformant"
     line = f"{report.server_url}: {verdict} ({', '.join(parts)}) in {report.seconds:.1f} s"
     return Text(line, style="" if plain else "bold green" if report.passed else "bold red")

@@ -15,12 +15,11 @@ import httpx
 
 from rolloutctl.check.outcome import Watch
 from rolloutctl.check.script import answer
-from rolloutctl.check.session import CheckStatus, Session, Verdict, judge
+from rolloutctl.check.session import DROP, CheckStatus, Session, Verdict, judge
 from rolloutctl.errors import CannotStartError
 
 __all__ = [
     "BAD_INITS",
-    "DROP",
     "DUPLICATES",
     "HOLD",
     "STATES",
@@ -28,11 +27,11 @@ __all__ = [
     "bad_init_422",
     "health",
     "idempotency",
+    "init_defaults",
     "init_tools",
     "status_endpoint",
 ]
 
-DROP = object()  # as a bad value: leave the field out
 BAD_INITS: list[tuple[str, str, Any]] = [  # (field, what is wrong, the value sent)
     ("rollout_id", "missing", DROP),
     ("rollout_id", "blank", "   "),
@@ -73,11 +72,25 @@ async def health(http: httpx.AsyncClient, server_url: str) -> Verdict:
     if response.status_code != 200 or not isinstance(body, dict):
         return Verdict(CheckStatus.FAIL, f"GET /health answered HTTP {response.status_code}")
     problems = [] if body.get("status") == "healthy" else [f"status is {body.get('status')!r}"]
-    problems += [f"{k} is not a string" for k in ("agent",) if not isinstance(body.get(k), str)]
+    return judge(problems, "200 healthy" + _health_shown(body), _health_notes(body))
+
+
+def _health_shown(body: dict[str, Any]) -> str:
+    name = body.get("agent", body.get("agent_loop"))
+    shown = f"; agent {name!r}" if isinstance(name, str) else ""
+    active = body.get("active_rollouts")
+    return shown + (f", {active} active rollout(s)" if isinstance(active, int) else "")
+
+
+def _health_notes(body: dict[str, Any]) -> list[str]:
+    """Only `status` is required; the other fields PROTOCOL.md shows are worth a note."""
+    notes = []
+    if not isinstance(body.get("agent"), str):
+        other = [key for key in ("agent_loop", "agent_name", "name") if key in body]
+        where = f" (it is under {other[0]!r})" if other else ""
+        notes.append(f"no string 'agent' field{where}")
     counts = ("active_rollouts", "completed_rollouts")
-    problems += [f"{k} is not an int" for k in counts if not isinstance(body.get(k), int)]
-    shown = f"agent {body.get('agent')!r}, {body.get('active_rollouts')} active rollout(s)"
-    return judge(problems, f"200 healthy; {shown}")
+    return notes + [f"{key} is not an int" for key in counts if not isinstance(body.get(key), int)]
 
 
 def _json(response: httpx.Response) -> Any:
@@ -88,7 +101,8 @@ def _json(response: httpx.Response) -> Any:
 
 
 async def init_tools(session: Session) -> Verdict:
-    """The probe rollout's 202: a ToolSchema for each tool (see Session.discover)."""
+    """The probe rollout's 202: a ToolSchema for each tool (see Session.discover); lint
+    findings of usable tools are notes, with their severity, in the details."""
     assert session.probe is not None, "discover() runs before the checks"
     out = await session.probe
     if out.error:
@@ -100,7 +114,17 @@ async def init_tools(session: Session) -> Verdict:
     if not names and not problems:
         return Verdict(CheckStatus.PASS, "202 with tools: [] (the server declares none)")
     shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
-    return judge(problems, f"202 with {len(names)} well-formed tool(s): {shown}")
+    return judge(problems, f"202 with {len(names)} usable tool(s): {shown}", session.tool_notes)
+
+
+async def init_defaults(session: Session) -> Verdict:
+    """The smallest init the spec allows (no completion_params, max_turns, metadata...)."""
+    out = await session.run("init-defaults", [answer()], completion_params=DROP)
+    problems = out.problems() + out.expect("COMPLETED", "stop", 1)
+    fields = "rollout_id, server_url and messages"
+    return session.precondition(out) or judge(
+        problems, f"an init of only {fields} was accepted and COMPLETED"
+    )
 
 
 async def bad_init_422(session: Session) -> Verdict:
@@ -120,18 +144,20 @@ async def bad_init_422(session: Session) -> Verdict:
     ]
     await asyncio.sleep(session.options.linger)
     await watch.close()
-    if watch.chats:
-        problems.append(f"a refused init started rollout {watch.chats[0].get('rollout_id')!r}")
+    # an accepted init was reported as such; a refused one must not have started anything
+    refused = {rid for rid, r in zip(ids, responses, strict=True) if not _accepted(r)}
+    started = sorted({chat.get("rollout_id") for chat in watch.chats} & refused)
+    if started:
+        problems.append(f"a refused init started rollout {started[0]!r}")
     return judge(problems, f"{len(BAD_INITS)} kinds of bad init: each 422 naming the field, no key")
 
 
+def _accepted(response: Any) -> bool:
+    return isinstance(response, httpx.Response) and response.is_success
+
+
 def _bad_body(session: Session, rollout_id: str, name: str, value: Any) -> dict[str, Any]:
-    body = session.init_body(rollout_id, api_key=session.secret)
-    if value is DROP:
-        body.pop(name)
-    else:
-        body[name] = value
-    return body
+    return session.init_body(rollout_id, api_key=session.secret, **{name: value})
 
 
 def _refusal_problems(session: Session, label: str, name: str, response: Any) -> list[str]:
@@ -139,6 +165,8 @@ def _refusal_problems(session: Session, label: str, name: str, response: Any) ->
         return [f"{label}: {type(response).__name__}: {response}"]
     if session.secret in response.text or session.secret in str(response.headers):
         return [f"{label}: the HTTP {response.status_code} response echoes the api_key"]
+    if response.is_success:
+        return [f"{label}: accepted (HTTP {response.status_code}), expected 422"]
     if response.status_code != 422:
         return [f"{label}: HTTP {response.status_code}, expected 422"]
     return [] if name in response.text else [f"{label}: the 422 does not name {name!r}"]
@@ -153,7 +181,9 @@ async def idempotency(session: Session) -> Verdict:
     first = await session.post_init(init)
     if first.status_code != 202:
         await watch.close()
-        return Verdict(CheckStatus.FAIL, f"init answered HTTP {first.status_code}, expected 202")
+        why = f"init answered HTTP {first.status_code}, expected 202"
+        skipped = session.tools_error and Verdict(CheckStatus.SKIP, f"not tested: {why}")
+        return skipped or Verdict(CheckStatus.FAIL, why)
     repeats = await _repeat(session, rollout_id, watch)
     out = await session.outcome(rollout_id, init, watch)
     problems = [p for label, r in repeats for p in _repeat_problems(label, r, _json(first))]
@@ -188,7 +218,7 @@ async def status_endpoint(session: Session) -> Verdict:
     """GET /v1/rollout/{id} of a finished rollout that had an api_key, and of an unknown id."""
     out = await session.run("status", [answer()], api_key=session.secret)
     if out.completion is None:
-        return judge(out.problems(), "")
+        return session.precondition(out) or judge(out.problems(), "")
     response = await session.get(f"/v1/rollout/{quote(out.rollout_id, safe='')}")
     if response.status_code in (404, 405, 501):
         reason = f"GET /v1/rollout/{{id}} not offered (HTTP {response.status_code} for a known id)"

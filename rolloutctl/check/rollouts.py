@@ -65,11 +65,12 @@ def usual(session: Session) -> tuple[list[Reply], int]:
 
 
 def without_tools(session: Session) -> Verdict:
-    """The verdict of a check that needs a tool when the server offers none to call."""
+    """The verdict of a check that needs a tool when the server offers none to call: not
+    tested, and init-tools says why when the tools were unusable."""
     if session.tools_error:
-        return Verdict(CheckStatus.FAIL, f"cannot learn the tools: {session.tools_error}")
+        return Verdict(CheckStatus.SKIP, f"cannot learn the tools: {session.tools_error}")
     if session.tool_findings:
-        return Verdict(CheckStatus.FAIL, "no well-formed tool to call (see init-tools)")
+        return Verdict(CheckStatus.SKIP, "no usable tool to call (see init-tools)")
     return Verdict(CheckStatus.SKIP, "server declares no tools")
 
 
@@ -78,7 +79,8 @@ async def no_tool_rollout(session: Session) -> Verdict:
     out = await session.run("no-tool", [reply])
     problems = out.problems() + out.expect("COMPLETED", "stop", 1)
     problems += out.history([reply.message])
-    return judge(problems, "COMPLETED (stop) after 1 LLM call; final_messages = initial + answer")
+    passed = "COMPLETED (stop) after 1 LLM call; final_messages = initial + answer"
+    return session.precondition(out) or judge(problems, passed)
 
 
 async def tool_rollout(session: Session) -> Verdict:
@@ -96,7 +98,7 @@ async def tool_rollout(session: Session) -> Verdict:
         problems.append("metrics do not count 3 LLM calls and 3 tool calls")
     names = ", ".join(sorted({first["function"]["name"], second["function"]["name"]}))
     passed = f"3 tool calls ({names}) in 3 LLM turns: append-only, tool messages in call order"
-    return judge(problems, passed + _refusals(out))
+    return session.precondition(out) or judge(problems, passed + _refusals(out))
 
 
 def _refusals(out: Outcome) -> str:
@@ -115,9 +117,8 @@ async def bearer(session: Session) -> Verdict:
         session.run("bearer-none", without),
     )
     problems = keyed.problems() + plain.problems()
-    return judge(
-        problems, f"Bearer on {calls} chat + 1 completed call(s); no Authorization without a key"
-    )
+    passed = f"Bearer on {calls} chat + 1 completed call(s); no Authorization without a key"
+    return session.precondition(keyed, plain) or judge(problems, passed)
 
 
 async def completion_params(session: Session) -> Verdict:
@@ -129,10 +130,8 @@ async def completion_params(session: Session) -> Verdict:
     for out, params in ((with_params, PARAMS), (bare, {})):
         for body in out.chats:
             problems += params_problems(body, out.rollout_id, params)
-    copied = len(PARAMS) - 1
-    return judge(
-        problems, f"{copied} params copied verbatim into {calls} chat request(s); no defaults added"
-    )
+    passed = f"{len(PARAMS) - 1} params copied verbatim into {calls} chat request(s)"
+    return session.precondition(with_params, bare) or judge(problems, passed + "; no defaults")
 
 
 def params_problems(body: dict[str, Any], rollout_id: str, params: dict[str, Any]) -> list[str]:
@@ -156,7 +155,8 @@ async def max_turns(session: Session) -> Verdict:
     tail = [replies[0].message, tool_answer("call_turn_1")]
     tail += [replies[1].message, tool_answer("call_turn_2")]
     problems = out.problems() + out.expect("COMPLETED", "max_turns", 2) + out.history(tail)
-    return judge(problems, "max_turns=2: 2 LLM calls, finish_reason max_turns, tool messages last")
+    passed = "max_turns=2: 2 LLM calls, finish_reason max_turns, tool messages last"
+    return session.precondition(out) or judge(problems, passed)
 
 
 async def max_tokens(session: Session) -> Verdict:
@@ -167,7 +167,8 @@ async def max_tokens(session: Session) -> Verdict:
     out = await session.run("max-tokens", [*replies, answer()], max_tokens_total=50)
     tail = [replies[0].message, tool_answer("call_budget_1"), replies[1].message]
     problems = out.problems() + out.expect("COMPLETED", "max_tokens", 2) + out.history(tail)
-    return judge(problems, "max_tokens_total=50: ended after 30+30 tokens, last call not run")
+    passed = "max_tokens_total=50: ended after 30+30 tokens, last call not run"
+    return session.precondition(out) or judge(problems, passed)
 
 
 async def chat_4xx(session: Session) -> Verdict:
@@ -182,7 +183,20 @@ async def chat_4xx(session: Session) -> Verdict:
         )
     if out.completion and not out.completion.get("error_message"):
         problems.append("the ERROR completion has no error_message")
-    return judge(problems, "400 not retried; one ERROR completion, category trainer_client_error")
+    problems += _history_so_far(out)
+    passed = "400 not retried; one ERROR completion, category trainer_client_error"
+    return session.precondition(out) or judge(problems, passed)
+
+
+def _history_so_far(out: Outcome) -> list[str]:
+    """On ERROR, final_messages holds as much as was built: here the initial messages."""
+    final = (out.completion or {}).get("final_messages")
+    if out.completion is None or (
+        isinstance(final, list) and len(final) >= len(out.init["messages"])
+    ):
+        return []
+    size = len(final) if isinstance(final, list) else "no"
+    return [f"the ERROR completion's final_messages has {size} messages, not the history built"]
 
 
 async def chat_503_retry(session: Session) -> Verdict:
@@ -193,7 +207,8 @@ async def chat_503_retry(session: Session) -> Verdict:
         problems.append("the retry carried other messages than the failed request")
     problems += out.problems() + out.expect("COMPLETED", "stop", 2)
     problems += out.history([reply.message])
-    return judge(problems, "503 retried with the same request, then COMPLETED")
+    passed = "503 retried with the same request, then COMPLETED"
+    return session.precondition(out) or judge(problems, passed)
 
 
 async def completed_503_retry(session: Session) -> Verdict:
@@ -202,7 +217,8 @@ async def completed_503_retry(session: Session) -> Verdict:
     if len(out.posts) >= 2 and not _same_payload(out.posts[0][1], out.posts[1][1]):
         problems.append("the retried completion differs from the refused one")
     problems += out.problems() + out.expect("COMPLETED", "stop", 1)
-    return judge(problems, "completed 503 then 200: delivered exactly once, same payload")
+    passed = "completed 503 then 200: delivered exactly once, same payload"
+    return session.precondition(out) or judge(problems, passed)
 
 
 def _same_payload(first: dict[str, Any], second: dict[str, Any]) -> bool:
@@ -220,7 +236,8 @@ async def unknown_fields(session: Session) -> Verdict:
     if out.chats and out.chats[0].get("messages") != messages:
         problems.append("the first chat request does not carry the initial messages verbatim")
     problems += out.history([reply.message])
-    return judge(problems, "unknown init and message fields ignored, unknown reply fields kept")
+    passed = "unknown init and message fields ignored, unknown reply fields kept"
+    return session.precondition(out) or judge(problems, passed)
 
 
 async def concurrent_20(session: Session) -> Verdict:
@@ -231,6 +248,5 @@ async def concurrent_20(session: Session) -> Verdict:
         for out, (_, calls) in zip(outs, scripts, strict=True)
         for problem in out.problems() + out.expect("COMPLETED", "stop", calls)
     ]
-    return judge(
-        problems, f"{CONCURRENT} rollouts at once: all COMPLETED, each delivered exactly once"
-    )
+    passed = f"{CONCURRENT} rollouts at once: all COMPLETED, each delivered exactly once"
+    return session.precondition(*outs) or judge(problems, passed)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from rolloutctl.check.outcome import Outcome, Watch
 from rolloutctl.check.script import answer
 from rolloutctl.protocol import INIT_PATH, ToolSchema
-from rolloutctl.schema.lint import schema_problems
+from rolloutctl.schema.lint import schema_problems, schema_warnings
 from rolloutctl.trainer import InitError, InitRefused, MockTrainer
 from rolloutctl.trainer.policies.script import ScriptEntry
 
@@ -38,12 +38,13 @@ __all__ = [
 ]
 
 SYSTEM = {"role": "system", "content": "You are being checked by rolloutctl check."}
+DROP = object()  # as a field's value in `Session.init_body`: leave the field out
 
 
 class CheckStatus(StrEnum):
     PASS = "PASS"
     FAIL = "FAIL"
-    SKIP = "SKIP"  # not applicable to this server (it declares no tools)
+    SKIP = "SKIP"  # its precondition was not met (no tool to call, every init refused)
     EXTENSION = "EXTENSION"  # an optional extension the server does not offer
 
 
@@ -51,14 +52,20 @@ class CheckStatus(StrEnum):
 class Verdict:
     status: CheckStatus
     reason: str  # one line
+    details: tuple[str, ...] = ()  # every problem and note, for --json and the plain view
 
 
-def judge(problems: list[str], passed: str) -> Verdict:
-    """FAIL with the first problem (and how many more), or PASS with `passed`."""
+def judge(problems: list[str], passed: str, notes: Sequence[str] = ()) -> Verdict:
+    """FAIL with the first problem (and how many more), or PASS with `passed`; `notes` are
+    what is worth knowing but breaks no rule, kept in the details either way."""
+    problems = list(dict.fromkeys(problems))  # the trainer and a check may see the same thing
     if not problems:
-        return Verdict(CheckStatus.PASS, passed)
+        shown = (
+            f"; note: {notes[0]}" if len(notes) == 1 else f"; {len(notes)} notes" if notes else ""
+        )
+        return Verdict(CheckStatus.PASS, passed + shown, tuple(notes))
     more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-    return Verdict(CheckStatus.FAIL, problems[0] + more)
+    return Verdict(CheckStatus.FAIL, problems[0] + more, (*problems, *notes))
 
 
 @dataclass(frozen=True)
@@ -94,8 +101,9 @@ class Session:
     ) -> None:
         self.server_url, self.trainer, self.http, self.options = server_url, trainer, http, options
         self.secret = f"rk-check-{uuid.uuid4().hex}"  # an api_key that must never come back
-        self.tools: list[dict[str, Any]] = []  # the well-formed tools of the probe's 202
-        self.tool_findings: list[str] = []  # what is wrong with the others
+        self.tools: list[dict[str, Any]] = []  # the usable tools of the probe's 202
+        self.tool_findings: list[str] = []  # what makes the others unusable
+        self.tool_notes: list[str] = []  # lint findings, with their severity, of usable ones
         self.tools_error: str | None = None  # the probe's init was not accepted
         self.probe: asyncio.Task[Outcome] | None = None
         self._run = uuid.uuid4().hex[:8]
@@ -104,15 +112,19 @@ class Session:
     def new_id(self, label: str) -> str:
         return f"check-{self._run}-{label}-{next(self._numbers)}"
 
-    def init_body(self, rollout_id: str, **fields: Any) -> dict[str, Any]:
-        """A valid init; `fields` replace or add top-level fields."""
+    def init_body(self, rollout_id: str, /, **fields: Any) -> dict[str, Any]:
+        """A valid init; `fields` replace or add top-level fields, and one given as DROP
+        is left out. It carries `completion_params: {}` although the spec makes it
+        optional: some servers require it, and only `init-defaults` should mind that."""
         user = {"role": "user", "content": f"Rollout {rollout_id}: answer as scripted."}
         body = {
             "rollout_id": rollout_id,
             "server_url": self.trainer.url,
             "messages": [SYSTEM, user],
+            "completion_params": {},
+            **fields,
         }
-        return {**body, **fields}
+        return {name: value for name, value in body.items() if value is not DROP}
 
     def watch(self, rollout_ids: Collection[str]) -> Watch:
         return Watch(self.trainer, rollout_ids)
@@ -163,6 +175,14 @@ class Session:
         key = self.options.api_key
         return {"Authorization": f"Bearer {key}"} if key else {}
 
+    def precondition(self, *outs: Outcome) -> Verdict | None:
+        """SKIP when an init was refused and the plain probe init was refused too: the
+        check's own rule was never put to the test."""
+        refused = next((out.error for out in outs if out.error), None)
+        if refused and self.tools_error:
+            return Verdict(CheckStatus.SKIP, f"not tested: the init was refused ({refused})")
+        return None
+
     async def discover(self) -> None:
         """Start the probe rollout; its 202 tells the checks which tools they can call."""
         running = await self.start("init-tools", [answer()])
@@ -175,6 +195,7 @@ class Session:
             self.tool_findings += problems
             if not problems:
                 self.tools.append(tool)
+                self.tool_notes += tool_notes(tool)
         names = [tool["function"]["name"] for tool in self.tools]
         self.tool_findings += [
             f"tool {n!r} is declared twice" for n in sorted(set(names)) if names.count(n) > 1
@@ -199,3 +220,16 @@ def tool_problems(tool: Any, index: int) -> list[str]:
     if not isinstance(parameters, dict) or parameters.get("type") != "object":
         return [*found, f"tool {name!r}: parameters is not a JSON Schema of type 'object'"]
     return found + [f"tool {name!r}: {problem}" for problem in schema_problems(parameters)]
+
+
+def tool_notes(tool: dict[str, Any]) -> list[str]:
+    """Lint findings of a usable tool, each led by its severity: warnings of its schema,
+    and keys the protocol's ToolSchema does not have (ignored by the rule on unknown fields)."""
+    function = tool["function"]
+    name = function["name"]
+    found = [f"warning: tool {name!r}: {w}" for w in schema_warnings(function["parameters"])]
+    extra = sorted(set(function) - {"name", "description", "parameters"})
+    found += [
+        f"note: tool {name!r}: function.{key} is not in the protocol's ToolSchema" for key in extra
+    ]
+    return found

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -44,6 +45,7 @@ __all__ = [
 Check = Callable[[Session], Awaitable[Verdict]]
 CHECKS: dict[str, Check] = {  # CHECK_NAMES' order; health is run apart, before the trainer starts
     "init-tools": requests.init_tools,
+    "init-defaults": requests.init_defaults,
     "no-tool-rollout": rollouts.no_tool_rollout,
     "tool-rollout": rollouts.tool_rollout,
     "bearer": rollouts.bearer,
@@ -67,9 +69,15 @@ class CheckResult:
     name: str
     status: CheckStatus
     reason: str
+    details: tuple[str, ...] = ()  # every problem and note; the reason shows the first
 
-    def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "status": self.status.value, "reason": self.reason}
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status.value,
+            "reason": self.reason,
+            "details": list(self.details),
+        }
 
 
 @dataclass(frozen=True)
@@ -83,8 +91,20 @@ class CheckReport:
         """No check failed (skips and absent extensions are fine)."""
         return all(r.status is not CheckStatus.FAIL for r in self.results)
 
-    def to_json(self) -> list[dict[str, str]]:
-        return [result.to_dict() for result in self.results]
+    def counts(self) -> dict[CheckStatus, int]:
+        found = {status: 0 for status in CheckStatus}
+        for result in self.results:
+            found[result.status] += 1
+        return found
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.server_url,
+            "passed": self.passed,
+            "counts": {status.value: count for status, count in self.counts().items()},
+            "seconds": round(self.seconds, 3),
+            "checks": [result.to_dict() for result in self.results],
+        }
 
 
 def parse_only(only: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -120,7 +140,12 @@ async def run_checks(url: str, options: CheckOptions | None = None) -> CheckRepo
                 found = await asyncio.gather(*(_verdict(CHECKS[name], session) for name in chosen))
                 verdicts.update(zip(chosen, found, strict=True))
     results = [
-        CheckResult(name, verdicts[name].status, _one_line(verdicts[name].reason, secrets))
+        CheckResult(
+            name,
+            verdicts[name].status,
+            _one_line(verdicts[name].reason, secrets),
+            tuple(one_line(detail, *secrets) for detail in verdicts[name].details),
+        )
         for name in CHECK_NAMES
         if name in names
     ]

@@ -4,10 +4,17 @@ Not a full metaschema validation (the `jsonschema` package is not a dependency):
 it catches what agent authors actually get wrong, such as a Python type name in
 `type`, `required` as a string, or `properties` that are not schemas, and names
 the path of the first offending keyword.
+
+Three severities, because servers in the wild differ in how wrong they are:
+`schema_problems` are errors (a trainer cannot use the schema), `schema_warnings`
+are sloppiness every trainer we know tolerates (`"enum": null`, a property without
+`type`), and `sdk02_notes` name what the Osmosis SDK 0.2 trainers' tool schema model
+refuses although it is valid JSON Schema (`anyOf`, a non-string `enum`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["JSON_TYPES", "schema_problems"]
@@ -28,40 +35,88 @@ _SCHEMAS = (
     "unevaluatedItems",
 )
 _STRINGS = ("description", "title", "format", "pattern", "$ref", "$id", "$schema")
+_TYPED_BY = ("type", "$ref", "enum", "const", "not", *_SCHEMA_LISTS)  # keywords that fix a type
+Rule = Callable[[Any, str], list[str]]
 
 
 def schema_problems(schema: Any, path: str = "parameters") -> list[str]:
     """Every structural problem of `schema` as "path: what is wrong" (empty when fine)."""
+    return _visit(schema, path, _node_problems, shapes=True)
+
+
+def schema_warnings(schema: Any, path: str = "parameters") -> list[str]:
+    """Deviations a trainer tolerates in practice: a null `enum`, a schema with no type."""
+    return _visit(schema, path, _node_warnings, shapes=False)
+
+
+def sdk02_notes(parameters: Any, path: str = "parameters") -> list[str]:
+    """What an SDK 0.2 trainer's tool model refuses: each property needs one string `type`
+    (so no `anyOf`/`oneOf`/`allOf`, no list of types) and an `enum` of strings only."""
+    properties = parameters.get("properties") if isinstance(parameters, dict) else None
+    notes = []
+    for name, prop in properties.items() if isinstance(properties, dict) else ():
+        where = f"{path}.properties.{name}"
+        if not isinstance(prop, dict):
+            continue
+        combined = [key for key in ("anyOf", "oneOf", "allOf") if key in prop]
+        if combined or not isinstance(prop.get("type"), str):
+            shown = combined[0] if combined else f"type {prop.get('type')!r}"
+            notes.append(f"{where}: {shown} where SDK 0.2 trainers want one string type")
+        enum = prop.get("enum")
+        if isinstance(enum, list) and not all(isinstance(value, str) for value in enum):
+            notes.append(f"{where}.enum: values other than strings, which SDK 0.2 trainers refuse")
+    return notes
+
+
+def _visit(schema: Any, path: str, rule: Rule, shapes: bool) -> list[str]:
+    """`rule` on `schema` and every subschema, in document order; with `shapes`, also
+    what is wrong with the containers of subschemas themselves."""
+    found = rule(schema, path)
+    if not isinstance(schema, dict):
+        return found
+    for key in _SCHEMA_MAPS:
+        if key in schema:
+            found += _visit_map(schema[key], f"{path}.{key}", rule, shapes)
+    for key in _SCHEMA_LISTS:
+        if key in schema:
+            found += _visit_list(schema[key], f"{path}.{key}", rule, shapes)
+    for key in _SCHEMAS:
+        if key in schema:
+            found += _visit(schema[key], f"{path}.{key}", rule, shapes)
+    items = schema.get("items")
+    if isinstance(items, list):
+        found += _visit_list(items, f"{path}.items", rule, shapes)
+    elif "items" in schema:
+        found += _visit(items, f"{path}.items", rule, shapes)
+    return found
+
+
+def _visit_map(value: Any, path: str, rule: Rule, shapes: bool) -> list[str]:
+    if not isinstance(value, dict):
+        return [f"{path}: must be an object of schemas, not {_kind(value)}"] if shapes else []
+    return [p for name, sub in value.items() for p in _visit(sub, f"{path}.{name}", rule, shapes)]
+
+
+def _visit_list(value: Any, path: str, rule: Rule, shapes: bool) -> list[str]:
+    if not isinstance(value, list) or not value:
+        return [f"{path}: must be a non-empty list of schemas"] if shapes else []
+    return [p for i, sub in enumerate(value) for p in _visit(sub, f"{path}[{i}]", rule, shapes)]
+
+
+def _node_problems(schema: Any, path: str) -> list[str]:
+    """The keywords of one schema whose value is not a schema: type, required, enum, strings."""
     if isinstance(schema, bool):
         return []
     if not isinstance(schema, dict):
         return [f"{path}: a schema must be an object or a boolean, not {_kind(schema)}"]
-    problems = _keyword_problems(schema, path)
-    for key in _SCHEMA_MAPS:
-        problems += _map_problems(schema, key, path)
-    for key in _SCHEMA_LISTS:
-        problems += _list_problems(schema, key, path)
-    for key in _SCHEMAS:
-        if key in schema:
-            problems += schema_problems(schema[key], f"{path}.{key}")
-    if "items" in schema:
-        items = schema["items"]
-        if isinstance(items, list):
-            problems += _list_problems(schema, "items", path)
-        else:
-            problems += schema_problems(items, f"{path}.items")
-    return problems
-
-
-def _keyword_problems(schema: dict[str, Any], path: str) -> list[str]:
-    """The keywords whose value is not a schema: type, required, enum and the strings."""
     problems = _type_problems(schema.get("type"), path) if "type" in schema else []
     required = schema.get("required", [])
     if not isinstance(required, list) or not all(isinstance(n, str) for n in required):
         problems.append(f"{path}.required: must be a list of property names")
     elif len(set(required)) != len(required):
         problems.append(f"{path}.required: names a property more than once")
-    if "enum" in schema and not (isinstance(schema["enum"], list) and schema["enum"]):
+    enum = schema.get("enum")
+    if enum is not None and not (isinstance(enum, list) and enum):  # null: a warning
         problems.append(f"{path}.enum: must be a non-empty list")
     problems += [
         f"{path}.{key}: must be a string, not {_kind(schema[key])}"
@@ -71,6 +126,17 @@ def _keyword_problems(schema: dict[str, Any], path: str) -> list[str]:
     return problems
 
 
+def _node_warnings(schema: Any, path: str) -> list[str]:
+    if not isinstance(schema, dict) or not schema:  # {} and true mean "anything": on purpose
+        return []
+    found = []
+    if "enum" in schema and schema["enum"] is None:
+        found.append(f"{path}.enum: null (JSON Schema wants a list; treated as absent)")
+    if not any(schema.get(key) is not None for key in _TYPED_BY):
+        found.append(f"{path}: no type")
+    return found
+
+
 def _type_problems(declared: Any, path: str) -> list[str]:
     names = declared if isinstance(declared, list) else [declared]
     wrong = [n for n in names if not isinstance(n, str) or n not in JSON_TYPES]
@@ -78,24 +144,6 @@ def _type_problems(declared: Any, path: str) -> list[str]:
         return []
     shown = ", ".join(repr(n) for n in wrong) or "an empty list"
     return [f"{path}.type: {shown} is not a JSON Schema type"]
-
-
-def _map_problems(schema: dict[str, Any], key: str, path: str) -> list[str]:
-    if key not in schema:
-        return []
-    value = schema[key]
-    if not isinstance(value, dict):
-        return [f"{path}.{key}: must be an object of schemas, not {_kind(value)}"]
-    return [p for name, sub in value.items() for p in schema_problems(sub, f"{path}.{key}.{name}")]
-
-
-def _list_problems(schema: dict[str, Any], key: str, path: str) -> list[str]:
-    if key not in schema:
-        return []
-    value = schema[key]
-    if not isinstance(value, list) or not value:
-        return [f"{path}.{key}: must be a non-empty list of schemas"]
-    return [p for i, sub in enumerate(value) for p in schema_problems(sub, f"{path}.{key}[{i}]")]
 
 
 def _kind(value: Any) -> str:

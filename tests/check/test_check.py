@@ -274,13 +274,16 @@ def test_rolloutctl_calculator_server_passes_every_check_via_the_binary(start_se
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert [line.split()[:2] for line in lines[:-1]] == [["PASS", name] for name in CHECK_NAMES]
-    assert "conformant (16 passed, 0 failed)" in lines[-1]
+    assert "conformant (17 passed, 0 failed, 0 skipped, 0 extension(s) not offered)" in lines[-1]
 
 
 def test_rolloutctl_echo_server_passes_with_tool_checks_skipped(start_server, capsys):
     url = start_server(load_example("echo"), api_key="inbound-key-5b1")
     assert raw_main(["check", url, "--json", "--server-key", "inbound-key-5b1"]) == 0
-    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    report = json.loads(capsys.readouterr().out)
+    assert report["url"] == url and report["passed"] is True
+    assert report["counts"] == {"PASS": 14, "FAIL": 0, "SKIP": 3, "EXTENSION": 0}
+    rows = {row["name"]: row for row in report["checks"]}
     assert list(rows) == list(CHECK_NAMES)
     for name, row in rows.items():
         expected = "SKIP" if name in TOOL_CHECKS else "PASS"

@@ -14,6 +14,11 @@ __all__ = ["EPILOG", "check"]
 
 EPILOG = (
     f"Checks: {', '.join(CHECK_NAMES)}.\n\n"
+    "Each judges its own rule: a check whose precondition could not be met (no usable tool, "
+    "every init refused) is SKIP with the reason. Not visible from outside, so not checked: "
+    "what the server does on shutdown (SIGTERM must still end running rollouts with a "
+    "completion), the rollout time limit and the trainer call timeout (minutes by default), "
+    "and what it logs.\n\n"
     "Exit status: 0 no check failed (skipped checks and an absent status endpoint are fine); "
     "1 a check failed; 2 usage error; 3 the server cannot be reached.\n\n"
     "\b\nExamples:\n"
@@ -55,7 +60,11 @@ def check(
     json_output: JsonFlag = False,
     plain: PlainFlag = False,
 ) -> int:
-    """Check any running RolloutServer for conformance."""
+    """Check any running RolloutServer for conformance.
+
+    Plays the trainer from outside: sends inits, answers the server's chat calls from
+    scripts and judges what comes back, each rule on its own.
+    """
     import asyncio
 
     from rolloutctl.check import suite as checking
