@@ -16,6 +16,7 @@ The leaves live beside the code that raises them (they carry that code's data)::
     │   ├── ToolArgumentError            agent.tools: arguments that do not fit the schema
     │   ├── BadModelResponse             agent.context: a 2xx that is not a completion
     │   ├── TurnLimitReached             agent.context: `max_turns` used up
+    │   ├── RolloutAborted               agent.context: the agent ends its rollout as ERROR
     │   └── AgentToolsError              server.manager: `tools(request)` raised
     ├── RolloutFailure                   server.runner: ends a rollout with a category
     ├── TrainerError                     server.callbacks: a trainer call failed for good

@@ -76,6 +76,7 @@ class ChatResult:
     finish_reason: str
     prompt_tokens: int
     completion_tokens: int
+    response: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # as sent
 
     @property
     def tool_calls(self) -> list[dict[str, Any]]:
@@ -92,6 +93,10 @@ class BadModelResponse(AgentError, ValueError):
 
 class TurnLimitReached(AgentError):
     """Raised by `ctx.chat` when the rollout has used all of its `max_turns`."""
+
+
+class RolloutAborted(AgentError):
+    """Raise from `run` to end the rollout as ERROR (`agent_error`) with this message as is."""
 
 
 class Agent:
@@ -116,17 +121,19 @@ class RolloutContext:
         self.metrics = RolloutMetrics()
         self._llm = llm
 
-    async def chat(self, messages: list[Message] | None = None) -> ChatResult:
+    async def chat(self, messages: list[Message] | None = None, **params: Any) -> ChatResult:
         """Ask the model for the next turn of `messages` (default: `self.messages`).
 
-        The history becomes `messages` plus the assistant message, which is what a
-        failed rollout reports as far as it got.
+        `params` override the rollout's `completion_params` for this call only. The
+        history becomes `messages` plus the assistant message, which is what a failed
+        rollout reports as far as it got.
         """
         if self.metrics.num_llm_calls >= self.request.max_turns:
             raise TurnLimitReached(f"max_turns={self.request.max_turns} reached")
         history = list(self.messages if messages is None else messages)
         started = time.perf_counter()
-        response = await self._llm(history, self.request.completion_params)
+        sampling = self.request.completion_params
+        response = await self._llm(history, {**sampling, **params} if params else sampling)
         self.metrics.llm_latency_ms += (time.perf_counter() - started) * 1000
         result = _parse_chat_response(response)
         self.metrics.num_llm_calls += 1
@@ -186,4 +193,5 @@ def _parse_chat_response(response: dict[str, Any]) -> ChatResult:
         finish_reason=choice.get("finish_reason") or "stop",
         prompt_tokens=int(usage.get("prompt_tokens") or 0),
         completion_tokens=int(usage.get("completion_tokens") or 0),
+        response=response,
     )

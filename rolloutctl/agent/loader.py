@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 DEFAULT_ATTR = "agent"
+AGENT_HOOK = "__rolloutctl_agent__"  # a method returning the Agent an object stands for
 
 
 class TargetError(InputError):
@@ -97,11 +98,19 @@ def _load_file(path: Path) -> ModuleType:
 
 
 def _as_agent(obj: object, where: str) -> Agent:
-    if isinstance(obj, type) and issubclass(obj, Agent):
+    """An Agent, from itself, its class, or what stands for one through `AGENT_HOOK`: an app
+    from `create_app`, an SDK 0.2 `RolloutAgentLoop` (rolloutctl.compat) or its class."""
+    if isinstance(obj, type) and (issubclass(obj, Agent) or hasattr(obj, AGENT_HOOK)):
         try:
             obj = obj()
         except Exception as exc:
             raise TargetError(f"{where}: creating the agent failed: {exc}") from None
+    hook = getattr(obj, AGENT_HOOK, None)
+    if not isinstance(obj, Agent) and callable(hook):
+        obj = hook()
     if not isinstance(obj, Agent):
-        raise TargetError(f"{where} is a {type(obj).__name__}, not an Agent subclass or instance")
+        kind = type(obj).__name__
+        raise TargetError(
+            f"{where} is a {kind}, not an Agent, a RolloutAgentLoop or an app from create_app"
+        )
     return obj

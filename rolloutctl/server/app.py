@@ -97,10 +97,15 @@ class RolloutApp(FastAPI):
     way, so the answers are the same either way.
     """
 
-    def __init__(self, init: InitEndpoint, key: str | None, **kwargs: Any) -> None:
+    def __init__(self, agent: Agent, init: InitEndpoint, key: str | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._agent = agent
         self._init = init
         self._expected = f"Bearer {key}".encode() if key else None
+
+    def __rolloutctl_agent__(self) -> Agent:
+        """The agent this app serves, so that `file.py:app` is a target as good as the agent."""
+        return self._agent
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if (
@@ -161,6 +166,7 @@ def create_app(agent: Agent, settings: ServerSettings | None = None) -> FastAPI:
 
     init = InitEndpoint(settings, state)
     app = RolloutApp(
+        agent,
         init,
         settings.api_key,
         title=f"rolloutctl RolloutServer ({agent.name})",

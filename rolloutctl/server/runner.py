@@ -15,6 +15,7 @@ from rolloutctl.agent.context import (
     Agent,
     BadModelResponse,
     LLMBackend,
+    RolloutAborted,
     RolloutContext,
     RolloutRequest,
     RolloutResult,
@@ -66,6 +67,8 @@ async def execute(ctx: RolloutContext, agent: Agent, timeout: float) -> RolloutR
             result = await agent.run(ctx)
     except TurnLimitReached:
         return RolloutResult(finish_reason="max_turns")
+    except RolloutAborted as exc:
+        raise RolloutFailure(ErrorCategory.AGENT_ERROR, str(exc)) from exc
     except TrainerError as exc:
         raise RolloutFailure(exc.category, str(exc)) from exc
     except BadModelResponse as exc:

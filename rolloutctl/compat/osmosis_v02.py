@@ -1,0 +1,41 @@
+"""The Osmosis SDK 0.2 agent API on rolloutctl: change one import line and serve.
+
+An agent module written for `osmosis_ai.rollout` 0.2 runs unchanged but for::
+
+    from rolloutctl.compat.osmosis_v02 import RolloutAgentLoop, RolloutContext, ...
+
+and is then a target of `serve`, `try`, `validate`, `check` and `bench`, as
+`file.py:MyLoop` (the class), `file.py:app` (`create_app(MyLoop())`) or an instance.
+"""
+
+from rolloutctl.compat.v02_loop import (
+    LoopAgent,
+    RolloutAgentLoop,
+    RolloutContext,
+    RolloutResult,
+    create_app,
+)
+from rolloutctl.compat.v02_models import (
+    CompletionsResult,
+    OpenAIFunctionParametersSchema,
+    OpenAIFunctionPropertySchema,
+    OpenAIFunctionSchema,
+    OpenAIFunctionToolSchema,
+    RolloutMetrics,
+    RolloutRequest,
+)
+
+__all__ = [
+    "CompletionsResult",
+    "LoopAgent",
+    "OpenAIFunctionParametersSchema",
+    "OpenAIFunctionPropertySchema",
+    "OpenAIFunctionSchema",
+    "OpenAIFunctionToolSchema",
+    "RolloutAgentLoop",
+    "RolloutContext",
+    "RolloutMetrics",
+    "RolloutRequest",
+    "RolloutResult",
+    "create_app",
+]
