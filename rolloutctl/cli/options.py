@@ -122,7 +122,8 @@ Target = Annotated[
     str | None,
     typer.Argument(
         help="The agent: 'package.module:attr' or 'path/to/file.py:attr' (attr defaults to "
-        "'agent'); an Agent subclass or instance.",
+        "'agent'); an Agent subclass or instance, an app from create_app, or an SDK 0.2 "
+        "RolloutAgentLoop subclass or instance (rolloutctl.compat.osmosis_v02).",
         show_default=False,
     ),
 ]

@@ -95,6 +95,11 @@ CODES: dict[str, FindingCode] = {
         "implement `async def run(self, ctx)`, or subclass ToolLoopAgent "
         "for the standard tool loop",
     ),
+    "V013": FindingCode(
+        Severity.WARNING,
+        "a tool's parameter schema is sloppy in a way trainers tolerate (a null enum, no type)",
+        'give the schema a "type", and a list or nothing as "enum"',
+    ),
     "V020": FindingCode(
         Severity.ERROR,
         "the dry rollout's init was refused or could not be sent",
@@ -115,6 +120,12 @@ CODES: dict[str, FindingCode] = {
         "the dry rollout broke a protocol rule",
         "keep ctx.messages append-only and answer each tool call once, "
         "in order (run_tool_loop does both)",
+    ),
+    "V030": FindingCode(
+        Severity.WARNING,
+        "compatibility note: Osmosis SDK 0.2 trainers refuse this tool schema",
+        "give the property one string type (a list without Optional, str instead of "
+        "Literal[1, 2]) if such a trainer is to use it",
     ),
 }
 

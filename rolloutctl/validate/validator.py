@@ -18,7 +18,7 @@ from typing import Any
 from rolloutctl.agent.context import Agent, RolloutRequest
 from rolloutctl.agent.tools import Tool
 from rolloutctl.protocol import TOOL_NAME_PATTERN
-from rolloutctl.schema.lint import schema_problems
+from rolloutctl.schema.lint import schema_problems, schema_warnings, sdk02_notes
 from rolloutctl.validate.dry_run import DRY_RUN_MESSAGES, DRY_RUN_TIMEOUT, dry_run
 from rolloutctl.validate.report import Finding, Severity, ValidationReport
 
@@ -152,7 +152,13 @@ def parameters_findings(parameters: Any, tool: str) -> list[Finding]:
     return [
         Finding("V009", f"tool {tool!r}: {problem}", tool)
         for problem in schema_problems(parameters)
-    ]
+    ] + schema_notes(parameters, tool)
+
+
+def schema_notes(parameters: dict[str, Any], tool: str) -> list[Finding]:
+    """Warnings only: what trainers tolerate, and what SDK 0.2 trainers refuse."""
+    found = [Finding("V013", f"tool {tool!r}: {w}", tool) for w in schema_warnings(parameters)]
+    return found + [Finding("V030", f"tool {tool!r}: {n}", tool) for n in sdk02_notes(parameters)]
 
 
 def run_findings(agent: Agent) -> list[Finding]:

@@ -390,3 +390,10 @@ def test_agent_tools_failure_is_a_500_and_starts_nothing(trainer, start_server):
     assert response.status_code == 500 and "no tools today" in response.text
     assert httpx.get(f"{server}/v1/rollout/r1").status_code == 404
     assert httpx.get(f"{server}/health").json()["active_rollouts"] == 0
+
+
+def test_a_string_stop_is_carried_verbatim(trainer, start_server):
+    """The spec says verbatim; some trainers want a list, which is the caller's choice."""
+    post_init(start_server(), init_body(trainer, completion_params={"stop": "\n\n"}))
+    trainer.wait("r1")
+    assert trainer.chats["r1"][0]["stop"] == "\n\n"
