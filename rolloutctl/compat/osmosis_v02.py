@@ -8,6 +8,7 @@ and is then a target of `serve`, `try`, `validate`, `check` and `bench`, as
 `file.py:MyLoop` (the class), `file.py:app` (`create_app(MyLoop())`) or an instance.
 """
 
+from rolloutctl.agent.context import RolloutMetrics
 from rolloutctl.compat.v02_loop import (
     LoopAgent,
     RolloutAgentLoop,
@@ -21,7 +22,6 @@ from rolloutctl.compat.v02_models import (
     OpenAIFunctionPropertySchema,
     OpenAIFunctionSchema,
     OpenAIFunctionToolSchema,
-    RolloutMetrics,
     RolloutRequest,
 )
 

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from fastapi import FastAPI
 from pydantic import BaseModel
 
 from rolloutctl.agent import context as agent_api
+from rolloutctl.agent.context import RolloutMetrics
 from rolloutctl.agent.tools import Tool
-from rolloutctl.compat.v02_models import CompletionsResult, RolloutMetrics, RolloutRequest
+from rolloutctl.compat.v02_models import CompletionsResult, RolloutRequest
 from rolloutctl.errors import AgentError
 from rolloutctl.server.app import create_app as create_server_app
 from rolloutctl.server.settings import ServerSettings
@@ -67,7 +68,7 @@ class RolloutContext:
 
     @property
     def metrics(self) -> RolloutMetrics:
-        return RolloutMetrics.model_validate(self._inner.metrics, from_attributes=True)
+        return replace(self._inner.metrics)  # a snapshot
 
 
 class RolloutAgentLoop(abc.ABC):

@@ -2,6 +2,7 @@
 
 Same names, fields and defaults as `osmosis_ai.rollout` 0.2 (see
 shared/OSMOSIS_0_2_AGENT_API.md), so agent code that builds or reads them runs as is.
+`RolloutMetrics` is the agent API's own: it has the same fields.
 """
 
 from __future__ import annotations
@@ -38,16 +39,6 @@ class OpenAIFunctionSchema(BaseModel):
 class OpenAIFunctionToolSchema(BaseModel):
     type: str = "function"
     function: OpenAIFunctionSchema
-
-
-class RolloutMetrics(BaseModel):
-    total_latency_ms: float = 0.0
-    llm_latency_ms: float = 0.0
-    tool_latency_ms: float = 0.0
-    num_llm_calls: int = 0
-    num_tool_calls: int = 0
-    prompt_tokens: int = 0
-    response_tokens: int = 0
 
 
 class RolloutRequest(BaseModel):
