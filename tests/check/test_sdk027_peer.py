@@ -76,3 +76,13 @@ def test_checks_whose_precondition_fails_are_skipped_with_the_reason():
         assert rows[name].reason.startswith("not tested: the init was refused (init refused")
     assert rows["tool-rollout"].status == "SKIP"
     assert "cannot learn the tools" in rows["tool-rollout"].reason
+
+
+def test_try_against_the_sdk027_server_answers_16_without_violations():
+    with run_server(Sdk027Peer().app) as url:
+        result = subprocess.run([rolloutctl_bin(), "try", "--server-url", url, "--json"],
+                                capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    trajectory = json.loads(result.stdout)
+    assert trajectory["violations"] == [] and len(trajectory["turns"]) == 3
+    assert "16" in trajectory["completion"]["final_messages"][-1]["content"]
