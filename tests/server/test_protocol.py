@@ -351,17 +351,21 @@ def test_full_queue_answers_503_with_retry_after(trainer, start_server):
 
 
 def test_fifty_rollouts_run_concurrently(start_server):
+    from rolloutctl.server.retry import RetryPolicy
     from tests.helpers import run_server
     from tests.recording_trainer import RecordingTrainer
 
     slow = RecordingTrainer(hold_until=50)
     with run_server(slow.app) as url:
         slow.url = url
-        server = start_server()
+        # the held answers come only once all 50 are in flight: on a busy machine that takes
+        # seconds, so a chat call must not time out (and be retried) before then
+        patient = RetryPolicy(max_retries=1, initial_delay=0.1, window=60.0, call_timeout=60.0)
+        server = start_server(retry=patient)
         with concurrent.futures.ThreadPoolExecutor(16) as pool:
             list(pool.map(lambda i: post_init(server, init_body(slow, f"c{i}")), range(50)))
         for i in range(50):
-            assert slow.wait(f"c{i}")["status"] == "COMPLETED"
+            assert slow.wait(f"c{i}", timeout=60)["status"] == "COMPLETED"
     assert slow.max_in_flight == 50
 
 
