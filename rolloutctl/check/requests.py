@@ -107,7 +107,7 @@ async def init_tools(session: Session) -> Verdict:
     out = await session.probe
     if out.error:
         return Verdict(CheckStatus.FAIL, out.error)
-    problems = session.tool_findings + [
+    problems = [f"error: {finding}" for finding in session.tool_findings] + [
         f"{v.rule}: {v.message}" for v in out.violations if v.rule.startswith("init_response")
     ]
     names = [tool["function"]["name"] for tool in session.tools]

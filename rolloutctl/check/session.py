@@ -60,10 +60,11 @@ def judge(problems: list[str], passed: str, notes: Sequence[str] = ()) -> Verdic
     what is worth knowing but breaks no rule, kept in the details either way."""
     problems = list(dict.fromkeys(problems))  # the trainer and a check may see the same thing
     if not problems:
-        shown = (
-            f"; note: {notes[0]}" if len(notes) == 1 else f"; {len(notes)} notes" if notes else ""
-        )
-        return Verdict(CheckStatus.PASS, passed + shown, tuple(notes))
+        if len(notes) == 1:
+            passed += f"; note: {notes[0]}"
+        elif notes:
+            passed += f"; {len(notes)} notes"
+        return Verdict(CheckStatus.PASS, passed, tuple(notes))
     more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
     return Verdict(CheckStatus.FAIL, problems[0] + more, (*problems, *notes))
 
