@@ -146,7 +146,7 @@ async def bad_init_422(session: Session) -> Verdict:
     await watch.close()
     # an accepted init was reported as such; a refused one must not have started anything
     refused = {rid for rid, r in zip(ids, responses, strict=True) if not _accepted(r)}
-    started = sorted({chat.get("rollout_id") for chat in watch.chats} & refused)
+    started = sorted(refused.intersection(chat.get("rollout_id") for chat in watch.chats))
     if started:
         problems.append(f"a refused init started rollout {started[0]!r}")
     return judge(problems, f"{len(BAD_INITS)} kinds of bad init: each 422 naming the field, no key")

@@ -101,15 +101,17 @@ class CompletionsResult(BaseModel):
             prompt, completion = result.prompt_tokens, result.completion_tokens
             usage = {"prompt_tokens": prompt, "completion_tokens": completion,
                      "total_tokens": prompt + completion}  # fmt: skip
-        token_ids, logprobs = response.get("token_ids"), response.get("logprobs")
         return cls(
             message=result.message,
-            token_ids=token_ids if _all(token_ids, int) else [],
-            logprobs=logprobs if _all(logprobs, int | float) else [],
+            token_ids=_list_of(response.get("token_ids"), int),
+            logprobs=_list_of(response.get("logprobs"), int | float),
             usage=usage,
             finish_reason=result.finish_reason,
         )
 
 
-def _all(values: Any, kind: Any) -> bool:
-    return isinstance(values, list) and all(isinstance(value, kind) for value in values)
+def _list_of(values: Any, kind: Any) -> list[Any]:
+    """`values` when it is a list of `kind`, else []."""
+    if isinstance(values, list) and all(isinstance(value, kind) for value in values):
+        return values
+    return []
