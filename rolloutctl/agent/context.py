@@ -23,6 +23,7 @@ __all__ = [
     "ChatResult",
     "LLMBackend",
     "Message",
+    "RolloutAborted",
     "RolloutContext",
     "RolloutMetrics",
     "RolloutRequest",

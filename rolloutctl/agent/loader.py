@@ -16,6 +16,7 @@ from rolloutctl.agent.context import Agent
 from rolloutctl.errors import InputError
 
 __all__ = [
+    "AGENT_HOOK",
     "DEFAULT_ATTR",
     "TargetError",
     "example_names",

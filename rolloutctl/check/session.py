@@ -27,6 +27,7 @@ from rolloutctl.trainer import InitError, InitRefused, MockTrainer
 from rolloutctl.trainer.policies.script import ScriptEntry
 
 __all__ = [
+    "DROP",
     "SYSTEM",
     "CheckOptions",
     "CheckStatus",
@@ -34,6 +35,7 @@ __all__ = [
     "Session",
     "Verdict",
     "judge",
+    "tool_notes",
     "tool_problems",
 ]
 

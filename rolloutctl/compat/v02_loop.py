@@ -25,6 +25,16 @@ from rolloutctl.errors import AgentError
 from rolloutctl.server.app import create_app as create_server_app
 from rolloutctl.server.settings import ServerSettings
 
+__all__ = [
+    "DeclaredTool",
+    "LoopAgent",
+    "RolloutAgentLoop",
+    "RolloutContext",
+    "RolloutResult",
+    "create_app",
+    "wire_schema",
+]
+
 Message = dict[str, Any]
 
 

@@ -14,6 +14,15 @@ from pydantic import BaseModel, Field
 from rolloutctl.agent.context import ChatResult
 from rolloutctl.agent.context import RolloutRequest as AgentRequest
 
+__all__ = [
+    "CompletionsResult",
+    "OpenAIFunctionParametersSchema",
+    "OpenAIFunctionPropertySchema",
+    "OpenAIFunctionSchema",
+    "OpenAIFunctionToolSchema",
+    "RolloutRequest",
+]
+
 
 class OpenAIFunctionPropertySchema(BaseModel):
     type: str

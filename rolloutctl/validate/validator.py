@@ -27,6 +27,7 @@ __all__ = [
     "parameters_findings",
     "run_findings",
     "schema_findings",
+    "schema_notes",
     "tool_findings",
     "tool_schemas",
     "validate_agent",
