@@ -68,6 +68,7 @@ class CheckOptions:
     trainer_host: str = "127.0.0.1"  # where the mock trainer listens and is called back
     linger: float = 1.0  # listen on after a completion, for late or repeated callbacks
     only: tuple[str, ...] = ()  # check names; empty: all
+    metadata: dict[str, Any] = field(default_factory=dict)  # sent in every init
 
 
 @dataclass
@@ -112,6 +113,8 @@ class Session:
             "server_url": self.trainer.url,
             "messages": [SYSTEM, user],
         }
+        if self.options.metadata:
+            body["metadata"] = self.options.metadata
         return {**body, **fields}
 
     def watch(self, rollout_ids: Collection[str]) -> Watch:

@@ -11,6 +11,8 @@ import asyncio
 from dataclasses import asdict
 from typing import Any
 
+import orjson
+
 from rolloutctl.agent.context import (
     Agent,
     BadModelResponse,
@@ -110,3 +112,37 @@ def build_payload(
             extra_fields=result.extra_fields,
         )
     return payload
+
+
+def kept_payload(payload: dict[str, Any], limit: int) -> dict[str, Any]:
+    """The copy of a completion kept for the status endpoint, at most about `limit` bytes.
+
+    The trainer gets the payload whole; an hour of records must not hold every long
+    history whole too. Past the limit, `final_messages` keeps its leading messages that
+    fit, and `truncated` says what was dropped.
+    """
+    messages = payload.get("final_messages") or []
+    size = _json_size(payload)
+    if size <= limit:
+        return payload
+    kept: list[Any] = []
+    budget = limit - 4096  # room for the rest of the payload
+    for message in messages:
+        budget -= _json_size(message)
+        if budget < 0:
+            break
+        kept.append(message)
+    truncated = {"bytes": size, "limit": limit, "messages": len(messages), "kept": len(kept)}
+    extra = payload.get("extra_fields") or {}
+    if _json_size(extra) > 4096:
+        extra = {k: v for k, v in extra.items() if k == "error_category"}
+        truncated["extra_fields"] = "dropped"
+    return {**payload, "final_messages": kept, "extra_fields": extra, "truncated": truncated}
+
+
+def _json_size(value: Any) -> int:
+    """Bytes of `value` as JSON; what orjson cannot encode (deep nesting) counts as huge."""
+    try:
+        return len(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS))
+    except orjson.JSONEncodeError:
+        return 1 << 62

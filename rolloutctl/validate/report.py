@@ -43,7 +43,8 @@ CODES: dict[str, FindingCode] = {
     "V003": FindingCode(
         Severity.ERROR,
         "tools(request) raised",
-        "make tools(request) return a list of @tool functions without raising",
+        "make tools(request) return a list of @tool functions without raising (pass "
+        "--metadata JSON when they depend on the rollout's metadata)",
     ),
     "V004": FindingCode(
         Severity.ERROR,
@@ -95,6 +96,18 @@ CODES: dict[str, FindingCode] = {
         "implement `async def run(self, ctx)`, or subclass ToolLoopAgent "
         "for the standard tool loop",
     ),
+    "V013": FindingCode(
+        Severity.WARNING,
+        "async code makes a call that blocks the event loop",
+        "use the async form (await asyncio.sleep, httpx.AsyncClient), or make the tool a "
+        "plain def: sync tools run in a worker thread",
+    ),
+    "V014": FindingCode(
+        Severity.ERROR,
+        "a $ref in a tool's parameters does not resolve within them",
+        "put the definitions under the parameters' own $defs (a @tool function's "
+        "pydantic arguments do this for you)",
+    ),
     "V020": FindingCode(
         Severity.ERROR,
         "the dry rollout's init was refused or could not be sent",
@@ -109,6 +122,17 @@ CODES: dict[str, FindingCode] = {
         Severity.ERROR,
         "the dry rollout sent no completion in time",
         "make run() return a RolloutResult within the time limit, or raise --timeout",
+    ),
+    "V024": FindingCode(
+        Severity.ERROR,
+        "a tool raised when called with arguments built from its schema",
+        "make the tool return for the arguments shown, or give its parameters a default "
+        "or an enum that validate calls it with",
+    ),
+    "V025": FindingCode(
+        Severity.ERROR,
+        "a tool did not return within the time limit",
+        "make the tool return within the time limit, or raise --timeout",
     ),
     "V023": FindingCode(
         Severity.ERROR,
