@@ -26,6 +26,7 @@ EPILOG = (
 
 
 def serve(
+    ctx: typer.Context,
     target: Target = None,
     example: Example = None,
     host: Annotated[
@@ -167,7 +168,8 @@ def serve(
         serving.ServeConfig(
             host=host,
             port=port,
-            log_level=log_level.value,
+            # --debug shows tracebacks: those of failing agents and tools are DEBUG lines
+            log_level="debug" if ctx.find_root().params.get("debug") else log_level.value,
             json_logs=json_logs,
             settings=settings,
         ),
