@@ -84,8 +84,9 @@ def serve_file(tmp_path, attr: str, *args: str) -> tuple[subprocess.Popen, str]:
     path = tmp_path / "buggy_agent.py"
     path.write_text(textwrap.dedent(AGENT))
     port = free_port()
+    command = [rolloutctl_bin(), *filter(None, args[:1]), "serve", f"{path}:{attr}"]
     process = subprocess.Popen(
-        [rolloutctl_bin(), *filter(None, args[:1]), "serve", f"{path}:{attr}", "--port", str(port), *args[1:]],
+        [*command, "--port", str(port), *args[1:]],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

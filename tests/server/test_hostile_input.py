@@ -92,7 +92,8 @@ def test_the_bearer_scheme_is_case_insensitive(trainer, start_server):
         headers = {"authorization": f"{scheme} inbound-key"}
         response = post_init(server, init_body(trainer, f"r-{scheme}"), headers=headers)
         assert response.status_code == 202, scheme
-    assert post_init(server, init_body(trainer, "r2"), headers={"authorization": "Basic inbound-key"}).status_code == 401  # fmt: skip
+    basic = {"authorization": "Basic inbound-key"}
+    assert post_init(server, init_body(trainer, "r2"), headers=basic).status_code == 401
 
 
 def test_openapi_lists_the_init_error_responses(start_server):
@@ -148,9 +149,7 @@ class LongHistory(Agent):
         return RolloutResult()
 
 
-def test_the_kept_copy_is_capped_and_says_so_while_the_trainer_gets_it_whole(
-    trainer, start_server
-):
+def test_the_kept_copy_is_capped_and_says_so_while_the_trainer_gets_it_whole(trainer, start_server):
     server = start_server(LongHistory(), max_record_bytes=20_000)
     post_init(server, init_body(trainer))
     delivered = trainer.wait("r1")

@@ -81,7 +81,8 @@ def test_the_dry_run_calls_every_tool_and_reports_raises_and_stalls():
     assert not report["valid"]
     by_code = {f["code"]: f for f in report["findings"]}
     assert by_code["V024"]["tool"] == "always_fails"
-    assert 'RuntimeError: backend is down (called with {"query": "x"})' in by_code["V024"]["message"]
+    message = by_code["V024"]["message"]
+    assert 'RuntimeError: backend is down (called with {"query": "x"})' in message
     assert by_code["V025"]["tool"] == "blocks"
 
 
