@@ -108,7 +108,7 @@ class Session:
     def init_body(self, rollout_id: str, **fields: Any) -> dict[str, Any]:
         """A valid init; `fields` replace or add top-level fields."""
         user = {"role": "user", "content": f"Rollout {rollout_id}: answer as scripted."}
-        body = {
+        body: dict[str, Any] = {
             "rollout_id": rollout_id,
             "server_url": self.trainer.url,
             "messages": [SYSTEM, user],

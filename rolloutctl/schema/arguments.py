@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "schema_instance"]
+__all__ = ["MAX_DEPTH", "resolve_ref", "schema_instance"]
 
 MAX_DEPTH = 32  # a recursive schema gets cut here instead of looping forever
 _FORMATS = {

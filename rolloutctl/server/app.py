@@ -35,6 +35,8 @@ __all__ = [
     "RolloutApp",
     "bearer_ok",
     "create_app",
+    "read_body",
+    "status_json",
     "validation_detail",
 ]
 
@@ -138,7 +140,7 @@ class RolloutApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-async def read_body(scope: dict, receive: Any, limit: int) -> bytes | None:
+async def read_body(scope: Scope, receive: Any, limit: int) -> bytes | None:
     """The request body, or None once it is known to exceed `limit` bytes.
 
     A declared Content-Length over the limit is refused before any of the body is
@@ -161,7 +163,7 @@ async def read_body(scope: dict, receive: Any, limit: int) -> bytes | None:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _content_length(scope: dict) -> int | None:
+def _content_length(scope: Scope) -> int | None:
     for name, value in scope["headers"]:
         if name == b"content-length":
             return int(value) if value.isdigit() else None

@@ -26,7 +26,14 @@ from rolloutctl.errors import RolloutctlError
 from rolloutctl.protocol import ErrorCategory, InitRequest
 from rolloutctl.server.callbacks import TrainerClient, TrainerError
 
-__all__ = ["RolloutFailure", "build_payload", "execute", "to_rollout_request", "v1_backend"]
+__all__ = [
+    "RolloutFailure",
+    "build_payload",
+    "execute",
+    "kept_payload",
+    "to_rollout_request",
+    "v1_backend",
+]
 
 
 class RolloutFailure(RolloutctlError):
@@ -132,7 +139,8 @@ def kept_payload(payload: dict[str, Any], limit: int) -> dict[str, Any]:
         if budget < 0:
             break
         kept.append(message)
-    truncated = {"bytes": size, "limit": limit, "messages": len(messages), "kept": len(kept)}
+    truncated: dict[str, Any] = {"bytes": size, "limit": limit}
+    truncated.update(messages=len(messages), kept=len(kept))
     extra = payload.get("extra_fields") or {}
     if _json_size(extra) > 4096:
         extra = {k: v for k, v in extra.items() if k == "error_category"}

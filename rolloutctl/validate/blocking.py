@@ -14,6 +14,8 @@ import textwrap
 from collections.abc import Callable, Iterator
 from typing import Any
 
+__all__ = ["BLOCKING_CALLS", "blocking_calls"]
+
 BLOCKING_CALLS = frozenset(
     {
         "time.sleep",

@@ -123,6 +123,12 @@ CODES: dict[str, FindingCode] = {
         "the dry rollout sent no completion in time",
         "make run() return a RolloutResult within the time limit, or raise --timeout",
     ),
+    "V023": FindingCode(
+        Severity.ERROR,
+        "the dry rollout broke a protocol rule",
+        "keep ctx.messages append-only and answer each tool call once, "
+        "in order (run_tool_loop does both)",
+    ),
     "V024": FindingCode(
         Severity.ERROR,
         "a tool raised when called with arguments built from its schema",
@@ -133,12 +139,6 @@ CODES: dict[str, FindingCode] = {
         Severity.ERROR,
         "a tool did not return within the time limit",
         "make the tool return within the time limit, or raise --timeout",
-    ),
-    "V023": FindingCode(
-        Severity.ERROR,
-        "the dry rollout broke a protocol rule",
-        "keep ctx.messages append-only and answer each tool call once, "
-        "in order (run_tool_loop does both)",
     ),
 }
 

@@ -16,6 +16,8 @@ from rolloutctl.agent.tools import Tool
 from rolloutctl.schema.arguments import schema_instance
 from rolloutctl.validate.report import Finding
 
+__all__ = ["tool_call_findings"]
+
 
 async def tool_call_findings(tools: Sequence[Tool], timeout: float) -> list[Finding]:
     """Call each tool once (all at once, each within `timeout`); why some failed."""

@@ -13,6 +13,7 @@ import inspect
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from rolloutctl.agent.context import Agent, RolloutRequest
@@ -25,10 +26,13 @@ from rolloutctl.validate.report import Finding, Severity, ValidationReport
 from rolloutctl.validate.tool_calls import tool_call_findings
 
 __all__ = [
+    "blocking_findings",
+    "dry_run_request",
     "name_findings",
     "parameters_findings",
     "run_findings",
     "schema_findings",
+    "static_findings",
     "tool_findings",
     "tool_schemas",
     "validate_agent",
@@ -60,7 +64,9 @@ def dry_run_request(metadata: dict[str, Any] | None = None) -> RolloutRequest:
     )
 
 
-def static_findings(agent: Agent, request: RolloutRequest) -> tuple[list[dict], list[Finding]]:
+def static_findings(
+    agent: Agent, request: RolloutRequest
+) -> tuple[list[dict[str, Any]], list[Finding]]:
     """The tool schemas and every finding that needs no rollout (what `serve` checks too)."""
     schemas, findings = tool_schemas(agent, request)
     findings = name_findings(agent) + findings + tool_findings(schemas) + run_findings(agent)
@@ -73,7 +79,7 @@ def blocking_findings(agent: Agent, request: RolloutRequest) -> list[Finding]:
         tools = [t for t in agent.tools(request) if isinstance(t, Tool)]
     except Exception:  # reported as V003 already
         tools = []
-    places = [(type(agent), None)]
+    places: list[tuple[Callable[..., Any] | type, str | None]] = [(type(agent), None)]
     places += [(t.func, t.name) for t in tools if inspect.iscoroutinefunction(t.func)]
     return [
         Finding(

@@ -8,7 +8,7 @@ import typer
 
 from rolloutctl.cli.options import Example, LogLevel, Target, env_names, resolve_agent
 
-__all__ = ["EPILOG", "serve"]
+__all__ = ["EPILOG", "refuse_invalid", "serve"]
 
 EPILOG = (
     "Environment: every option reads ROLLOUTCTL_<OPTION>, or ROLLOUTCTL_SERVE_<OPTION> for "
