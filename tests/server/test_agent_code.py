@@ -12,7 +12,7 @@ import time
 import httpx
 
 from rolloutctl import ToolLoopAgent, tool
-from tests.helpers import free_port, rolloutctl_bin
+from tests.helpers import free_port, rolloutctl_bin, wait_healthy
 from tests.recording_trainer import assistant, call
 from tests.server.test_protocol import init_body, post_init
 
@@ -92,14 +92,8 @@ def serve_file(tmp_path, attr: str, *args: str) -> tuple[subprocess.Popen, str]:
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{url}/health", timeout=1)
-            return process, url
-        except httpx.TransportError:
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
+    wait_healthy(url, process)
+    return process, url
 
 
 def stop(process: subprocess.Popen) -> str:
@@ -189,15 +183,9 @@ def test_shutdown_logs_every_pending_delivery_as_failed(tmp_path):
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, server)
+        wait_healthy(f"http://127.0.0.1:{trainer_port}", trainer)  # any answer will do
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/health", timeout=1)
-                httpx.post(f"http://127.0.0.1:{trainer_port}/v1/chat/completions", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
         body = {"server_url": f"http://127.0.0.1:{trainer_port}", "messages": []}
         for index in range(5):
             post_init(url, {**body, "rollout_id": f"d{index}"})

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.helpers import free_port, rolloutctl_bin
+from tests.helpers import free_port, rolloutctl_bin, wait_healthy
 
 HUNDRED_MB = 100 * 1000 * 1000
 
@@ -33,14 +33,8 @@ def start_serve() -> tuple[subprocess.Popen, int]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-            return process, port
-        except httpx.TransportError:
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.1)
+    wait_healthy(f"http://127.0.0.1:{port}", process)
+    return process, port
 
 
 def send_body(sock: socket.socket) -> None:
