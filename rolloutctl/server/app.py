@@ -66,7 +66,9 @@ def _unprocessable_json(exc: orjson.JSONDecodeError) -> InitAnswer:
 
 
 def _too_large(limit: int) -> InitAnswer:
-    return _json(413, {"detail": f"init body is larger than {limit} bytes (--max-init-bytes)"})
+    """413, closing the connection: otherwise the server would read the rest to discard it."""
+    detail = {"detail": f"init body is larger than {limit} bytes (--max-init-bytes)"}
+    return _json(413, detail, ((b"connection", b"close"),))
 
 
 class InitEndpoint:
