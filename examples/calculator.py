@@ -1,4 +1,8 @@
-"""The calculator agent: four arithmetic tools and the standard tool loop."""
+"""The calculator agent: four arithmetic tools and the standard tool loop.
+
+The tools are `async def` because they never block: they run on the event loop
+without a hop to a worker thread (a plain `def` tool would run in one).
+"""
 
 from rolloutctl import ToolLoopAgent, tool
 
@@ -9,25 +13,25 @@ def _number(value: float) -> str:
 
 
 @tool
-def add(a: float, b: float) -> str:
+async def add(a: float, b: float) -> str:
     """Add two numbers and return a + b."""
     return _number(a + b)
 
 
 @tool
-def subtract(a: float, b: float) -> str:
+async def subtract(a: float, b: float) -> str:
     """Subtract b from a and return a - b."""
     return _number(a - b)
 
 
 @tool
-def multiply(a: float, b: float) -> str:
+async def multiply(a: float, b: float) -> str:
     """Multiply two numbers and return a * b."""
     return _number(a * b)
 
 
 @tool
-def divide(a: float, b: float) -> str:
+async def divide(a: float, b: float) -> str:
     """Divide a by b and return a / b; b must not be zero."""
     if b == 0:
         raise ZeroDivisionError("division by zero")

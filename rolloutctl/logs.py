@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 
@@ -16,11 +17,16 @@ from rich.console import Console
 
 __all__ = ["JsonLineFormatter", "LineFormatter", "setup_logging"]
 
+_FIELDS = ("rollout_id", "status", "category")  # set by `extra=` on rollout lines
+_UNPRINTABLE = re.compile(r"[^\S ]|[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _LEVEL_COLOURS = {"DEBUG": "2", "INFO": "36", "WARNING": "33", "ERROR": "31", "CRITICAL": "1;31"}
 
 
 class JsonLineFormatter(logging.Formatter):
-    """One JSON object per record: time, level, logger, message."""
+    """One JSON object per record: time, level, logger, message, and the rollout's fields.
+
+    A traceback (logged at DEBUG) goes in `exc_info` as one string.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -29,6 +35,11 @@ class JsonLineFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for name in _FIELDS:
+            if name in record.__dict__:
+                entry[name] = record.__dict__[name]
+        if record.exc_info:
+            entry["exc_info"] = self.formatException(record.exc_info)
         return json.dumps(entry)
 
 
@@ -38,6 +49,15 @@ class LineFormatter(logging.Formatter):
     def __init__(self, colour: bool) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S")
         self.colour = colour
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        """The line with control characters escaped: a rollout id or an error message
+        from a peer must not forge log lines or send escapes to the terminal. The
+        traceback, appended after this, keeps its line breaks."""
+        line = super().formatMessage(record)
+        if line.isprintable():  # C speed; the common case costs nothing more
+            return line
+        return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], line)
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)

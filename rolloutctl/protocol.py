@@ -68,8 +68,8 @@ class InitRequest(_Body):
     messages: list[dict[str, Any]]
     completion_params: dict[str, Any] = Field(default_factory=dict)
     api_key: SecretStr | None = None
-    max_turns: int = Field(default=10, ge=1)
-    max_tokens_total: int = Field(default=8192, ge=1)
+    max_turns: int = Field(default=10, ge=1, strict=True)  # "5" and true are refused
+    max_tokens_total: int = Field(default=8192, ge=1, strict=True)
     tool_server_url: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -91,6 +91,9 @@ class InitRequest(_Body):
             raise ValueError("must be an http(s) URL with a host") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http(s) URL with a host")
+        if parts.query or parts.fragment or "?" in value or "#" in value:
+            # the callback paths are appended to it, so a query would swallow them
+            raise ValueError("must not have a query (?) or fragment (#)")
         return value
 
     @field_validator("messages")

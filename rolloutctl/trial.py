@@ -45,6 +45,7 @@ class TryOptions:
     max_turns: int | None = None
     max_tokens_total: int | None = None
     completion_params: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
     timeout: float = 60.0  # for the completion to arrive
     linger: float = 1.0  # listen on after it, to catch late or repeated callbacks
 
@@ -67,6 +68,8 @@ def build_init(rollout_id: str, options: TryOptions) -> dict[str, Any]:
         "messages": messages,
         "completion_params": options.completion_params,
     }
+    if options.metadata:
+        init["metadata"] = options.metadata
     optional = {
         "api_key": options.api_key,
         "max_turns": options.max_turns,

@@ -84,3 +84,20 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
 def rolloutctl_bin() -> str:
     """The installed `rolloutctl` console script of the running environment."""
     return str(Path(sys.executable).with_name("rolloutctl"))
+
+
+def wait_healthy(url: str, process: subprocess.Popen | None = None, timeout: float = 30) -> None:
+    """Poll `url`/health until it answers; fail early if `process` (the server) died."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(f"{url}/health", timeout=1)
+            return
+        except httpx.TransportError:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"the server exited with {process.returncode}") from None
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)

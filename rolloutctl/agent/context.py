@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ __all__ = [
     "TurnLimitReached",
 ]
 
+log = logging.getLogger("rolloutctl.agent")
 Message = dict[str, Any]
 LLMBackend = Callable[[list[Message], dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -176,11 +178,17 @@ class RolloutContext:
         try:
             return await tool.call(arguments)
         except Exception as exc:  # a tool's failure is reported to the model, not raised
+            log.debug("rollout %s: tool %s raised", self.request.rollout_id, name, exc_info=True)
             return f"Error: {type(exc).__name__}: {exc}"
 
 
 def _parse_chat_response(response: dict[str, Any]) -> ChatResult:
-    """Read the fields PROTOCOL.md names from an OpenAI chat completion."""
+    """Read the fields PROTOCOL.md names from an OpenAI chat completion.
+
+    Whatever does not have the shape the protocol gives it is the model backend's
+    fault (BadModelResponse), not the agent's: it must not surface later as an
+    AttributeError inside the loop.
+    """
     try:
         choice = response["choices"][0]
         message = choice["message"]
@@ -188,11 +196,31 @@ def _parse_chat_response(response: dict[str, Any]) -> ChatResult:
         raise BadModelResponse("chat response has no choices[0].message") from exc
     if not isinstance(message, dict):
         raise BadModelResponse("chat response choices[0].message is not an object")
+    tool_calls = message.get("tool_calls")
+    if tool_calls is not None and not (
+        isinstance(tool_calls, list) and all(isinstance(c, dict) for c in tool_calls)
+    ):
+        raise BadModelResponse("chat response message.tool_calls is not a list of objects")
+    finish_reason = choice.get("finish_reason")
+    if finish_reason is not None and not isinstance(finish_reason, str):
+        raise BadModelResponse("chat response choices[0].finish_reason is not a string")
     usage = response.get("usage") or {}
+    if not isinstance(usage, dict):
+        raise BadModelResponse("chat response usage is not an object")
     return ChatResult(
         message=message,
-        finish_reason=choice.get("finish_reason") or "stop",
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
+        finish_reason=finish_reason or "stop",
+        prompt_tokens=_token_count(usage, "prompt_tokens"),
+        completion_tokens=_token_count(usage, "completion_tokens"),
         response=response,
     )
+
+
+def _token_count(usage: dict[str, Any], name: str) -> int:
+    value = usage.get(name)
+    if value is None:
+        return 0
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and value >= 0 and float(value).is_integer():
+        return int(value)
+    raise BadModelResponse(f"chat response usage.{name} is not a non-negative integer")

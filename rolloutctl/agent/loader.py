@@ -68,7 +68,35 @@ def load_agent(target: str) -> Agent:
 
 def _load_module(location: str) -> ModuleType:
     if location.endswith(".py") or "/" in location or "\\" in location:
-        return _load_file(Path(location))
+        path = Path(location)
+        package = _package_module(path)
+        return _load_file(path) if package is None else _import(*package)
+    return _import(location, Path.cwd())
+
+
+def _package_module(path: Path) -> tuple[str, Path] | None:
+    """(dotted name, import root) of a file inside a package (its folder has __init__.py).
+
+    Importing it by that name, with the root on sys.path, lets the file use relative
+    imports (`from .tools import search`) the way `python -m` would.
+    """
+    if not path.is_file() or not (path.parent / "__init__.py").is_file():
+        return None
+    parts = [] if path.stem == "__init__" else [path.stem]
+    folder = path.resolve().parent
+    while (folder / "__init__.py").is_file() and folder.name.isidentifier():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    loaded = sys.modules.get(parts[0])
+    if loaded is not None and Path(getattr(loaded, "__file__", "") or "").parent.parent != folder:
+        return None  # the name is taken by another package: load the file by its path
+    return ".".join(parts), folder
+
+
+def _import(location: str, root: Path) -> ModuleType:
+    """Import `location` with `root` on sys.path, as uvicorn does with the current directory."""
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
     try:
         return importlib.import_module(location)
     except ModuleNotFoundError as exc:

@@ -6,9 +6,12 @@ trainer sees and the code that runs can never disagree.
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import inspect
 import json
 import re
+import types
 from collections.abc import Callable
 from typing import Any, get_type_hints
 
@@ -26,7 +29,13 @@ class ToolArgumentError(AgentError, ValueError):
 
 
 class Tool:
-    """A callable tool with its OpenAI function schema."""
+    """A callable tool with its OpenAI function schema.
+
+    A sync function runs in a worker thread, so a tool that blocks (sleeps, reads a
+    file, calls a web API with requests) holds up its own rollout and no other.
+    On a method, `self` is not a parameter: reading the tool from an instance
+    gives a copy bound to it (a descriptor, like a function's own binding).
+    """
 
     def __init__(
         self, func: Callable[..., Any], name: str | None = None, description: str | None = None
@@ -35,8 +44,17 @@ class Tool:
         self.name = name or func.__name__
         summary, arg_docs = _parse_docstring(inspect.getdoc(func) or "")
         self.description = description or summary
-        self._adapters, self.parameters = _build_parameters(func, arg_docs)
+        self._method = next(iter(inspect.signature(func).parameters), None) == "self"
+        self._adapters, self.parameters = _build_parameters(func, arg_docs, self._method)
         self._is_async = inspect.iscoroutinefunction(func)
+
+    def __get__(self, instance: object, owner: type | None = None) -> Tool:
+        if instance is None or not self._method:
+            return self
+        bound = copy.copy(self)
+        bound.func = types.MethodType(self.func, instance)
+        bound._method = False
+        return bound
 
     def schema(self) -> dict[str, Any]:
         """The OpenAI `ToolSchema` sent in the 202 of init."""
@@ -50,9 +68,10 @@ class Tool:
     async def call(self, arguments: dict[str, Any]) -> str:
         """Validate `arguments`, run the function, and return its result as text."""
         kwargs = self._validate(arguments)
-        result = self.func(**kwargs)
         if self._is_async:
-            result = await result
+            result = await self.func(**kwargs)
+        else:
+            result = await asyncio.to_thread(self.func, **kwargs)
         return result if isinstance(result, str) else json.dumps(result, default=str)
 
     def _validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -85,25 +104,38 @@ def tool(
 
 
 def _build_parameters(
-    func: Callable[..., Any], arg_docs: dict[str, str]
+    func: Callable[..., Any], arg_docs: dict[str, str], method: bool
 ) -> tuple[dict[str, TypeAdapter[Any]], dict[str, Any]]:
+    """Adapters and the `parameters` schema; nested models share one root `$defs`.
+
+    Generated together, the `$ref`s of every parameter point at `#/$defs/...` of the
+    parameters object itself, where the definitions are, and names cannot clash.
+    """
     hints = get_type_hints(func)
-    adapters: dict[str, TypeAdapter[Any]] = {}
+    params = list(inspect.signature(func).parameters.values())[1 if method else 0 :]
+    adapters = {p.name: TypeAdapter(hints.get(p.name, Any)) for p in params}
+    schemas, definitions = TypeAdapter.json_schemas(
+        [(name, "validation", adapter) for name, adapter in adapters.items()],
+        ref_template="#/$defs/{model}",
+    )
     properties: dict[str, Any] = {}
     required: list[str] = []
-    for param in inspect.signature(func).parameters.values():
-        adapter = TypeAdapter(hints.get(param.name, Any))
-        adapters[param.name] = adapter
-        properties[param.name] = _property_schema(adapter, arg_docs.get(param.name))
+    for param in params:
+        properties[param.name] = _property_schema(
+            schemas[(param.name, "validation")], arg_docs.get(param.name)
+        )
         if param.default is inspect.Parameter.empty:
             required.append(param.name)
         else:
             properties[param.name]["default"] = param.default
-    return adapters, {"type": "object", "properties": properties, "required": required}
+    parameters = {"type": "object", "properties": properties, "required": required}
+    if definitions.get("$defs"):
+        parameters["$defs"] = {n: _drop_titles(d) for n, d in definitions["$defs"].items()}
+    return adapters, parameters
 
 
-def _property_schema(adapter: TypeAdapter[Any], doc: str | None) -> dict[str, Any]:
-    schema = _drop_titles(adapter.json_schema())
+def _property_schema(generated: dict[str, Any], doc: str | None) -> dict[str, Any]:
+    schema = _drop_titles(generated)
     if doc:
         schema["description"] = doc
     return schema
@@ -114,7 +146,9 @@ def _drop_titles(schema: Any) -> Any:
     if isinstance(schema, dict):
         return {
             k: (
-                {n: _drop_titles(p) for n, p in v.items()} if k == "properties" else _drop_titles(v)
+                {n: _drop_titles(p) for n, p in v.items()}
+                if k in ("properties", "$defs")
+                else _drop_titles(v)
             )
             for k, v in schema.items()
             if k != "title"

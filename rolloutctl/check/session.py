@@ -78,6 +78,7 @@ class CheckOptions:
     trainer_host: str = "127.0.0.1"  # where the mock trainer listens and is called back
     linger: float = 1.0  # listen on after a completion, for late or repeated callbacks
     only: tuple[str, ...] = ()  # check names; empty: all
+    metadata: dict[str, Any] = field(default_factory=dict)  # sent in every init
 
 
 @dataclass
@@ -120,13 +121,15 @@ class Session:
         is left out. It carries `completion_params: {}` although the spec makes it
         optional: some servers require it, and only `init-defaults` should mind that."""
         user = {"role": "user", "content": f"Rollout {rollout_id}: answer as scripted."}
-        body = {
+        body: dict[str, Any] = {
             "rollout_id": rollout_id,
             "server_url": self.trainer.url,
             "messages": [SYSTEM, user],
             "completion_params": {},
             **fields,
         }
+        if self.options.metadata:
+            body["metadata"] = self.options.metadata
         return {name: value for name, value in body.items() if value is not DROP}
 
     def watch(self, rollout_ids: Collection[str]) -> Watch:

@@ -34,6 +34,8 @@ def raw_main(args: Sequence[str] | None = None) -> int:
 
         completion_init()
     args, debug = _take_debug(list(sys.argv[1:] if args is None else args))
+    if debug:  # where the root option sees it: serve logs tracebacks at DEBUG then
+        args.insert(0, "--debug")
     debug = debug or os.environ.get("ROLLOUTCTL_DEBUG", "") not in ("", "0")
     command = typer.main.get_command(app)
     try:

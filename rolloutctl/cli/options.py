@@ -36,6 +36,7 @@ __all__ = [
     "MaxChars",
     "MaxTokensTotal",
     "MaxTurns",
+    "MetadataJson",
     "Model",
     "Params",
     "PlainFlag",
@@ -52,6 +53,7 @@ __all__ = [
     "checked_url",
     "env_names",
     "make_renderer",
+    "parse_metadata",
     "parse_params",
     "resolve_agent",
     "trainer_config",
@@ -198,6 +200,16 @@ PlainFlag = Annotated[
         "NO_COLOR is set).",
     ),
 ]
+MetadataJson = Annotated[
+    str | None,
+    typer.Option(
+        "--metadata",
+        envvar=env_names("METADATA"),
+        show_default=False,
+        help='The rollouts\' metadata, a JSON object, e.g. \'{"toolset": "math"}\' '
+        "(for agents whose tools(request) read it).",
+    ),
+]
 JsonFlag = Annotated[
     bool,
     typer.Option(
@@ -252,6 +264,21 @@ def checked_url(url: str, name: str = "--server-url") -> str:
         return server_base_url(url)
     except ValueError as exc:
         raise InputError(f"{name}: {exc}") from None
+
+
+def parse_metadata(text: str | None) -> dict[str, object]:
+    """--metadata as a dict, or a usage error saying why it is not a JSON object."""
+    import json
+
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"--metadata is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InputError(f"--metadata must be a JSON object, not {type(value).__name__}")
+    return value
 
 
 def parse_params(pairs: list[str] | None) -> dict[str, object]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "schema_instance"]
+__all__ = ["MAX_DEPTH", "resolve_ref", "schema_instance"]
 
 MAX_DEPTH = 32  # a recursive schema gets cut here instead of looping forever
 _FORMATS = {
@@ -49,13 +49,21 @@ def _resolved(schema: dict[str, Any], root: Any) -> dict[str, Any]:
     ref = schema.get("$ref")
     if not isinstance(ref, str) or not ref.startswith("#"):
         return schema
-    target: Any = root
-    for part in ref.lstrip("#").strip("/").split("/") if ref != "#" else []:
-        target = target.get(part.replace("~1", "/").replace("~0", "~"), {})
-        if not isinstance(target, dict):
-            return {}
+    target = resolve_ref(root, ref)
+    if not isinstance(target, dict):
+        return {}
     rest = {k: v for k, v in schema.items() if k != "$ref"}
     return {**target, **rest}
+
+
+def resolve_ref(root: Any, ref: str) -> Any:
+    """What the local `$ref` ("#", "#/$defs/Name") points at in `root`, or None."""
+    target: Any = root
+    for part in ref.lstrip("#").strip("/").split("/") if ref != "#" else []:
+        if not isinstance(target, dict):
+            return None
+        target = target.get(part.replace("~1", "/").replace("~0", "~"))
+    return target
 
 
 def _merged(schema: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["JSON_TYPES", "schema_problems", "schema_warnings", "sdk02_notes"]
+from rolloutctl.schema.arguments import resolve_ref
+
+__all__ = ["JSON_TYPES", "dangling_refs", "schema_problems", "schema_warnings", "sdk02_notes"]
 
 JSON_TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
@@ -148,3 +150,24 @@ def _type_problems(declared: Any, path: str) -> list[str]:
 
 def _kind(value: Any) -> str:
     return "null" if value is None else type(value).__name__
+
+
+def dangling_refs(schema: Any) -> list[str]:
+    """Every `$ref` in `schema` that does not resolve within it (the trainer sees only it)."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and (
+                not ref.startswith("#") or resolve_ref(schema, ref) is None
+            ):
+                found.append(ref)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return found

@@ -35,6 +35,8 @@ __all__ = [
     "RolloutApp",
     "bearer_ok",
     "create_app",
+    "read_body",
+    "status_json",
     "validation_detail",
 ]
 
@@ -58,6 +60,17 @@ def _unprocessable(field: str, message: str) -> InitAnswer:
     return _json(422, {"detail": [{"loc": ["body", field], "msg": message, "type": "value_error"}]})
 
 
+def _unprocessable_json(exc: orjson.JSONDecodeError) -> InitAnswer:
+    message = f"body is not JSON (NaN, Infinity and out-of-range numbers are not): {exc}"
+    return _json(422, {"detail": [{"loc": ["body"], "msg": message, "type": "json_invalid"}]})
+
+
+def _too_large(limit: int) -> InitAnswer:
+    """413, closing the connection: otherwise the server would read the rest to discard it."""
+    detail = {"detail": f"init body is larger than {limit} bytes (--max-init-bytes)"}
+    return _json(413, detail, ((b"connection", b"close"),))
+
+
 class InitEndpoint:
     """POST /v1/rollout/init, from raw body to (status, JSON body, extra headers).
 
@@ -67,9 +80,15 @@ class InitEndpoint:
     def __init__(self, settings: ServerSettings, state: dict[str, RolloutManager]) -> None:
         self.settings, self.state = settings, state
 
-    def answer(self, raw: bytes) -> InitAnswer:
+    def answer(self, raw: bytes | None) -> InitAnswer:
+        if raw is None:
+            return _too_large(self.settings.max_init_bytes)
         try:
-            init = InitRequest.model_validate_json(raw)
+            # orjson refuses NaN, Infinity and numbers past a double, which pydantic's
+            # parser would let in and which no JSON encoder can then send on
+            init = InitRequest.model_validate(orjson.loads(raw))
+        except orjson.JSONDecodeError as exc:
+            return _unprocessable_json(exc)
         except ValidationError as exc:
             return _json(422, {"detail": validation_detail(exc)})
         host = urlsplit(init.server_url).hostname or ""
@@ -101,7 +120,7 @@ class RolloutApp(FastAPI):
         super().__init__(**kwargs)
         self._agent = agent
         self._init = init
-        self._expected = f"Bearer {key}".encode() if key else None
+        self._expected = key.encode() if key else None
 
     def __rolloutctl_agent__(self) -> Agent:
         """The agent this app serves, so that `file.py:app` is a target as good as the agent."""
@@ -114,7 +133,8 @@ class RolloutApp(FastAPI):
             and scope["method"] == "POST"
             and bearer_ok(scope, self._expected)
         ):
-            status, body, headers = self._init.answer(await _read_body(receive))
+            raw = await read_body(scope, receive, self._init.settings.max_init_bytes)
+            status, body, headers = self._init.answer(raw)
             await send(
                 {
                     "type": "http.response.start",
@@ -127,13 +147,34 @@ class RolloutApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-async def _read_body(receive: Any) -> bytes:
-    message = await receive()
-    body = message.get("body", b"")
-    while message.get("more_body"):
+async def read_body(scope: Scope, receive: Any, limit: int) -> bytes | None:
+    """The request body, or None once it is known to exceed `limit` bytes.
+
+    A declared Content-Length over the limit is refused before any of the body is
+    read; a body without one is read chunk by chunk, joined once (linear time).
+    """
+    declared = _content_length(scope)
+    if declared is not None and declared > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
         message = await receive()
-        body += message.get("body", b"")
-    return body
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
 
 
 def _json_headers(length: int) -> tuple[Header, Header]:
@@ -141,11 +182,16 @@ def _json_headers(length: int) -> tuple[Header, Header]:
 
 
 def bearer_ok(scope: Scope, expected: bytes | None) -> bool:
-    """Whether the request carries the inbound key (always, when the server has none)."""
+    """Whether the request carries the inbound key (always, when the server has none).
+
+    `expected` is the key itself; the scheme name is case-insensitive (RFC 7235) and
+    the key is compared in constant time.
+    """
     if expected is None:
         return True
     given = dict(scope["headers"]).get(b"authorization", b"")
-    return hmac.compare_digest(given, expected)
+    scheme, _, token = given.partition(b" ")
+    return hmac.compare_digest(token, expected) and scheme.lower() == b"bearer"
 
 
 def create_app(agent: Agent, settings: ServerSettings | None = None) -> FastAPI:
@@ -188,7 +234,8 @@ def create_app(agent: Agent, settings: ServerSettings | None = None) -> FastAPI:
 
     @app.post(INIT_PATH, status_code=202, openapi_extra=_init_openapi())
     async def init_rollout(request: Request) -> Response:
-        status, body, headers = init.answer(await request.body())
+        raw = await read_body(request.scope, request.receive, settings.max_init_bytes)
+        status, body, headers = init.answer(raw)
         return Response(
             body,
             status,
@@ -196,12 +243,12 @@ def create_app(agent: Agent, settings: ServerSettings | None = None) -> FastAPI:
             media_type="application/json",
         )
 
-    @app.get("/v1/rollout/{rollout_id}")
+    @app.get("/v1/rollout/{rollout_id:path}")  # :path, so that ids holding "/" are reachable
     async def rollout_status(rollout_id: str) -> Response:
         record = state["manager"].registry.get(rollout_id)
         if record is None:
             return JSONResponse({"detail": f"unknown rollout {rollout_id!r}"}, status_code=404)
-        return JSONResponse(record.status())
+        return Response(status_json(record.status()), media_type="application/json")
 
     return app
 
@@ -213,9 +260,33 @@ async def _evict_forever(manager: RolloutManager) -> None:
         manager.registry.evict()
 
 
+def status_json(status: dict[str, Any]) -> bytes:
+    """The status body; it cannot fail, whatever an agent put in its result.
+
+    orjson writes NaN and Infinity as null, stringifies what it cannot encode, and
+    refuses only absurd nesting, which then shows as a string.
+    """
+    try:
+        return orjson.dumps(status, default=str, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        completion = repr(status.get("completion"))[:10_000]
+        return orjson.dumps({**status, "completion": completion}, default=str)
+
+
+_ERROR_RESPONSES = {
+    "401": "The server has an inbound key and the request lacks it (Authorization: Bearer).",
+    "413": "The body is larger than the server's --max-init-bytes.",
+    "422": "The body breaks the init schema; the detail names the field.",
+    "503": "The server is shutting down or its queue is full; see Retry-After.",
+}
+
+
 def _init_openapi() -> dict[str, Any]:
     schema = InitRequest.model_json_schema()
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+        "responses": {code: {"description": text} for code, text in _ERROR_RESPONSES.items()},
+    }
 
 
 class InboundKeyMiddleware:
@@ -223,7 +294,7 @@ class InboundKeyMiddleware:
 
     def __init__(self, app: ASGIApp, key: str) -> None:
         self.app = app
-        self.expected = f"Bearer {key}".encode()
+        self.expected = key.encode()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] == "/health" or bearer_ok(scope, self.expected):

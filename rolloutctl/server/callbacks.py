@@ -28,6 +28,7 @@ from rolloutctl.server.retry import RetryPolicy, is_retryable, parse_retry_after
 __all__ = ["Delivery", "HttpPool", "RetryPolicy", "TrainerClient", "TrainerError", "default_pool"]
 
 logger = logging.getLogger(__name__)
+MAX_REPLY_DEPTH = 254  # orjson's encoding limit, which the next chat request must pass
 _USER_AGENT = f"rolloutctl/{__version__}".encode()
 
 
@@ -100,7 +101,8 @@ class TrainerClient:
             return data
         raise TrainerError(
             f"{_where(self._chat_url)} answered HTTP {response.status_code} "
-            "with a body that is not a JSON object",
+            "with a body that is not a JSON object (NaN, Infinity and nesting past "
+            f"{MAX_REPLY_DEPTH} levels are refused)",
             ErrorCategory.TRAINER_SERVER_ERROR,
             response.status_code,
         )
@@ -201,12 +203,15 @@ def _encode(body: dict[str, Any]) -> bytes:
 
 
 def _decode(content: bytes) -> Any:
-    """orjson, or json for what only it reads (NaN, Infinity); None when neither can."""
+    """Strict JSON that can be sent on again, or None.
+
+    orjson refuses NaN and Infinity (history must not turn them into null); re-encoding
+    the reply, which orjson does in microseconds, refuses nesting deeper than the next
+    chat request could carry.
+    """
     try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(content)
-    except ValueError:
+        data = orjson.loads(content)
+        orjson.dumps(data)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         return None
+    return data

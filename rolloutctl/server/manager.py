@@ -24,6 +24,7 @@ from rolloutctl.server.runner import (
     RolloutFailure,
     build_payload,
     execute,
+    kept_payload,
     to_rollout_request,
     v1_backend,
 )
@@ -60,6 +61,12 @@ class RolloutManager:
         record = self.registry.get(init.rollout_id)
         if record is not None:
             return record.response_body
+        if init.rollout_id in self.registry.forgotten:
+            log.warning(
+                "rollout %s was forgotten (past --max-records) and is run again",
+                init.rollout_id,
+                extra={"rollout_id": init.rollout_id},
+            )
         if self.draining:
             raise ServerBusy("server is shutting down")
         if self.registry.active >= self.settings.max_concurrent + self.settings.max_queue:
@@ -111,8 +118,8 @@ class RolloutManager:
         finally:
             self._agent_tasks.pop(record.rollout_id, None)
         payload = build_payload(ctx, result, (time.perf_counter() - started) * 1000)
-        self.registry.finish(record, payload)
-        _log_end(record, payload)
+        self.registry.finish(record, kept_payload(payload, self.settings.max_record_bytes))
+        _log_end(record, payload, result)
         await self._deliver(record, client, payload)
 
     def _undeliverable(
@@ -125,18 +132,30 @@ class RolloutManager:
         self.registry.finish(record, payload)
         record.delivered, record.delivery_error = False, why
         record.state = RolloutState.DELIVERY_FAILED
-        _log_end(record, payload)
+        _log_end(record, payload, failure)
 
     async def _run_agent(self, record: RolloutRecord, ctx: RolloutContext) -> RolloutResult:
         async with self._slots:
             record.state = RolloutState.RUNNING
-            log.info("rollout %s started", record.rollout_id)
+            rollout_id = record.rollout_id
+            log.info("rollout %s started", rollout_id, extra={"rollout_id": rollout_id})
             return await execute(ctx, self.agent, self.settings.rollout_timeout)
 
     async def _deliver(
         self, record: RolloutRecord, client: TrainerClient, payload: dict[str, Any]
     ) -> None:
-        delivery = await client.complete(payload)
+        try:
+            delivery = await client.complete(payload)
+        except asyncio.CancelledError:  # the process must exit: say so for this rollout
+            record.delivered, record.state = False, RolloutState.DELIVERY_FAILED
+            record.delivery_error = "the server shut down before the trainer took it"
+            log.warning(
+                "rollout %s: completion delivery failed: %s",
+                record.rollout_id,
+                record.delivery_error,
+                extra={"rollout_id": record.rollout_id},
+            )
+            raise
         record.delivered = delivery.delivered
         if not delivery.delivered:
             record.state = RolloutState.DELIVERY_FAILED
@@ -146,6 +165,7 @@ class RolloutManager:
                 record.rollout_id,
                 delivery.attempts,
                 delivery.error,
+                extra={"rollout_id": record.rollout_id},
             )
 
     async def shutdown(self) -> None:
@@ -166,14 +186,36 @@ async def _no_trainer(messages: list[dict[str, Any]], params: dict[str, Any]) ->
     raise RuntimeError("this rollout has no trainer to call")
 
 
-def _log_end(record: RolloutRecord, payload: dict[str, Any]) -> None:
+def _log_end(record: RolloutRecord, payload: dict[str, Any], result: object) -> None:
+    """One line per rollout: INFO when it completed, WARNING with the category when not.
+
+    At DEBUG the agent's (or tool's) exception follows with its traceback, which
+    ends in the user's own file and line.
+    """
     metrics = payload["metrics"]
-    log.info(
-        "rollout %s %s finish_reason=%s turns=%d duration=%.0fms%s",
+    status = payload["status"]
+    fields = {"rollout_id": record.rollout_id, "status": status}
+    if status != "ERROR":
+        log.info(
+            "rollout %s %s finish_reason=%s turns=%d duration=%.0fms",
+            record.rollout_id,
+            status,
+            payload["finish_reason"],
+            metrics["num_llm_calls"],
+            metrics["total_latency_ms"],
+            extra=fields,
+        )
+        return
+    category = payload["extra_fields"]["error_category"]
+    log.warning(
+        "rollout %s ERROR category=%s turns=%d duration=%.0fms error=%s",
         record.rollout_id,
-        payload["status"],
-        payload["finish_reason"],
+        category,
         metrics["num_llm_calls"],
         metrics["total_latency_ms"],
-        f" error={payload['error_message']}" if payload["status"] == "ERROR" else "",
+        payload["error_message"],
+        extra={**fields, "category": category},
     )
+    cause = getattr(result, "__cause__", None)
+    if cause is not None and log.isEnabledFor(logging.DEBUG):
+        log.debug("rollout %s: the error's traceback", record.rollout_id, exc_info=cause)

@@ -67,6 +67,9 @@ class RolloutRegistry:
         self.ttl = ttl
         self.max_records = max_records
         self._records: OrderedDict[str, RolloutRecord] = OrderedDict()
+        # ids dropped early by the size bound (not by age), so that a repeat can be told
+        # apart from a new id; bounded like the records themselves
+        self.forgotten: OrderedDict[str, None] = OrderedDict()
         self.active = 0
         self.finished = 0
 
@@ -104,6 +107,9 @@ class RolloutRegistry:
         excess = len(self._records) - self.max_records * 9 // 10
         for rollout_id in [k for k, r in self._records.items() if not r.active][: max(excess, 0)]:
             del self._records[rollout_id]
+            self.forgotten[rollout_id] = None
+        while len(self.forgotten) > self.max_records:
+            self.forgotten.popitem(last=False)
 
     def _expired(self, record: RolloutRecord, now: float) -> bool:
         return record.finished_at is not None and now - record.finished_at > self.ttl

@@ -37,12 +37,10 @@ class ServeConfig:
 
 
 def serve_banner(agent: Agent, url: str, settings: ServerSettings) -> Panel:
-    sample = RolloutRequest(rollout_id="banner", messages=[])
-    tools = ", ".join(t.name for t in agent.tools(sample)) or "(none)"
     lines = [
         f"[bold]RolloutServer[/] for agent [cyan]{escape(agent.name)}[/]",
         f"URL      {url}",
-        f"tools    {escape(tools)}",
+        f"tools    {escape(_tool_names(agent))}",
         f"docs     {url}/docs" + (" (needs the key too)" if settings.api_key else ""),
         f"key      {'inbound Bearer key required' if settings.api_key else 'none required'}"
         + (" (--server-key): every route but /health" if settings.api_key else ""),
@@ -50,6 +48,15 @@ def serve_banner(agent: Agent, url: str, settings: ServerSettings) -> Panel:
         f"{settings.rollout_timeout:g} s per rollout",
     ]
     return Panel("\n".join(lines), expand=False, border_style="green")
+
+
+def _tool_names(agent: Agent) -> str:
+    """The tools of a rollout without metadata, or a note that they depend on the rollout."""
+    sample = RolloutRequest(rollout_id="banner", messages=[])
+    try:
+        return ", ".join(t.name for t in agent.tools(sample)) or "(none)"
+    except Exception as exc:
+        return f"per rollout (tools() of a rollout without metadata raised {exc!r})"
 
 
 def run(agent: Agent, config: ServeConfig, console: Console | None = None) -> None:

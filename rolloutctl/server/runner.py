@@ -11,6 +11,8 @@ import asyncio
 from dataclasses import asdict
 from typing import Any
 
+import orjson
+
 from rolloutctl.agent.context import (
     Agent,
     BadModelResponse,
@@ -25,7 +27,14 @@ from rolloutctl.errors import RolloutctlError
 from rolloutctl.protocol import ErrorCategory, InitRequest
 from rolloutctl.server.callbacks import TrainerClient, TrainerError
 
-__all__ = ["RolloutFailure", "build_payload", "execute", "to_rollout_request", "v1_backend"]
+__all__ = [
+    "RolloutFailure",
+    "build_payload",
+    "execute",
+    "kept_payload",
+    "to_rollout_request",
+    "v1_backend",
+]
 
 
 class RolloutFailure(RolloutctlError):
@@ -113,3 +122,38 @@ def build_payload(
             extra_fields=result.extra_fields,
         )
     return payload
+
+
+def kept_payload(payload: dict[str, Any], limit: int) -> dict[str, Any]:
+    """The copy of a completion kept for the status endpoint, at most about `limit` bytes.
+
+    The trainer gets the payload whole; an hour of records must not hold every long
+    history whole too. Past the limit, `final_messages` keeps its leading messages that
+    fit, and `truncated` says what was dropped.
+    """
+    messages = payload.get("final_messages") or []
+    size = _json_size(payload)
+    if size <= limit:
+        return payload
+    kept: list[Any] = []
+    budget = limit - 4096  # room for the rest of the payload
+    for message in messages:
+        budget -= _json_size(message)
+        if budget < 0:
+            break
+        kept.append(message)
+    truncated: dict[str, Any] = {"bytes": size, "limit": limit}
+    truncated.update(messages=len(messages), kept=len(kept))
+    extra = payload.get("extra_fields") or {}
+    if _json_size(extra) > 4096:
+        extra = {k: v for k, v in extra.items() if k == "error_category"}
+        truncated["extra_fields"] = "dropped"
+    return {**payload, "final_messages": kept, "extra_fields": extra, "truncated": truncated}
+
+
+def _json_size(value: Any) -> int:
+    """Bytes of `value` as JSON; what orjson cannot encode (deep nesting) counts as huge."""
+    try:
+        return len(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS))
+    except orjson.JSONEncodeError:
+        return 1 << 62

@@ -22,6 +22,8 @@ class ServerSettings:
     shutdown_grace: float = 10.0
     api_key: str | None = field(default=None, repr=False)
     allow_callback_hosts: tuple[str, ...] = ()
+    max_init_bytes: int = 16 * 1024 * 1024  # larger init bodies get 413, unread
+    max_record_bytes: int = 1024 * 1024  # a kept completion past this is truncated
 
     def callback_host_allowed(self, host: str) -> bool:
         """Exact hosts, or `*.example.com` for any subdomain; an empty list allows all."""

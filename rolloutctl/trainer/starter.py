@@ -105,7 +105,7 @@ class Starter:
                 EventKind.INIT_RESPONSE, rollout_id, {"status_code": 0, "body": message}
             )
             raise InitError(message) from exc
-        return self._accept(state, response)
+        return self._accept(state, response, server_key)
 
     def _prepare(self, rollout_id: str, init: dict[str, Any]) -> TrainerRolloutRecord:
         """Remember what the init promises before sending it: callbacks may beat the 202."""
@@ -117,12 +117,14 @@ class Starter:
         self.records.emit(EventKind.INIT_SENT, rollout_id, {"request": redacted_init(init)})
         return state
 
-    def _accept(self, state: TrainerRolloutRecord, response: httpx.Response) -> RolloutHandle:
+    def _accept(
+        self, state: TrainerRolloutRecord, response: httpx.Response, server_key: str | None
+    ) -> RolloutHandle:
         try:
             body = response.json()
         except ValueError:
             body = response.text[:500]
-        body = mask(body, state.api_key)  # a refused init's error may echo the key
+        body = mask(body, state.api_key, server_key)  # a refused init's error may echo keys
         self.records.emit(
             EventKind.INIT_RESPONSE,
             state.rollout_id,

@@ -30,10 +30,17 @@ DRY_RUN_MESSAGES = [
 ]
 
 
-async def dry_run(agent: Agent, timeout: float) -> tuple[DryRun, list[Finding]]:
+async def dry_run(
+    agent: Agent, timeout: float, metadata: dict[str, Any] | None = None
+) -> tuple[DryRun, list[Finding]]:
     """One rollout through the real server and trainer; its problems as findings."""
     rollout_id = f"validate-{uuid.uuid4().hex[:8]}"
-    init = {"rollout_id": rollout_id, "messages": DRY_RUN_MESSAGES, "max_turns": 3}
+    init = {
+        "rollout_id": rollout_id,
+        "messages": DRY_RUN_MESSAGES,
+        "max_turns": 3,
+        "metadata": metadata or {},
+    }
     settings = ServerSettings(
         rollout_timeout=timeout,
         shutdown_grace=1.0,

@@ -43,7 +43,8 @@ CODES: dict[str, FindingCode] = {
     "V003": FindingCode(
         Severity.ERROR,
         "tools(request) raised",
-        "make tools(request) return a list of @tool functions without raising",
+        "make tools(request) return a list of @tool functions without raising (pass "
+        "--metadata JSON when they depend on the rollout's metadata)",
     ),
     "V004": FindingCode(
         Severity.ERROR,
@@ -97,6 +98,18 @@ CODES: dict[str, FindingCode] = {
     ),
     "V013": FindingCode(
         Severity.WARNING,
+        "async code makes a call that blocks the event loop",
+        "use the async form (await asyncio.sleep, httpx.AsyncClient), or make the tool a "
+        "plain def: sync tools run in a worker thread",
+    ),
+    "V014": FindingCode(
+        Severity.ERROR,
+        "a $ref in a tool's parameters does not resolve within them",
+        "put the definitions under the parameters' own $defs (a @tool function's "
+        "pydantic arguments do this for you)",
+    ),
+    "V015": FindingCode(
+        Severity.WARNING,
         "a tool's parameter schema is sloppy in a way trainers tolerate (a null enum, no type)",
         'give the schema a "type", and a list or nothing as "enum"',
     ),
@@ -120,6 +133,17 @@ CODES: dict[str, FindingCode] = {
         "the dry rollout broke a protocol rule",
         "keep ctx.messages append-only and answer each tool call once, "
         "in order (run_tool_loop does both)",
+    ),
+    "V024": FindingCode(
+        Severity.ERROR,
+        "a tool raised when called with arguments built from its schema",
+        "make the tool return for the arguments shown, or give its parameters a default "
+        "or an enum that validate calls it with",
+    ),
+    "V025": FindingCode(
+        Severity.ERROR,
+        "a tool did not return within the time limit",
+        "make the tool return within the time limit, or raise --timeout",
     ),
     "V030": FindingCode(
         Severity.WARNING,

@@ -13,21 +13,27 @@ import inspect
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from rolloutctl.agent.context import Agent, RolloutRequest
 from rolloutctl.agent.tools import Tool
 from rolloutctl.protocol import TOOL_NAME_PATTERN
-from rolloutctl.schema.lint import schema_problems, schema_warnings, sdk02_notes
+from rolloutctl.schema.lint import dangling_refs, schema_problems, schema_warnings, sdk02_notes
+from rolloutctl.validate.blocking import blocking_calls
 from rolloutctl.validate.dry_run import DRY_RUN_MESSAGES, DRY_RUN_TIMEOUT, dry_run
 from rolloutctl.validate.report import Finding, Severity, ValidationReport
+from rolloutctl.validate.tool_calls import tool_call_findings
 
 __all__ = [
+    "blocking_findings",
+    "dry_run_request",
     "name_findings",
     "parameters_findings",
     "run_findings",
     "schema_findings",
     "schema_notes",
+    "static_findings",
     "tool_findings",
     "tool_schemas",
     "validate_agent",
@@ -36,16 +42,56 @@ __all__ = [
 _TOOL_NAME = re.compile(TOOL_NAME_PATTERN)
 
 
-async def validate_agent(agent: Agent, timeout: float = DRY_RUN_TIMEOUT) -> ValidationReport:
-    """Check `agent`; the dry rollout may take up to `timeout` seconds."""
-    request = RolloutRequest(rollout_id="validate", messages=list(DRY_RUN_MESSAGES))
-    schemas, findings = tool_schemas(agent, request)
-    findings = name_findings(agent) + findings + tool_findings(schemas) + run_findings(agent)
+async def validate_agent(
+    agent: Agent, timeout: float = DRY_RUN_TIMEOUT, metadata: dict[str, Any] | None = None
+) -> ValidationReport:
+    """Check `agent`; the dry rollout may take up to `timeout` seconds.
+
+    `metadata` is what the rollouts carry, for agents whose tools depend on it.
+    """
+    request = dry_run_request(metadata)
+    schemas, findings = static_findings(agent, request)
     dry = None
     if not any(f.severity is Severity.ERROR for f in findings):
-        dry, dry_findings = await dry_run(agent, timeout)
+        findings += await tool_call_findings(list(agent.tools(request)), timeout)
+        dry, dry_findings = await dry_run(agent, timeout, request.metadata)
         findings += dry_findings
     return ValidationReport(_display_name(agent), schemas, findings, dry)
+
+
+def dry_run_request(metadata: dict[str, Any] | None = None) -> RolloutRequest:
+    return RolloutRequest(
+        rollout_id="validate", messages=list(DRY_RUN_MESSAGES), metadata=metadata or {}
+    )
+
+
+def static_findings(
+    agent: Agent, request: RolloutRequest
+) -> tuple[list[dict[str, Any]], list[Finding]]:
+    """The tool schemas and every finding that needs no rollout (what `serve` checks too)."""
+    schemas, findings = tool_schemas(agent, request)
+    findings = name_findings(agent) + findings + tool_findings(schemas) + run_findings(agent)
+    return schemas, findings + blocking_findings(agent, request)
+
+
+def blocking_findings(agent: Agent, request: RolloutRequest) -> list[Finding]:
+    """Known blocking calls inside the agent's async methods and async tools."""
+    try:
+        tools = [t for t in agent.tools(request) if isinstance(t, Tool)]
+    except Exception:  # reported as V003 already
+        tools = []
+    places: list[tuple[Callable[..., Any] | type, str | None]] = [(type(agent), None)]
+    places += [(t.func, t.name) for t in tools if inspect.iscoroutinefunction(t.func)]
+    return [
+        Finding(
+            "V013",
+            f"{function}() calls {call} at line {line}, which blocks the event loop and "
+            "with it every rollout",
+            tool,
+        )
+        for code, tool in places
+        for function, call, line in blocking_calls(code)
+    ]
 
 
 def _display_name(agent: Agent) -> str | None:
@@ -150,15 +196,23 @@ def parameters_findings(parameters: Any, tool: str) -> list[Finding]:
         json.dumps(parameters, allow_nan=False)
     except (TypeError, ValueError) as exc:
         return [Finding("V010", f"tool {tool!r}: parameters are not JSON: {exc}", tool)]
-    return [
-        Finding("V009", f"tool {tool!r}: {problem}", tool)
-        for problem in schema_problems(parameters)
-    ] + schema_notes(parameters, tool)
+    dangling = [
+        Finding("V014", f"tool {tool!r}: $ref {ref!r} does not resolve within the parameters", tool)
+        for ref in dangling_refs(parameters)
+    ]
+    return (
+        [
+            Finding("V009", f"tool {tool!r}: {problem}", tool)
+            for problem in schema_problems(parameters)
+        ]
+        + dangling
+        + schema_notes(parameters, tool)
+    )
 
 
 def schema_notes(parameters: dict[str, Any], tool: str) -> list[Finding]:
     """Warnings only: what trainers tolerate, and what SDK 0.2 trainers refuse."""
-    found = [Finding("V013", f"tool {tool!r}: {w}", tool) for w in schema_warnings(parameters)]
+    found = [Finding("V015", f"tool {tool!r}: {w}", tool) for w in schema_warnings(parameters)]
     return found + [Finding("V030", f"tool {tool!r}: {n}", tool) for n in sdk02_notes(parameters)]
 
 

@@ -217,11 +217,30 @@ def test_2xx_without_a_json_object_is_a_server_error_not_retried(body):
     assert error.category is ErrorCategory.TRAINER_SERVER_ERROR and len(trainer.seen) == 1
 
 
-def test_any_2xx_is_success_and_nan_is_read():
-    trainer = ScriptedTrainer(reply(201, b'{"logprobs": [NaN, -Infinity]}'), reply(204, b""))
+def test_any_2xx_is_success():
+    trainer = ScriptedTrainer(reply(201, b'{"logprobs": [-0.5]}'), reply(204, b""))
     with serve(trainer) as url:
-        assert chat(url)["logprobs"][1] == float("-inf")
+        assert chat(url)["logprobs"] == [-0.5]
         assert complete(url) == Delivery(True, 1, None)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"logprobs": [NaN]}',
+        b'{"logprobs": [-Infinity]}',
+        b'{"usage": {"completion_tokens": 1e400}}',
+        b'{"x": ' + b"[" * 2000 + b"]" * 2000 + b"}",
+    ],
+    ids=["nan", "infinity", "1e400", "depth-2000"],
+)
+def test_a_reply_that_cannot_be_sent_on_is_a_trainer_server_error(body: bytes):
+    """History must not turn NaN into null, nor break the next request (issue 10 #11, #17)."""
+    trainer = ScriptedTrainer(reply(200, body))
+    with serve(trainer) as url:
+        error = chat_error(url)
+    assert error.category is ErrorCategory.TRAINER_SERVER_ERROR
+    assert len(trainer.seen) == 1  # a 2xx is not asked again
 
 
 def test_completion_is_delivered_once_after_a_503():

@@ -7,7 +7,15 @@ from typing import Annotated
 import typer
 
 from rolloutctl.check.names import CHECK_NAMES
-from rolloutctl.cli.options import JsonFlag, PlainFlag, ServerKey, env_names, use_plain
+from rolloutctl.cli.options import (
+    JsonFlag,
+    MetadataJson,
+    PlainFlag,
+    ServerKey,
+    env_names,
+    parse_metadata,
+    use_plain,
+)
 from rolloutctl.errors import InputError
 
 __all__ = ["EPILOG", "check"]
@@ -57,6 +65,7 @@ def check(
             help="Seconds to wait for each rollout's completion.",
         ),
     ] = 30.0,
+    metadata: MetadataJson = None,
     json_output: JsonFlag = False,
     plain: PlainFlag = False,
 ) -> int:
@@ -79,6 +88,7 @@ def check(
             timeout=timeout,
             trainer_host=trainer_host,
             only=checking.parse_only(only),
+            metadata=parse_metadata(metadata),
         )
     except ValueError as exc:
         raise InputError(str(exc)) from None

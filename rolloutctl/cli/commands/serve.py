@@ -8,7 +8,7 @@ import typer
 
 from rolloutctl.cli.options import Example, LogLevel, Target, env_names, resolve_agent
 
-__all__ = ["EPILOG", "serve"]
+__all__ = ["EPILOG", "refuse_invalid", "serve"]
 
 EPILOG = (
     "Environment: every option reads ROLLOUTCTL_<OPTION>, or ROLLOUTCTL_SERVE_<OPTION> for "
@@ -26,6 +26,7 @@ EPILOG = (
 
 
 def serve(
+    ctx: typer.Context,
     target: Target = None,
     example: Example = None,
     host: Annotated[
@@ -108,6 +109,31 @@ def serve(
             "as ERROR shutdown.",
         ),
     ] = 10.0,
+    max_init_bytes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar=env_names("MAX_INIT_BYTES"),
+            help="Largest init body accepted; a larger one gets 413 before it is read.",
+        ),
+    ] = 16 * 1024 * 1024,
+    max_record_bytes: Annotated[
+        int,
+        typer.Option(
+            min=1024,
+            envvar=env_names("MAX_RECORD_BYTES"),
+            help="Largest completion kept whole for the status endpoint; past it the kept "
+            "copy's final_messages are cut (the trainer still gets it whole).",
+        ),
+    ] = 1024 * 1024,
+    no_validate: Annotated[
+        bool,
+        typer.Option(
+            "--no-validate",
+            envvar=env_names("NO_VALIDATE"),
+            help="Serve even an agent that validate's static checks find errors in.",
+        ),
+    ] = False,
     log_level: Annotated[
         LogLevel, typer.Option(envvar=env_names("LOG_LEVEL"), help="How much to log.")
     ] = LogLevel.INFO,
@@ -123,6 +149,8 @@ def serve(
     from rolloutctl.server.settings import ServerSettings
 
     agent = resolve_agent(target, example)
+    if not no_validate:
+        refuse_invalid(agent)
     settings = ServerSettings(
         max_concurrent=max_concurrent,
         max_queue=max_queue,
@@ -132,14 +160,37 @@ def serve(
         shutdown_grace=shutdown_grace,
         api_key=server_key or None,
         allow_callback_hosts=tuple(allow_callback_host or ()),
+        max_init_bytes=max_init_bytes,
+        max_record_bytes=max_record_bytes,
     )
     serving.run(
         agent,
         serving.ServeConfig(
             host=host,
             port=port,
-            log_level=log_level.value,
+            # --debug shows tracebacks: those of failing agents and tools are DEBUG lines
+            log_level="debug" if ctx.find_root().params.get("debug") else log_level.value,
             json_logs=json_logs,
             settings=settings,
         ),
     )
+
+
+def refuse_invalid(agent: object) -> None:
+    """Exit 2 listing validate's static errors, so no rollout has to fail to show them.
+
+    A `tools()` that needs the rollout's metadata (V003) is no reason to refuse: the
+    banner says so, and `validate --metadata` checks such an agent.
+    """
+    from rolloutctl.errors import InputError
+    from rolloutctl.validate.report import Severity
+    from rolloutctl.validate.validator import dry_run_request, static_findings
+
+    _, findings = static_findings(agent, dry_run_request())  # type: ignore[arg-type]
+    errors = [f for f in findings if f.severity is Severity.ERROR and f.code != "V003"]
+    if errors:
+        lines = "".join(f"\n  {f.code} {f.message} (fix: {f.fix})" for f in errors)
+        raise InputError(
+            f"the agent has {len(errors)} error(s) that validate reports; "
+            f"--no-validate serves it anyway:{lines}"
+        )

@@ -15,6 +15,7 @@ from rolloutctl.cli.options import (
     MaxChars,
     MaxTokensTotal,
     MaxTurns,
+    MetadataJson,
     Model,
     Params,
     PlainFlag,
@@ -30,6 +31,7 @@ from rolloutctl.cli.options import (
     checked_url,
     env_names,
     make_renderer,
+    parse_metadata,
     parse_params,
     resolve_agent,
     trainer_config,
@@ -87,6 +89,7 @@ def try_(
             help="Seconds to wait for the completion.",
         ),
     ] = 60.0,
+    metadata: MetadataJson = None,
     save: Annotated[
         Path | None,
         typer.Option(
@@ -119,6 +122,7 @@ def try_(
         max_turns=max_turns,
         max_tokens_total=max_tokens_total,
         completion_params=parse_params(param),
+        metadata=parse_metadata(metadata),
         timeout=timeout,
     )
     renderer = make_renderer(

@@ -9,9 +9,11 @@ import typer
 from rolloutctl.cli.options import (
     Example,
     JsonFlag,
+    MetadataJson,
     PlainFlag,
     Target,
     env_names,
+    parse_metadata,
     resolve_agent,
     use_plain,
 )
@@ -38,13 +40,16 @@ def validate(
             help="Seconds the dry rollout may take.",
         ),
     ] = 30.0,
+    metadata: MetadataJson = None,
     json_output: JsonFlag = False,
     plain: PlainFlag = False,
 ) -> int:
     """Check an agent before serving it.
 
-    Loads TARGET the way serve does; checks its name, each tool's schema and that run is
-    async; then runs one dry rollout in this process against the mock trainer's echo policy.
+    Loads TARGET the way serve does; checks its name, each tool's schema, that run is
+    async and that async code makes no blocking call it can see; then calls every tool
+    once with arguments built from its schema, and runs one dry rollout in this process
+    against the mock trainer's echo policy.
     """
     import asyncio
     import json
@@ -54,7 +59,8 @@ def validate(
     from rolloutctl.validate.report import render_validation_report
     from rolloutctl.validate.validator import validate_agent
 
-    report = asyncio.run(validate_agent(resolve_agent(target, example), timeout))
+    agent = resolve_agent(target, example)
+    report = asyncio.run(validate_agent(agent, timeout, parse_metadata(metadata)))
     if json_output:
         typer.echo(json.dumps(report.to_dict(), indent=2, default=repr))
     else:
