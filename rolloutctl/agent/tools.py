@@ -37,6 +37,9 @@ class Tool:
     gives a copy bound to it (a descriptor, like a function's own binding).
     """
 
+    runs_on_server = True
+    """False for a tool the agent only declares and runs itself: nothing to call or inspect."""
+
     def __init__(
         self, func: Callable[..., Any], name: str | None = None, description: str | None = None
     ) -> None:

@@ -101,6 +101,8 @@ class RolloutAgentLoop(abc.ABC):
 class DeclaredTool(Tool):
     """A tool the agent only declares: its schema goes into the 202, the agent runs it."""
 
+    runs_on_server = False
+
     def __init__(self, declared: Any) -> None:  # no function to inspect: not Tool's init
         self.declared = declared
         self._schema = wire_schema(declared)

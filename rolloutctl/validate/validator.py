@@ -53,7 +53,8 @@ async def validate_agent(
     schemas, findings = static_findings(agent, request)
     dry = None
     if not any(f.severity is Severity.ERROR for f in findings):
-        findings += await tool_call_findings(list(agent.tools(request)), timeout)
+        server_run = [t for t in agent.tools(request) if t.runs_on_server]
+        findings += await tool_call_findings(server_run, timeout)
         dry, dry_findings = await dry_run(agent, timeout, request.metadata)
         findings += dry_findings
     return ValidationReport(_display_name(agent), schemas, findings, dry)
@@ -77,7 +78,7 @@ def static_findings(
 def blocking_findings(agent: Agent, request: RolloutRequest) -> list[Finding]:
     """Known blocking calls inside the agent's async methods and async tools."""
     try:
-        tools = [t for t in agent.tools(request) if isinstance(t, Tool)]
+        tools = [t for t in agent.tools(request) if isinstance(t, Tool) and t.runs_on_server]
     except Exception:  # reported as V003 already
         tools = []
     places: list[tuple[Callable[..., Any] | type, str | None]] = [(type(agent), None)]
