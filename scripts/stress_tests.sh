@@ -9,12 +9,13 @@ cd "$(dirname "$0")/.."
 runs="${1:-3}"
 shift || true
 burners=()
-stop_burners() {
-    for pid in "${burners[@]}"; do
+tests=""
+stop() {
+    for pid in "${burners[@]}" $tests; do
         kill "$pid" 2>/dev/null || true
     done
 }
-trap stop_burners EXIT
+trap stop EXIT
 trap 'exit 130' INT TERM
 
 for _ in 1 2 3 4; do
@@ -25,8 +26,12 @@ echo "4 CPU burners: ${burners[*]}"
 
 for run in $(seq 1 "$runs"); do
     started=$(date +%s)
+    # In the background and waited for, so that a signal stops the run at once.
+    uv run pytest -q "$@" &
+    tests=$!
     status=passed
-    uv run pytest -q "$@" || status=FAILED
+    wait "$tests" || status=FAILED
+    tests=""
     echo "stress run $run/$runs: $status in $(($(date +%s) - started)) s"
     [ "$status" = passed ] || exit 1
 done

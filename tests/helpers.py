@@ -17,6 +17,10 @@ import pytest
 import uvicorn
 
 HOST = "127.0.0.1"
+# Seconds a CLI run or terminal wait may take: a hang guard under pytest's 300 s, not a
+# speed limit (a command that imports the server stack needs tens of seconds when the
+# machine is crowded).
+CLI_BOUND = 240.0
 
 
 def free_port() -> int:
@@ -27,7 +31,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def run_server(app: Any, start_timeout: float = 20.0, **config: Any) -> Iterator[str]:
+def run_server(app: Any, start_timeout: float = 60.0, **config: Any) -> Iterator[str]:
     """Serve an ASGI app with uvicorn in a thread; yield its base URL, then shut it down.
 
     The socket is bound here, before the thread starts, so no race can steal the port.

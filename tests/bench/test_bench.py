@@ -23,7 +23,7 @@ from rolloutctl.protocol import INIT_PATH
 from rolloutctl.server.app import create_app
 from rolloutctl.server.callbacks import RetryPolicy
 from rolloutctl.server.settings import ServerSettings
-from tests.helpers import rolloutctl_bin, run_server
+from tests.helpers import CLI_BOUND, rolloutctl_bin, run_server
 
 SMALL = BenchConfig(rollouts=20, concurrency=4, warmup=2, timeout=60.0, final_wait=1.0)
 PATIENT_RETRY = RetryPolicy(max_retries=8, initial_delay=0.01, window=30.0, call_timeout=30.0)
@@ -125,7 +125,7 @@ def test_fail_rates_still_deliver_every_rollout_exactly_once() -> None:
 def test_cli_json_record_has_every_field() -> None:
     command = [rolloutctl_bin(), "bench", "--example", "calculator", "--rollouts", "20",
                "--concurrency", "4", "--json"]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=CLI_BOUND, check=False)
     assert done.returncode == 0, done.stderr
     record = json.loads(done.stdout)
     assert set(record) == FIELDS
@@ -135,8 +135,8 @@ def test_cli_json_record_has_every_field() -> None:
 
 def test_cli_table_against_a_server_url() -> None:
     with run_server(calculator_server()) as url:
-        child = pexpect.spawn(rolloutctl_bin(), ["bench", "--server-url", url, "--rollouts", "10",
-                                                 "--concurrency", "2"], timeout=120)  # fmt: skip
+        argv = ["bench", "--server-url", url, "--rollouts", "10", "--concurrency", "2"]
+        child = pexpect.spawn(rolloutctl_bin(), argv, timeout=CLI_BOUND)
         child.expect("throughput")
         child.expect("rollouts/s")
         child.expect("10 accepted: 10 completed, 0 ERROR, 0 lost")
@@ -152,8 +152,8 @@ def test_cli_errors_are_one_line() -> None:
     assert neither.stderr.strip() == (
         "rolloutctl: error: give exactly one of TARGET, --example or --server-url"
     )
-    broken = subprocess.run([rolloutctl_bin(), "bench", "no/such/file.py:agent"],
-                            capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
+    broken = subprocess.run([rolloutctl_bin(), "bench", "no/such/file.py:agent"], check=False,
+                            capture_output=True, text=True, timeout=CLI_BOUND)  # fmt: skip
     assert broken.returncode == 3 and "Traceback" not in broken.stderr
     assert "no such file" in broken.stderr and len(broken.stderr.strip().splitlines()) == 1
 

@@ -35,11 +35,11 @@ from rolloutctl.cli.core import raw_main
 from rolloutctl.protocol import InitRequest
 from rolloutctl.schema.arguments import schema_instance
 from rolloutctl.trainer import MockTrainer, TrainerConfig, make_policy
-from tests.helpers import refused_url, rolloutctl_bin, run_server
+from tests.helpers import CLI_BOUND, refused_url, rolloutctl_bin, run_server
 
 # A generous bound for each completion (only a broken server reaches it); a short linger,
 # raised where a check must see a late second callback.
-FAST = {"timeout": 30.0, "linger": 0.3}
+FAST = {"timeout": 120.0, "linger": 0.3}
 TOOL_CHECKS = ("tool-rollout", "max-turns", "max-tokens")
 
 
@@ -269,8 +269,8 @@ def test_trainer_scripts_one_rollout_and_leaves_the_others_to_the_policy():
 
 def test_rolloutctl_calculator_server_passes_every_check_via_the_binary(start_server):
     url = start_server()
-    result = subprocess.run([rolloutctl_bin(), "check", url, "--plain"],
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    result = subprocess.run([rolloutctl_bin(), "check", url, "--plain", "--timeout", "120"],
+                            capture_output=True, text=True, timeout=CLI_BOUND)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert [line.split()[:2] for line in lines[:-1]] == [["PASS", name] for name in CHECK_NAMES]
@@ -293,7 +293,7 @@ def test_rolloutctl_echo_server_passes_with_tool_checks_skipped(start_server, ca
 
 def test_a_table_in_a_terminal(start_server):
     child = pexpect.spawn(rolloutctl_bin(), ["check", start_server(), "--only", "health,bearer"],
-                          encoding="utf-8", timeout=60, dimensions=(40, 140))  # fmt: skip
+                          encoding="utf-8", timeout=CLI_BOUND, dimensions=(40, 140))  # fmt: skip
     for pattern in ("check", "result", "reason", "health", "PASS", "bearer", "conformant"):
         child.expect(pattern)
     child.expect(pexpect.EOF)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.helpers import rolloutctl_bin
+from tests.helpers import CLI_BOUND, rolloutctl_bin
 
 REPO = Path(__file__).resolve().parents[2]
 COMPLETIONS = REPO / "completions"
@@ -47,7 +47,7 @@ def bash_complete(*words: str) -> list[str]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=CLI_BOUND,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.split()
@@ -59,7 +59,7 @@ def test_committed_scripts_match_the_cli(tmp_path):
         check=True,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=CLI_BOUND,
     )
     stale = [
         name
@@ -87,7 +87,7 @@ def test_tab_in_an_interactive_bash():
         ["--norc", "--noprofile", "-i"],
         env=shell_env(PS1="$ "),
         encoding="utf-8",
-        timeout=30,
+        timeout=CLI_BOUND,
         dimensions=(24, 200),
     )
     bash.sendline(f"source {COMPLETIONS / 'rolloutctl.bash'}; echo sourced")
@@ -107,7 +107,7 @@ def test_the_cli_answers_zsh_and_fish_requests():
         env=shell_env(_ROLLOUTCTL_COMPLETE="complete_zsh", **ask),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=CLI_BOUND,
     )
     assert zsh.stdout.startswith("_arguments") and '"validate":' in zsh.stdout
     fish = subprocess.run(
@@ -117,7 +117,7 @@ def test_the_cli_answers_zsh_and_fish_requests():
         ),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=CLI_BOUND,
     )
     assert fish.stdout.split("\t")[0] == "validate"
 
@@ -130,7 +130,7 @@ def test_fish_loads_the_script_and_completes():
         env=shell_env(),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=CLI_BOUND,
     )
     assert result.stdout.startswith("validate"), result.stdout + result.stderr
 
@@ -142,7 +142,11 @@ def test_zsh_loads_the_script():
         " && whence -w _rolloutctl_completion"
     )
     result = subprocess.run(
-        ["zsh", "-f", "-c", script], env=shell_env(), capture_output=True, text=True, timeout=60
+        ["zsh", "-f", "-c", script],
+        env=shell_env(),
+        capture_output=True,
+        text=True,
+        timeout=CLI_BOUND,
     )
     assert "function" in result.stdout, result.stdout + result.stderr
 

@@ -10,14 +10,19 @@ import subprocess
 import httpx
 import pexpect
 
-from tests.helpers import free_port, rolloutctl_bin
+from tests.helpers import CLI_BOUND, free_port, rolloutctl_bin
 
 KEY = "sk-canary-serve-5b4a"
 
 
 def spawn(*args: str, **kwargs) -> pexpect.spawn:
     return pexpect.spawn(
-        rolloutctl_bin(), list(args), encoding="utf-8", timeout=60, dimensions=(40, 160), **kwargs
+        rolloutctl_bin(),
+        list(args),
+        encoding="utf-8",
+        timeout=CLI_BOUND,
+        dimensions=(40, 160),
+        **kwargs,
     )
 
 
@@ -56,7 +61,7 @@ def test_bad_target_is_one_line_and_exit_2(tmp_path):
         str(tmp_path / "absent.py"),
     ]:
         result = subprocess.run(
-            [rolloutctl_bin(), "serve", target], capture_output=True, text=True, timeout=30
+            [rolloutctl_bin(), "serve", target], capture_output=True, text=True, timeout=CLI_BOUND
         )
         assert result.returncode == 2, result.stderr
         assert "Traceback" not in result.stderr
@@ -72,7 +77,7 @@ def test_port_in_use_is_exit_3():
             [rolloutctl_bin(), "serve", "--example", "echo", "--port", str(port)],
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=CLI_BOUND,
         )
     assert result.returncode == 3
     assert "already in use" in result.stderr and "Traceback" not in result.stderr

@@ -15,12 +15,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.helpers import rolloutctl_bin, run_server
+from tests.helpers import CLI_BOUND, rolloutctl_bin, run_server
 
 KEY = "sk-canary-try-31d2"
 
 
-def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run(*args: str, timeout: float = CLI_BOUND) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [rolloutctl_bin(), *args], capture_output=True, text=True, timeout=timeout
     )
@@ -37,7 +37,7 @@ def test_try_calculator_live_in_a_terminal():
         rolloutctl_bin(),
         ["try", "--example", "calculator"],
         encoding="utf-8",
-        timeout=60,
+        timeout=CLI_BOUND,
         dimensions=(50, 120),
     )
     for words in [

@@ -16,7 +16,7 @@ from rich.console import Console
 from rolloutctl.events import Event, EventKind
 from rolloutctl.trainer import TrainerConfig
 from rolloutctl.trainer.console import event_line, trainer_banner
-from tests.helpers import free_port
+from tests.helpers import CLI_BOUND, free_port
 
 SERVE = (
     "import sys; from rolloutctl.trainer import TrainerConfig; "
@@ -30,7 +30,7 @@ TRICKY = {"role": "user", "content": "What is [bold red]2+3[/]?"}
 def spawn(port: int, mode: str, key: str = "") -> pexpect.spawn:
     """The trainer in a pseudo-terminal, once it answers /health."""
     args, env = ["-c", SERVE, str(port), mode, key], {**os.environ, "NO_COLOR": "1"}
-    child = pexpect.spawn(sys.executable, args, env=env, encoding="utf-8", timeout=60)
+    child = pexpect.spawn(sys.executable, args, env=env, encoding="utf-8", timeout=CLI_BOUND)
     for _ in range(400):
         with contextlib.suppress(httpx.TransportError):
             httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)

@@ -11,7 +11,7 @@ from pathlib import Path
 from rolloutctl import Agent, RolloutResult, ToolLoopAgent, tool
 from rolloutctl.schema.lint import schema_problems
 from rolloutctl.validate.validator import validate_agent
-from tests.helpers import rolloutctl_bin
+from tests.helpers import CLI_BOUND, rolloutctl_bin
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BROKEN = """
@@ -64,7 +64,7 @@ agent = Raises()
 
 def validate(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [rolloutctl_bin(), "validate", *args], capture_output=True, text=True, timeout=60
+        [rolloutctl_bin(), "validate", *args], capture_output=True, text=True, timeout=CLI_BOUND
     )
 
 
