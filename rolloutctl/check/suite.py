@@ -27,6 +27,7 @@ from rolloutctl.check.names import CHECK_NAMES
 from rolloutctl.check.requests import ServerUnreachable
 from rolloutctl.check.session import CheckOptions, CheckStatus, Session, Verdict
 from rolloutctl.harness import serve_app
+from rolloutctl.net.http_pool import SHORT_KEEPALIVE
 from rolloutctl.redaction import one_line
 from rolloutctl.trainer import MockTrainer, TrainerConfig, make_policy
 
@@ -131,7 +132,7 @@ async def run_checks(url: str, options: CheckOptions | None = None) -> CheckRepo
     options = options or CheckOptions()
     url, names = server_base_url(url), options.only or CHECK_NAMES
     started, secrets = time.perf_counter(), [options.api_key]
-    async with httpx.AsyncClient(timeout=options.timeout) as http:
+    async with httpx.AsyncClient(timeout=options.timeout, limits=SHORT_KEEPALIVE) as http:
         verdicts = {"health": await requests.health(http, url)}
         chosen = [name for name in CHECKS if name in names]
         if chosen:

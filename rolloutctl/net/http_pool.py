@@ -16,9 +16,15 @@ from collections.abc import Sequence
 import httptools
 import httpx
 
-__all__ = ["Header", "HttpPool", "default_pool"]
+__all__ = ["SHORT_KEEPALIVE", "Header", "HttpPool", "default_pool"]
 
 Header = tuple[bytes, bytes]
+# For plain httpx clients: httpx keeps an idle connection 5 s, exactly as long as uvicorn
+# does, so on a busy machine it reuses one just as the server closes it (a ReadError).
+# Dropping idle connections after 1 s leaves the server's close seconds of margin.
+SHORT_KEEPALIVE = httpx.Limits(
+    max_connections=100, max_keepalive_connections=20, keepalive_expiry=1.0
+)
 _LENGTH_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
 _FRAMING = _LENGTH_HEADERS | {b"host"}
 

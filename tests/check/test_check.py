@@ -32,6 +32,7 @@ from rolloutctl.check.suite import (
     server_base_url,
 )
 from rolloutctl.cli.core import raw_main
+from rolloutctl.net.http_pool import SHORT_KEEPALIVE
 from rolloutctl.protocol import InitRequest
 from rolloutctl.schema.arguments import schema_instance
 from rolloutctl.trainer import MockTrainer, TrainerConfig, make_policy
@@ -144,7 +145,7 @@ class BrokenServer:
         messages = list(init.messages)
         metrics = {"num_llm_calls": 0, "num_tool_calls": 0, "response_tokens": 0}
         payload: dict[str, Any] = {"rollout_id": init.rollout_id, "status": "COMPLETED"}
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=30, limits=SHORT_KEEPALIVE) as client:
             try:
                 finish = await self.loop(client, init, headers, messages, metrics)
             except Refused:

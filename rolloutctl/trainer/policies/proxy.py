@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from rolloutctl.net.http_pool import SHORT_KEEPALIVE
 from rolloutctl.protocol import CHAT_FIELDS
 from rolloutctl.trainer.policies.base import Policy, PolicyError, Reply, Turn, UpstreamError
 
@@ -69,7 +70,8 @@ class ProxyPolicy(Policy):
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(300.0, connect=10.0))
+            timeout = httpx.Timeout(300.0, connect=10.0)
+            self._client = httpx.AsyncClient(timeout=timeout, limits=SHORT_KEEPALIVE)
         try:
             response = await self._client.post(self.endpoint, json=body, headers=self._headers)
         except httpx.TimeoutException:
