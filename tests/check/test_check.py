@@ -188,7 +188,13 @@ class BrokenServer:
 
     async def post(self, client, url: str, body: dict, headers: dict) -> dict[str, Any]:
         for attempt in range(4):
-            response = await client.post(url, json=body, headers=headers)
+            try:
+                response = await client.post(url, json=body, headers=headers)
+            except httpx.TransportError:  # retried too (PROTOCOL.md): on a crowded machine a
+                if attempt == 3:  # reused connection can be closed by the trainer as we send
+                    raise
+                await asyncio.sleep(0.05)
+                continue
             if response.status_code < 300:
                 return response.json()
             retryable = response.status_code >= 500 or self.breach == "retry_4xx"
@@ -314,7 +320,8 @@ def test_a_server_that_keeps_the_rules_passes_and_lacks_only_the_extension():
     with broken_server() as url:
         results = check(url)
     statuses = {name: status for name, (status, _) in results.items()}
-    assert statuses == {name: "PASS" for name in CHECK_NAMES} | {"status-endpoint": "EXTENSION"}
+    expected = {name: "PASS" for name in CHECK_NAMES} | {"status-endpoint": "EXTENSION"}
+    assert statuses == expected, {n: r for n, r in results.items() if statuses[n] != expected[n]}
     assert "lookup, shout" in results["tool-rollout"][1]
     assert "note" not in results["tool-rollout"][1]  # the arguments fit the schemas
 
