@@ -179,7 +179,7 @@ def test_nothing_listening_at_server_url_is_exit_3_like_check_and_try() -> None:
     with refused_url() as url:
         result = subprocess.run(
             [rolloutctl_bin(), "bench", "--server-url", url, "--rollouts", "5"],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True, text=True, timeout=CLI_BOUND,
         )  # fmt: skip
     assert result.returncode == 3, result.stdout + result.stderr
     assert "rollouts/s" not in result.stdout and result.stderr.count("\n") == 1

@@ -8,7 +8,7 @@ import typer
 
 from rolloutctl.cli.app import app
 from rolloutctl.cli.options import SCOPES
-from tests.helpers import rolloutctl_bin
+from tests.helpers import CLI_BOUND, rolloutctl_bin
 
 COMMANDS = {
     "serve", "try", "replay", "mock-trainer", "check", "validate", "bench", "init", "watch"
@@ -77,7 +77,7 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         [rolloutctl_bin(), *args],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=CLI_BOUND,
         env={**os.environ, **env},
     )
 

@@ -11,7 +11,7 @@ import pexpect
 import pytest
 
 from rolloutctl.trainer import MockTrainer, TrainerConfig
-from tests.helpers import refused_url, rolloutctl_bin, run_server
+from tests.helpers import CLI_BOUND, refused_url, rolloutctl_bin, run_server
 
 KEY = "sk-canary-init-77c1"
 
@@ -25,12 +25,14 @@ def mock_trainer() -> Iterator[str]:
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([rolloutctl_bin(), *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [rolloutctl_bin(), *args], capture_output=True, text=True, timeout=CLI_BOUND
+    )
 
 
 def spawn(*args: str) -> tuple[pexpect.spawn, io.StringIO]:
     child = pexpect.spawn(
-        rolloutctl_bin(), list(args), encoding="utf-8", timeout=30, dimensions=(50, 120)
+        rolloutctl_bin(), list(args), encoding="utf-8", timeout=CLI_BOUND, dimensions=(50, 120)
     )
     child.logfile_read = transcript = io.StringIO()
     return child, transcript

@@ -10,7 +10,7 @@ import textwrap
 
 import pexpect
 
-from tests.helpers import refused_url, rolloutctl_bin
+from tests.helpers import CLI_BOUND, refused_url, rolloutctl_bin
 
 RED = "\x1b[1;31m"
 SLOW_AGENT = textwrap.dedent("""
@@ -32,7 +32,7 @@ SLOW_AGENT = textwrap.dedent("""
 """)
 
 
-def spawn(*args: str, timeout: float = 30) -> tuple[pexpect.spawn, io.StringIO]:
+def spawn(*args: str, timeout: float = CLI_BOUND) -> tuple[pexpect.spawn, io.StringIO]:
     child = pexpect.spawn(
         rolloutctl_bin(), list(args), encoding="utf-8", timeout=timeout, dimensions=(50, 120)
     )
@@ -40,7 +40,7 @@ def spawn(*args: str, timeout: float = 30) -> tuple[pexpect.spawn, io.StringIO]:
     return child, transcript
 
 
-def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run(*args: str, timeout: float = CLI_BOUND) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [rolloutctl_bin(), *args], capture_output=True, text=True, timeout=timeout
     )
@@ -52,7 +52,7 @@ def test_piping_into_head_prints_one_line_and_exits_0_in_a_terminal(tmp_path):
         f"{rolloutctl_bin()} try --example calculator --save {saved} | head -1; "
         "echo rc=${PIPESTATUS[0]}"
     )
-    child = pexpect.spawn("bash", ["-c", script], encoding="utf-8", timeout=60)
+    child = pexpect.spawn("bash", ["-c", script], encoding="utf-8", timeout=CLI_BOUND)
     child.expect(pexpect.EOF)
     lines = child.before.replace("\r\n", "\n").strip().splitlines()
     assert lines == ["agent calculator | policy calculator | server in-process", "rc=0"]

@@ -106,7 +106,7 @@ def test_one_exported_server_key_serves_serve_and_try_and_docs_says_it_needs_it(
         assert httpx.get(f"{url}/docs").status_code == 401
         tried = subprocess.run(
             [rolloutctl_bin(), "try", "--server-url", url, "--plain"],
-            capture_output=True, text=True, timeout=60, env=env,
+            capture_output=True, text=True, timeout=CLI_BOUND, env=env,
         )  # fmt: skip
         assert tried.returncode == 0, tried.stdout + tried.stderr
         assert KEY not in tried.stdout + tried.stderr

@@ -96,13 +96,13 @@ def test_mock_trainer_seed_makes_fault_injection_repeatable() -> None:
         child = pexpect.spawn(
             rolloutctl_bin(),
             ["mock-trainer", "--port", str(port), "--fail-rate", "0.5", "--seed", "7"],
-            encoding="utf-8", timeout=20,
+            encoding="utf-8", timeout=CLI_BOUND,
         )  # fmt: skip
         child.expect(f"http://127.0.0.1:{port}")
         body = {"model": "default", "messages": [TRICKY]}
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
         codes = [
-            httpx.post(url, json=body | {"rollout_id": f"s{n}"}, timeout=10).status_code
+            httpx.post(url, json=body | {"rollout_id": f"s{n}"}, timeout=30).status_code
             for n in range(12)
         ]
         outcomes.append(codes)
