@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +13,7 @@ from rolloutctl.agent.loader import load_example
 from rolloutctl.server.app import create_app
 from rolloutctl.server.callbacks import RetryPolicy
 from rolloutctl.server.settings import ServerSettings
-from tests.helpers import run_server
+from tests.helpers import RedisServer, run_server, running_redis
 from tests.recording_trainer import RecordingTrainer
 
 # Quick backoff, but a window and call timeout that a busy machine never reaches by accident.
@@ -38,3 +39,12 @@ def start_server() -> Iterator[Callable[..., str]]:
             return stack.enter_context(run_server(app))
 
         yield start
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server of this test's own, on a free port (see `running_redis`)."""
+    directory = tmp_path / "redis"
+    directory.mkdir()
+    with running_redis(directory) as server:
+        yield server

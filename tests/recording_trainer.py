@@ -58,6 +58,7 @@ class RecordingTrainer:
         self.chat_delay = chat_delay
         self.hold_until = hold_until  # hold chat answers until this many are in flight
         self._enough = asyncio.Event()
+        self.held: set[str] = set()  # chat answers for these rollouts wait until removed
         self.in_flight = self.max_in_flight = 0
         self.chats: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.chat_headers: dict[str, list[dict[str, str]]] = defaultdict(list)
@@ -91,6 +92,10 @@ class RecordingTrainer:
             self._enough.set()
         try:
             await asyncio.sleep(self.chat_delay)
+            for _ in range(1200):  # at most 60 s, so a forgotten hold cannot hang a test
+                if rollout_id not in self.held:
+                    break
+                await asyncio.sleep(0.05)
             if self.hold_until:  # a server that is not concurrent never gets there
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._enough.wait(), timeout=60)

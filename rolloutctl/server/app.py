@@ -26,6 +26,7 @@ from rolloutctl.net.http_pool import Header, HttpPool
 from rolloutctl.protocol import INIT_PATH, InitRequest
 from rolloutctl.server.manager import AgentToolsError, RolloutManager, ServerBusy
 from rolloutctl.server.settings import ServerSettings
+from rolloutctl.server.store import StoreUnavailable, open_store
 
 __all__ = [
     "EVICT_INTERVAL",
@@ -80,7 +81,7 @@ class InitEndpoint:
     def __init__(self, settings: ServerSettings, state: dict[str, RolloutManager]) -> None:
         self.settings, self.state = settings, state
 
-    def answer(self, raw: bytes | None) -> InitAnswer:
+    async def answer(self, raw: bytes | None) -> InitAnswer:
         if raw is None:
             return _too_large(self.settings.max_init_bytes)
         try:
@@ -99,8 +100,8 @@ class InitEndpoint:
             )
         manager = self.state["manager"]
         try:
-            return 202, manager.accept(init), ()
-        except ServerBusy as exc:
+            return 202, await manager.accept(init), ()
+        except (ServerBusy, StoreUnavailable) as exc:
             retry_after = b"5" if manager.draining else b"1"
             return _json(503, {"detail": str(exc)}, ((b"retry-after", retry_after),))
         except AgentToolsError as exc:
@@ -134,7 +135,7 @@ class RolloutApp(FastAPI):
             and bearer_ok(scope, self._expected)
         ):
             raw = await read_body(scope, receive, self._init.settings.max_init_bytes)
-            status, body, headers = self._init.answer(raw)
+            status, body, headers = await self._init.answer(raw)
             await send(
                 {
                     "type": "http.response.start",
@@ -201,14 +202,17 @@ def create_app(agent: Agent, settings: ServerSettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(settings)
+        await store.start()
         async with HttpPool() as pool:
-            manager = state["manager"] = RolloutManager(agent, settings, pool)
+            manager = state["manager"] = RolloutManager(agent, settings, pool, store)
             evictor = asyncio.create_task(_evict_forever(manager))
             try:
                 yield
             finally:
                 evictor.cancel()
                 await manager.shutdown()
+                await store.aclose()
 
     init = InitEndpoint(settings, state)
     app = RolloutApp(
@@ -224,18 +228,19 @@ def create_app(agent: Agent, settings: ServerSettings | None = None) -> FastAPI:
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        registry = state["manager"].registry
+        store = state["manager"].store
         return {
             "status": "healthy",
             "agent": agent.name,
-            "active_rollouts": registry.active,
-            "completed_rollouts": registry.finished,
+            "active_rollouts": store.active,
+            "completed_rollouts": store.finished,
+            "store": store.health(),
         }
 
     @app.post(INIT_PATH, status_code=202, openapi_extra=_init_openapi())
     async def init_rollout(request: Request) -> Response:
         raw = await read_body(request.scope, request.receive, settings.max_init_bytes)
-        status, body, headers = init.answer(raw)
+        status, body, headers = await init.answer(raw)
         return Response(
             body,
             status,
@@ -245,10 +250,13 @@ def create_app(agent: Agent, settings: ServerSettings | None = None) -> FastAPI:
 
     @app.get("/v1/rollout/{rollout_id:path}")  # :path, so that ids holding "/" are reachable
     async def rollout_status(rollout_id: str) -> Response:
-        record = state["manager"].registry.get(rollout_id)
-        if record is None:
+        try:
+            body = await state["manager"].store.status(rollout_id)
+        except StoreUnavailable as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+        if body is None:
             return JSONResponse({"detail": f"unknown rollout {rollout_id!r}"}, status_code=404)
-        return Response(status_json(record.status()), media_type="application/json")
+        return Response(status_json(body), media_type="application/json")
 
     return app
 
@@ -257,7 +265,7 @@ async def _evict_forever(manager: RolloutManager) -> None:
     """Expire old idempotency records even on a server that gets no new inits."""
     while True:
         await asyncio.sleep(EVICT_INTERVAL)
-        manager.registry.evict()
+        manager.store.evict()
 
 
 def status_json(status: dict[str, Any]) -> bytes:

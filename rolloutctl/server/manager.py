@@ -19,7 +19,6 @@ from rolloutctl.agent.tools import Tool
 from rolloutctl.errors import AgentError, RolloutctlError
 from rolloutctl.protocol import ErrorCategory, InitRequest
 from rolloutctl.server.callbacks import HttpPool, TrainerClient
-from rolloutctl.server.registry import RolloutRecord, RolloutRegistry, RolloutState
 from rolloutctl.server.runner import (
     RolloutFailure,
     build_payload,
@@ -29,6 +28,7 @@ from rolloutctl.server.runner import (
     v1_backend,
 )
 from rolloutctl.server.settings import ServerSettings
+from rolloutctl.server.store import RecordStore, RolloutRecord, RolloutState
 
 __all__ = ["AgentToolsError", "RolloutManager", "ServerBusy"]
 
@@ -46,30 +46,29 @@ class AgentToolsError(AgentError):
 class RolloutManager:
     """Runs rollouts of one agent under `settings`; one per server process."""
 
-    def __init__(self, agent: Agent, settings: ServerSettings, pool: HttpPool) -> None:
+    def __init__(
+        self, agent: Agent, settings: ServerSettings, pool: HttpPool, store: RecordStore
+    ) -> None:
         self.agent = agent
         self.settings = settings
         self.pool = pool
-        self.registry = RolloutRegistry(settings.record_ttl, settings.max_records)
+        self.store = store
         self.draining = False
         self._slots = asyncio.Semaphore(settings.max_concurrent)
         self._tasks: set[asyncio.Task[None]] = set()
         self._agent_tasks: dict[str, asyncio.Task[RolloutResult]] = {}
 
-    def accept(self, init: InitRequest) -> bytes:
-        """Start `init` (or find its twin) and return the 202 body, as sent the first time."""
-        record = self.registry.get(init.rollout_id)
+    async def accept(self, init: InitRequest) -> bytes:
+        """Start `init` (or find its twin) and return the 202 body, as sent the first time.
+
+        Raises StoreUnavailable when the store cannot record the rollout: nothing runs then.
+        """
+        record = self.store.local(init.rollout_id)
         if record is not None:
             return record.response_body
-        if init.rollout_id in self.registry.forgotten:
-            log.warning(
-                "rollout %s was forgotten (past --max-records) and is run again",
-                init.rollout_id,
-                extra={"rollout_id": init.rollout_id},
-            )
         if self.draining:
             raise ServerBusy("server is shutting down")
-        if self.registry.active >= self.settings.max_concurrent + self.settings.max_queue:
+        if self.store.active >= self.settings.max_concurrent + self.settings.max_queue:
             raise ServerBusy("rollout queue is full")
         request = to_rollout_request(init)
         try:
@@ -83,7 +82,15 @@ class RolloutManager:
         tool_schemas = [t.schema() for t in tools]
         body = json.dumps({"rollout_id": init.rollout_id, "tools": tool_schemas}).encode()
         record = RolloutRecord(init.rollout_id, body)
-        self.registry.add(record)
+        first = await self.store.claim(record)
+        if first is not None:  # another replica (or a concurrent init) won the id
+            return first
+        if init.rollout_id in self.store.forgotten:
+            log.warning(
+                "rollout %s was forgotten (past --max-records) and is run again",
+                init.rollout_id,
+                extra={"rollout_id": init.rollout_id},
+            )
         task = asyncio.create_task(self._run(record, init, request, tools))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -118,7 +125,7 @@ class RolloutManager:
         finally:
             self._agent_tasks.pop(record.rollout_id, None)
         payload = build_payload(ctx, result, (time.perf_counter() - started) * 1000)
-        self.registry.finish(record, kept_payload(payload, self.settings.max_record_bytes))
+        self.store.finish(record, kept_payload(payload, self.settings.max_record_bytes))
         _log_end(record, payload, result)
         await self._deliver(record, client, payload)
 
@@ -129,14 +136,16 @@ class RolloutManager:
         ctx = RolloutContext(request, tools, _no_trainer)
         failure = RolloutFailure(ErrorCategory.INTERNAL_ERROR, f"cannot call the trainer: {why}")
         payload = build_payload(ctx, failure, 0.0)
-        self.registry.finish(record, payload)
+        self.store.finish(record, payload)
         record.delivered, record.delivery_error = False, why
         record.state = RolloutState.DELIVERY_FAILED
+        self.store.changed(record)
         _log_end(record, payload, failure)
 
     async def _run_agent(self, record: RolloutRecord, ctx: RolloutContext) -> RolloutResult:
         async with self._slots:
             record.state = RolloutState.RUNNING
+            self.store.changed(record)
             rollout_id = record.rollout_id
             log.info("rollout %s started", rollout_id, extra={"rollout_id": rollout_id})
             return await execute(ctx, self.agent, self.settings.rollout_timeout)
@@ -167,6 +176,7 @@ class RolloutManager:
                 delivery.error,
                 extra={"rollout_id": record.rollout_id},
             )
+        self.store.changed(record)
 
     async def shutdown(self) -> None:
         """Refuse new work, drain for the grace period, then end the rest as `shutdown`."""

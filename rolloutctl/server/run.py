@@ -21,6 +21,7 @@ from rolloutctl.logs import setup_logging
 from rolloutctl.net.sockets import bind_socket, socket_url
 from rolloutctl.server.app import create_app
 from rolloutctl.server.settings import ServerSettings
+from rolloutctl.server.store import shown_store
 
 __all__ = ["ServeConfig", "run", "serve_banner"]
 
@@ -44,6 +45,7 @@ def serve_banner(agent: Agent, url: str, settings: ServerSettings) -> Panel:
         f"docs     {url}/docs" + (" (needs the key too)" if settings.api_key else ""),
         f"key      {'inbound Bearer key required' if settings.api_key else 'none required'}"
         + (" (--server-key): every route but /health" if settings.api_key else ""),
+        f"records  {escape(shown_store(settings.store))}, kept {settings.record_ttl:g} s",
         f"limits   {settings.max_concurrent} concurrent, "
         f"{settings.rollout_timeout:g} s per rollout",
     ]

@@ -24,6 +24,10 @@ class ServerSettings:
     allow_callback_hosts: tuple[str, ...] = ()
     max_init_bytes: int = 16 * 1024 * 1024  # larger init bodies get 413, unread
     max_record_bytes: int = 1024 * 1024  # a kept completion past this is truncated
+    # None: records in memory; a Redis URL: records shared by every replica using it
+    store: str | None = field(default=None, repr=False)  # the URL may hold a password
+    store_prefix: str = "rolloutctl"
+    heartbeat_interval: float = 10.0
 
     def callback_host_allowed(self, host: str) -> bool:
         """Exact hosts, or `*.example.com` for any subdomain; an empty list allows all."""

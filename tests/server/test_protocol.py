@@ -338,6 +338,7 @@ def test_status_endpoint_and_health(trainer, start_server):
         "agent": "calculator",
         "active_rollouts": 0,
         "completed_rollouts": 1,
+        "store": {"kind": "memory", "state": "up"},
     }
 
 

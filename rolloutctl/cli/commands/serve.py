@@ -62,7 +62,7 @@ def serve(
         typer.Option(
             min=1,
             envvar=env_names("MAX_RECORDS"),
-            help="Finished rollouts remembered (for an hour) for idempotency and status; "
+            help="Finished rollouts remembered (for --record-ttl) for idempotency and status; "
             "past this the oldest are forgotten first.",
         ),
     ] = 100_000,
@@ -100,6 +100,30 @@ def serve(
             "Default: any host.",
         ),
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            envvar=env_names("STORE"),
+            show_default=False,
+            help="Where idempotency records and rollout status live: 'memory' (this process, "
+            "the default) or a Redis URL (redis://host:port/db) that every replica shares.",
+        ),
+    ] = None,
+    store_prefix: Annotated[
+        str,
+        typer.Option(
+            envvar=env_names("STORE_PREFIX"),
+            help="Prefix of this server's Redis keys, so several agents can share one Redis.",
+        ),
+    ] = "rolloutctl",
+    record_ttl: Annotated[
+        float,
+        typer.Option(
+            min=1,
+            envvar=env_names("RECORD_TTL"),
+            help="Seconds a finished rollout's record is kept (idempotency and status).",
+        ),
+    ] = 3600.0,
     shutdown_grace: Annotated[
         float,
         typer.Option(
@@ -147,6 +171,7 @@ def serve(
     from rolloutctl.server import run as serving
     from rolloutctl.server.callbacks import RetryPolicy
     from rolloutctl.server.settings import ServerSettings
+    from rolloutctl.server.store import check_store_url
 
     agent = resolve_agent(target, example)
     if not no_validate:
@@ -155,6 +180,9 @@ def serve(
         max_concurrent=max_concurrent,
         max_queue=max_queue,
         max_records=max_records,
+        record_ttl=record_ttl,
+        store=check_store_url(store),
+        store_prefix=store_prefix,
         rollout_timeout=rollout_timeout,
         retry=replace(RetryPolicy(), call_timeout=http_timeout),
         shutdown_grace=shutdown_grace,
