@@ -7,7 +7,8 @@ The leaves live beside the code that raises them (they carry that code's data)::
     ├── InputError                       exit 2: the user's input cannot be used
     │   ├── TargetError                  agent.loader: the agent cannot be loaded
     │   ├── PolicyError                  trainer.policies.base: policy options unusable
-    │   └── TrajectoryFormatError        trajectory.document: not a trajectory we read
+    │   ├── TrajectoryFormatError        trajectory.document: not a trajectory we read
+    │   └── StoreUrlError                server.store: --store is not memory or a Redis URL
     ├── CannotStartError                 exit 3: a server could not start or be reached
     │   ├── CannotBind                   net.sockets: port in use, address not available
     │   ├── ServerStartError             bench.server_process: the server under test died
@@ -21,6 +22,7 @@ The leaves live beside the code that raises them (they carry that code's data)::
     ├── RolloutFailure                   server.runner: ends a rollout with a category
     ├── TrainerError                     server.callbacks: a trainer call failed for good
     ├── ServerBusy                       server.manager: draining or queue full (503)
+    ├── StoreUnavailable                 server.store.base: the record store is down (503)
     ├── UpstreamError                    trainer.policies.base: the proxied model failed
     └── InitError                        trainer.starter: the init was not delivered
         └── InitRefused                  trainer.starter: answered with other than 202

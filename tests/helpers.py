@@ -160,15 +160,20 @@ class RedisServer:
         self.process = None
 
 
-@contextlib.contextmanager
-def running_redis(directory: Path) -> Iterator[RedisServer]:
-    """A started RedisServer, stopped on exit. Skips the test when redis-server is
-    missing here, but fails it under CI (CI=true), whose runner installs it."""
+def require_redis_server() -> None:
+    """Skip the test when redis-server is missing here, but fail it under CI (CI=true),
+    whose runner installs it."""
     if shutil.which("redis-server") is None:
         message = "redis-server is not installed (Debian: apt-get install redis-server)"
         if os.environ.get("CI") == "true":
             pytest.fail(f"{message}; CI must install it (.ci/run does)")
         pytest.skip(message)
+
+
+@contextlib.contextmanager
+def running_redis(directory: Path) -> Iterator[RedisServer]:
+    """A started RedisServer (see `require_redis_server`), stopped on exit."""
+    require_redis_server()
     server = RedisServer(directory)
     server.start()
     try:

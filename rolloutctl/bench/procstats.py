@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = ["MIB", "PeakRss", "ProcSample", "machine_cpu", "sample"]
@@ -39,15 +40,24 @@ def sample(pid: int | None = None) -> ProcSample | None:
     return ProcSample((int(fields[11]) + int(fields[12])) / _CLOCK_TICKS, rss_kib * 1024)
 
 
+def sample_all(pids: Sequence[int]) -> ProcSample | None:
+    """The summed CPU time and RSS of `pids` (the replicas of one server); None if any is gone."""
+    samples = [sample(pid) for pid in pids]
+    if not samples or None in samples:
+        return None
+    return ProcSample(sum(s.cpu_s for s in samples if s), sum(s.rss_bytes for s in samples if s))
+
+
 class PeakRss:
-    """Samples a process's RSS every `interval` seconds while running, keeping the peak.
+    """Samples the summed RSS of processes every `interval` seconds while running, keeping
+    the peak.
 
     The peak is what an operator has to provision; before/after alone would miss a
     spike in the middle of a run.
     """
 
-    def __init__(self, pid: int, interval: float = 0.25) -> None:
-        self.pid, self.interval = pid, interval
+    def __init__(self, pids: Sequence[int], interval: float = 0.25) -> None:
+        self.pids, self.interval = pids, interval
         self.peak_bytes = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -69,7 +79,7 @@ class PeakRss:
             await asyncio.sleep(self.interval)
 
     def _take(self) -> None:
-        now = sample(self.pid)
+        now = sample_all(self.pids)
         if now is not None:
             self.peak_bytes = max(self.peak_bytes, now.rss_bytes)
 

@@ -51,6 +51,9 @@ class BenchResult:
     bench_cpu_ms_per_rollout: float = 0.0  # the mock trainer and the load generator
     bench_cpu_share: float = 0.0
     cpu_count: int = 1
+    replicas: int = 1  # server processes (behind the bench's balancer when spawned)
+    store: str | None = None  # where spawned servers keep records: memory or a Redis URL
+    store_round_trips_per_rollout: float | None = None  # None: the store is not shared
     machine_cpu_busy: float | None = None  # cores busy on the whole machine, on average
     other_cpu_busy: float | None = None  # of which neither the server nor the bench
 
@@ -110,6 +113,7 @@ def result_table(result: BenchResult) -> Table:
             f"LLM latency {result.llm_latency_ms:g} ms, "
             f"fail rates {result.fail_rate:g} / {result.fail_completed_rate:g}",
         ),
+        ("servers", _servers(result)),
         ("throughput", f"{result.rollouts_per_s:,.1f} rollouts/s over {result.wall_s:.2f} s"),
         (
             "latency e2e",
@@ -143,6 +147,15 @@ def result_table(result: BenchResult) -> Table:
     for name, value in rows:
         table.add_row(name, value)
     return table
+
+
+def _servers(result: BenchResult) -> str:
+    trips = result.store_round_trips_per_rollout
+    shared = "none" if trips is None else f"{trips:.2f}"
+    return (
+        f"{result.replicas} process(es), records in {result.store or 'n/a'}, "
+        f"store round-trips per rollout {shared}"
+    )
 
 
 def _machine(result: BenchResult) -> str:

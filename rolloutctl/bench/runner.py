@@ -16,17 +16,20 @@ import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from rolloutctl.bench.procstats import PeakRss, ProcSample, machine_cpu, sample
+from rolloutctl.bench.balancer import balancing
+from rolloutctl.bench.procstats import PeakRss, ProcSample, machine_cpu, sample, sample_all
 from rolloutctl.bench.report import BenchResult
-from rolloutctl.bench.server_process import ServerSpec, spawn_server
+from rolloutctl.bench.server_process import ServerSpec, spawn_servers
 from rolloutctl.bench.tally import Phase, add_costs, add_machine, percentiles
 from rolloutctl.harness import serve_app
+from rolloutctl.net.http_pool import HttpPool
+from rolloutctl.server.store import shown_store
 from rolloutctl.trainer import InitError, InitRefused, MockTrainer, TrainerConfig
 from rolloutctl.trainer import make_policy as make_trainer_policy
 
@@ -80,12 +83,20 @@ def calculator_init(rollout_id: str, index: int) -> dict[str, Any]:
 
 
 class Bench:
-    """Drives one server at `server_url`; `pid` (when the server is ours) is sampled."""
+    """Drives a server at `server_urls` (inits go round-robin over them). `replica_urls`
+    are its processes, read for store figures (default: `server_urls`); `pids`, when
+    the processes are ours, are sampled for CPU and memory."""
 
     def __init__(
-        self, config: BenchConfig, trainer: MockTrainer, server_url: str, pid: int | None = None
+        self,
+        config: BenchConfig,
+        trainer: MockTrainer,
+        server_urls: Sequence[str],
+        pids: Sequence[int] = (),
+        replica_urls: Sequence[str] = (),
     ) -> None:
-        self.config, self.trainer, self.server_url, self.pid = config, trainer, server_url, pid
+        self.config, self.trainer, self.pids = config, trainer, tuple(pids)
+        self.server_urls, self.replica_urls = list(server_urls), list(replica_urls or server_urls)
         self._init_slots = asyncio.Semaphore(config.init_connections)
         self.run_id = config.run_id or uuid.uuid4().hex[:8]
 
@@ -93,9 +104,10 @@ class Bench:
         if self.config.warmup:
             await self._closed_loop(Phase(f"warmup-{self.run_id}", self.config.warmup))
         phase = Phase(f"bench-{self.run_id}", self.config.rollouts)
+        trips0 = await store_round_trips(self.replica_urls)
         machine0, server0, self0 = machine_cpu(), self._server_sample(), sample()
         wall0 = time.perf_counter()
-        peak = PeakRss(self.pid) if self.pid else None
+        peak = PeakRss(self.pids) if self.pids else None
         if peak:
             peak.start()
         with _ticking(phase, progress):
@@ -104,13 +116,16 @@ class Bench:
         machine1, server1, self1 = machine_cpu(), self._server_sample(), sample()
         peak_bytes = await peak.stop() if peak else None
         lost = await self._final_wait(phase)
+        trips1 = await store_round_trips(self.replica_urls)
         result = self._result(phase, wall, lost)
+        if trips0 is not None and trips1 is not None:
+            result.store_round_trips_per_rollout = (trips1 - trips0) / max(phase.total, 1)
         add_costs(result, (server0, server1), (self0, self1), peak_bytes)
         add_machine(result, machine0, machine1)
         return result
 
     def _server_sample(self) -> ProcSample | None:
-        return sample(self.pid) if self.pid else None
+        return sample_all(self.pids) if self.pids else None
 
     async def _closed_loop(self, phase: Phase) -> None:
         workers = min(self.config.concurrency, phase.total)
@@ -124,12 +139,11 @@ class Bench:
     async def _one(self, phase: Phase, index: int) -> None:
         rollout_id = f"{phase.prefix}-{index}"
         init = calculator_init(rollout_id, index)
+        server_url = self.server_urls[index % len(self.server_urls)]
         started = time.perf_counter()
         try:
             async with self._init_slots:
-                handle = await self.trainer.start_rollout(
-                    self.server_url, init, self.config.server_key
-                )
+                handle = await self.trainer.start_rollout(server_url, init, self.config.server_key)
         except InitRefused:
             phase.refused += 1
             return
@@ -159,7 +173,8 @@ class Bench:
         )
         accepted = phase.total - phase.refused - phase.init_errors
         return BenchResult(
-            server=self.server_url,
+            server=" ".join(self.server_urls),
+            replicas=len(self.replica_urls),
             rollouts=phase.total,
             concurrency=config.concurrency,
             warmup=config.warmup,
@@ -215,17 +230,36 @@ def _quiet_trainer_logs() -> Iterator[None]:
         logger.disabled = previous
 
 
+async def store_round_trips(urls: Sequence[str]) -> int | None:
+    """The record-store round-trips the servers at `urls` made so far (from /health),
+    summed; None when any of them keeps its records in memory or does not say."""
+    total = 0
+    async with HttpPool() as pool:
+        for url in urls:
+            try:
+                response = await pool.request(b"GET", httpx.URL(url + "/health"), timeout=10.0)
+                trips = response.json()["store"]["round_trips"]
+            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+                return None
+            if not isinstance(trips, int):
+                return None
+            total += trips
+    return total
+
+
 async def run_bench(
     config: BenchConfig,
-    server_url: str | None = None,
+    server_urls: Sequence[str] = (),
     spec: ServerSpec | None = None,
     progress: Progress | None = None,
+    replicas: int = 1,
 ) -> BenchResult:
-    """Bench the server at `server_url`, or spawn one from `spec` (exactly one of them)."""
-    if (server_url is None) == (spec is None):
-        raise ValueError("give exactly one of server_url or spec")
-    if server_url is not None:
-        await check_reachable(server_url)
+    """Bench the servers at `server_urls`, or spawn `replicas` of `spec` (behind a
+    round-robin balancer when more than one); give exactly one of the two."""
+    if bool(server_urls) == (spec is not None):
+        raise ValueError("give exactly one of server_urls or spec")
+    for url in server_urls:
+        await check_reachable(url)
     trainer = MockTrainer(
         TrainerConfig(
             policy=make_trainer_policy("calculator"),
@@ -241,13 +275,19 @@ async def run_bench(
         trainer.url = await stack.enter_async_context(
             serve_app(trainer.app, "the mock trainer", host=config.trainer_host)
         )
-        pid = None
+        bench = Bench(config, trainer, server_urls)
         if spec is not None:
-            server = await stack.enter_async_context(spawn_server(spec))
-            server_url, pid = server.url, server.pid
-        result = await Bench(config, trainer, server_url or "", pid).run(progress)
+            servers = await stack.enter_async_context(spawn_servers(spec, replicas))
+            urls = [server.url for server in servers]
+            if replicas > 1:
+                upstreams = [(spec.host, server.port) for server in servers]
+                urls = [await stack.enter_async_context(balancing(upstreams))]
+            pids = [server.pid for server in servers]
+            bench = Bench(config, trainer, urls, pids, [server.url for server in servers])
+        result = await bench.run(progress)
     if spec is not None:
         result.server = f"--example {spec.example}" if spec.example else spec.target or ""
+        result.store = shown_store(spec.store)
     return result
 
 

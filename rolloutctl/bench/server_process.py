@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import IO
 
@@ -30,7 +30,7 @@ __all__ = [
     "ServerSpec",
     "ServerStartError",
     "SpawnedServer",
-    "spawn_server",
+    "spawn_servers",
 ]
 
 STARTUP_TIMEOUT = 120.0  # a crowded machine takes tens of seconds to import the server
@@ -57,9 +57,12 @@ class ServerSpec:
     max_concurrent: int = 100
     log_level: str = "warning"
     host: str = "127.0.0.1"
+    store: str | None = None  # --store of every replica: None keeps records in memory
+    store_prefix: str = "rolloutctl"
 
     def argv(self, port: int) -> list[str]:
         agent = ["--example", self.example] if self.example else [self.target or ""]
+        store = ["--store", self.store, "--store-prefix", self.store_prefix] if self.store else []
         return [
             sys.executable,
             "-m",
@@ -74,6 +77,7 @@ class ServerSpec:
             self.log_level,
             "--max-concurrent",
             str(self.max_concurrent),
+            *store,
         ]
 
 
@@ -81,11 +85,31 @@ class ServerSpec:
 class SpawnedServer:
     url: str
     pid: int
+    port: int
 
 
 @contextlib.asynccontextmanager
-async def spawn_server(spec: ServerSpec) -> AsyncIterator[SpawnedServer]:
-    """Start `rolloutctl serve` for `spec`, wait for /health, and stop it (SIGTERM) after."""
+async def spawn_servers(spec: ServerSpec, count: int = 1) -> AsyncIterator[list[SpawnedServer]]:
+    """Start `count` `rolloutctl serve` processes for `spec` at once, wait for each one's
+    /health, and stop them all (SIGTERM) after."""
+    async with contextlib.AsyncExitStack() as stack:
+        started = [await stack.enter_async_context(_spawn(spec)) for _ in range(count)]
+        waits = [asyncio.ensure_future(ready()) for _, ready in started]
+        try:
+            await asyncio.gather(*waits)
+        except BaseException:  # one failed: stop waiting for the others too
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+            raise
+        yield [server for server, _ in started]
+
+
+@contextlib.asynccontextmanager
+async def _spawn(
+    spec: ServerSpec,
+) -> AsyncIterator[tuple[SpawnedServer, Callable[[], Awaitable[None]]]]:
+    """A started process, and how to wait for its health (the caller does)."""
     port = _free_port(spec.host)
     with tempfile.TemporaryFile() as stderr:  # a file, so a chatty server never blocks on it
         process = subprocess.Popen(
@@ -95,10 +119,9 @@ async def spawn_server(spec: ServerSpec) -> AsyncIterator[SpawnedServer]:
             stderr=stderr,
             env=_child_env(),
         )
+        url = f"http://{spec.host}:{port}"
         try:
-            url = f"http://{spec.host}:{port}"
-            await _wait_healthy(process, url, stderr)
-            yield SpawnedServer(url, process.pid)
+            yield SpawnedServer(url, process.pid, port), lambda: _wait_healthy(process, url, stderr)
         finally:
             await _stop(process)
 

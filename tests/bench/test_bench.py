@@ -35,7 +35,8 @@ FIELDS = {
     "rollouts_per_s", "latency_ms", "server_cpu_ms_per_rollout", "server_cpu_share",
     "server_rss_before_mib", "server_rss_after_mib", "server_rss_peak_mib",
     "bench_cpu_ms_per_rollout", "bench_cpu_share", "cpu_count", "machine_cpu_busy",
-    "other_cpu_busy", "delivered", "bound",
+    "other_cpu_busy", "delivered", "bound", "replicas", "store",
+    "store_round_trips_per_rollout",
 }  # fmt: skip
 
 
@@ -93,8 +94,8 @@ def test_bench_spawns_our_server_and_measures_it() -> None:
 
 def test_bench_a_server_url_twice_leaves_server_figures_empty() -> None:
     with run_server(calculator_server()) as url:
-        asyncio.run(run_bench(SMALL, server_url=url))
-        result = asyncio.run(run_bench(SMALL, server_url=url))  # new rollout ids
+        asyncio.run(run_bench(SMALL, server_urls=[url]))
+        result = asyncio.run(run_bench(SMALL, server_urls=[url]))  # new rollout ids
     assert_counts_add_up(result)
     assert result.completed == 20 and result.lost == 0 and passed(result)
     assert result.server == url and result.server_cpu_ms_per_rollout is None
@@ -106,7 +107,7 @@ def test_a_rollout_the_server_never_completes_is_lost() -> None:
     # The victim costs timeout + final_wait; the others get that long even on a busy machine.
     config = BenchConfig(rollouts=20, concurrency=4, timeout=10.0, final_wait=2.0, run_id="r1")
     with run_server(DropsOneRollout(calculator_server(), "bench-r1-7")) as url:
-        result = asyncio.run(run_bench(config, server_url=url))
+        result = asyncio.run(run_bench(config, server_urls=[url]))
     assert_counts_add_up(result)
     assert (result.accepted, result.completed, result.lost) == (20, 19, 1)
     assert not passed(result)
@@ -116,7 +117,7 @@ def test_fail_rates_still_deliver_every_rollout_exactly_once() -> None:
     config = BenchConfig(rollouts=20, concurrency=4, fail_rate=0.2, fail_completed_rate=0.2,
                          seed=7, timeout=60.0)  # fmt: skip
     with run_server(calculator_server(retry=PATIENT_RETRY)) as url:
-        result = asyncio.run(run_bench(config, server_url=url))
+        result = asyncio.run(run_bench(config, server_urls=[url]))
     assert_counts_add_up(result)
     assert result.delivered == result.accepted == 20
     assert result.lost == result.duplicates == result.violations == 0

@@ -27,7 +27,8 @@ EPILOG = (
     "error; 3 the server did not start or cannot be reached.\n\n"
     "\b\nExamples:\n"
     "  rolloutctl bench --example calculator --rollouts 5000 --concurrency 32 --warmup 200\n"
-    "  rolloutctl bench --server-url http://127.0.0.1:9000 --rollouts 500 --json"
+    "  rolloutctl bench --server-url http://127.0.0.1:9000 --rollouts 500 --json\n"
+    "  rolloutctl bench --example calculator --replicas 3 --store redis://127.0.0.1:6379/0"
 )
 
 
@@ -41,10 +42,27 @@ def bench(
     target: Target = None,
     example: Example = None,
     server_url: Annotated[
-        str | None,
+        list[str] | None,
         _bench_opt(
             "SERVER_URL",
-            "Bench this running RolloutServer instead of starting one.",
+            "Bench this running RolloutServer instead of starting one (repeatable: the "
+            "replicas of one server, sent inits round-robin).",
+            show_default=False,
+        ),
+    ] = None,
+    replicas: Annotated[
+        int,
+        _bench_opt(
+            "REPLICAS",
+            "Server processes to start, behind a round-robin TCP balancer of the bench's own.",
+            min=1,
+        ),
+    ] = 1,
+    store: Annotated[
+        str | None,
+        _bench_opt(
+            "STORE",
+            "--store of the spawned servers: 'memory' or a Redis URL they share.",
             show_default=False,
         ),
     ] = None,
@@ -123,10 +141,14 @@ def bench(
     from rolloutctl.status import ExitStatus
     from rolloutctl.trajectory.render import make_console
 
+    from rolloutctl.server.store import check_store_url
+
     if server_url and (target or example):
         raise InputError("give TARGET/--example or --server-url, not both")
     if not server_url and bool(target) == bool(example):
         raise InputError("give exactly one of TARGET, --example or --server-url")
+    if server_url and (replicas > 1 or store):
+        raise InputError("--replicas and --store are for spawned servers, not --server-url")
     config = benching.BenchConfig(
         rollouts=rollouts,
         concurrency=concurrency,
@@ -149,13 +171,16 @@ def bench(
             example=example,
             log_level=server_log_level.value,
             max_concurrent=max_concurrent or max(concurrency, 100),
+            store=check_store_url(store),
         )
     )
-    if server_url:  # exit 3 before the progress bar draws anything
-        benching.run_blocking(benching.check_reachable(server_url))
+    for url in server_url or ():  # exit 3 before the progress bar draws anything
+        benching.run_blocking(benching.check_reachable(url))
     console = make_console(use_plain(plain) or json_output, file=sys.stderr)
     with progress_bar(console) as progress:
-        result = benching.run_blocking(benching.run_bench(config, server_url, spec, progress))
+        result = benching.run_blocking(
+            benching.run_bench(config, server_url or (), spec, progress, replicas)
+        )
     if json_output:
         typer.echo(json.dumps(result.to_json()))
     else:

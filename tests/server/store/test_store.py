@@ -1,0 +1,80 @@
+"""The store's options and edges, on in-process servers against a real Redis."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import httpx
+import redis
+
+from rolloutctl.server.store import shown_store
+from tests.helpers import RedisServer, require_redis_server, rolloutctl_bin
+
+
+def init_body(trainer, rollout_id: str) -> dict:
+    return {
+        "rollout_id": rollout_id,
+        "server_url": trainer.url,
+        "messages": [{"role": "user", "content": "What is 5 + 3?"}],
+    }
+
+
+def wait_store_state(server: str, state: str, timeout: float = 30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        store = httpx.get(f"{server}/health").json()["store"]
+        if store["state"] == state or time.monotonic() > deadline:
+            assert store["state"] == state, store
+            return store
+        time.sleep(0.05)
+
+
+def test_prefixes_keep_two_agents_apart_in_one_redis(redis_server, trainer, start_server):
+    first = start_server(store=redis_server.url, store_prefix="agent-a")
+    second = start_server(store=redis_server.url, store_prefix="agent-b")
+    assert httpx.post(f"{first}/v1/rollout/init", json=init_body(trainer, "x1")).status_code == 202
+    trainer.wait("x1")
+    assert httpx.get(f"{second}/v1/rollout/x1").status_code == 404
+    keys = redis.Redis.from_url(redis_server.url).keys("*")
+    assert keys == [b"agent-a:rollout:x1"]
+
+
+def test_a_server_started_while_redis_is_down_refuses_inits_then_recovers(
+    tmp_path, trainer, start_server
+):
+    require_redis_server()
+    later = RedisServer(tmp_path)
+    server = start_server(store=later.url)
+    store = wait_store_state(server, "unavailable")
+    assert store["kind"] == "redis" and store["error"]
+    refused = httpx.post(f"{server}/v1/rollout/init", json=init_body(trainer, "early"))
+    assert refused.status_code == 503 and refused.headers["retry-after"]
+    assert "record store unavailable" in refused.json()["detail"]
+    later.start()
+    try:
+        wait_store_state(server, "up")
+        accepted = httpx.post(f"{server}/v1/rollout/init", json=init_body(trainer, "early"))
+        assert accepted.status_code == 202
+        assert trainer.wait("early")["status"] == "COMPLETED"
+    finally:
+        later.stop()
+
+
+def test_a_bad_store_url_is_one_line_and_exit_2():
+    result = subprocess.run(
+        [rolloutctl_bin(), "serve", "--example", "echo", "--store", "http://:pw@host/0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "--store" in result.stderr and "pw" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_password_in_the_store_url_is_never_shown():
+    assert shown_store("redis://user:s3cret@db:6379/0") == "redis://user:***@db:6379/0"
+    assert shown_store("redis://:s3cret@db:6379/0") == "redis://:***@db:6379/0"
+    assert shown_store("redis://db:6379/0") == "redis://db:6379/0"
+    assert shown_store(None) == "memory"
