@@ -138,10 +138,9 @@ def bench(
     from rolloutctl.bench import runner as benching
     from rolloutctl.bench.report import passed, progress_bar, result_table
     from rolloutctl.bench.server_process import ServerSpec
+    from rolloutctl.server.store import check_store_url
     from rolloutctl.status import ExitStatus
     from rolloutctl.trajectory.render import make_console
-
-    from rolloutctl.server.store import check_store_url
 
     if server_url and (target or example):
         raise InputError("give TARGET/--example or --server-url, not both")
