@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Sequence
 
 from rolloutctl.net.sockets import bind_socket, socket_url
 
+__all__ = ["CHUNK", "RoundRobinBalancer", "balancing"]
+
 CHUNK = 64 * 1024
 
 

@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["MIB", "PeakRss", "ProcSample", "machine_cpu", "sample"]
+__all__ = ["MIB", "PeakRss", "ProcSample", "machine_cpu", "sample", "sample_all"]
 
 MIB = 1024 * 1024
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100

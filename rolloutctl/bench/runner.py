@@ -43,6 +43,7 @@ __all__ = [
     "check_reachable",
     "run_bench",
     "run_blocking",
+    "store_round_trips",
 ]
 
 Progress = Callable[[int, int], None]  # (rollouts finished, rollouts in all)

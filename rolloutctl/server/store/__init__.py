@@ -19,6 +19,7 @@ __all__ = [
     "RolloutRecord",
     "RolloutState",
     "StoreUnavailable",
+    "StoreUrlError",
     "check_store_url",
     "open_store",
     "shown_store",

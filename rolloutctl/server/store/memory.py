@@ -14,6 +14,8 @@ from typing import Any
 
 from rolloutctl.server.store.base import RecordStore, RolloutRecord
 
+__all__ = ["MemoryStore"]
+
 
 class MemoryStore(RecordStore):
     """Records by `rollout_id`, in creation order, with a TTL and a size bound."""

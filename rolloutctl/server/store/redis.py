@@ -32,6 +32,8 @@ from rolloutctl.redaction import one_line
 from rolloutctl.server.store.base import RolloutRecord, StoreUnavailable
 from rolloutctl.server.store.memory import MemoryStore
 
+__all__ = ["BATCH", "CLOSE_TIMEOUT", "RETRY_DELAY", "STORE_ERRORS", "RedisStore", "default_owner"]
+
 log = logging.getLogger("rolloutctl.server")
 
 RETRY_DELAY = 1.0  # seconds between attempts to reach a Redis that is down
