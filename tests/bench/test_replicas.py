@@ -55,12 +55,12 @@ def test_inits_go_round_robin_over_several_server_urls() -> None:
     assert result.store_round_trips_per_rollout is None  # in memory: nothing shared
 
 
-def test_three_replicas_on_redis_behind_the_balancer(redis_server) -> None:
+def test_replicas_on_redis_behind_the_balancer(redis_server) -> None:
     spec = ServerSpec(example="calculator", store=redis_server.url)
-    result = asyncio.run(run_bench(CONFIG, spec=spec, replicas=3))
+    result = asyncio.run(run_bench(CONFIG, spec=spec, replicas=2))
     assert passed(result), result
     assert (result.delivered, result.lost, result.duplicates) == (60, 0, 0)
-    assert result.replicas == 3 and result.store == redis_server.url
+    assert result.replicas == 2 and result.store == redis_server.url
     trips = result.store_round_trips_per_rollout
     assert trips is not None and 1 <= trips < 10  # one claim each, writes coalesced
     assert result.server_cpu_ms_per_rollout is not None
