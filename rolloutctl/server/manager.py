@@ -66,6 +66,12 @@ class RolloutManager:
         record = self.store.local(init.rollout_id)
         if record is not None:
             return record.response_body
+        if init.rollout_id in self.store.forgotten:
+            log.warning(
+                "rollout %s was forgotten (past --max-records) and is run again",
+                init.rollout_id,
+                extra={"rollout_id": init.rollout_id},
+            )
         if self.draining:
             raise ServerBusy("server is shutting down")
         if self.store.active >= self.settings.max_concurrent + self.settings.max_queue:
@@ -85,12 +91,6 @@ class RolloutManager:
         first = await self.store.claim(record)
         if first is not None:  # another replica (or a concurrent init) won the id
             return first
-        if init.rollout_id in self.store.forgotten:
-            log.warning(
-                "rollout %s was forgotten (past --max-records) and is run again",
-                init.rollout_id,
-                extra={"rollout_id": init.rollout_id},
-            )
         task = asyncio.create_task(self._run(record, init, request, tools))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
