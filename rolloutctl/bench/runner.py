@@ -24,7 +24,7 @@ import httpx
 
 from rolloutctl.bench.procstats import PeakRss, ProcSample, machine_cpu, sample
 from rolloutctl.bench.report import BenchResult
-from rolloutctl.bench.server_process import ServerSpec, spawn_server
+from rolloutctl.bench.server_process import ProcessSpec, spawn_server
 from rolloutctl.bench.tally import Phase, add_costs, add_machine, percentiles
 from rolloutctl.harness import serve_app
 from rolloutctl.trainer import InitError, InitRefused, MockTrainer, TrainerConfig
@@ -218,7 +218,7 @@ def _quiet_trainer_logs() -> Iterator[None]:
 async def run_bench(
     config: BenchConfig,
     server_url: str | None = None,
-    spec: ServerSpec | None = None,
+    spec: ProcessSpec | None = None,
     progress: Progress | None = None,
 ) -> BenchResult:
     """Bench the server at `server_url`, or spawn one from `spec` (exactly one of them)."""
@@ -247,7 +247,7 @@ async def run_bench(
             server_url, pid = server.url, server.pid
         result = await Bench(config, trainer, server_url or "", pid).run(progress)
     if spec is not None:
-        result.server = f"--example {spec.example}" if spec.example else spec.target or ""
+        result.server = spec.label
     return result
 
 

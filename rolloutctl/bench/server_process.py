@@ -17,7 +17,7 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Protocol
 
 import httpx
 
@@ -48,6 +48,18 @@ class ServerStartError(CannotStartError):
     """The server under test did not come up; the message ends with its last stderr line."""
 
 
+class ProcessSpec(Protocol):
+    """Any server bench can spawn: its command line for a port, and a name for the report."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    def argv(self, port: int) -> list[str]: ...
+
+
 @dataclass(frozen=True)
 class ServerSpec:
     """What `rolloutctl serve` is told: exactly one of `target` or `example`."""
@@ -57,6 +69,10 @@ class ServerSpec:
     max_concurrent: int = 100
     log_level: str = "warning"
     host: str = "127.0.0.1"
+
+    @property
+    def label(self) -> str:
+        return f"--example {self.example}" if self.example else self.target or ""
 
     def argv(self, port: int) -> list[str]:
         agent = ["--example", self.example] if self.example else [self.target or ""]
@@ -84,8 +100,8 @@ class SpawnedServer:
 
 
 @contextlib.asynccontextmanager
-async def spawn_server(spec: ServerSpec) -> AsyncIterator[SpawnedServer]:
-    """Start `rolloutctl serve` for `spec`, wait for /health, and stop it (SIGTERM) after."""
+async def spawn_server(spec: ProcessSpec) -> AsyncIterator[SpawnedServer]:
+    """Start the server `spec` describes, wait for /health, and stop it (SIGTERM) after."""
     port = _free_port(spec.host)
     with tempfile.TemporaryFile() as stderr:  # a file, so a chatty server never blocks on it
         process = subprocess.Popen(
