@@ -13,13 +13,25 @@ import json
 import ssl
 from collections import deque
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import httptools
 import httpx
 
-__all__ = ["Header", "HttpPool", "default_pool"]
+__all__ = ["Header", "HttpPool", "PoolResponse", "default_pool"]
 
 Header = tuple[bytes, bytes]
+_Origin = tuple[bytes, bytes, int | None]  # scheme, host, port
+_MAX_TARGETS = 1024
+
+
+class _Target(NamedTuple):
+    url: httpx.URL
+    origin: _Origin
+    path: bytes
+    netloc: bytes
+
+
 _LENGTH_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
 _FRAMING = _LENGTH_HEADERS | {b"host"}
 
@@ -111,16 +123,29 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    async def exchange(self, request: bytes) -> tuple[int, list[Header], bytes, bool]:
-        """Send one request; return status, headers, body and whether to keep the connection."""
+    async def exchange(
+        self, request: bytes, deadline: float | None
+    ) -> tuple[int, list[Header], bytes, bool]:
+        """Send one request; return status, headers, body and whether to keep the connection.
+
+        Past `deadline` (loop time) it raises httpx.ReadTimeout. A timer on the loop
+        costs a fraction of an `asyncio.timeout` block, and this runs for every callback.
+        """
+        loop = asyncio.get_running_loop()
         self._headers, self._body, self._headers_done, self.answered = [], [], False, False
-        self._waiter = asyncio.get_running_loop().create_future()
+        waiter = self._waiter = loop.create_future()
+        timer = None if deadline is None else loop.call_at(deadline, self._time_out)
         self.transport.write(request)  # type: ignore[union-attr]  # set once connected
         try:
-            status = await self._waiter
+            status = await waiter
         finally:
             self._waiter = None
+            if timer is not None:
+                timer.cancel()
         return status, self._headers, b"".join(self._body), self._keep_alive
+
+    def _time_out(self) -> None:
+        self._fail(httpx.ReadTimeout("no response in time"))
 
 
 class HttpPool(httpx.AsyncBaseTransport):
@@ -152,7 +177,8 @@ class HttpPool(httpx.AsyncBaseTransport):
     def __init__(self, keepalive_expiry: float = 4.0, ssl_context: ssl.SSLContext | None = None):
         self._keepalive_expiry = keepalive_expiry
         self._ssl_context = ssl_context
-        self._idle: dict[tuple[bytes, bytes, int | None], deque[_Connection]] = {}
+        self._idle: dict[_Origin, deque[_Connection]] = {}
+        self._targets: dict[int, _Target] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
@@ -171,11 +197,15 @@ class HttpPool(httpx.AsyncBaseTransport):
         timeout: float | None = 300.0,
     ) -> PoolResponse:
         """One exchange within `timeout` seconds in all (None waits forever)."""
-        data = _request_head(method, url, headers, len(content)) + content
+        target = self._targets.get(id(url))
+        if target is None or target.url is not url:
+            target = self._target(url)
+        data = _request_head(method, target, headers, len(content)) + content
         loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        idle = self._idle_for(url, loop)
-        connection = self._reuse(idle, loop.time())
+        now = loop.time()
+        deadline = None if timeout is None else now + timeout
+        idle = self._idle_for(target.origin, loop)
+        connection = self._reuse(idle, now)
         if connection is not None:
             try:
                 return await self._exchange(idle, connection, data, deadline)
@@ -191,12 +221,9 @@ class HttpPool(httpx.AsyncBaseTransport):
         self, idle: deque[_Connection], connection: _Connection, data: bytes, deadline: float | None
     ) -> PoolResponse:
         try:
-            async with asyncio.timeout_at(deadline):
-                status, headers, body, keep_alive = await connection.exchange(data)
-        except BaseException as exc:
+            status, headers, body, keep_alive = await connection.exchange(data, deadline)
+        except BaseException:
             connection.close()
-            if isinstance(exc, TimeoutError):
-                raise httpx.ReadTimeout("no response in time") from None
             raise
         self._checkin(idle, connection, keep_alive)
         return PoolResponse(status, headers, body)
@@ -218,10 +245,21 @@ class HttpPool(httpx.AsyncBaseTransport):
                 idle.pop().close()
         self._closed = True
 
-    def _idle_for(self, url: httpx.URL, loop: asyncio.AbstractEventLoop) -> deque[_Connection]:
+    def _target(self, url: httpx.URL) -> _Target:
+        """The parts of `url` a request needs, kept per URL object: reading them from an
+        httpx.URL costs about as much as writing the request. Callers that reuse their
+        URL objects (TrainerClient, the init starter) hit this cache on every call."""
+        if len(self._targets) >= _MAX_TARGETS:
+            self._targets.clear()
+        target = _Target(url, (url.raw_scheme, url.raw_host, url.port), url.raw_path, url.netloc)
+        self._targets[id(url)] = target  # holding `url` keeps its id from being reused
+        return target
+
+    def _idle_for(self, origin: _Origin, loop: asyncio.AbstractEventLoop) -> deque[_Connection]:
         if loop is not self._loop:  # connections belong to the loop that opened them
             self._idle, self._loop = {}, loop
-        return self._idle.setdefault((url.raw_scheme, url.raw_host, url.port), deque())
+        idle = self._idle.get(origin)
+        return idle if idle is not None else self._idle.setdefault(origin, deque())
 
     def _reuse(self, idle: deque[_Connection], now: float) -> _Connection | None:
         while idle:  # newest first; once one is too old, all below it are too
@@ -271,8 +309,8 @@ def default_pool() -> HttpPool:
     return HttpPool()
 
 
-def _request_head(method: bytes, url: httpx.URL, headers: Sequence[Header], length: int) -> bytes:
-    lines = [b"%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, url.raw_path, url.netloc)]
+def _request_head(method: bytes, target: _Target, headers: Sequence[Header], length: int) -> bytes:
+    lines = [b"%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, target.path, target.netloc)]
     lines += [b"%s: %s\r\n" % pair for pair in headers if pair[0].lower() not in _FRAMING]
     lines.append(b"Content-Length: %d\r\n\r\n" % length)
     return b"".join(lines)
