@@ -19,8 +19,8 @@ from rolloutctl.agent.context import (
     LLMBackend,
     RolloutAborted,
     RolloutContext,
-    RolloutRequest,
     RolloutMetrics,
+    RolloutRequest,
     RolloutResult,
     TurnLimitReached,
 )
