@@ -21,6 +21,7 @@ import httpx
 __all__ = ["Header", "HttpPool", "PoolResponse", "default_pool"]
 
 Header = tuple[bytes, bytes]
+Headers = Sequence[Header] | bytes  # bytes: already encoded by `encode_headers`
 _Origin = tuple[bytes, bytes, int | None]  # scheme, host, port
 _MAX_TARGETS = 1024
 
@@ -183,7 +184,7 @@ class HttpPool(httpx.AsyncBaseTransport):
         self._closed = False
 
     async def post(
-        self, url: httpx.URL, content: bytes, headers: Sequence[Header] = (), timeout: float = 300.0
+        self, url: httpx.URL, content: bytes, headers: Headers = (), timeout: float = 300.0
     ) -> PoolResponse:
         """POST `content` (Host and Content-Length are added); raises httpx.TransportError."""
         return await self.request(b"POST", url, content, headers, timeout)
@@ -193,7 +194,7 @@ class HttpPool(httpx.AsyncBaseTransport):
         method: bytes,
         url: httpx.URL,
         content: bytes = b"",
-        headers: Sequence[Header] = (),
+        headers: Headers = (),
         timeout: float | None = 300.0,
     ) -> PoolResponse:
         """One exchange within `timeout` seconds in all (None waits forever)."""
@@ -309,8 +310,18 @@ def default_pool() -> HttpPool:
     return HttpPool()
 
 
-def _request_head(method: bytes, target: _Target, headers: Sequence[Header], length: int) -> bytes:
-    lines = [b"%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, target.path, target.netloc)]
-    lines += [b"%s: %s\r\n" % pair for pair in headers if pair[0].lower() not in _FRAMING]
-    lines.append(b"Content-Length: %d\r\n\r\n" % length)
-    return b"".join(lines)
+def encode_headers(headers: Sequence[Header]) -> bytes:
+    """Header lines as sent (without the framing ones the pool writes itself); a caller
+    that sends the same headers on every request encodes them once and passes the bytes."""
+    return b"".join(b"%s: %s\r\n" % pair for pair in headers if pair[0].lower() not in _FRAMING)
+
+
+def _request_head(method: bytes, target: _Target, headers: Headers, length: int) -> bytes:
+    lines = headers if isinstance(headers, bytes) else encode_headers(headers)
+    return b"%s %s HTTP/1.1\r\nHost: %s\r\n%sContent-Length: %d\r\n\r\n" % (
+        method,
+        target.path,
+        target.netloc,
+        lines,
+        length,
+    )

@@ -20,7 +20,13 @@ import orjson
 
 from rolloutctl import __version__
 from rolloutctl.errors import RolloutctlError
-from rolloutctl.net.http_pool import Header, HttpPool, PoolResponse, default_pool
+from rolloutctl.net.http_pool import (
+    Header,
+    HttpPool,
+    PoolResponse,
+    default_pool,
+    encode_headers,
+)
 from rolloutctl.protocol import CHAT_PATH, COMPLETED_PATH, ErrorCategory
 from rolloutctl.redaction import one_line
 from rolloutctl.server.retry import RetryPolicy, is_retryable, parse_retry_after
@@ -80,7 +86,7 @@ class TrainerClient:
     ) -> None:
         self._chat_url, self._completed_url = _callback_urls(server_url.rstrip("/"))
         self._secret = api_key if api_key and api_key.strip() else None
-        self._headers = _callback_headers(self._secret)
+        self._headers = encode_headers(_callback_headers(self._secret))
         self._policy = policy or RetryPolicy()
         self._pool = pool or default_pool()
 

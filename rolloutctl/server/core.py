@@ -90,12 +90,14 @@ class InitEndpoint:
             return _unprocessable_json(exc)
         except ValidationError as exc:
             return _json(422, {"detail": validation_detail(exc)})
-        host = urlsplit(init.server_url).hostname or ""
-        if not self.settings.callback_host_allowed(host):
-            return _unprocessable(
-                "server_url",
-                f"callback host {host!r} is not on this server's allowlist (--allow-callback-host)",
-            )
+        if self.settings.allow_callback_hosts:  # none: every host is allowed
+            host = urlsplit(init.server_url).hostname or ""
+            if not self.settings.callback_host_allowed(host):
+                return _unprocessable(
+                    "server_url",
+                    f"callback host {host!r} is not on this server's allowlist "
+                    "(--allow-callback-host)",
+                )
         manager = self.state["manager"]
         try:
             return 202, manager.accept(init), ()
