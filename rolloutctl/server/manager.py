@@ -1,8 +1,11 @@
 """Accepting, scheduling and finishing rollouts: the server's engine, free of HTTP.
 
-Each accepted rollout gets one task that waits for a concurrency slot, runs the agent
-in a child task (so shutdown can cancel just the agent), and then delivers exactly one
-completion. The HTTP layer in `server.py` only translates requests to these calls.
+Each accepted rollout gets one task that waits for a concurrency slot, runs the agent,
+and then delivers exactly one completion. Shutdown cancels the tasks still in their
+agent phase once (the task turns that into a `shutdown` completion and delivers it),
+and only a second cancel stops a task outright. One task per rollout instead of a
+task plus a child task for the agent: tasks are a measurable share of a rollout's CPU.
+The HTTP layer (`core.py`, `app.py`) only translates requests to these calls.
 """
 
 from __future__ import annotations
@@ -54,7 +57,8 @@ class RolloutManager:
         self.draining = False
         self._slots = asyncio.Semaphore(settings.max_concurrent)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._agent_tasks: dict[str, asyncio.Task[RolloutResult]] = {}
+        self._in_agent: dict[str, asyncio.Task[None]] = {}  # rollout tasks running the agent
+        self._agents_stopped = self._hard_stop = False
         self._tools_json: tuple[list[Tool], str] | None = None
 
     def accept(self, init: InitRequest) -> bytes:
@@ -112,20 +116,22 @@ class RolloutManager:
             return self._undeliverable(record, request, tools, str(exc))
         ctx = RolloutContext(request, tools, v1_backend(client, init.rollout_id))
         record.metrics = ctx.metrics
-        agent_task = asyncio.create_task(self._run_agent(record, ctx))
-        self._agent_tasks[record.rollout_id] = agent_task
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_agent[record.rollout_id] = task
         try:
-            result: RolloutResult | RolloutFailure = await agent_task
+            result: RolloutResult | RolloutFailure = await self._run_agent(record, ctx)
         except RolloutFailure as failure:
             result = failure
         except asyncio.CancelledError:
-            if asyncio.current_task().cancelling():  # type: ignore[union-attr]  # inside a task
-                raise  # this task itself is being cancelled: a hard stop
+            if self._hard_stop or not self._agents_stopped:
+                raise  # not shutdown's cancel of the agent phase: a hard stop
+            task.uncancel()  # the cancel ended the agent; this task still delivers
             result = RolloutFailure(
                 ErrorCategory.SHUTDOWN, "server shut down before the rollout finished"
             )
         finally:
-            self._agent_tasks.pop(record.rollout_id, None)
+            self._in_agent.pop(record.rollout_id, None)
         payload = build_payload(ctx, result, (time.perf_counter() - started) * 1000)
         self.registry.finish(record, kept_payload(payload, self.settings.max_record_bytes))
         _log_end(record, payload, result)
@@ -183,10 +189,12 @@ class RolloutManager:
         grace = self.settings.shutdown_grace
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=grace)
-        for agent_task in list(self._agent_tasks.values()):
-            agent_task.cancel()
+        self._agents_stopped = True
+        for task in list(self._in_agent.values()):
+            task.cancel()
         if self._tasks:  # let the shutdown completions go out, within a bound
             await asyncio.wait(set(self._tasks), timeout=max(grace, 5.0))
+        self._hard_stop = True
         for task in list(self._tasks):
             task.cancel()
 
