@@ -5,7 +5,7 @@ A server logs two lines per rollout, hundreds of times a second. Measured per li
 formatter 25-35 µs (a fifth of the server's CPU at default settings), this module's
 path about 6 µs. It gets there by not collecting what no line shows (caller frame,
 thread, process and task names), by formatting the time once per second, and by
-writing the lines of one event-loop iteration with one write instead of one each.
+writing the lines of each 50 ms with one write instead of one each.
 """
 
 from __future__ import annotations
@@ -96,16 +96,17 @@ def _escaped(message: str) -> str:
 
 
 class BatchingHandler(logging.StreamHandler):
-    """Writes the lines of one event-loop iteration with a single write and flush.
+    """Writes the lines logged within `interval` seconds with a single write and flush.
 
-    Inside a running loop a line is kept until the end of the current iteration (a
-    `call_soon`), so it appears as soon as the loop is free, in order; outside a loop
-    it is written at once. `flush` (also run by logging at
-    interpreter exit) writes whatever is pending.
+    Inside a running loop a line waits at most `interval` (50 ms: no one reads faster)
+    and the lines keep their order; outside a loop it is written at once. `flush`
+    (also run by logging at interpreter exit) writes whatever is pending. One write a
+    loop iteration still cost 2% of a busy server's CPU; one per 50 ms costs nothing.
     """
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], interval: float = 0.05) -> None:
         super().__init__(stream)
+        self.interval = interval
         self._pending: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -123,7 +124,7 @@ class BatchingHandler(logging.StreamHandler):
             self.flush()
             return
         if not self._pending:
-            loop.call_soon(self.flush)
+            loop.call_later(self.interval, self.flush)
         self._pending.append(line)
 
     def flush(self) -> None:

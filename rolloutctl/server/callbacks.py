@@ -86,7 +86,9 @@ class TrainerClient:
     ) -> None:
         self._chat_url, self._completed_url = _callback_urls(server_url.rstrip("/"))
         self._secret = api_key if api_key and api_key.strip() else None
-        self._headers = encode_headers(_callback_headers(self._secret))
+        self._headers = (
+            encode_headers(_callback_headers(self._secret)) if self._secret else _NO_KEY_HEADERS
+        )
         self._policy = policy or RetryPolicy()
         self._pool = pool or default_pool()
 
@@ -188,6 +190,9 @@ def _callback_headers(api_key: str | None) -> list[Header]:
     if any(char in api_key for char in "\r\n\0"):
         raise ValueError("api_key holds a line break or NUL, which no HTTP header can carry")
     return [*headers, (b"Authorization", b"Bearer " + api_key.encode())]
+
+
+_NO_KEY_HEADERS = encode_headers(_callback_headers(None))  # one client per rollout: build once
 
 
 def _where(url: httpx.URL) -> str:
