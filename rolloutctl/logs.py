@@ -20,7 +20,7 @@ from typing import IO
 
 from rich.console import Console
 
-__all__ = ["JsonLineFormatter", "LineFormatter", "setup_logging"]
+__all__ = ["BatchingHandler", "JsonLineFormatter", "LineFormatter", "setup_logging"]
 
 _FIELDS = ("rollout_id", "status", "category")  # set by `extra=` on rollout lines
 _UNPRINTABLE = re.compile(r"[^\S ]|[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -95,7 +95,7 @@ def _escaped(message: str) -> str:
     return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], message)
 
 
-class BatchingHandler(logging.StreamHandler):
+class BatchingHandler(logging.StreamHandler[IO[str]]):
     """Writes the lines logged within `interval` seconds with a single write and flush.
 
     Inside a running loop a line waits at most `interval` (50 ms: no one reads faster)
@@ -148,7 +148,7 @@ def _skip_unused_record_fields() -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    logging.logAsyncioTasks = False
+    logging.logAsyncioTasks = False  # type: ignore[attr-defined]  # new in 3.12, not in typeshed
     logging._srcfile = None  # no caller frame lookup (no %(pathname)s, %(lineno)d, ...)
 
 

@@ -27,6 +27,7 @@ from rolloutctl.net.http_pool import HttpPool
 __all__ = [
     "STARTUP_TIMEOUT",
     "STOP_TIMEOUT",
+    "ProcessSpec",
     "ServerSpec",
     "ServerStartError",
     "SpawnedServer",

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import httptools
 import httpx
 
-__all__ = ["Header", "HttpPool", "PoolResponse", "default_pool"]
+__all__ = ["Header", "Headers", "HttpPool", "PoolResponse", "default_pool", "encode_headers"]
 
 Header = tuple[bytes, bytes]
 Headers = Sequence[Header] | bytes  # bytes: already encoded by `encode_headers`
