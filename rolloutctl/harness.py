@@ -20,7 +20,7 @@ import uvicorn
 from rolloutctl.agent.context import Agent
 from rolloutctl.errors import CannotStartError
 from rolloutctl.net.sockets import bind_socket, socket_url
-from rolloutctl.server.app import create_app
+from rolloutctl.server.core import InProcessApp
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.trainer import MockTrainer, RolloutHandle, TrainerConfig
 
@@ -175,7 +175,7 @@ async def local_stack(
             server = await stack.enter_async_context(contextlib.AsyncExitStack())
             server_url = await server.enter_async_context(
                 serve_app(
-                    create_app(agent, settings),
+                    InProcessApp(agent, settings),
                     "the RolloutServer",
                     host=host,
                     shutdown_grace=settings.shutdown_grace + TRAINER_SHUTDOWN_GRACE,

@@ -1,21 +1,26 @@
 """Logging set-up for long-running commands: short lines for people, JSON lines for machines.
 
-A server logs two lines per rollout, hundreds of times a second; rich's log handler
-costs about 0.7 ms a line there, a plain formatter about 15 µs, so people get plain
-lines with a coloured level instead.
+A server logs two lines per rollout, hundreds of times a second. Measured per line
+(issue 15): rich's handler about 700 µs, the stock logging path with a plain
+formatter 25-35 µs (a fifth of the server's CPU at default settings), this module's
+path about 6 µs. It gets there by not collecting what no line shows (caller frame,
+thread, process and task names), by formatting the time once per second, and by
+writing the lines of each 50 ms with one write instead of one each.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import sys
 import time
+from typing import IO
 
 from rich.console import Console
 
-__all__ = ["JsonLineFormatter", "LineFormatter", "setup_logging"]
+__all__ = ["BatchingHandler", "JsonLineFormatter", "LineFormatter", "setup_logging"]
 
 _FIELDS = ("rollout_id", "status", "category")  # set by `extra=` on rollout lines
 _UNPRINTABLE = re.compile(r"[^\S ]|[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -47,35 +52,115 @@ class LineFormatter(logging.Formatter):
     """`12:00:01 INFO    message`, the level coloured when the output is a colour terminal."""
 
     def __init__(self, colour: bool) -> None:
-        super().__init__("%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S")
+        super().__init__()
         self.colour = colour
-
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        """The line with control characters escaped: a rollout id or an error message
-        from a peer must not forge log lines or send escapes to the terminal. The
-        traceback, appended after this, keeps its line breaks."""
-        line = super().formatMessage(record)
-        if line.isprintable():  # C speed; the common case costs nothing more
-            return line
-        return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], line)
+        self._second, self._stamp = -1, ""
+        self._levels: dict[str, str] = {}
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        code = _LEVEL_COLOURS.get(record.levelname)
-        if not self.colour or code is None:
-            return line
-        level = record.levelname
-        return line.replace(f" {level}", f" \x1b[{code}m{level}\x1b[0m", 1)
+        second = int(record.created)
+        if second != self._second:  # strftime once a second, not once a line
+            self._second, self._stamp = second, time.strftime("%H:%M:%S", time.localtime(second))
+        level = self._levels.get(record.levelname) or self._level(record.levelname)
+        line = f"{self._stamp} {level} {_escaped(record.getMessage())}"
+        if record.exc_info or record.exc_text or record.stack_info:
+            line = self._with_traceback(line, record)
+        return line
+
+    def _level(self, name: str) -> str:
+        """The padded level name, coloured once per level instead of once per line."""
+        padded = f"{name:<7}"
+        code = _LEVEL_COLOURS.get(name)
+        if self.colour and code is not None:
+            padded = padded.replace(name, f"\x1b[{code}m{name}\x1b[0m", 1)
+        self._levels[name] = padded
+        return padded
+
+    def _with_traceback(self, line: str, record: logging.LogRecord) -> str:
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line = f"{line}\n{record.exc_text}"
+        if record.stack_info:
+            line = f"{line}\n{self.formatStack(record.stack_info)}"
+        return line
+
+
+def _escaped(message: str) -> str:
+    """The message with control characters escaped: a rollout id or an error message
+    from a peer must not forge log lines or send escapes to the terminal. The
+    traceback, appended after it, keeps its line breaks."""
+    if message.isprintable():  # C speed; the common case costs nothing more
+        return message
+    return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], message)
+
+
+class BatchingHandler(logging.StreamHandler[IO[str]]):
+    """Writes the lines logged within `interval` seconds with a single write and flush.
+
+    Inside a running loop a line waits at most `interval` (50 ms: no one reads faster)
+    and the lines keep their order; outside a loop it is written at once. `flush`
+    (also run by logging at interpreter exit) writes whatever is pending. One write a
+    loop iteration still cost 2% of a busy server's CPU; one per 50 ms costs nothing.
+    """
+
+    def __init__(self, stream: IO[str], interval: float = 0.05) -> None:
+        super().__init__(stream)
+        self.interval = interval
+        self._pending: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            self._pending.append(line)
+            self.flush()
+            return
+        if not self._pending:
+            loop.call_later(self.interval, self.flush)
+        self._pending.append(line)
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            if not self._pending:
+                return
+            lines, self._pending = self._pending, []
+            try:
+                self.stream.write("\n".join(lines) + "\n")
+                self.stream.flush()
+            except Exception:  # a closed or broken stream must not break the server
+                pass
+
+
+def _skip_unused_record_fields() -> None:
+    """Stop logging from collecting per record what none of our formats shows.
+
+    These are the switches of the logging HOWTO's "Optimization" section; together
+    they take a record from about 35 to about 23 µs.
+    """
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging.logAsyncioTasks = False  # type: ignore[attr-defined]  # new in 3.12, not in typeshed
+    logging._srcfile = None  # no caller frame lookup (no %(pathname)s, %(lineno)d, ...)
 
 
 def setup_logging(level: str, json_lines: bool, console: Console) -> None:
     """Route rolloutctl's and uvicorn's logs to one handler at `level`."""
     if json_lines:
-        handler: logging.Handler = logging.StreamHandler(sys.stdout)
+        handler: logging.Handler = BatchingHandler(sys.stdout)
         handler.setFormatter(JsonLineFormatter())
     else:
-        handler = logging.StreamHandler(console.file)
+        handler = BatchingHandler(console.file)
         handler.setFormatter(LineFormatter(console.is_terminal and not console.no_color))
+    _skip_unused_record_fields()
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

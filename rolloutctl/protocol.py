@@ -7,6 +7,7 @@ here by models that the mock trainer uses to check what it receives.
 
 from __future__ import annotations
 
+import functools
 import json
 from enum import StrEnum
 from typing import Any, Literal
@@ -83,17 +84,9 @@ class InitRequest(_Body):
     @field_validator("server_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        try:
-            parts = urlsplit(value)
-            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-            httpx.URL(value)
-        except (ValueError, httpx.InvalidURL):
-            raise ValueError("must be an http(s) URL with a host") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http(s) URL with a host")
-        if parts.query or parts.fragment or "?" in value or "#" in value:
-            # the callback paths are appended to it, so a query would swallow them
-            raise ValueError("must not have a query (?) or fragment (#)")
+        problem = _url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("messages")
@@ -128,6 +121,24 @@ class InitRequest(_Body):
     @property
     def base_url(self) -> str:
         return self.server_url.rstrip("/")
+
+
+@functools.lru_cache(maxsize=1024)
+def _url_problem(value: str) -> str | None:
+    """Why `value` is no usable callback URL, or None; cached because a trainer sends the
+    same server_url with every init and parsing it costs more than the rest of the init."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        httpx.URL(value)
+    except (ValueError, httpx.InvalidURL):
+        return "must be an http(s) URL with a host"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http(s) URL with a host"
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        # the callback paths are appended to it, so a query would swallow them
+        return "must not have a query (?) or fragment (#)"
+    return None
 
 
 class FunctionSchema(_Body):

@@ -15,7 +15,7 @@ from typing import Any
 
 from rolloutctl.agent.context import Agent
 from rolloutctl.events import Event
-from rolloutctl.harness import local_stack
+from rolloutctl.harness import LocalStack, local_stack
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.trainer import InitError, InitRefused, Subscription, TrainerConfig
 from rolloutctl.trajectory.builder import RenderItem, TrajectoryBuilder
@@ -47,7 +47,7 @@ class TryOptions:
     completion_params: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     timeout: float = 60.0  # for the completion to arrive
-    linger: float = 1.0  # listen on after it, to catch late or repeated callbacks
+    linger: float = 1.0  # with server_url: listen on after it, for late or repeated callbacks
 
 
 @dataclass
@@ -105,9 +105,7 @@ async def run_try(
                 stack.server_url, build_init(rollout_id, options), options.server_key
             )
             completion = await handle.wait(options.timeout)
-            # Late or repeated callbacks, including any sent while the server drains,
-            # still reach the trainer during the linger.
-            await asyncio.gather(asyncio.sleep(options.linger), stack.stop_server())
+            await _listen_for_late_callbacks(stack, options)
             init_error, unreachable = None, False
         except InitRefused as exc:
             completion, init_error, unreachable = None, str(exc), False
@@ -118,6 +116,19 @@ async def run_try(
             await pump
     trajectory = builder.trajectory()
     return TryOutcome(trajectory, completion, init_error, unreachable, stack.server_url)
+
+
+async def _listen_for_late_callbacks(stack: LocalStack, options: TryOptions) -> None:
+    """Keep the trainer listening only while a late or repeated callback is still possible.
+
+    The local server is drained and stopped (any callback it still sends arrives
+    during that); once stopped it cannot call back, so there is nothing to wait for.
+    A server at `server_url` may call back at any time, so it gets the linger.
+    """
+    if options.server_url is None:
+        await stack.stop_server()
+    else:
+        await asyncio.sleep(options.linger)
 
 
 async def _pump(subscription: Subscription, record: Callable[[Event], None]) -> None:

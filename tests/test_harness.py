@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from rolloutctl.agent.loader import load_example
 from rolloutctl.errors import CannotStartError
 from rolloutctl.harness import local_stack, serve_app
+from rolloutctl.server.core import InProcessApp
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.trainer import TrainerConfig, make_policy
 
@@ -68,3 +71,28 @@ def test_an_error_in_the_block_still_shuts_both_servers_down():
     with pytest.raises(KeyError):
         asyncio.run(scenario())
     assert len(urls) == 2 and all(refuses(url) for url in urls)
+
+
+def test_the_try_engine_imports_no_fastapi():
+    """FastAPI costs about 0.3 s to import; the in-process server builds it only on demand."""
+    code = "import sys, rolloutctl.trial; print('fastapi' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_the_in_process_server_answers_like_serve_also_with_an_inbound_key():
+    async def scenario() -> tuple[int, int, int, dict]:
+        settings = ServerSettings(shutdown_grace=0.5, api_key="inbound-secret")
+        app = InProcessApp(load_example("echo"), settings)
+        async with serve_app(app, "the RolloutServer") as url, httpx.AsyncClient() as client:
+            init = {"rollout_id": "k-1", "server_url": "http://127.0.0.1:9", "messages": []}
+            without = await client.post(f"{url}/v1/rollout/init", json=init)
+            good = {"Authorization": "Bearer inbound-secret"}
+            accepted = await client.post(f"{url}/v1/rollout/init", json=init, headers=good)
+            status = await client.get(f"{url}/v1/rollout/k-1", headers=good)
+            health = await client.get(f"{url}/health")
+        return without.status_code, accepted.status_code, status.status_code, health.json()
+
+    without, accepted, status, health = asyncio.run(scenario())
+    assert (without, accepted, status) == (401, 202, 200)
+    assert health["agent"] == "echo"

@@ -153,7 +153,10 @@ class RolloutContext:
         protocol wants the rollout to go on. The messages are appended to the history.
         """
         started = time.perf_counter()
-        results = await asyncio.gather(*(self._run_one(call) for call in tool_calls))
+        if len(tool_calls) == 1:  # the common case, without a task for gather to wrap
+            results = [await self._run_one(tool_calls[0])]
+        else:
+            results = await asyncio.gather(*(self._run_one(call) for call in tool_calls))
         self.metrics.tool_latency_ms += (time.perf_counter() - started) * 1000
         self.metrics.num_tool_calls += len(tool_calls)
         replies = [

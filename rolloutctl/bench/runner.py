@@ -25,7 +25,7 @@ import httpx
 from rolloutctl.bench.balancer import balancing
 from rolloutctl.bench.procstats import PeakRss, ProcSample, machine_cpu, sample, sample_all
 from rolloutctl.bench.report import BenchResult
-from rolloutctl.bench.server_process import ServerSpec, spawn_servers
+from rolloutctl.bench.server_process import ProcessSpec, ServerSpec, spawn_servers
 from rolloutctl.bench.tally import Phase, add_costs, add_machine, percentiles
 from rolloutctl.harness import serve_app
 from rolloutctl.net.http_pool import HttpPool
@@ -251,7 +251,7 @@ async def store_round_trips(urls: Sequence[str]) -> int | None:
 async def run_bench(
     config: BenchConfig,
     server_urls: Sequence[str] = (),
-    spec: ServerSpec | None = None,
+    spec: ProcessSpec | None = None,
     progress: Progress | None = None,
     replicas: int = 1,
 ) -> BenchResult:
@@ -287,8 +287,9 @@ async def run_bench(
             bench = Bench(config, trainer, urls, pids, [server.url for server in servers])
         result = await bench.run(progress)
     if spec is not None:
-        result.server = f"--example {spec.example}" if spec.example else spec.target or ""
-        result.store = shown_store(spec.store)
+        result.server = spec.label
+        if isinstance(spec, ServerSpec):
+            result.store = shown_store(spec.store)
     return result
 
 

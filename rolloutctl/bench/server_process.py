@@ -17,7 +17,7 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Protocol
 
 import httpx
 
@@ -27,6 +27,7 @@ from rolloutctl.net.http_pool import HttpPool
 __all__ = [
     "STARTUP_TIMEOUT",
     "STOP_TIMEOUT",
+    "ProcessSpec",
     "ServerSpec",
     "ServerStartError",
     "SpawnedServer",
@@ -48,6 +49,18 @@ class ServerStartError(CannotStartError):
     """The server under test did not come up; the message ends with its last stderr line."""
 
 
+class ProcessSpec(Protocol):
+    """Any server bench can spawn: its command line for a port, and a name for the report."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+    def argv(self, port: int) -> list[str]: ...
+
+
 @dataclass(frozen=True)
 class ServerSpec:
     """What `rolloutctl serve` is told: exactly one of `target` or `example`."""
@@ -59,6 +72,10 @@ class ServerSpec:
     host: str = "127.0.0.1"
     store: str | None = None  # --store of every replica: None keeps records in memory
     store_prefix: str = "rolloutctl"
+
+    @property
+    def label(self) -> str:
+        return f"--example {self.example}" if self.example else self.target or ""
 
     def argv(self, port: int) -> list[str]:
         agent = ["--example", self.example] if self.example else [self.target or ""]
@@ -89,7 +106,7 @@ class SpawnedServer:
 
 
 @contextlib.asynccontextmanager
-async def spawn_servers(spec: ServerSpec, count: int = 1) -> AsyncIterator[list[SpawnedServer]]:
+async def spawn_servers(spec: ProcessSpec, count: int = 1) -> AsyncIterator[list[SpawnedServer]]:
     """Start `count` `rolloutctl serve` processes for `spec` at once, wait for each one's
     /health, and stop them all (SIGTERM) after."""
     async with contextlib.AsyncExitStack() as stack:
@@ -107,7 +124,7 @@ async def spawn_servers(spec: ServerSpec, count: int = 1) -> AsyncIterator[list[
 
 @contextlib.asynccontextmanager
 async def _spawn(
-    spec: ServerSpec,
+    spec: ProcessSpec,
 ) -> AsyncIterator[tuple[SpawnedServer, Callable[[], Awaitable[None]]]]:
     """A started process, and how to wait for its health (the caller does)."""
     port = _free_port(spec.host)

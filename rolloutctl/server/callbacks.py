@@ -20,7 +20,13 @@ import orjson
 
 from rolloutctl import __version__
 from rolloutctl.errors import RolloutctlError
-from rolloutctl.net.http_pool import Header, HttpPool, default_pool
+from rolloutctl.net.http_pool import (
+    Header,
+    HttpPool,
+    PoolResponse,
+    default_pool,
+    encode_headers,
+)
 from rolloutctl.protocol import CHAT_PATH, COMPLETED_PATH, ErrorCategory
 from rolloutctl.redaction import one_line
 from rolloutctl.server.retry import RetryPolicy, is_retryable, parse_retry_after
@@ -80,7 +86,9 @@ class TrainerClient:
     ) -> None:
         self._chat_url, self._completed_url = _callback_urls(server_url.rstrip("/"))
         self._secret = api_key if api_key and api_key.strip() else None
-        self._headers = _callback_headers(self._secret)
+        self._headers = (
+            encode_headers(_callback_headers(self._secret)) if self._secret else _NO_KEY_HEADERS
+        )
         self._policy = policy or RetryPolicy()
         self._pool = pool or default_pool()
 
@@ -117,7 +125,7 @@ class TrainerClient:
             return Delivery(False, 0, self._scrub(f"{type(exc).__name__}: {exc}"))
         return Delivery(True, attempts)
 
-    async def _post(self, url: httpx.URL, body: dict[str, Any]) -> tuple[httpx.Response, int]:
+    async def _post(self, url: httpx.URL, body: dict[str, Any]) -> tuple[PoolResponse, int]:
         """The first 2xx response and the number of tries it took; raises TrainerError."""
         content = _encode(body)
         started = time.monotonic()
@@ -140,7 +148,7 @@ class TrainerClient:
         elapsed = time.monotonic() - started
         return self._policy.next_delay(attempt, elapsed, error.retry_after)
 
-    async def _attempt(self, url: httpx.URL, content: bytes) -> httpx.Response:
+    async def _attempt(self, url: httpx.URL, content: bytes) -> PoolResponse:
         timeout = self._policy.call_timeout
         try:
             response = await self._pool.post(url, content, self._headers, timeout)
@@ -154,7 +162,7 @@ class TrainerClient:
             return response
         raise self._status_error(url, response)
 
-    def _status_error(self, url: httpx.URL, response: httpx.Response) -> TrainerError:
+    def _status_error(self, url: httpx.URL, response: PoolResponse) -> TrainerError:
         status = response.status_code
         category = ErrorCategory.TRAINER_SERVER_ERROR
         if not is_retryable(status):
@@ -182,6 +190,9 @@ def _callback_headers(api_key: str | None) -> list[Header]:
     if any(char in api_key for char in "\r\n\0"):
         raise ValueError("api_key holds a line break or NUL, which no HTTP header can carry")
     return [*headers, (b"Authorization", b"Bearer " + api_key.encode())]
+
+
+_NO_KEY_HEADERS = encode_headers(_callback_headers(None))  # one client per rollout: build once
 
 
 def _where(url: httpx.URL) -> str:

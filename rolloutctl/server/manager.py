@@ -1,8 +1,11 @@
 """Accepting, scheduling and finishing rollouts: the server's engine, free of HTTP.
 
-Each accepted rollout gets one task that waits for a concurrency slot, runs the agent
-in a child task (so shutdown can cancel just the agent), and then delivers exactly one
-completion. The HTTP layer in `server.py` only translates requests to these calls.
+Each accepted rollout gets one task that waits for a concurrency slot, runs the agent,
+and then delivers exactly one completion. Shutdown cancels the tasks still in their
+agent phase once (the task turns that into a `shutdown` completion and delivers it),
+and only a second cancel stops a task outright. One task per rollout instead of a
+task plus a child task for the agent: tasks are a measurable share of a rollout's CPU.
+The HTTP layer (`core.py`, `app.py`) only translates requests to these calls.
 """
 
 from __future__ import annotations
@@ -56,7 +59,9 @@ class RolloutManager:
         self.draining = False
         self._slots = asyncio.Semaphore(settings.max_concurrent)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._agent_tasks: dict[str, asyncio.Task[RolloutResult]] = {}
+        self._in_agent: dict[str, asyncio.Task[None]] = {}  # rollout tasks running the agent
+        self._agents_stopped = self._hard_stop = False
+        self._tools_json: tuple[list[Tool], str] | None = None
 
     async def accept(self, init: InitRequest) -> bytes:
         """Start `init` (or find its twin) and return the 202 body, as sent the first time.
@@ -83,10 +88,7 @@ class RolloutManager:
             raise AgentToolsError(
                 f"the agent's tools() raised {type(exc).__name__}: {exc}"
             ) from exc
-        # json, not orjson: the body is kept for idempotent repeats, and every orjson
-        # result holds a 4 KiB buffer, whatever its length (measured: 78 MiB for 20k)
-        tool_schemas = [t.schema() for t in tools]
-        body = json.dumps({"rollout_id": init.rollout_id, "tools": tool_schemas}).encode()
+        body = self._accepted_body(init.rollout_id, tools)
         record = RolloutRecord(init.rollout_id, body)
         first = await self.store.claim(record)
         if first is not None:  # another replica (or a concurrent init) won the id
@@ -95,6 +97,17 @@ class RolloutManager:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return body
+
+    def _accepted_body(self, rollout_id: str, tools: list[Tool]) -> bytes:
+        """The 202 body; the tools part is encoded once while the agent lists the same tools.
+
+        json, not orjson: the body is kept for idempotent repeats, and every orjson
+        result holds a 4 KiB buffer, whatever its length (measured: 78 MiB for 20k).
+        """
+        if self._tools_json is None or self._tools_json[0] != tools:
+            self._tools_json = (tools, json.dumps([t.schema() for t in tools]))
+        tools_part = self._tools_json[1]
+        return f'{{"rollout_id": {json.dumps(rollout_id)}, "tools": {tools_part}}}'.encode()
 
     async def _run(
         self,
@@ -110,20 +123,22 @@ class RolloutManager:
             return self._undeliverable(record, request, tools, str(exc))
         ctx = RolloutContext(request, tools, v1_backend(client, init.rollout_id))
         record.metrics = ctx.metrics
-        agent_task = asyncio.create_task(self._run_agent(record, ctx))
-        self._agent_tasks[record.rollout_id] = agent_task
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_agent[record.rollout_id] = task
         try:
-            result: RolloutResult | RolloutFailure = await agent_task
+            result: RolloutResult | RolloutFailure = await self._run_agent(record, ctx)
         except RolloutFailure as failure:
             result = failure
         except asyncio.CancelledError:
-            if asyncio.current_task().cancelling():  # type: ignore[union-attr]  # inside a task
-                raise  # this task itself is being cancelled: a hard stop
+            if self._hard_stop or not self._agents_stopped:
+                raise  # not shutdown's cancel of the agent phase: a hard stop
+            task.uncancel()  # the cancel ended the agent; this task still delivers
             result = RolloutFailure(
                 ErrorCategory.SHUTDOWN, "server shut down before the rollout finished"
             )
         finally:
-            self._agent_tasks.pop(record.rollout_id, None)
+            self._in_agent.pop(record.rollout_id, None)
         payload = build_payload(ctx, result, (time.perf_counter() - started) * 1000)
         self.store.finish(record, kept_payload(payload, self.settings.max_record_bytes))
         _log_end(record, payload, result)
@@ -184,10 +199,12 @@ class RolloutManager:
         grace = self.settings.shutdown_grace
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=grace)
-        for agent_task in list(self._agent_tasks.values()):
-            agent_task.cancel()
+        self._agents_stopped = True
+        for task in list(self._in_agent.values()):
+            task.cancel()
         if self._tasks:  # let the shutdown completions go out, within a bound
             await asyncio.wait(set(self._tasks), timeout=max(grace, 5.0))
+        self._hard_stop = True
         for task in list(self._tasks):
             task.cancel()
 

@@ -8,7 +8,7 @@ time limit, or the server shutting down.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 import orjson
@@ -19,6 +19,7 @@ from rolloutctl.agent.context import (
     LLMBackend,
     RolloutAborted,
     RolloutContext,
+    RolloutMetrics,
     RolloutRequest,
     RolloutResult,
     TurnLimitReached,
@@ -35,6 +36,9 @@ __all__ = [
     "to_rollout_request",
     "v1_backend",
 ]
+
+
+_METRIC_FIELDS = tuple(f.name for f in fields(RolloutMetrics))  # numbers: no deep copy needed
 
 
 class RolloutFailure(RolloutctlError):
@@ -102,7 +106,8 @@ def build_payload(
 ) -> dict[str, Any]:
     """The /v1/rollout/completed body for a finished or failed rollout."""
     ctx.metrics.total_latency_ms = elapsed_ms
-    payload: dict[str, Any] = {"rollout_id": ctx.request.rollout_id, "metrics": asdict(ctx.metrics)}
+    metrics = {name: getattr(ctx.metrics, name) for name in _METRIC_FIELDS}  # asdict: 5x slower
+    payload: dict[str, Any] = {"rollout_id": ctx.request.rollout_id, "metrics": metrics}
     if isinstance(result, RolloutFailure):
         payload.update(
             status="ERROR",

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from rolloutctl.errors import RolloutctlError
 from rolloutctl.events import EventKind
-from rolloutctl.net.http_pool import HttpPool
+from rolloutctl.net.http_pool import HttpPool, PoolResponse
 from rolloutctl.protocol import INIT_PATH, InitResponse
 from rolloutctl.redaction import mask
 from rolloutctl.trainer.records import Records, TrainerRolloutRecord
@@ -118,7 +118,10 @@ class Starter:
         return state
 
     def _accept(
-        self, state: TrainerRolloutRecord, response: httpx.Response, server_key: str | None
+        self,
+        state: TrainerRolloutRecord,
+        response: httpx.Response | PoolResponse,
+        server_key: str | None,
     ) -> RolloutHandle:
         try:
             body = response.json()
@@ -163,7 +166,9 @@ class Starter:
         state.init_pending = False
         state.tools_known.fire()
 
-    async def _post(self, url: str, content: bytes, server_key: str | None) -> httpx.Response:
+    async def _post(
+        self, url: str, content: bytes, server_key: str | None
+    ) -> httpx.Response | PoolResponse:
         headers = [(b"content-type", b"application/json")]
         if server_key:
             headers.append((b"authorization", b"Bearer " + server_key.encode()))

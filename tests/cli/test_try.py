@@ -115,8 +115,9 @@ def test_try_exits_1_when_the_agent_rewrites_history(tmp_path):
     assert "append" in result.stdout.lower()
 
 
-def double_completion_server() -> Starlette:
-    """A RolloutServer that does one chat turn and then posts its completion twice."""
+def double_completion_server(pause: float = 0.0) -> Starlette:
+    """A RolloutServer that does one chat turn and then posts its completion twice,
+    `pause` seconds apart."""
 
     async def rollout(body: dict) -> None:
         async with httpx.AsyncClient(base_url=body["server_url"]) as client:
@@ -135,8 +136,9 @@ def double_completion_server() -> Starlette:
                 "metrics": {},
                 "extra_fields": {},
             }
-            for _ in range(2):
-                await client.post("/v1/rollout/completed", json=done)
+            await client.post("/v1/rollout/completed", json=done)
+            await asyncio.sleep(pause)
+            await client.post("/v1/rollout/completed", json=done)
 
     async def init(request: Request) -> JSONResponse:
         body = await request.json()
@@ -154,6 +156,13 @@ def double_completion_server() -> Starlette:
 def test_try_server_url_catches_a_second_completion():
     with run_server(double_completion_server()) as url:
         result = run("try", "--server-url", url, "--plain")
+    assert result.returncode == 1
+    assert "second completion" in result.stdout.lower() or "duplicate" in result.stdout.lower()
+
+
+def test_try_server_url_catches_a_late_second_completion_within_the_linger():
+    with run_server(double_completion_server(pause=0.5)) as url:
+        result = run("try", "--server-url", url, "--linger", "20", "--plain")
     assert result.returncode == 1
     assert "second completion" in result.stdout.lower() or "duplicate" in result.stdout.lower()
 

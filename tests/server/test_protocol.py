@@ -301,6 +301,23 @@ def test_shutdown_ends_running_rollouts_with_a_completion(trainer):
         assert done["extra_fields"]["error_category"] == "shutdown"
 
 
+def test_shutdown_also_ends_queued_rollouts_once_each(trainer):
+    from rolloutctl.server.app import create_app
+    from rolloutctl.server.settings import ServerSettings
+    from tests.helpers import run_server
+
+    app = create_app(Sleeper(), ServerSettings(shutdown_grace=0.2, max_concurrent=1))
+    with run_server(app) as server:
+        for rollout_id in ("q1", "q2"):
+            assert post_init(server, init_body(trainer, rollout_id)).status_code == 202
+        wait_status(server, "q1", {"running"}, min_llm_calls=1)
+        assert httpx.get(f"{server}/v1/rollout/q2").json()["state"] == "queued"
+    for rollout_id in ("q1", "q2"):
+        done = trainer.wait(rollout_id)
+        assert done["extra_fields"]["error_category"] == "shutdown"
+        assert len(trainer.completions[rollout_id]) == 1
+
+
 def test_inbound_key_guards_everything_but_health(trainer, start_server):
     server = start_server(api_key="inbound-secret")
     assert post_init(server, init_body(trainer)).status_code == 401

@@ -90,6 +90,15 @@ def try_(
         ),
     ] = 60.0,
     metadata: MetadataJson = None,
+    linger: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            envvar=env_names("LINGER"),
+            help="With --server-url: seconds to keep listening after the completion, to catch "
+            "late or repeated callbacks (a stopped local server calls back no more).",
+        ),
+    ] = 1.0,
     save: Annotated[
         Path | None,
         typer.Option(
@@ -124,6 +133,7 @@ def try_(
         completion_params=parse_params(param),
         metadata=parse_metadata(metadata),
         timeout=timeout,
+        linger=linger,
     )
     renderer = make_renderer(
         plain,

@@ -1,0 +1,135 @@
+"""Two servers benched side by side, run by run: the medians of the pairwise ratios.
+
+On a shared machine an unpaired figure drifts by up to 2x within minutes; a ratio taken
+between two runs made back to back drifts far less. This runs side A and side B
+alternately (A then B, then B then A, ...), each as its own process driven by the same
+`rolloutctl bench` engine (`rolloutctl.bench.runner.run_bench`, which samples the
+server's CPU from /proc), and prints, per concurrency, the median over the pairs of
+A/B rollouts/s and A/B server CPU ms per rollout.
+
+A side is `rolloutctl` (this checkout's `serve`, default settings: --log-level info,
+--max-concurrent 100), `ceiling` (benchmarks/ceiling_server.py), or the path of another
+environment's python (its `rolloutctl serve`, e.g. a checkout of main, for before/after).
+
+    uv run python benchmarks/paired.py [--pairs 5] [--concurrency 1,32,128]
+        [--a rolloutctl] [--b ceiling] [--rollouts 3000] [--warmup 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from rolloutctl.bench.report import BenchResult
+from rolloutctl.bench.runner import BenchConfig, run_bench, run_blocking
+from rolloutctl.bench.server_process import ProcessSpec, ServerSpec
+
+CEILING = Path(__file__).with_name("ceiling_server.py")
+SERVE_DEFAULTS = ServerSpec(example="calculator", log_level="info", max_concurrent=100)
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A server started by a fixed command line; `{port}` in it is replaced by the port."""
+
+    label: str
+    command: tuple[str, ...]
+    host: str = "127.0.0.1"
+
+    def argv(self, port: int) -> list[str]:
+        return [part.replace("{port}", str(port)) for part in self.command]
+
+
+def side(name: str, http: str) -> ProcessSpec:
+    if name == "rolloutctl":
+        return SERVE_DEFAULTS
+    if name == "ceiling":
+        command = (sys.executable, str(CEILING), "--port", "{port}", "--http", http)
+        return CommandSpec(f"ceiling ({http})", command)
+    python = Path(name)
+    if not python.is_file():
+        raise SystemExit(f"a side is rolloutctl, ceiling or a python executable, not {name!r}")
+    command = [str(python), *SERVE_DEFAULTS.argv(0)[1:]]
+    command[command.index("--port") + 1] = "{port}"
+    return CommandSpec(f"serve of {python}", tuple(command))
+
+
+def bench_once(spec: ProcessSpec, config: BenchConfig) -> BenchResult:
+    return run_blocking(run_bench(config, spec=spec))
+
+
+def summary(result: BenchResult) -> str:
+    return (
+        f"{result.rollouts_per_s:7.0f}/s  cpu {result.server_cpu_ms_per_rollout or 0:.3f} ms  "
+        f"errors {result.errors} lost {result.lost} dup {result.duplicates} "
+        f"violations {result.violations}  other load {result.other_cpu_busy or 0:.2f} cores"
+    )
+
+
+def run_pairs(
+    a: ProcessSpec, b: ProcessSpec, config: BenchConfig, pairs: int
+) -> list[tuple[BenchResult, BenchResult]]:
+    """`pairs` pairs, the first side alternating: A B, B A, A B, ..."""
+    results = []
+    for index in range(pairs):
+        order = (a, b) if index % 2 == 0 else (b, a)
+        done = {spec.label: bench_once(spec, config) for spec in order}
+        pair = done[a.label], done[b.label]
+        for spec, result in zip((a, b), pair, strict=True):
+            print(f"  pair {index + 1} {spec.label:>24}: {summary(result)}", file=sys.stderr)
+        results.append(pair)
+    return results
+
+
+def ratios(pairs: list[tuple[BenchResult, BenchResult]]) -> tuple[list[float], list[float]]:
+    rate = [x.rollouts_per_s / y.rollouts_per_s for x, y in pairs]
+    cpu = [
+        (x.server_cpu_ms_per_rollout or 0) / (y.server_cpu_ms_per_rollout or 1) for x, y in pairs
+    ]
+    return rate, cpu
+
+
+def report_line(concurrency: int, pairs: list[tuple[BenchResult, BenchResult]]) -> str:
+    rate, cpu = ratios(pairs)
+    cpu_a = statistics.median(x.server_cpu_ms_per_rollout or 0 for x, _ in pairs)
+    cpu_b = statistics.median(y.server_cpu_ms_per_rollout or 0 for _, y in pairs)
+    errors = sum(x.errors + x.lost + y.errors + y.lost for x, y in pairs)
+    other = statistics.median(x.other_cpu_busy or 0 for x, _ in pairs)
+    return (
+        f"| {concurrency} | {statistics.median(cpu):.2f} ({min(cpu):.2f}-{max(cpu):.2f}) "
+        f"| {statistics.median(rate):.2f} ({min(rate):.2f}-{max(rate):.2f}) "
+        f"| {cpu_a:.3f} / {cpu_b:.3f} | {errors} | {other:.2f} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--a", default="rolloutctl")
+    parser.add_argument("--b", default="ceiling")
+    parser.add_argument("--http", default="h11", help="the ceiling's uvicorn HTTP protocol")
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--concurrency", default="32", help="comma-separated, e.g. 1,32,128")
+    parser.add_argument("--rollouts", type=int, default=3000)
+    parser.add_argument("--warmup", type=int, default=300)
+    options = parser.parse_args()
+    a, b = side(options.a, options.http), side(options.b, options.http)
+    rows = [
+        f"A = {a.label}, B = {b.label}; medians of {options.pairs} pairwise ratios (min-max)",
+        "| C | CPU ms/rollout A/B | rollouts/s A/B | median CPU ms A / B | errors+lost "
+        "| other load (cores) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for concurrency in (int(c) for c in options.concurrency.split(",")):
+        print(f"C={concurrency}", file=sys.stderr)
+        config = BenchConfig(
+            rollouts=options.rollouts, concurrency=concurrency, warmup=options.warmup
+        )
+        rows.append(report_line(concurrency, run_pairs(a, b, config, options.pairs)))
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,260 @@
+"""The RolloutServer's own ASGI layer, free of FastAPI: init, the inbound key, the lifespan.
+
+Init is the one route a trainer hits per rollout, so it is served here without any
+framework. `ServerCore` also owns the lifespan (the callback pool and the
+`RolloutManager`). `rolloutctl serve` wraps it in FastAPI (`app.create_app`: health,
+status, OpenAPI docs); the in-process server of `try` and `validate` runs it as
+`InProcessApp`, which imports FastAPI only if a request other than init arrives:
+importing FastAPI costs about 0.3 s, most of a `try`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from pydantic import ValidationError
+from starlette.types import Scope
+
+from rolloutctl.agent.context import Agent
+from rolloutctl.net.http_pool import Header, HttpPool
+from rolloutctl.protocol import INIT_PATH, InitRequest
+from rolloutctl.server.manager import AgentToolsError, RolloutManager, ServerBusy
+from rolloutctl.server.settings import ServerSettings
+from rolloutctl.server.store import StoreUnavailable, open_store
+
+__all__ = [
+    "EVICT_INTERVAL",
+    "InProcessApp",
+    "InitAnswer",
+    "InitEndpoint",
+    "ServerCore",
+    "bearer_ok",
+    "read_body",
+    "status_json",
+    "validation_detail",
+]
+
+EVICT_INTERVAL = 60.0
+InitAnswer = tuple[int, bytes, tuple[Header, ...]]
+
+
+def validation_detail(exc: ValidationError) -> list[dict[str, Any]]:
+    """Pydantic errors as FastAPI-style detail, without the offending input values."""
+    return [
+        {"loc": ["body", *error["loc"]], "msg": error["msg"], "type": error["type"]}
+        for error in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+def _json(status: int, content: Any, headers: tuple[Header, ...] = ()) -> InitAnswer:
+    return status, orjson.dumps(content), headers
+
+
+def _unprocessable(field: str, message: str) -> InitAnswer:
+    return _json(422, {"detail": [{"loc": ["body", field], "msg": message, "type": "value_error"}]})
+
+
+def _unprocessable_json(exc: orjson.JSONDecodeError) -> InitAnswer:
+    message = f"body is not JSON (NaN, Infinity and out-of-range numbers are not): {exc}"
+    return _json(422, {"detail": [{"loc": ["body"], "msg": message, "type": "json_invalid"}]})
+
+
+def _too_large(limit: int) -> InitAnswer:
+    """413, closing the connection: otherwise the server would read the rest to discard it."""
+    detail = {"detail": f"init body is larger than {limit} bytes (--max-init-bytes)"}
+    return _json(413, detail, ((b"connection", b"close"),))
+
+
+class InitEndpoint:
+    """POST /v1/rollout/init, from raw body to (status, JSON body, extra headers).
+
+    Free of any framework so that `RolloutApp` can serve it without FastAPI's stack.
+    """
+
+    def __init__(self, settings: ServerSettings, state: dict[str, RolloutManager]) -> None:
+        self.settings, self.state = settings, state
+
+    async def answer(self, raw: bytes | None) -> InitAnswer:
+        if raw is None:
+            return _too_large(self.settings.max_init_bytes)
+        try:
+            # orjson refuses NaN, Infinity and numbers past a double, which pydantic's
+            # parser would let in and which no JSON encoder can then send on
+            init = InitRequest.model_validate(orjson.loads(raw))
+        except orjson.JSONDecodeError as exc:
+            return _unprocessable_json(exc)
+        except ValidationError as exc:
+            return _json(422, {"detail": validation_detail(exc)})
+        if self.settings.allow_callback_hosts:  # none: every host is allowed
+            host = urlsplit(init.server_url).hostname or ""
+            if not self.settings.callback_host_allowed(host):
+                return _unprocessable(
+                    "server_url",
+                    f"callback host {host!r} is not on this server's allowlist "
+                    "(--allow-callback-host)",
+                )
+        manager = self.state["manager"]
+        try:
+            return 202, await manager.accept(init), ()
+        except (ServerBusy, StoreUnavailable) as exc:
+            retry_after = b"5" if manager.draining else b"1"
+            return _json(503, {"detail": str(exc)}, ((b"retry-after", retry_after),))
+        except AgentToolsError as exc:
+            return _json(500, {"detail": str(exc)})
+
+
+class ServerCore:
+    """What every RolloutServer app of `agent` shares: settings, manager, init endpoint."""
+
+    def __init__(self, agent: Agent, settings: ServerSettings | None = None) -> None:
+        self.agent, self.settings = agent, settings or ServerSettings()
+        self.state: dict[str, RolloutManager] = {}
+        self.init = InitEndpoint(self.settings, self.state)
+        key = self.settings.api_key
+        self._expected = key.encode() if key else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: object = None) -> AsyncIterator[None]:
+        """Run the manager (and its callback pool) while the server is up; drain at the end."""
+        store = open_store(self.settings)
+        await store.start()
+        async with HttpPool() as pool:
+            manager = RolloutManager(self.agent, self.settings, pool, store)
+            self.state["manager"] = manager
+            evictor = asyncio.create_task(_evict_forever(manager))
+            try:
+                yield
+            finally:
+                evictor.cancel()
+                await manager.shutdown()
+                await store.aclose()
+
+    async def serve_init(self, scope: Scope, receive: Any, send: Any) -> bool:
+        """Answer an authorised POST /v1/rollout/init; False (nothing sent) for any other."""
+        if not (
+            scope["type"] == "http"
+            and scope["path"] == INIT_PATH
+            and scope["method"] == "POST"
+            and bearer_ok(scope, self._expected)
+        ):
+            return False
+        raw = await read_body(scope, receive, self.settings.max_init_bytes)
+        status, body, headers = await self.init.answer(raw)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [*_json_headers(len(body)), *headers],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        return True
+
+
+class InProcessApp:
+    """The RolloutServer app of `try` and `validate`: `create_app`'s answers, but its
+    FastAPI part is built on the first request that needs it (not init), so a server
+    that only gets inits never imports FastAPI."""
+
+    def __init__(self, agent: Agent, settings: ServerSettings | None = None) -> None:
+        self.core = ServerCore(agent, settings)
+        self._routes: Any = None
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await _serve_lifespan(self.core, receive, send)
+        elif not await self.core.serve_init(scope, receive, send):
+            if self._routes is None:
+                from rolloutctl.server.app import routes_app
+
+                self._routes = routes_app(self.core, with_lifespan=False)
+            await self._routes(scope, receive, send)
+
+
+async def _serve_lifespan(core: ServerCore, receive: Any, send: Any) -> None:
+    """The ASGI lifespan protocol around `core.lifespan()`."""
+    await receive()  # lifespan.startup
+    started = False
+    try:
+        async with core.lifespan():
+            started = True
+            await send({"type": "lifespan.startup.complete"})
+            await receive()  # lifespan.shutdown
+    except Exception as exc:
+        kind = "shutdown" if started else "startup"
+        await send({"type": f"lifespan.{kind}.failed", "message": f"{type(exc).__name__}: {exc}"})
+        return
+    await send({"type": "lifespan.shutdown.complete"})
+
+
+async def read_body(scope: Scope, receive: Any, limit: int) -> bytes | None:
+    """The request body, or None once it is known to exceed `limit` bytes.
+
+    A declared Content-Length over the limit is refused before any of the body is
+    read; a body without one is read chunk by chunk, joined once (linear time).
+    """
+    declared = _content_length(scope)
+    if declared is not None and declared > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def _json_headers(length: int) -> tuple[Header, Header]:
+    return (b"content-type", b"application/json"), (b"content-length", b"%d" % length)
+
+
+def bearer_ok(scope: Scope, expected: bytes | None) -> bool:
+    """Whether the request carries the inbound key (always, when the server has none).
+
+    `expected` is the key itself; the scheme name is case-insensitive (RFC 7235) and
+    the key is compared in constant time.
+    """
+    if expected is None:
+        return True
+    given = dict(scope["headers"]).get(b"authorization", b"")
+    scheme, _, token = given.partition(b" ")
+    return hmac.compare_digest(token, expected) and scheme.lower() == b"bearer"
+
+
+async def _evict_forever(manager: RolloutManager) -> None:
+    """Expire old idempotency records even on a server that gets no new inits."""
+    while True:
+        await asyncio.sleep(EVICT_INTERVAL)
+        manager.store.evict()
+
+
+def status_json(status: dict[str, Any]) -> bytes:
+    """The status body; it cannot fail, whatever an agent put in its result.
+
+    orjson writes NaN and Infinity as null, stringifies what it cannot encode, and
+    refuses only absurd nesting, which then shows as a string.
+    """
+    try:
+        return orjson.dumps(status, default=str, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        completion = repr(status.get("completion"))[:10_000]
+        return orjson.dumps({**status, "completion": completion}, default=str)

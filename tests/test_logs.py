@@ -1,0 +1,81 @@
+"""The log handler of long-running commands: every line written, in order, once a loop turn."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from rolloutctl.logs import BatchingHandler, LineFormatter
+
+
+@pytest.fixture
+def logged() -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    stream = io.StringIO()
+    handler = BatchingHandler(stream)
+    handler.setFormatter(LineFormatter(colour=False))
+    logger = logging.getLogger("rolloutctl.test_logs")
+    logger.handlers[:], logger.propagate = [handler], False
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield logger, stream
+    finally:
+        logger.handlers[:], logger.propagate = [], True
+
+
+def test_outside_a_loop_a_line_is_written_at_once(logged):
+    logger, stream = logged
+    logger.info("rollout %s started", "r-1")
+    assert stream.getvalue().endswith(" INFO    rollout r-1 started\n")
+
+
+def test_in_a_loop_lines_are_written_together_soon_and_in_order(logged):
+    logger, stream = logged
+
+    async def main() -> tuple[str, str]:
+        for i in range(3):
+            logger.info("line %d", i)
+        during = stream.getvalue()
+        for _ in range(3000):  # written within the handler's interval (50 ms)
+            await asyncio.sleep(0.01)
+            if stream.getvalue():
+                break
+        return during, stream.getvalue()
+
+    during, after = asyncio.run(main())
+    assert during == ""
+    assert [line.split(" ", 2)[2].strip() for line in after.splitlines()] == [
+        "line 0",
+        "line 1",
+        "line 2",
+    ]
+
+
+def test_a_pending_line_is_written_by_flush_even_if_the_loop_never_turns(logged):
+    logger, stream = logged
+
+    async def main() -> None:
+        logger.warning("last words")
+        logger.handlers[0].flush()  # what logging.shutdown does at exit
+
+    asyncio.run(main())
+    assert stream.getvalue().count("last words") == 1
+
+
+def test_a_traceback_follows_its_line(logged):
+    logger, stream = logged
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logger.exception("rollout r-2 failed")
+    text = stream.getvalue()
+    assert "ERROR   rollout r-2 failed\nTraceback" in text and "ValueError: boom" in text
+
+
+def test_colour_marks_only_the_level():
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "careful %s", ("now",), None)
+    line = LineFormatter(colour=True).format(record)
+    assert line.endswith(" \x1b[33mWARNING\x1b[0m careful now")
