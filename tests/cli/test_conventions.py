@@ -11,7 +11,8 @@ from rolloutctl.cli.options import SCOPES
 from tests.helpers import CLI_BOUND, rolloutctl_bin
 
 COMMANDS = {
-    "serve", "try", "replay", "mock-trainer", "check", "validate", "bench", "init", "watch"
+    "serve", "try", "replay", "mock-trainer", "check", "validate", "bench", "init", "watch",
+    "eval", "export", "diff",
 }  # fmt: skip
 
 
