@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import typer
 
-from rolloutctl.bench.runner import run_blocking
+from rolloutctl.bench.runner import check_reachable, run_blocking
 from rolloutctl.bench.server_process import ServerSpec
 from rolloutctl.errors import InputError
 from rolloutctl.eval.dataset import parse_columns, read_dataset
@@ -68,6 +68,8 @@ class EvalCommand:
         selection = Selection(self.rows, self.limit, self.skip_bad_rows)
         rows = select_rows(items, self.dataset, selection, _warn)
         grader = load_grader(self.grader) if self.grader else None
+        if self.server_url:  # exit 3 before a run directory is made
+            run_blocking(check_reachable(self.server_url))
         run_dir, mode = self._run_directory()
         tasks = plan_tasks(rows, self.epochs, run_dir, mode)
         tally = Tally(total=len(tasks))
