@@ -23,7 +23,9 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def tried(tmp_path_factory) -> object:
     """A calculator rollout saved by `try`, with a callback key that must never leak."""
     path = tmp_path_factory.mktemp("export") / "try.json"
-    result = run("try", "--example", "calculator", "--callback-key", KEY, "--save", str(path), "--json")
+    result = run(
+        "try", "--example", "calculator", "--callback-key", KEY, "--save", str(path), "--json"
+    )
     assert result.returncode == 0, result.stderr
     return path
 
