@@ -86,6 +86,9 @@ SCOPES = {
     "bench": "BENCH",
     "watch": "WATCH",
     "init": "INIT",
+    "eval": "EVAL",
+    "export": "EXPORT",
+    "diff": "DIFF",
 }
 
 

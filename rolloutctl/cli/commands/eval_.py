@@ -45,7 +45,7 @@ __all__ = [
 
 
 def _opt(name: str, help_text: str, *flags: str, **kwargs: Any) -> typer.models.OptionInfo:
-    return typer.Option(..., *flags, envvar=env_names(name), help=help_text, **kwargs)
+    return typer.Option(..., *flags, envvar=env_names(name, scope="EVAL"), help=help_text, **kwargs)
 
 
 def eval_(

@@ -35,20 +35,22 @@ def export(
         typer.Option(
             "--format",
             "-f",
-            envvar=env_names("FORMAT"),
+            envvar=env_names("FORMAT", scope="EXPORT"),
             help="openai (fine-tuning chat lines), atif (ATIF v1.7) or jsonl (completions).",
         ),
     ] = ExportFormat.OPENAI,
     only_completed: Annotated[
         bool,
         typer.Option(
-            "--only-completed", envvar=env_names("ONLY_COMPLETED"), help="Skip ERROR rollouts."
+            "--only-completed",
+            envvar=env_names("ONLY_COMPLETED", scope="EXPORT"),
+            help="Skip ERROR rollouts.",
         ),
     ] = False,
     min_reward: Annotated[
         float | None,
         typer.Option(
-            envvar=env_names("MIN_REWARD"),
+            envvar=env_names("MIN_REWARD", scope="EXPORT"),
             show_default=False,
             help="Only rollouts whose reward is at least this.",
         ),
@@ -58,7 +60,7 @@ def export(
         typer.Option(
             "--output",
             "-o",
-            envvar=env_names("DESTINATION"),
+            envvar=env_names("DESTINATION", scope="EXPORT"),
             show_default=False,
             help="Write here (a file; for atif, a directory) instead of stdout.",
         ),
