@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rolloutctl.schema.arguments import MAX_DEPTH, resolve_ref
+from rolloutctl.schema.arguments import MAX_DEPTH, resolved_schema
 
 __all__ = [
     "argument_problems",
@@ -33,7 +33,7 @@ def argument_problems(
     root = schema if root is None else root
     if not isinstance(schema, dict) or depth > MAX_DEPTH:
         return []
-    schema = resolve_ref(schema, root)
+    schema = resolved_schema(schema, root)
     where = at or "arguments"
     for key in ("anyOf", "oneOf"):
         if isinstance(schema.get(key), list) and schema[key]:
