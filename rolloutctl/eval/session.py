@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rolloutctl.bench.runner import quiet_trainer_logs
-from rolloutctl.bench.server_process import ServerSpec, spawn_server
+from rolloutctl.bench.server_process import ServerSpec, spawn_servers
 from rolloutctl.errors import InputError
 from rolloutctl.eval.dataset import BadRow, DatasetError, Row, parse_row_spec
 from rolloutctl.eval.results import RunDirectory
@@ -105,7 +105,7 @@ async def execute(
             local_stack(None, trainer_config=trainer_config, server_url=server_url or PENDING_URL)
         )
         if spec is not None:
-            spawned = await stack.enter_async_context(spawn_server(spec))
+            (spawned,) = await stack.enter_async_context(spawn_servers(spec))
             local = dataclasses.replace(local, server_url=spawned.url)
         run_dir.open_results()
         stack.callback(run_dir.close)
