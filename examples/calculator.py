@@ -2,9 +2,19 @@
 
 The tools are `async def` because they never block: they run on the event loop
 without a hop to a worker thread (a plain `def` tool would run in one).
+
+When the rollout's metadata carries a `ground_truth` (as `rolloutctl eval` sends a
+dataset row's), the reward is 1.0 if the final answer equals it and 0.0 otherwise;
+without one there is nothing to score and the reward stays unset.
 """
 
-from rolloutctl import ToolLoopAgent, tool
+import math
+import re
+
+from rolloutctl import RolloutContext, RolloutResult, ToolLoopAgent, tool
+from rolloutctl.agent.loop import run_tool_loop
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
 
 def _number(value: float) -> str:
@@ -38,9 +48,34 @@ async def divide(a: float, b: float) -> str:
     return _number(a / b)
 
 
+def final_answer(messages: list[dict]) -> str:
+    """The text of the last assistant message (what the model finally said)."""
+    for message in reversed(messages):
+        if message.get("role") == "assistant" and isinstance(message.get("content"), str):
+            return message["content"]
+    return ""
+
+
+def matches(answer: str, truth: object) -> bool:
+    """Numbers compare by value (the last number in the answer), anything else as text."""
+    try:
+        expected = float(str(truth).strip())
+    except ValueError:
+        return answer.strip().rstrip(".") == str(truth).strip()
+    numbers = _NUMBER.findall(answer)
+    return bool(numbers) and math.isclose(float(numbers[-1]), expected, rel_tol=1e-9, abs_tol=1e-9)
+
+
 class Calculator(ToolLoopAgent):
     name = "calculator"
     tool_list = (add, subtract, multiply, divide)
+
+    async def run(self, ctx: RolloutContext) -> RolloutResult:
+        result = await run_tool_loop(ctx)
+        truth = ctx.request.metadata.get("ground_truth")
+        if truth is not None:
+            result.reward = 1.0 if matches(final_answer(ctx.messages), truth) else 0.0
+        return result
 
 
 agent = Calculator()

@@ -8,7 +8,8 @@ The leaves live beside the code that raises them (they carry that code's data)::
     │   ├── TargetError                  agent.loader: the agent cannot be loaded
     │   ├── PolicyError                  trainer.policies.base: policy options unusable
     │   ├── TrajectoryFormatError        trajectory.document: not a trajectory we read
-    │   └── StoreUrlError                server.store: --store is not memory or a Redis URL
+    │   ├── StoreUrlError                server.store: --store is not memory or a Redis URL
+    │   └── DatasetError                 eval.dataset: unreadable dataset or unusable row
     ├── CannotStartError                 exit 3: a server could not start or be reached
     │   ├── CannotBind                   net.sockets: port in use, address not available
     │   ├── ServerStartError             bench.server_process: the server under test died

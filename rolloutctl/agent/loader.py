@@ -22,6 +22,7 @@ __all__ = [
     "example_names",
     "examples_dir",
     "load_agent",
+    "load_attribute",
     "load_example",
 ]
 
@@ -53,17 +54,21 @@ def load_example(name: str) -> Agent:
 
 def load_agent(target: str) -> Agent:
     """Load `target` (attr defaults to `agent`); a class is instantiated without arguments."""
-    location, _, attr = target.rpartition(":") if ":" in target else (target, "", DEFAULT_ATTR)
+    return _as_agent(load_attribute(target), target)
+
+
+def load_attribute(target: str, default_attr: str = DEFAULT_ATTR) -> object:
+    """The object `target` names ('package.module:attr' or 'path/to/file.py:attr')."""
+    location, _, attr = target.rpartition(":") if ":" in target else (target, "", default_attr)
     if not location or not attr:
         raise TargetError(
             f"target {target!r} must look like 'package.module:attr' or 'path/to/file.py:attr'"
         )
     module = _load_module(location)
     try:
-        obj = getattr(module, attr)
+        return getattr(module, attr)
     except AttributeError:
         raise TargetError(f"{location!r} has no attribute {attr!r}") from None
-    return _as_agent(obj, f"{location}:{attr}")
 
 
 def _load_module(location: str) -> ModuleType:

@@ -41,6 +41,7 @@ __all__ = [
     "Progress",
     "calculator_init",
     "check_reachable",
+    "quiet_trainer_logs",
     "run_bench",
     "run_blocking",
     "store_round_trips",
@@ -221,7 +222,7 @@ def _ticking(phase: Phase, progress: Progress | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _quiet_trainer_logs() -> Iterator[None]:
+def quiet_trainer_logs() -> Iterator[None]:
     """Violations are counted in the result; one warning line each would bury the bar."""
     logger = logging.getLogger("rolloutctl.trainer")
     previous, logger.disabled = logger.disabled, True
@@ -271,7 +272,7 @@ async def run_bench(
         )
     )
     async with contextlib.AsyncExitStack() as stack:
-        stack.enter_context(_quiet_trainer_logs())
+        stack.enter_context(quiet_trainer_logs())
         stack.push_async_callback(trainer.aclose)
         trainer.url = await stack.enter_async_context(
             serve_app(trainer.app, "the mock trainer", host=config.trainer_host)

@@ -13,6 +13,9 @@ from rolloutctl import __version__
 from rolloutctl.cli.commands import (
     bench,
     check,
+    diff,
+    eval_,
+    export,
     init,
     mock_trainer,
     replay,
@@ -38,7 +41,10 @@ app = typer.Typer(
     "  rolloutctl validate my_agent.py:agent\n"
     "  rolloutctl bench --example calculator --rollouts 2000 --concurrency 32\n"
     "  rolloutctl init http://127.0.0.1:9000 --trainer-url http://127.0.0.1:9001 --watch\n"
-    "  rolloutctl watch http://127.0.0.1:9001",
+    "  rolloutctl watch http://127.0.0.1:9001\n"
+    "  rolloutctl eval data.jsonl --example calculator --concurrency 16\n"
+    "  rolloutctl export runs/20261201-120000-data --format openai -o train.jsonl\n"
+    "  rolloutctl diff a.json b.json",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
@@ -77,5 +83,8 @@ for _module, _command in (
     (bench, bench.bench),
     (init, init.init),
     (watch, watch.watch),
+    (eval_, eval_.eval_),
+    (export, export.export),
+    (diff, diff.diff),
 ):
     app.command(getattr(_module, "NAME", None), epilog=_module.EPILOG)(_command)

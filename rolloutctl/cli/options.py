@@ -86,6 +86,9 @@ SCOPES = {
     "bench": "BENCH",
     "watch": "WATCH",
     "init": "INIT",
+    "eval": "EVAL",
+    "export": "EXPORT",
+    "diff": "DIFF",
 }
 
 
@@ -156,7 +159,7 @@ PolicyName = Annotated[
         envvar=env_names("POLICY"),
         autocompletion=_complete_policies,
         help="How the mock trainer answers: calculator (solves arithmetic with the rollout's "
-        "tools), echo, script (--script FILE) or proxy (--upstream URL).",
+        "tools), echo, script (--script FILE), proxy (--upstream URL) or human (you type).",
     ),
 ]
 ScriptFile = Annotated[
@@ -283,18 +286,12 @@ def parse_metadata(text: str | None) -> dict[str, object]:
 
 def parse_params(pairs: list[str] | None) -> dict[str, object]:
     """`key=value` pairs; a value that reads as JSON (0.7, true, ["x"]) is taken as such."""
-    import json
+    from rolloutctl.trainer.policies.human import json_pairs
 
-    params: dict[str, object] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise InputError(f"--param {pair!r} must look like key=value")
-        try:
-            params[key] = json.loads(value)
-        except ValueError:
-            params[key] = value
-    return params
+    try:
+        return json_pairs(pairs or [])
+    except ValueError as exc:
+        raise InputError(f"--param {exc}") from None
 
 
 Prompt = Annotated[

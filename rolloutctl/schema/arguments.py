@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "resolve_ref", "schema_instance"]
+__all__ = ["MAX_DEPTH", "resolve_ref", "resolved_schema", "schema_instance"]
 
 MAX_DEPTH = 32  # a recursive schema gets cut here instead of looping forever
 _FORMATS = {
@@ -30,7 +30,7 @@ def schema_instance(schema: Any, root: Any = None, depth: int = 0) -> Any:
     root = schema if root is None else root
     if not isinstance(schema, dict) or depth > MAX_DEPTH:
         return None
-    schema = _resolved(schema, root)
+    schema = resolved_schema(schema, root)
     for key in ("default", "const"):
         if key in schema:
             return schema[key]
@@ -44,7 +44,7 @@ def schema_instance(schema: Any, root: Any = None, depth: int = 0) -> Any:
     return _typed(schema, _type_of(schema), root, depth)
 
 
-def _resolved(schema: dict[str, Any], root: Any) -> dict[str, Any]:
+def resolved_schema(schema: dict[str, Any], root: Any) -> dict[str, Any]:
     """Follow a local `$ref` ("#/$defs/Name"); the referring schema's own keys win."""
     ref = schema.get("$ref")
     if not isinstance(ref, str) or not ref.startswith("#"):

@@ -14,7 +14,13 @@ from typing import Any
 
 from rolloutctl.events import Event
 
-__all__ = ["EventBus", "Subscription", "Waiters", "call_in_loop"]
+__all__ = [
+    "EventBus",
+    "Listener",
+    "Subscription",
+    "Waiters",
+    "call_in_loop",
+]
 
 
 def call_in_loop(loop: asyncio.AbstractEventLoop, callback: Callable[..., Any], *args: Any) -> None:
@@ -94,9 +100,26 @@ class Subscription:
         self.close()
 
 
+class Listener:
+    """A subscriber the publisher calls directly, with no queue or task switch per event.
+
+    Only for consumers in the publisher's own thread (the trainer served in the
+    caller's loop, as `eval` does), where that hop per event is measurable.
+    """
+
+    def __init__(self, bus: EventBus, callback: Callable[[Event], None]) -> None:
+        self._bus, self._callback = bus, callback
+
+    def push(self, event: Event) -> None:
+        self._callback(event)
+
+    def close(self) -> None:
+        self._bus.remove(self)
+
+
 class EventBus:
     def __init__(self) -> None:
-        self._subscribers: list[Subscription] = []
+        self._subscribers: list[Subscription | Listener] = []
 
     @property
     def active(self) -> bool:
@@ -108,7 +131,13 @@ class EventBus:
         self._subscribers = [*self._subscribers, subscription]
         return subscription
 
-    def remove(self, subscription: Subscription) -> None:
+    def listen(self, callback: Callable[[Event], None]) -> Listener:
+        """Call `callback` with every event from now on, synchronously (see Listener)."""
+        listener = Listener(self, callback)
+        self._subscribers = [*self._subscribers, listener]
+        return listener
+
+    def remove(self, subscription: Subscription | Listener) -> None:
         self._subscribers = [s for s in self._subscribers if s is not subscription]
 
     def publish(self, event: Event) -> None:

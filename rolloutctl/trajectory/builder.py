@@ -14,7 +14,13 @@ from itertools import takewhile
 from typing import Any
 
 from rolloutctl.events import Event
-from rolloutctl.trajectory.document import TOKEN_FIELDS, blank_trajectory, iso_time, new_turn, scrub
+from rolloutctl.trajectory.document import (
+    TOKEN_FIELDS,
+    blank_trajectory,
+    iso_time,
+    new_turn,
+    scrubbed,
+)
 
 __all__ = [
     "ItemKind",
@@ -134,14 +140,15 @@ class TrajectoryBuilder:
         traj["started_at"] = traj["started_at"] or iso_time(event.ts)
         if traj["completion"] is None:  # the rollout's span ends at its completion
             traj["finished_at"] = iso_time(event.ts)
-        return getattr(self, f"_on_{event.kind.value}")(scrub(event.data))
+        return getattr(self, f"_on_{event.kind.value}")(scrubbed(event.data))
 
     @property
     def rollout_id(self) -> str | None:
         return self._traj["rollout_id"]
 
-    def trajectory(self) -> dict[str, Any]:
-        return copy.deepcopy(self._traj)
+    def trajectory(self, copy_it: bool = True) -> dict[str, Any]:
+        """The trajectory so far; `copy_it=False` hands over the builder's own (no more adds)."""
+        return copy.deepcopy(self._traj) if copy_it else self._traj
 
     def _on_init_sent(self, data: dict[str, Any]) -> list[RenderItem]:
         self._traj["init"] = data.get("request")

@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from rolloutctl import __version__
 from rolloutctl.errors import InputError
 from rolloutctl.trajectory.formats import Imported, read_foreign
@@ -42,6 +44,7 @@ __all__ = [
     "TrajectoryFormatError",
     "blank_trajectory",
     "check_native",
+    "conversation",
     "dumps_trajectory",
     "from_imported",
     "is_number",
@@ -50,6 +53,7 @@ __all__ = [
     "new_turn",
     "save_trajectory",
     "scrub",
+    "scrubbed",
 ]
 
 FORMAT = "rolloutctl.trajectory"
@@ -67,15 +71,31 @@ def scrub(value: Any) -> Any:
     """A copy of `value` with every api_key/Authorization value replaced by `***`."""
     if isinstance(value, dict):
         return {k: _scrub_item(k, v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [scrub(v) for v in value]
+    if isinstance(value, list):  # scalars inline: token id arrays are long
+        return [scrub(v) if isinstance(v, dict | list) else v for v in value]
     return value
+
+
+_SECRET_MARKERS = tuple(f'"{key}"'.encode() for key in SECRET_KEYS)
+
+
+def scrubbed(value: Any) -> Any:
+    """`scrub(value)`, or `value` itself when its JSON names no secret key.
+
+    The check runs in orjson's C code, so the common case (a chat body with no key in
+    it) costs no Python walk over every message and tool schema.
+    """
+    try:
+        text = orjson.dumps(value).lower()
+    except TypeError:
+        return scrub(value)
+    return scrub(value) if any(marker in text for marker in _SECRET_MARKERS) else value
 
 
 def _scrub_item(key: Any, value: Any) -> Any:
     if str(key).lower() in SECRET_KEYS and value not in (None, ""):
         return "***"
-    return scrub(value)
+    return scrub(value) if isinstance(value, dict | list) else value
 
 
 def iso_time(ts: float) -> str:
@@ -112,6 +132,16 @@ def new_turn(index: int, added: list[dict[str, Any]]) -> dict[str, Any]:
         "latency_ms": None,
         "failed_attempts": [],
     }
+
+
+def conversation(traj: dict[str, Any]) -> list[dict[str, Any]]:
+    """The whole history in order: each turn's added messages and reply, then the end."""
+    messages: list[dict[str, Any]] = []
+    for turn in traj.get("turns") or []:
+        messages += turn.get("added") or []
+        if turn.get("assistant") is not None:
+            messages.append(turn["assistant"])
+    return messages + list(traj.get("final_added") or [])
 
 
 def dumps_trajectory(traj: dict[str, Any]) -> str:

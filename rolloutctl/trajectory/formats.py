@@ -1,6 +1,7 @@
-"""Readers for the foreign documents replay accepts: a completion payload and ATIF.
+"""Readers for the foreign documents replay accepts (a completion payload and ATIF),
+and the ATIF writer `export --format atif` uses.
 
-They only recover the conversation and what is known about each LLM call; the
+The readers only recover the conversation and what is known about each LLM call; the
 trajectory module folds that into its own shape, so rendering never sees the difference.
 """
 
@@ -14,7 +15,11 @@ from pydantic import ValidationError
 
 from rolloutctl.protocol import CompletedRequest
 
-__all__ = ["Imported", "read_foreign"]
+__all__ = [
+    "Imported",
+    "read_foreign",
+    "to_atif",
+]
 
 # Our turn field -> the ATIF step metrics field holding the same numbers.
 _ATIF_TOKEN_FIELDS = {
@@ -148,3 +153,130 @@ def _atif_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
         if metrics.get(theirs) is not None:
             extras[ours] = metrics[theirs]
     return extras
+
+
+ATIF_VERSION = "ATIF-v1.7"
+
+
+def to_atif(
+    rollout_id: str | None,
+    turns: list[dict[str, Any]],
+    final_added: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    reward: float | None = None,
+) -> dict[str, Any]:
+    """An ATIF document of a history given as turns, the shape `_from_atif` reads back.
+
+    Tool results fold into the agent step whose calls they answer (ATIF's
+    `observation`); a result answering no call of the step before it becomes a step
+    of its own, its call id kept in `extra`.
+    """
+    from rolloutctl import __version__
+
+    steps: list[dict[str, Any]] = []
+    for turn in turns:
+        _atif_add_messages(steps, turn.get("added") or [])
+        if turn.get("assistant") is not None:
+            steps.append(_atif_agent_step(len(steps) + 1, turn))
+    _atif_add_messages(steps, final_added)
+    agent: dict[str, Any] = {"name": "rolloutctl", "version": __version__}
+    if tools:
+        agent["tool_definitions"] = tools
+    doc: dict[str, Any] = {
+        "schema_version": ATIF_VERSION,
+        "session_id": rollout_id,
+        "agent": agent,
+        "steps": steps,
+        "final_metrics": _atif_final_metrics(steps),
+        "extra": {"osmosis": {"rollout_id": rollout_id, "reward": reward}},
+    }
+    return doc
+
+
+def _atif_add_messages(steps: list[dict[str, Any]], messages: list[dict[str, Any]]) -> None:
+    for message in messages:
+        role = message.get("role")
+        if role == "tool":
+            _atif_add_result(steps, message)
+        elif role == "assistant":  # a message the completion added without an LLM call
+            steps.append(_atif_agent_step(len(steps) + 1, {"assistant": message}))
+        else:
+            source = role if role in ("system", "user") else "user"
+            text = _atif_text(message.get("content"))
+            steps.append({"step_id": len(steps) + 1, "source": source, "message": text})
+
+
+def _atif_add_result(steps: list[dict[str, Any]], message: dict[str, Any]) -> None:
+    call_id = message.get("tool_call_id")
+    result: dict[str, Any] = {"content": _atif_text(message.get("content"))}
+    last = steps[-1] if steps else None
+    calls = {c["tool_call_id"] for c in (last or {}).get("tool_calls") or []}
+    if last is not None and call_id in calls:
+        last.setdefault("observation", {"results": []})["results"].append(
+            {"source_call_id": call_id, **result}
+        )
+        return
+    orphan = {**result, "extra": {"tool_call_id": call_id}}
+    steps.append(
+        {
+            "step_id": len(steps) + 1,
+            "source": "user",
+            "message": "",
+            "observation": {"results": [orphan]},
+        }
+    )
+
+
+def _atif_agent_step(step_id: int, turn: dict[str, Any]) -> dict[str, Any]:
+    message = turn["assistant"]
+    step: dict[str, Any] = {
+        "step_id": step_id,
+        "source": "agent",
+        "message": _atif_text(message.get("content")),
+    }
+    calls = [_atif_tool_call(call) for call in message.get("tool_calls") or []]
+    if calls:
+        step["tool_calls"] = calls
+    if message.get("reasoning_content"):
+        step["reasoning_content"] = message["reasoning_content"]
+    metrics = _atif_step_metrics(turn)
+    if metrics:
+        step["metrics"] = metrics
+    return step
+
+
+def _atif_tool_call(call: dict[str, Any]) -> dict[str, Any]:
+    function = call.get("function") or {}
+    text = function.get("arguments")
+    try:
+        arguments = json.loads(text) if isinstance(text, str) else text
+    except ValueError:
+        arguments = None
+    if not isinstance(arguments, dict) or set(arguments) == {"_raw"}:
+        arguments = {"_raw": text if isinstance(text, str) else json.dumps(text)}
+    return {
+        "tool_call_id": str(call.get("id")),
+        "function_name": str(function.get("name", "?")),
+        "arguments": arguments,
+    }
+
+
+def _atif_step_metrics(turn: dict[str, Any]) -> dict[str, Any]:
+    usage = turn.get("usage") or {}
+    metrics: dict[str, Any] = {}
+    if usage:
+        metrics["prompt_tokens"] = usage.get("prompt_tokens") or 0
+        metrics["completion_tokens"] = usage.get("completion_tokens") or 0
+    for ours, theirs in _ATIF_TOKEN_FIELDS.items():
+        if turn.get(ours) is not None:
+            metrics[theirs] = turn[ours]
+    return metrics
+
+
+def _atif_final_metrics(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    metrics = [step.get("metrics") or {} for step in steps]
+    return {
+        "total_prompt_tokens": sum(m.get("prompt_tokens", 0) for m in metrics),
+        "total_completion_tokens": sum(m.get("completion_tokens", 0) for m in metrics),
+        "total_steps": len(steps),
+    }

@@ -11,7 +11,8 @@ from rolloutctl.cli.options import SCOPES
 from tests.helpers import CLI_BOUND, rolloutctl_bin
 
 COMMANDS = {
-    "serve", "try", "replay", "mock-trainer", "check", "validate", "bench", "init", "watch"
+    "serve", "try", "replay", "mock-trainer", "check", "validate", "bench", "init", "watch",
+    "eval", "export", "diff",
 }  # fmt: skip
 
 
@@ -44,7 +45,7 @@ def test_one_variable_name_has_one_meaning_across_commands():
     assert "ROLLOUTCTL_API_KEY" not in defaults and "ROLLOUTCTL_PORT" not in defaults
     inbound = [(n, p.opts) for n, p in _options() if "ROLLOUTCTL_SERVER_KEY" in p.envvar]
     assert sorted(n for n, opts in inbound if "--server-key" in opts) == sorted(
-        ["serve", "check", "try", "bench", "init"]
+        ["serve", "check", "try", "bench", "init", "eval"]
     )
 
 

@@ -82,13 +82,14 @@ def try_(
     max_tokens_total: MaxTokensTotal = None,
     param: Params = None,
     timeout: Annotated[
-        float,
+        float | None,
         typer.Option(
             min=0.1,
             envvar=env_names("TIMEOUT", scope="TRY"),
-            help="Seconds to wait for the completion.",
+            show_default=False,
+            help="Seconds to wait for the completion (default 60; 600 with --policy human).",
         ),
-    ] = 60.0,
+    ] = None,
     metadata: MetadataJson = None,
     linger: Annotated[
         float,
@@ -122,6 +123,8 @@ def try_(
     config = trainer_config(policy, script, upstream, model, upstream_key_env)
     if system is None and example == "calculator":
         system = trial.CALCULATOR_SYSTEM
+    human = policy == "human"  # the policy shows the conversation itself at each turn
+    timeout = timeout or (600.0 if human else 60.0)
     options = trial.TryOptions(
         prompt=trial.DEFAULT_PROMPT if prompt is None else prompt,
         system=system,
@@ -144,7 +147,7 @@ def try_(
         policy=config.policy.name,
         server=server_url or "in-process",
     )
-    return run_live(options, agent, config, renderer, json_output, save)
+    return run_live(options, agent, config, renderer, json_output, save, live=not human)
 
 
 def check_save_path(save: Path | None) -> None:
@@ -164,8 +167,12 @@ def run_live(
     renderer: Renderer,
     json_output: bool,
     save: Path | None,
+    live: bool = True,
 ) -> int:
-    """Run the rollout under the live view; interrupted or not, summarise and save."""
+    """Run the rollout under the live view; interrupted or not, summarise and save.
+
+    `live=False` (the human policy, which prints each turn itself) shows only the summary.
+    """
     import asyncio
 
     from rolloutctl import trial
@@ -173,9 +180,9 @@ def run_live(
     from rolloutctl.trajectory.builder import TrajectoryBuilder
     from rolloutctl.trajectory.live import LiveView
 
-    spinner = not (renderer.plain or json_output) and renderer.console.is_terminal
+    spinner = live and not (renderer.plain or json_output) and renderer.console.is_terminal
     view = LiveView(renderer, TrajectoryBuilder(), spinner)
-    show = (lambda event, items: None) if json_output else view.show
+    show = view.show if live and not json_output else (lambda event, items: None)
     try:
         outcome = asyncio.run(trial.run_try(agent, options, config, show, view.builder))
     except KeyboardInterrupt:

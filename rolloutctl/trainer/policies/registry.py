@@ -20,7 +20,6 @@ __all__ = [
     "make_policy",
 ]
 
-POLICY_NAMES = ("calculator", "echo", "script", "proxy")
 END_OF_SCRIPT = "(end of script)"
 
 
@@ -127,7 +126,7 @@ def _full_usage(usage: Any) -> dict[str, int] | None:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
 
 
-POLICY_NAMES = ("calculator", "echo", "script", "proxy")  # what make_policy builds
+POLICY_NAMES = ("calculator", "echo", "script", "proxy", "human")  # what make_policy builds
 
 
 def make_policy(
@@ -143,6 +142,10 @@ def make_policy(
         return CalculatorPolicy()
     if name == "echo":
         return EchoPolicy()
+    if name == "human":
+        from rolloutctl.trainer.policies.human import HumanPolicy
+
+        return HumanPolicy()
     if name == "script":
         if path is None:
             raise PolicyError("the script policy needs a file (path)")

@@ -1,0 +1,61 @@
+"""`rolloutctl diff`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from rolloutctl.cli.options import JsonFlag, PlainFlag, use_plain
+
+__all__ = [
+    "diff",
+]
+
+EPILOG = (
+    "A and B are trajectory files (try --save, replay's formats) or RUN:ROW[:EPOCH] for one "
+    "rollout of an eval run. Tool call ids are numbered by order before comparing.\n\n"
+    "Exit status: 0 the same messages; 1 they differ; 2 unreadable input.\n\n"
+    "\b\nExamples:\n"
+    "  rolloutctl diff a.json b.json\n"
+    "  rolloutctl diff runs/20261201-120000-arith:3 runs/20261202-090000-arith:3"
+)
+
+
+def diff(
+    a: Annotated[str, typer.Argument(help="The first trajectory.", show_default=False)],
+    b: Annotated[str, typer.Argument(help="The second trajectory.", show_default=False)],
+    json_output: JsonFlag = False,
+    plain: PlainFlag = False,
+) -> int:
+    """Show where two rollouts diverge."""
+    import json
+
+    from rolloutctl.status import ExitStatus
+    from rolloutctl.trajectory.diff import diff_trajectories, load_side
+    from rolloutctl.trajectory.render import make_console
+
+    result = diff_trajectories(load_side(a), load_side(b))
+    status = ExitStatus.SUCCESS if result.same else ExitStatus.FAILURE
+    if json_output:
+        body = {
+            "a": a,
+            "b": b,
+            "same": result.same,
+            "first_difference": result.first_difference,
+            "summary": result.summary,
+            "diff": result.lines,
+        }
+        typer.echo(json.dumps(body))
+        return status
+    console = make_console(use_plain(plain))
+    styles = {"+": "green", "-": "red", "@": "cyan"}
+    if result.same:
+        console.print("same messages", style="green")
+    else:
+        console.print(f"first difference: turn {result.first_difference}", style="bold")
+        for line in result.lines:
+            console.print(line, style=styles.get(line[:1], ""), markup=False)
+    for name, (left, right) in result.summary.items():
+        console.print(f"{name}: {left} -> {right}", markup=False)
+    return status

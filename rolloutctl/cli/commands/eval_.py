@@ -1,0 +1,175 @@
+"""`rolloutctl eval`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from rolloutctl.cli.options import (
+    Example,
+    JsonFlag,
+    Model,
+    PlainFlag,
+    PolicyName,
+    ScriptFile,
+    ServerKey,
+    Target,
+    Upstream,
+    UpstreamKeyEnv,
+    checked_url,
+    env_names,
+    resolve_agent,
+    trainer_config,
+    use_plain,
+)
+from rolloutctl.errors import InputError
+
+NAME = "eval"
+EPILOG = (
+    "Rows are numbered from 0 in file order. Each rollout is one line of results.jsonl in "
+    "the run directory, written as it finishes.\n\n"
+    "Exit status: 0 every rollout COMPLETED with no protocol violation; 1 otherwise; 2 "
+    "usage or dataset error; 3 the server did not start; 130 interrupted (what finished is "
+    "kept; rerun with --resume DIR).\n\n"
+    "\b\nExamples:\n"
+    "  rolloutctl eval data.jsonl --example calculator\n"
+    "  rolloutctl eval data.csv my_agent.py:agent --policy proxy --upstream "
+    "http://localhost:11434/v1 --model qwen3 --epochs 4"
+)
+
+__all__ = [
+    "eval_",
+]
+
+
+def _opt(name: str, help_text: str, *flags: str, **kwargs: Any) -> typer.models.OptionInfo:
+    return typer.Option(..., *flags, envvar=env_names(name, scope="EVAL"), help=help_text, **kwargs)
+
+
+def eval_(
+    dataset: Annotated[
+        Path,
+        typer.Argument(help="JSONL, CSV or Parquet file of rows.", show_default=False),
+    ],
+    target: Target = None,
+    example: Example = None,
+    server_url: Annotated[
+        str | None,
+        _opt("SERVER_URL", "Evaluate this running RolloutServer.", show_default=False),
+    ] = None,
+    server_key: ServerKey = None,
+    policy: PolicyName = "calculator",
+    script: ScriptFile = None,
+    upstream: Upstream = None,
+    model: Model = None,
+    upstream_key_env: UpstreamKeyEnv = None,
+    column: Annotated[
+        list[str] | None,
+        _opt(
+            "COLUMN",
+            "FIELD=COLUMN: read a row field from another column (repeatable), e.g. "
+            "prompt=question.",
+            show_default=False,
+        ),
+    ] = None,
+    skip_bad_rows: Annotated[
+        bool,
+        _opt(
+            "SKIP_BAD_ROWS",
+            "Warn about unusable rows and go on (default: stop).",
+            "--skip-bad-rows",
+        ),
+    ] = False,
+    rows: Annotated[
+        str | None,
+        _opt("ROWS", "Only these rows, e.g. '3,7,10-20' (from 0).", show_default=False),
+    ] = None,
+    limit: Annotated[
+        int | None, _opt("LIMIT", "Only the first K rows chosen.", min=1, show_default=False)
+    ] = None,
+    epochs: Annotated[
+        int, _opt("EPOCHS", "Samples per row (pass@k up to this).", "--epochs", "--repeat", min=1)
+    ] = 1,
+    seed: Annotated[
+        int | None,
+        _opt(
+            "SEED",
+            "Sent as completion_params.seed (plus the epoch) unless the row sets one.",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        float, _opt("TIMEOUT", "Seconds one rollout may take before it counts as ERROR.", min=0.1)
+    ] = 300.0,
+    concurrency: Annotated[int, _opt("CONCURRENCY", "Rollouts in flight at once.", min=1)] = 8,
+    grader: Annotated[
+        str | None,
+        _opt(
+            "GRADER",
+            "module:fn or file.py:fn called as fn(completion, row) -> float; replaces the "
+            "agent's reward.",
+            show_default=False,
+        ),
+    ] = None,
+    run_dir: Annotated[
+        Path | None,
+        _opt(
+            "RUN_DIR",
+            "Run directory (default runs/<timestamp>-<dataset name>/).",
+            "--output",
+            "-o",
+            show_default=False,
+        ),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        _opt(
+            "RESUME",
+            "Continue the run in DIR: run only what has no result yet.",
+            show_default=False,
+        ),
+    ] = None,
+    retry_failed: Annotated[
+        Path | None,
+        _opt(
+            "RETRY_FAILED", "Rerun only the ERROR rollouts of the run in DIR.", show_default=False
+        ),
+    ] = None,
+    json_output: JsonFlag = False,
+    plain: PlainFlag = False,
+) -> int:
+    """Run an agent over a dataset and sum up the results."""
+    from rolloutctl.eval.command import EvalCommand
+
+    if server_url and (target or example):
+        raise InputError("give TARGET/--example or --server-url, not both")
+    if sum(x is not None for x in (run_dir, resume, retry_failed)) > 1:
+        raise InputError("give at most one of --output, --resume and --retry-failed")
+    url = checked_url(server_url) if server_url else None
+    agent_name = None if url else resolve_agent(target, example).name
+    command = EvalCommand(
+        dataset=dataset,
+        agent=agent_name,
+        target=target,
+        example=example,
+        server_url=url,
+        server_key=server_key,
+        trainer=trainer_config(policy, script, upstream, model, upstream_key_env, seed=seed),
+        columns=column or [],
+        rows=rows,
+        limit=limit,
+        skip_bad_rows=skip_bad_rows,
+        epochs=epochs,
+        seed=seed,
+        timeout=timeout,
+        concurrency=concurrency,
+        grader=grader,
+        run_dir=run_dir,
+        resume=resume,
+        retry_failed=retry_failed,
+        json_output=json_output,
+        plain=use_plain(plain),
+    )
+    return command.run()

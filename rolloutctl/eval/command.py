@@ -1,0 +1,214 @@
+"""The `eval` command's engine: from parsed options to a run directory and a summary.
+
+Kept out of `cli/commands/eval_.py` so the command stays a list of options, and so
+the steps (choose rows, pick the run directory, run, sum up, say how to resume) each
+stay short.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import typer
+
+from rolloutctl.bench.runner import check_reachable, run_blocking
+from rolloutctl.bench.server_process import ServerSpec
+from rolloutctl.errors import InputError
+from rolloutctl.eval.dataset import parse_columns, read_dataset
+from rolloutctl.eval.progress import showing_progress
+from rolloutctl.eval.report import summary_table
+from rolloutctl.eval.results import CONFIG, RunDirectory, default_run_dir
+from rolloutctl.eval.runner import EvalConfig, Grader, Tally, Task
+from rolloutctl.eval.session import Selection, execute, finish, plan_tasks, select_rows
+from rolloutctl.status import ExitStatus
+from rolloutctl.trainer import TrainerConfig
+from rolloutctl.trajectory.render import make_console
+
+__all__ = [
+    "EvalCommand",
+    "load_grader",
+    "peak_rss_mib",
+    "resume_command",
+]
+
+
+@dataclass
+class EvalCommand:
+    dataset: Path
+    agent: str | None
+    target: str | None
+    example: str | None
+    server_url: str | None
+    server_key: str | None = field(repr=False)
+    trainer: TrainerConfig
+    columns: list[str]
+    rows: str | None
+    limit: int | None
+    skip_bad_rows: bool
+    epochs: int
+    seed: int | None
+    timeout: float
+    concurrency: int
+    grader: str | None
+    run_dir: Path | None
+    resume: Path | None
+    retry_failed: Path | None
+    json_output: bool
+    plain: bool
+
+    def run(self) -> int:
+        items = read_dataset(self.dataset, parse_columns(self.columns))
+        selection = Selection(self.rows, self.limit, self.skip_bad_rows)
+        rows = select_rows(items, self.dataset, selection, _warn)
+        grader = load_grader(self.grader) if self.grader else None
+        if self.server_url:  # exit 3 before a run directory is made
+            run_blocking(check_reachable(self.server_url))
+        run_dir, mode = self._run_directory()
+        tasks = plan_tasks(rows, self.epochs, run_dir, mode)
+        tally = Tally(total=len(tasks))
+        started = time.perf_counter()
+        interrupted = False
+        try:
+            if tasks:
+                run_blocking(self._execute(tasks, run_dir, tally, grader))
+        except KeyboardInterrupt:
+            interrupted = True
+        session = {
+            "rollouts": tally.done,
+            "wall_s": round(time.perf_counter() - started, 3),
+            "rollouts_per_s": round(tally.rate, 2),  # server start-up and stop not counted
+            "peak_rss_mib": round(peak_rss_mib(), 1),  # of this process, not the server's
+        }
+        facts = {
+            "dataset": str(self.dataset),
+            "epochs": self.epochs,
+            "interrupted": interrupted,
+            "this_session": session,
+        }
+        summary = finish(run_dir, facts)
+        self._print(summary)
+        if interrupted:
+            _warn(f"interrupted: {summary['rollouts']} rollouts kept in {run_dir.path}")
+            _warn(f"resume with: {resume_command(run_dir.path)}")
+            return ExitStatus.INTERRUPTED
+        clean = summary["status"].get("COMPLETED", 0) == summary["rollouts"]
+        return ExitStatus.SUCCESS if clean and not summary["violations"] else ExitStatus.FAILURE
+
+    def _run_directory(self) -> tuple[RunDirectory, str]:
+        """The directory and the mode: fresh (a new or given dir), resume or retry."""
+        if self.resume or self.retry_failed:
+            path = self.resume or self.retry_failed
+            assert path is not None
+            run_dir = RunDirectory(path)
+            self._check_same_dataset(run_dir, path)
+            return run_dir, "resume" if self.resume else "retry"
+        run_dir = RunDirectory(self.run_dir or default_run_dir(self.dataset.stem))
+        if run_dir.results.exists():
+            raise InputError(
+                f"--output {run_dir.path} already holds results; use --resume or another dir"
+            )
+        run_dir.create(self._config())
+        return run_dir, "fresh"
+
+    def _check_same_dataset(self, run_dir: RunDirectory, path: Path) -> None:
+        config = run_dir.config()
+        if not config:
+            raise InputError(f"{path}: no {CONFIG} here (not an eval run directory)")
+        if config.get("dataset") != str(self.dataset.resolve()):
+            raise InputError(f"{path} is a run over {config.get('dataset')}, not {self.dataset}")
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "dataset": str(self.dataset.resolve()),
+            "agent": self.agent,
+            "server_url": self.server_url,
+            "policy": self.trainer.policy.describe(),
+            "epochs": self.epochs,
+            "rows": self.rows,
+            "limit": self.limit,
+            "seed": self.seed,
+            "grader": self.grader,
+            "started_at": datetime.now(UTC).isoformat(),
+        }
+
+    async def _execute(
+        self, tasks: list[Task], run_dir: RunDirectory, tally: Tally, grader: Any
+    ) -> None:
+        config = EvalConfig(
+            concurrency=self.concurrency,
+            timeout=self.timeout,
+            seed=self.seed,
+            server_key=self.server_key,
+        )
+        spec = None
+        if self.server_url is None:
+            spec = ServerSpec(
+                target=self.target,
+                example=self.example,
+                max_concurrent=max(self.concurrency, 100),
+            )
+        live = not self.plain and sys.stderr.isatty()
+        console = make_console(not live, file=sys.stderr)
+        await execute(
+            tasks,
+            run_dir,
+            tally,
+            config=config,
+            trainer_config=self.trainer,
+            server_url=self.server_url,
+            spec=spec,
+            grader=grader,
+            progress=showing_progress(tally, console, live),
+        )
+
+    def _print(self, summary: dict[str, Any]) -> None:
+        if self.json_output:
+            typer.echo(json.dumps(summary))
+        else:
+            make_console(self.plain).print(summary_table(summary))
+
+
+def load_grader(target: str) -> Grader:
+    from rolloutctl.agent.loader import load_attribute
+
+    if ":" not in target:
+        raise InputError(f"--grader {target!r} must look like 'module:fn' or 'file.py:fn'")
+    grader = load_attribute(target)
+    if not callable(grader):
+        raise InputError(f"--grader {target!r} is a {type(grader).__name__}, not a function")
+    return cast(Grader, grader)
+
+
+def resume_command(run_dir: Path) -> str:
+    """This command line with --resume DIR instead of any --output/--resume/--retry-failed."""
+    args, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+            continue
+        if arg in ("--output", "-o", "--resume", "--retry-failed"):
+            skip = True
+            continue
+        if arg.split("=", 1)[0] in ("--output", "--resume", "--retry-failed"):
+            continue
+        args.append(arg)
+    return shlex.join(["rolloutctl", *args, "--resume", str(run_dir)])
+
+
+def peak_rss_mib() -> float:
+    """The peak resident memory of this process (Linux and macOS report it differently)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"rolloutctl: {message}", err=True)

@@ -1,0 +1,144 @@
+"""The run directory: `results.jsonl` streamed as rollouts finish, `summary.json` at the end.
+
+Each finished rollout is one line written and flushed at once, so an interrupted run
+loses nothing that finished and memory stays flat however long the run. `--resume` and
+`--retry-failed` read the file back to learn which (row, epoch) pairs are done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from rolloutctl.errors import InputError
+
+__all__ = [
+    "Outcome",
+    "RunDirectory",
+    "default_run_dir",
+    "read_records",
+    "results_path",
+]
+
+RESULTS = "results.jsonl"
+SUMMARY = "summary.json"
+CONFIG = "config.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The few numbers of one record the summary needs (never its trajectory)."""
+
+    row: int
+    epoch: int
+    status: str
+    category: str | None
+    finish_reason: str | None
+    reward: float | None
+    latency_ms: float | None
+    llm_calls: int
+    tokens: int
+    violations: int
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> Outcome:
+        metrics = record.get("metrics") or {}
+        return cls(
+            row=int(record["row"]),
+            epoch=int(record.get("epoch", 0)),
+            status=str(record.get("status")),
+            category=record.get("error_category"),
+            finish_reason=record.get("finish_reason"),
+            reward=record.get("reward"),
+            latency_ms=record.get("latency_ms"),
+            llm_calls=int(metrics.get("num_llm_calls") or 0),
+            tokens=int(metrics.get("prompt_tokens") or 0)
+            + int(metrics.get("response_tokens") or 0),
+            violations=len(record.get("violations") or []),
+        )
+
+
+def default_run_dir(name: str, root: Path = Path("runs")) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return root / f"{stamp}-{name}"
+
+
+def read_records(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a results.jsonl, one at a time; a torn last line is skipped."""
+    with path.open("rb") as lines:
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and "row" in record:
+                yield record
+
+
+def results_path(run: Path) -> Path:
+    """The results.jsonl of a run directory (or the file itself); InputError if missing."""
+    path = run / RESULTS if run.is_dir() else run
+    if not path.is_file():
+        raise InputError(f"{run}: no {RESULTS} here (not an eval run directory)")
+    return path
+
+
+class RunDirectory:
+    """Owns one run's files; `open_results` appends, `keep_only` drops records first."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.results = path / RESULTS
+        self._file: IO[bytes] | None = None
+
+    def create(self, config: dict[str, Any]) -> None:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"--output {self.path}: {exc.strerror or exc}") from None
+        (self.path / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+
+    def config(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.path / CONFIG).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def outcomes(self) -> list[Outcome]:
+        return [Outcome.of(r) for r in read_records(self.results)] if self.results.exists() else []
+
+    def keep_only(self, keep: set[tuple[int, int]]) -> None:
+        """Rewrite results.jsonl with only the records of the `keep` (row, epoch) pairs."""
+        if not self.results.exists():
+            return
+        staged = self.results.with_suffix(".jsonl.tmp")
+        with staged.open("wb") as out:
+            for record in read_records(self.results):
+                if (record["row"], record.get("epoch", 0)) in keep:
+                    out.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+        os.replace(staged, self.results)
+
+    def open_results(self) -> None:
+        self._file = self.results.open("ab")
+
+    def write(self, record: dict[str, Any]) -> None:
+        assert self._file is not None, "open_results first"
+        self._file.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        (self.path / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")

@@ -1,0 +1,122 @@
+"""One eval run from start to summary: choose the rows, start the servers, run, sum up.
+
+The server under test runs as its own process (as `bench` runs it) unless a
+`--server-url` is given, so the agent and the mock trainer do not share one core.
+The mock trainer comes up first and goes down last: rollouts still draining when the
+run stops can deliver their completions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rolloutctl.bench.runner import quiet_trainer_logs
+from rolloutctl.bench.server_process import ServerSpec, spawn_servers
+from rolloutctl.errors import InputError
+from rolloutctl.eval.dataset import BadRow, DatasetError, Row, parse_row_spec
+from rolloutctl.eval.results import RunDirectory
+from rolloutctl.eval.runner import EvalConfig, EvalRunner, Grader, Tally, Task
+from rolloutctl.eval.stats import summarize_outcomes
+from rolloutctl.harness import local_stack
+from rolloutctl.trainer import TrainerConfig
+
+__all__ = [
+    "Selection",
+    "execute",
+    "finish",
+    "plan_tasks",
+    "select_rows",
+]
+
+PENDING_URL = "http://127.0.0.1:9"  # replaced by the spawned server's URL before any init
+
+
+@dataclass(frozen=True)
+class Selection:
+    rows: str | None = None  # "3,7,10-20"
+    limit: int | None = None
+    skip_bad: bool = False
+
+
+def select_rows(
+    items: list[Row | BadRow], path: Path, selection: Selection, warn: Callable[[str], None]
+) -> list[Row]:
+    """The rows to run, in file order; a bad chosen row is fatal unless skipped (then warned)."""
+    wanted = parse_row_spec(selection.rows) if selection.rows else None
+    chosen = [item for item in items if wanted is None or item.index in wanted]
+    if selection.limit is not None:
+        chosen = chosen[: selection.limit]
+    rows: list[Row] = []
+    for item in chosen:
+        if isinstance(item, Row):
+            rows.append(item)
+            continue
+        message = f"{path}:{item.line}: row {item.index}: {item.reason}"
+        if not selection.skip_bad:
+            raise DatasetError(message + " (--skip-bad-rows to go on without it)")
+        warn(message + " (skipped)")
+    if not rows:
+        raise InputError(f"{path}: no rows to run")
+    return rows
+
+
+def plan_tasks(rows: list[Row], epochs: int, run_dir: RunDirectory, mode: str) -> list[Task]:
+    """`fresh`: every (row, epoch); `resume`: those without a record; `retry`: the ERROR ones.
+
+    For `retry` the ERROR records are removed from results.jsonl first, so that each
+    (row, epoch) keeps exactly one line.
+    """
+    tasks = [Task(row, epoch) for row in rows for epoch in range(epochs)]
+    if mode == "fresh":
+        return tasks
+    outcomes = run_dir.outcomes()
+    if mode == "resume":
+        done = {(o.row, o.epoch) for o in outcomes}
+        return [t for t in tasks if (t.row.index, t.epoch) not in done]
+    failed = {(o.row, o.epoch) for o in outcomes if o.status != "COMPLETED"}
+    run_dir.keep_only({(o.row, o.epoch) for o in outcomes} - failed)
+    return [t for t in tasks if (t.row.index, t.epoch) in failed]
+
+
+async def execute(
+    tasks: list[Task],
+    run_dir: RunDirectory,
+    tally: Tally,
+    *,
+    config: EvalConfig,
+    trainer_config: TrainerConfig,
+    server_url: str | None = None,
+    spec: ServerSpec | None = None,
+    grader: Grader | None = None,
+    progress: Any = None,  # an async context manager drawing the tally, or None
+) -> None:
+    """Run `tasks` against `server_url`, or against a server spawned from `spec`."""
+    if (server_url is None) == (spec is None):
+        raise ValueError("give exactly one of server_url or spec")
+    async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(quiet_trainer_logs())
+        local = await stack.enter_async_context(
+            local_stack(None, trainer_config=trainer_config, server_url=server_url or PENDING_URL)
+        )
+        if spec is not None:
+            (spawned,) = await stack.enter_async_context(spawn_servers(spec))
+            local = dataclasses.replace(local, server_url=spawned.url)
+        run_dir.open_results()
+        stack.callback(run_dir.close)
+        tally.started = time.perf_counter()
+        if progress is not None:
+            await stack.enter_async_context(progress)
+        await EvalRunner(local, config, run_dir, tally, grader).run(tasks)
+
+
+def finish(run_dir: RunDirectory, facts: dict[str, Any]) -> dict[str, Any]:
+    """Summarise every record on disk (earlier sessions' too) and write summary.json."""
+    summary = {"run_dir": str(run_dir.path), **summarize_outcomes(run_dir.outcomes()), **facts}
+    run_dir.write_summary(summary)
+    return summary

@@ -1,0 +1,38 @@
+"""The summary's arithmetic: the reward interval and pass@k."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from rolloutctl.eval.results import Outcome
+from rolloutctl.eval.stats import ks_for, reward_stats, summarize_outcomes
+
+
+def outcome(row: int, epoch: int, reward: float | None, status: str = "COMPLETED") -> Outcome:
+    return Outcome(row, epoch, status, None, "stop", reward, 10.0 * (row + 1), 2, 20, 0)
+
+
+def test_pass_at_k_is_the_unbiased_estimate():
+    # row 0: 1 of 4 samples passes; row 1: all 4 do
+    outcomes = [outcome(0, e, 1.0 if e == 0 else 0.0) for e in range(4)]
+    outcomes += [outcome(1, e, 1.0) for e in range(4)]
+    passes = summarize_outcomes(outcomes)["pass"]
+    assert passes["pass_rate"] == pytest.approx(5 / 8)
+    assert passes["pass_at_k"]["1"] == pytest.approx((0.25 + 1) / 2)
+    assert passes["pass_at_k"]["2"] == pytest.approx(
+        (1 - math.comb(3, 2) / math.comb(4, 2) + 1) / 2
+    )
+    assert passes["pass_at_k"]["4"] == pytest.approx(1.0)
+
+
+def test_reward_interval_and_non_binary_rewards_have_no_pass_rate():
+    stats = reward_stats([0.0, 1.0, 0.5, 0.5])
+    assert stats["mean"] == 0.5
+    half = 1.96 * math.sqrt(1 / 6) / 2
+    assert stats["ci95"] == pytest.approx([0.5 - half, 0.5 + half])
+    summary = summarize_outcomes([outcome(0, 0, 0.5), outcome(1, 0, None, "ERROR")])
+    assert summary["pass"] is None and summary["failed_rows"] == [1]
+    assert summary["slowest"][0] == {"row": 1, "epoch": 0, "latency_ms": 20.0}
+    assert reward_stats([]) is None and ks_for(1) == [1] and ks_for(6) == [1, 2, 4, 6]

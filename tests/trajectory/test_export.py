@@ -1,0 +1,173 @@
+"""`rolloutctl export`: OpenAI fine-tuning lines, ATIF that replay reads, completions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from osmosis_ai.rollout.trajectory.atif import Trajectory as SdkAtif
+
+from rolloutctl.trajectory.document import conversation, load_trajectory, save_trajectory
+from tests.helpers import rolloutctl_bin
+from tests.trajectory.openai_format import problems
+
+KEY = "sk-canary-export-77a1"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([rolloutctl_bin(), *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def tried(tmp_path_factory) -> object:
+    """A calculator rollout saved by `try`, with a callback key that must never leak."""
+    path = tmp_path_factory.mktemp("export") / "try.json"
+    result = run(
+        "try", "--example", "calculator", "--callback-key", KEY, "--save", str(path), "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+def _same_messages(a: list[dict], b: list[dict]) -> bool:
+    """Equal up to null fields, a null content read back as '' and the spacing of arguments
+    (ATIF holds them as an object)."""
+
+    def norm(message: dict) -> dict:
+        kept = {k: v for k, v in message.items() if v is not None}
+        if kept.get("content") == "":
+            del kept["content"]
+        for call in kept.get("tool_calls") or []:
+            call["function"]["arguments"] = json.loads(call["function"]["arguments"])
+        return kept
+
+    return [norm(m) for m in a] == [norm(m) for m in b]
+
+
+def test_openai_lines_pass_the_format_checks_and_keep_tool_calls(tried):
+    result = run("export", str(tried), "--format", "openai")
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    assert problems(line) == []
+    example = json.loads(line)
+    roles = [m["role"] for m in example["messages"]]
+    assert roles == ["system", "user", "assistant", "tool", "assistant", "tool", "assistant"]
+    assert example["messages"][2]["tool_calls"][0]["function"]["name"] == "add"
+    assert {t["function"]["name"] for t in example["tools"]} == {
+        "add",
+        "subtract",
+        "multiply",
+        "divide",
+    }
+    assert KEY not in result.stdout
+
+
+def test_the_checker_catches_what_fine_tuning_refuses():
+    call = {"id": "c1", "type": "function", "function": {"name": "add", "arguments": "{}"}}
+    tools = [{"type": "function", "function": {"name": "add", "parameters": {}}}]
+    good = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "2"},
+        {"role": "assistant", "content": "2"},
+    ]
+    assert problems(json.dumps({"messages": good, "tools": tools})) == []
+    unanswered = good[:2] + good[3:]
+    bad_args = [
+        good[0],
+        {
+            "role": "assistant",
+            "tool_calls": [{**call, "function": {"name": "add", "arguments": "[1]"}}],
+        },
+        good[2],
+    ]
+    wrong_id = [*good[:2], {**good[2], "tool_call_id": "c9"}, good[3]]
+    for messages, fragment in [
+        (unanswered, "never answered"),
+        (bad_args, "arguments must be a JSON object"),
+        (wrong_id, "answers no pending call"),
+        ([{"role": "robot", "content": "x"}], "role 'robot'"),
+        ([good[0]], "no assistant message"),
+    ]:
+        found = problems(json.dumps({"messages": messages, "tools": tools}))
+        assert any(fragment in p for p in found), (fragment, found)
+    other_tool = [{"type": "function", "function": {"name": "mul"}}]
+    assert any(
+        "not in 'tools'" in p for p in problems(json.dumps({"messages": good, "tools": other_tool}))
+    )
+
+
+def test_atif_is_valid_for_the_sdk_and_round_trips_through_replay(tried, tmp_path):
+    atif = tmp_path / "trajectory.json"
+    result = run("export", str(tried), "--format", "atif")
+    assert result.returncode == 0, result.stderr
+    atif.write_text(result.stdout)
+    doc = json.loads(result.stdout)
+    SdkAtif.model_validate(doc)  # the Osmosis SDK's own copy of Harbor's models
+    assert doc["schema_version"].startswith("ATIF-v1.") and KEY not in result.stdout
+    replayed = run("replay", str(atif), "--json")
+    assert replayed.returncode == 0, replayed.stderr
+    original, back = load_trajectory(tried), json.loads(replayed.stdout)
+    assert _same_messages(conversation(back), conversation(original))
+    assert [t.get("usage") for t in back["turns"]] == [t.get("usage") for t in original["turns"]]
+    assert back["turns"][0]["token_ids"] == original["turns"][0]["token_ids"]
+    assert back["rollout_id"] == original["rollout_id"]
+
+
+def test_atif_keeps_an_orphan_tool_result_and_odd_arguments(tmp_path):
+    traj = load_trajectory_from_messages(
+        [
+            {"role": "user", "content": "x"},
+            {"role": "tool", "tool_call_id": "lost", "content": "late"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "f", "arguments": "not json"},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+        ],
+        tmp_path,
+    )
+    result = run("export", str(traj), "--format", "atif")
+    SdkAtif.model_validate(json.loads(result.stdout))
+    (tmp_path / "a.json").write_text(result.stdout)
+    back = json.loads(run("replay", str(tmp_path / "a.json"), "--json").stdout)
+    messages = conversation(back)
+    assert messages[1] == {"role": "tool", "content": "late", "tool_call_id": "lost"}
+    assert messages[2]["tool_calls"][0]["function"]["arguments"] == "not json"
+
+
+def load_trajectory_from_messages(messages: list[dict], tmp_path) -> object:
+    """A trajectory file holding `messages` as a bare completion payload, re-saved natively."""
+    payload = tmp_path / "completion.json"
+    payload.write_text(
+        json.dumps(
+            {
+                "rollout_id": "r1",
+                "status": "COMPLETED",
+                "final_messages": messages,
+                "finish_reason": "stop",
+                "metrics": {},
+            }
+        )
+    )
+    path = tmp_path / "t.json"
+    save_trajectory(path, load_trajectory(payload))
+    return path
+
+
+def test_filters_jsonl_and_bad_input(tried, tmp_path):
+    jsonl = run("export", str(tried), "--format", "jsonl")
+    assert json.loads(jsonl.stdout)["status"] == "COMPLETED"
+    none = run("export", str(tried), "--min-reward", "0.5")  # try's calculator has no reward
+    assert none.returncode == 1 and none.stdout == ""
+    assert "exported 0 of 1" in none.stderr
+    missing = run("export", str(tmp_path / "nope.json"))
+    assert missing.returncode == 2 and len(missing.stderr.splitlines()) == 1
