@@ -23,6 +23,7 @@ __all__ = [
     "examples_dir",
     "load_agent",
     "load_example",
+    "load_object",
 ]
 
 DEFAULT_ATTR = "agent"
@@ -53,17 +54,25 @@ def load_example(name: str) -> Agent:
 
 def load_agent(target: str) -> Agent:
     """Load `target` (attr defaults to `agent`); a class is instantiated without arguments."""
-    location, _, attr = target.rpartition(":") if ":" in target else (target, "", DEFAULT_ATTR)
+    obj, where = load_object(target, DEFAULT_ATTR)
+    return _as_agent(obj, where)
+
+
+def load_object(target: str, default_attr: str | None = None) -> tuple[object, str]:
+    """The object `module:attr` or `file.py:attr` names, and that name for messages."""
+    if ":" in target:
+        location, _, attr = target.rpartition(":")
+    else:
+        location, attr = target, default_attr or ""
     if not location or not attr:
         raise TargetError(
             f"target {target!r} must look like 'package.module:attr' or 'path/to/file.py:attr'"
         )
     module = _load_module(location)
     try:
-        obj = getattr(module, attr)
+        return getattr(module, attr), f"{location}:{attr}"
     except AttributeError:
         raise TargetError(f"{location!r} has no attribute {attr!r}") from None
-    return _as_agent(obj, f"{location}:{attr}")
 
 
 def _load_module(location: str) -> ModuleType:

@@ -220,8 +220,10 @@ async def run_bench(
     server_url: str | None = None,
     spec: ServerSpec | None = None,
     progress: Progress | None = None,
+    driver: type[Bench] = Bench,
 ) -> BenchResult:
-    """Bench the server at `server_url`, or spawn one from `spec` (exactly one of them)."""
+    """Bench the server at `server_url`, or spawn one from `spec` (exactly one of them);
+    `driver` speaks the protocol (`Bench`: v1)."""
     if (server_url is None) == (spec is None):
         raise ValueError("give exactly one of server_url or spec")
     if server_url is not None:
@@ -245,7 +247,7 @@ async def run_bench(
         if spec is not None:
             server = await stack.enter_async_context(spawn_server(spec))
             server_url, pid = server.url, server.pid
-        result = await Bench(config, trainer, server_url or "", pid).run(progress)
+        result = await driver(config, trainer, server_url or "", pid).run(progress)
     if spec is not None:
         result.server = f"--example {spec.example}" if spec.example else spec.target or ""
     return result

@@ -57,6 +57,7 @@ class ServerSpec:
     max_concurrent: int = 100
     log_level: str = "warning"
     host: str = "127.0.0.1"
+    extra_args: tuple[str, ...] = ()  # e.g. ("--protocol", "osmosis")
 
     def argv(self, port: int) -> list[str]:
         agent = ["--example", self.example] if self.example else [self.target or ""]
@@ -74,6 +75,7 @@ class ServerSpec:
             self.log_level,
             "--max-concurrent",
             str(self.max_concurrent),
+            *self.extra_args,
         ]
 
 

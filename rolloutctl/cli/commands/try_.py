@@ -21,6 +21,8 @@ from rolloutctl.cli.options import (
     PlainFlag,
     PolicyName,
     Prompt,
+    Protocol,
+    ProtocolOption,
     ScriptFile,
     ServerKey,
     System,
@@ -101,6 +103,7 @@ def try_(
     verbose: VerboseFlag = False,
     max_chars: MaxChars = DEFAULT_MAX_CHARS,
     full: FullFlag = False,
+    protocol: ProtocolOption = Protocol.V1,
 ) -> int:
     """Run one rollout end to end and show it live."""
     from rolloutctl import trial
@@ -134,7 +137,10 @@ def try_(
         policy=config.policy.name,
         server=server_url or "in-process",
     )
-    return run_live(options, agent, config, renderer, json_output, save)
+    osmosis = protocol is Protocol.OSMOSIS
+    if osmosis and (param or max_turns or max_tokens_total):
+        raise InputError("--param, --max-turns and --max-tokens-total are v1 fields")
+    return run_live(options, agent, config, renderer, json_output, save, osmosis)
 
 
 def check_save_path(save: Path | None) -> None:
@@ -154,8 +160,10 @@ def run_live(
     renderer: Renderer,
     json_output: bool,
     save: Path | None,
+    osmosis: bool = False,
 ) -> int:
-    """Run the rollout under the live view; interrupted or not, summarise and save."""
+    """Run the rollout under the live view; interrupted or not, summarise and save.
+    `osmosis`: over the Osmosis SDK 0.3 protocol instead of v1."""
     import asyncio
 
     from rolloutctl import trial
@@ -167,7 +175,10 @@ def run_live(
     view = LiveView(renderer, TrajectoryBuilder(), spinner)
     show = (lambda event, items: None) if json_output else view.show
     try:
-        outcome = asyncio.run(trial.run_try(agent, options, config, show, view.builder))
+        run = trial.run_try
+        if osmosis:
+            from rolloutctl.osmosis.trial import run_try_osmosis as run
+        outcome = asyncio.run(run(agent, options, config, show, view.builder))
     except KeyboardInterrupt:
         view.close()
         traj = view.builder.trajectory() | {"interrupted": True}
