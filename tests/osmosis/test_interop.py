@@ -63,8 +63,8 @@ def test_the_sdk_client_drives_the_adapter_served_agent(tmp_path: Path) -> None:
     assert KEY not in saved.read_text()
     replay = rolloutctl("replay", str(saved), "--plain")
     assert replay.returncode == 0, replay.stderr
-    assert "call multiply" in replay.stdout
-    assert "-> 16" in replay.stdout
+    assert "-> multiply(a=8, b=2)" in replay.stdout
+    assert "tool       16" in replay.stdout
 
 
 def test_try_against_a_server_written_on_the_sdk_alone(tmp_path: Path) -> None:
@@ -75,15 +75,16 @@ def test_try_against_a_server_written_on_the_sdk_alone(tmp_path: Path) -> None:
             "--callback-key", KEY, "--save", str(saved),
         )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    for shown in ("call add", "call multiply", "-> 8", "-> 16", "status      success"):
-        assert shown in done.stdout
+    shown = ("-> add(a=5, b=3)", "tool       8", "-> multiply(a=8, b=2)", "tool       16")
+    for line in (*shown, "success"):
+        assert line in done.stdout
     traj = json.loads(saved.read_text())
     assert traj["protocol"] == "osmosis"
     assert traj["completion"]["status"] == "success"
     assert KEY not in saved.read_text()
     replay = rolloutctl("replay", str(saved), "--plain")
     assert replay.returncode == 0
-    assert "-> 16" in replay.stdout
+    assert "tool       16" in replay.stdout
 
 
 def test_try_serves_a_rolloutctl_agent_through_the_sdk_server() -> None:
