@@ -19,7 +19,9 @@ The leaves live beside the code that raises them (they carry that code's data)::
     │   ├── BadModelResponse             agent.context: a 2xx that is not a completion
     │   ├── TurnLimitReached             agent.context: `max_turns` used up
     │   ├── RolloutAborted               agent.context: the agent ends its rollout as ERROR
-    │   └── AgentToolsError              server.manager: `tools(request)` raised
+    │   ├── AgentToolsError              server.manager: `tools(request)` raised
+    │   └── RolloutFailed                osmosis.workflow: an adapted rollout failed (0.3)
+    │       └── RolloutTimedOut          osmosis.workflow: ...past its time limit
     ├── RolloutFailure                   server.runner: ends a rollout with a category
     ├── TrainerError                     server.callbacks: a trainer call failed for good
     ├── ServerBusy                       server.manager: draining or queue full (503)

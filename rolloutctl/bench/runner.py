@@ -255,9 +255,11 @@ async def run_bench(
     spec: ProcessSpec | None = None,
     progress: Progress | None = None,
     replicas: int = 1,
+    driver: type[Bench] = Bench,
 ) -> BenchResult:
     """Bench the servers at `server_urls`, or spawn `replicas` of `spec` (behind a
-    round-robin balancer when more than one); give exactly one of the two."""
+    round-robin balancer when more than one); give exactly one of the two. `driver`
+    speaks the protocol (`Bench`: v1)."""
     if bool(server_urls) == (spec is not None):
         raise ValueError("give exactly one of server_urls or spec")
     for url in server_urls:
@@ -277,7 +279,7 @@ async def run_bench(
         trainer.url = await stack.enter_async_context(
             serve_app(trainer.app, "the mock trainer", host=config.trainer_host)
         )
-        bench = Bench(config, trainer, server_urls)
+        bench = driver(config, trainer, server_urls)
         if spec is not None:
             servers = await stack.enter_async_context(spawn_servers(spec, replicas))
             urls = [server.url for server in servers]
@@ -285,7 +287,7 @@ async def run_bench(
                 upstreams = [(spec.host, server.port) for server in servers]
                 urls = [await stack.enter_async_context(balancing(upstreams))]
             pids = [server.pid for server in servers]
-            bench = Bench(config, trainer, urls, pids, [server.url for server in servers])
+            bench = driver(config, trainer, urls, pids, [server.url for server in servers])
         result = await bench.run(progress)
     if spec is not None:
         result.server = spec.label

@@ -72,6 +72,7 @@ class ServerSpec:
     host: str = "127.0.0.1"
     store: str | None = None  # --store of every replica: None keeps records in memory
     store_prefix: str = "rolloutctl"
+    extra_args: tuple[str, ...] = ()  # e.g. ("--protocol", "osmosis")
 
     @property
     def label(self) -> str:
@@ -95,6 +96,7 @@ class ServerSpec:
             "--max-concurrent",
             str(self.max_concurrent),
             *store,
+            *self.extra_args,
         ]
 
 

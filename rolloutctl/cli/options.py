@@ -42,6 +42,7 @@ __all__ = [
     "PlainFlag",
     "PolicyName",
     "Prompt",
+    "Protocol",
     "Role",
     "ScriptFile",
     "ServerKey",
@@ -73,6 +74,11 @@ class Role(StrEnum):
     USER = "user"
     ASSISTANT = "assistant"
     TOOL = "tool"
+
+
+class Protocol(StrEnum):
+    V1 = "v1"
+    OSMOSIS = "osmosis"
 
 
 # The scope of each command whose options may need scoped variables (see the docstring).
@@ -121,6 +127,18 @@ def _complete_policies(incomplete: str) -> list[str]:
     from rolloutctl.trainer.policies.registry import POLICY_NAMES
 
     return [name for name in POLICY_NAMES if name.startswith(incomplete)]
+
+
+ProtocolOption = Annotated[
+    Protocol,
+    typer.Option(
+        "--protocol",
+        envvar=env_names("PROTOCOL"),
+        help="The wire protocol: v1 (PROTOCOL.md) or osmosis (the Osmosis SDK 0.3 polling "
+        "protocol: POST /rollout, long-polled results, chat at {chat_completions_url}"
+        "/chat/completions).",
+    ),
+]
 
 
 Target = Annotated[

@@ -83,8 +83,11 @@ class TrainerClient:
         api_key: str | None,
         policy: RetryPolicy | None = None,
         pool: HttpPool | None = None,
+        chat_path: str = CHAT_PATH,
     ) -> None:
-        self._chat_url, self._completed_url = _callback_urls(server_url.rstrip("/"))
+        """`chat_path` is appended to `server_url` for chat calls (the 0.3 protocol's base
+        URL takes `/chat/completions`)."""
+        self._chat_url, self._completed_url = _callback_urls(server_url.rstrip("/"), chat_path)
         self._secret = api_key if api_key and api_key.strip() else None
         self._headers = (
             encode_headers(_callback_headers(self._secret)) if self._secret else _NO_KEY_HEADERS
@@ -178,9 +181,9 @@ class TrainerClient:
 
 
 @functools.lru_cache(maxsize=1024)
-def _callback_urls(base_url: str) -> tuple[httpx.URL, httpx.URL]:
+def _callback_urls(base_url: str, chat_path: str) -> tuple[httpx.URL, httpx.URL]:
     """Both callback URLs, parsed once per trainer: parsing costs as much as a request's I/O."""
-    return httpx.URL(base_url + CHAT_PATH), httpx.URL(base_url + COMPLETED_PATH)
+    return httpx.URL(base_url + chat_path), httpx.URL(base_url + COMPLETED_PATH)
 
 
 def _callback_headers(api_key: str | None) -> list[Header]:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import uvicorn
 from rich.console import Console
@@ -23,7 +25,7 @@ from rolloutctl.server.app import create_app
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.server.store import shown_store
 
-__all__ = ["ServeConfig", "run", "serve_banner"]
+__all__ = ["ServeConfig", "run", "serve_banner", "serve_forever"]
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -69,13 +71,19 @@ def run(agent: Agent, config: ServeConfig, console: Console | None = None) -> No
     setup_logging(config.log_level, config.json_logs, console)
     if not config.json_logs:
         console.print(serve_banner(agent, url, config.settings))
-    app = create_app(agent, config.settings)
+    serve_forever(create_app(agent, config.settings), sock, config)
+
+
+def serve_forever(app: Any, sock: socket.socket, config: ServeConfig, keep_alive: int = 5) -> None:
+    """Serve the ASGI `app` on the bound `sock` until a signal, then drain (exit 0);
+    idle connections are closed after `keep_alive` seconds (uvicorn's default: 5)."""
     server = uvicorn.Server(
         uvicorn.Config(
             app,
             log_config=None,
             access_log=False,
             log_level=config.log_level,
+            timeout_keep_alive=keep_alive,
             # uvicorn's hint says int, but it waits float seconds
             timeout_graceful_shutdown=config.settings.shutdown_grace + 10,  # type: ignore[arg-type]
         )

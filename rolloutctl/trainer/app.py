@@ -1,11 +1,13 @@
 """The mock trainer's ASGI app: the two protocol callbacks plus read-only views.
 
 POST /v1/chat/completions, POST /v1/rollout/completed, GET /v1/rollout/completed/{id},
-GET /v1/rollouts, GET /health and GET /v1/events (server-sent events).
+GET /v1/rollouts, GET /health and GET /v1/events (server-sent events); and, for the
+Osmosis SDK 0.3 protocol, POST /v1/rollouts/{rollout_id}/chat/completions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import islice
 from typing import Any
 from urllib.parse import parse_qs
@@ -48,8 +50,15 @@ def rollout_summary(state: TrainerRolloutRecord) -> dict[str, Any]:
 class TrainerApp:
     """Raw ASGI callable; `posts` maps the callback paths to their handlers."""
 
-    def __init__(self, records: Records, posts: dict[str, Handler], health: dict[str, Any]):
-        self.records, self.posts, self.health = records, posts, health
+    def __init__(
+        self,
+        records: Records,
+        posts: dict[str, Handler],
+        health: dict[str, Any],
+        route: Callable[[str], Handler | None] | None = None,
+    ):
+        """`route` finds the handler of a POST path with parameters (the 0.3 chat path)."""
+        self.records, self.posts, self.health, self.route = records, posts, health, route
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -64,6 +73,8 @@ class TrainerApp:
 
     async def _post(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         handler = self.posts.get(scope["path"])
+        if handler is None and self.route is not None:
+            handler = self.route(scope["path"])
         if handler is None:
             await send_json(send, 404, {"detail": "Not Found"})
             return

@@ -15,9 +15,11 @@ import httpx
 
 from rolloutctl.protocol import CHAT_PATH, COMPLETED_PATH
 from rolloutctl.trainer.app import TrainerApp
+from rolloutctl.trainer.asgi import Handler
 from rolloutctl.trainer.bus import EventBus, Subscription
 from rolloutctl.trainer.chat import ChatHandler
 from rolloutctl.trainer.completed import CompletionHandler
+from rolloutctl.trainer.osmosis import OsmosisChat
 from rolloutctl.trainer.policies.base import Policy
 from rolloutctl.trainer.policies.registry import make_policy
 from rolloutctl.trainer.policies.script import (
@@ -79,7 +81,9 @@ class MockTrainer:
             CompletionHandler(self.records, self.config, rng), self._scripts, self.records
         )
         health = {"policy": self.config.policy.name, "faults": self.config.faults()}
-        self.app = TrainerApp(self.records, {CHAT_PATH: chat, COMPLETED_PATH: completed}, health)
+        posts: dict[str, Handler] = {CHAT_PATH: chat, COMPLETED_PATH: completed}
+        route = OsmosisChat(chat, self.records).route  # the 0.3 protocol's per-rollout chat
+        self.app = TrainerApp(self.records, posts, health, route)
         self._starter = Starter(self.records, client)
 
     @property

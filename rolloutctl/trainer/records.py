@@ -31,6 +31,7 @@ class TrainerRolloutRecord:
     completion_params: dict[str, Any] = field(default_factory=dict)
     max_turns: int | None = None
     tools: list[dict[str, Any]] | None = None
+    request_tools: list[dict[str, Any]] | None = None  # 0.3 protocol: the first chat's `tools`
     init_pending: bool = False  # init sent, 202 not read yet: tools still unknown
     tools_known: Waiters = field(default_factory=Waiters)
     turns: int = 0  # chat calls answered with 200

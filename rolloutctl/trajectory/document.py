@@ -5,7 +5,9 @@ foreign documents `load_trajectory` also accepts.
 
 A trajectory is a JSON object (`"format": "rolloutctl.trajectory"`, `"version": 1`):
 
-- `rolloutctl_version`: the rolloutctl that wrote it; `rollout_id`.
+- `rolloutctl_version`: the rolloutctl that wrote it; `protocol`: `v1` or `osmosis` (the
+  SDK 0.3 protocol: `init` is the POST /rollout body, `completion` its final result plus
+  `final_messages`); `rollout_id`.
 - `started_at`, `finished_at`: ISO 8601 UTC times of the first and last event, or null.
 - `init`: the init request body with `api_key` shown as `"***"`; `init_status_code`.
 - `tools`: the ToolSchemas of the 202.
@@ -20,7 +22,8 @@ A trajectory is a JSON object (`"format": "rolloutctl.trajectory"`, `"version": 
 - `imported_from`: null, or `{"format": "completion" | "atif", ...}` for a document read
   from a bare completion payload or an ATIF `trajectory.json` (their unknown fields are null).
 
-No secret is ever stored: every `api_key` or `Authorization` value becomes `"***"`.
+No secret is ever stored: every `api_key`, `llm_api_key` or `Authorization` value becomes
+`"***"`.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ __all__ = [
 
 FORMAT = "rolloutctl.trajectory"
 VERSION = 1
-SECRET_KEYS = frozenset({"api_key", "authorization"})
+SECRET_KEYS = frozenset({"api_key", "llm_api_key", "authorization"})
 TOKEN_FIELDS = ("token_ids", "logprobs", "prompt_token_ids")
 _OBJECT_LISTS = ("turns", "final_added", "tools", "violations")
 
@@ -108,6 +111,7 @@ def blank_trajectory(rollout_id: str | None = None) -> dict[str, Any]:
         "format": FORMAT,
         "version": VERSION,
         "rolloutctl_version": __version__,
+        "protocol": "v1",
         "rollout_id": rollout_id,
         "started_at": None,
         "finished_at": None,

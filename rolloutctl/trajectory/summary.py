@@ -23,6 +23,9 @@ from rolloutctl.trajectory.text import is_error_result
 
 __all__ = ["Summary", "format_ms", "summarize", "summary_rows", "turn_stats"]
 
+OK_STATUSES = frozenset({"COMPLETED", "success"})  # v1, and the Osmosis 0.3 protocol
+FAILED_STATUSES = frozenset({"failure", "cancelled"})  # 0.3's failed ends
+
 
 @dataclass(frozen=True, slots=True)
 class Summary:
@@ -42,8 +45,8 @@ class Summary:
 
     @property
     def ok(self) -> bool:
-        """COMPLETED with no protocol violation: what `try` exits 0 on."""
-        return self.status == "COMPLETED" and not self.violations
+        """COMPLETED (0.3: success) with no protocol violation: what `try` exits 0 on."""
+        return self.status in OK_STATUSES and not self.violations
 
 
 def summarize(traj: dict[str, Any], cause: str | None = None) -> Summary:
@@ -88,6 +91,9 @@ def _status(traj: dict[str, Any]) -> str:
 
 
 def _error(completion: dict[str, Any]) -> str | None:
+    if completion.get("status") in FAILED_STATUSES:
+        category = completion.get("err_category") or "error"
+        return f"{category}: {completion.get('err_message') or '(no message)'}"
     if completion.get("status") != "ERROR":
         return None
     category = (completion.get("extra_fields") or {}).get("error_category", "error")
@@ -97,11 +103,11 @@ def _error(completion: dict[str, Any]) -> str | None:
 def _metrics(traj: dict[str, Any]) -> dict[str, Any]:
     """The completion's metrics, or what the recorded turns add up to without one."""
     reported = (traj.get("completion") or {}).get("metrics")
-    if isinstance(reported, dict):
-        return reported
+    if isinstance(reported, dict) and "num_llm_calls" in reported:
+        return reported  # v1's metrics; a 0.3 sample's are free-form, so the turns are counted
     answered = [turn for turn in traj["turns"] if turn.get("assistant")]
     usages = [turn.get("usage") or {} for turn in answered]
-    return {
+    return (reported if isinstance(reported, dict) else {}) | {
         "num_llm_calls": len(answered),
         "num_tool_calls": sum(len(t["assistant"].get("tool_calls") or []) for t in answered),
         "prompt_tokens": sum(usage.get("prompt_tokens", 0) for usage in usages),
@@ -129,7 +135,7 @@ def summary_rows(summary: Summary) -> list[tuple[str, str, str]]:
     tokens = f"{m.get('prompt_tokens', 0)} prompt + {m.get('response_tokens', 0)} completion"
     rows: list[tuple[str, str | None, str]] = [
         ("rollout", str(summary.rollout_id), ""),
-        ("status", summary.status, "good" if summary.status == "COMPLETED" else "bad"),
+        ("status", summary.status, "good" if summary.status in OK_STATUSES else "bad"),
         ("finish", summary.finish_reason, ""),
         ("error", summary.error, "bad"),
         ("cause", summary.cause, "bad"),

@@ -11,6 +11,8 @@ from rolloutctl.cli.options import (
     JsonFlag,
     LogLevel,
     PlainFlag,
+    Protocol,
+    ProtocolOption,
     ServerKey,
     Target,
     env_names,
@@ -22,13 +24,16 @@ __all__ = ["EPILOG", "bench"]
 
 EPILOG = (
     "Without --server-url the server under test runs as a separate process "
-    "(rolloutctl serve, --log-level warning) whose CPU and RSS are sampled. Exit status: 0 "
+    "(rolloutctl serve, --log-level warning) whose CPU and RSS are sampled. With --protocol "
+    "osmosis each rollout is posted and long-polled with the Osmosis SDK's RolloutClient "
+    "(the spawned server: serve --protocol osmosis). Exit status: 0 "
     "every accepted rollout delivered exactly once with no violation; 1 otherwise; 2 usage "
     "error; 3 the server did not start or cannot be reached.\n\n"
     "\b\nExamples:\n"
     "  rolloutctl bench --example calculator --rollouts 5000 --concurrency 32 --warmup 200\n"
     "  rolloutctl bench --server-url http://127.0.0.1:9000 --rollouts 500 --json\n"
-    "  rolloutctl bench --example calculator --replicas 3 --store redis://127.0.0.1:6379/0"
+    "  rolloutctl bench --example calculator --replicas 3 --store redis://127.0.0.1:6379/0\n"
+    "  rolloutctl bench --example calculator --protocol osmosis --rollouts 500"
 )
 
 
@@ -130,6 +135,7 @@ def bench(
     ] = 100,
     json_output: JsonFlag = False,
     plain: PlainFlag = False,
+    protocol: ProtocolOption = Protocol.V1,
 ) -> int:
     """Measure a RolloutServer under load."""
     import json
@@ -177,9 +183,16 @@ def bench(
         benching.run_blocking(benching.check_reachable(url))
     console = make_console(use_plain(plain) or json_output, file=sys.stderr)
     with progress_bar(console) as progress:
-        result = benching.run_blocking(
-            benching.run_bench(config, server_url or (), spec, progress, replicas)
-        )
+        if protocol is Protocol.OSMOSIS:
+            from rolloutctl.osmosis.bench import run_osmosis_bench
+
+            if replicas > 1 or len(server_url or ()) > 1:
+                raise InputError("--protocol osmosis benches one server: no --replicas")
+            first = server_url[0] if server_url else None
+            run = run_osmosis_bench(config, first, spec, progress)
+        else:
+            run = benching.run_bench(config, server_url or (), spec, progress, replicas)
+        result = benching.run_blocking(run)
     if json_output:
         typer.echo(json.dumps(result.to_json()))
     else:

@@ -11,12 +11,15 @@ from rolloutctl.cli.options import (
     JsonFlag,
     MetadataJson,
     PlainFlag,
+    Protocol,
+    ProtocolOption,
     ServerKey,
     env_names,
     parse_metadata,
     use_plain,
 )
 from rolloutctl.errors import InputError
+from rolloutctl.osmosis.check.names import OSMOSIS_CHECK_NAMES
 
 __all__ = ["EPILOG", "check"]
 
@@ -27,6 +30,7 @@ EPILOG = (
     "what the server does on shutdown (SIGTERM must still end running rollouts with a "
     "completion), the rollout time limit and the trainer call timeout (minutes by default), "
     "and what it logs.\n\n"
+    f"With --protocol osmosis: {', '.join(OSMOSIS_CHECK_NAMES)}.\n\n"
     "Exit status: 0 no check failed (skipped checks and an absent status endpoint are fine); "
     "1 a check failed; 2 usage error; 3 the server cannot be reached.\n\n"
     "\b\nExamples:\n"
@@ -68,6 +72,7 @@ def check(
     metadata: MetadataJson = None,
     json_output: JsonFlag = False,
     plain: PlainFlag = False,
+    protocol: ProtocolOption = Protocol.V1,
 ) -> int:
     """Check any running RolloutServer for conformance.
 
@@ -81,18 +86,23 @@ def check(
     from rolloutctl.status import ExitStatus
     from rolloutctl.trajectory.render import make_console
 
+    osmosis = protocol is Protocol.OSMOSIS
+    if osmosis:
+        from rolloutctl.osmosis.check.suite import run_osmosis_checks
+    names = OSMOSIS_CHECK_NAMES if osmosis else CHECK_NAMES
     try:
         base_url = checking.server_base_url(url)
         options = checking.CheckOptions(
             api_key=server_key or None,
             timeout=timeout,
             trainer_host=trainer_host,
-            only=checking.parse_only(only),
+            only=checking.parse_only(only, names),
             metadata=parse_metadata(metadata),
         )
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    report = asyncio.run(checking.run_checks(base_url, options))
+    run = run_osmosis_checks if osmosis else checking.run_checks
+    report = asyncio.run(run(base_url, options))
     if json_output:
         typer.echo(report_json(report))
     else:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from rolloutctl.cli.options import Example, LogLevel, Target, env_names, resolve_agent
+from rolloutctl.cli.options import (
+    Example,
+    LogLevel,
+    Protocol,
+    ProtocolOption,
+    Target,
+    env_names,
+    resolve_agent,
+)
+from rolloutctl.errors import InputError
 
 __all__ = ["EPILOG", "refuse_invalid", "serve"]
 
@@ -16,12 +26,15 @@ EPILOG = (
     "--max-concurrent, --rollout-timeout and --http-timeout also read ROLLOUT_SERVER_PORT, "
     "MAX_CONCURRENT_ROLLOUTS, ROLLOUT_TIMEOUT_SECONDS and HTTP_CLIENT_TIMEOUT. Precedence: "
     "command line, then ROLLOUTCTL_*, then those deployment variables, then the default. "
+    "With --protocol osmosis the agent is served by the Osmosis SDK 0.3's own server "
+    "(--max-queue and --max-records do not apply). "
     "Exit status: 0 stopped by Ctrl-C or SIGTERM after draining; 2 usage error or an agent "
     "that cannot be loaded; 3 the port cannot be bound.\n\n"
     "\b\nExamples:\n"
     "  rolloutctl serve --example calculator --port 9000\n"
     "  ROLLOUTCTL_SERVER_KEY=k1 rolloutctl serve my_agent.py:agent --max-concurrent 500\n"
-    "  rolloutctl serve my_agent.py:agent --allow-callback-host trainer.internal"
+    "  rolloutctl serve my_agent.py:agent --allow-callback-host trainer.internal\n"
+    "  rolloutctl serve --example calculator --protocol osmosis --artifacts-dir runs/"
 )
 
 
@@ -164,6 +177,27 @@ def serve(
     json_logs: Annotated[
         bool, typer.Option(envvar=env_names("JSON_LOGS"), help="Log JSON lines to stdout.")
     ] = False,
+    protocol: ProtocolOption = Protocol.V1,
+    grader: Annotated[
+        str | None,
+        typer.Option(
+            envvar=env_names("GRADER"),
+            show_default=False,
+            help="For --protocol osmosis: 'module:attr' or 'file.py:attr', an osmosis_ai Grader "
+            "subclass or a function (messages, label) -> reward. Default: the agent's reward, "
+            "else 1.0 when the final answer contains the label.",
+        ),
+    ] = None,
+    artifacts_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar=env_names("ARTIFACTS_DIR"),
+            show_default=False,
+            help="For --protocol osmosis: where the SDK writes each rollout's trajectory.json "
+            "(default: $_OSMOSIS_ROLLOUT_ARTIFACT_ROOT, else rolloutctl-osmosis-UID in the "
+            "system temp dir).",
+        ),
+    ] = None,
 ) -> None:
     """Run a RolloutServer for an agent."""
     from dataclasses import replace
@@ -191,17 +225,23 @@ def serve(
         max_init_bytes=max_init_bytes,
         max_record_bytes=max_record_bytes,
     )
-    serving.run(
-        agent,
-        serving.ServeConfig(
-            host=host,
-            port=port,
-            # --debug shows tracebacks: those of failing agents and tools are DEBUG lines
-            log_level="debug" if ctx.find_root().params.get("debug") else log_level.value,
-            json_logs=json_logs,
-            settings=settings,
-        ),
+    config = serving.ServeConfig(
+        host=host,
+        port=port,
+        # --debug shows tracebacks: those of failing agents and tools are DEBUG lines
+        log_level="debug" if ctx.find_root().params.get("debug") else log_level.value,
+        json_logs=json_logs,
+        settings=settings,
     )
+    if protocol is Protocol.OSMOSIS:
+        from rolloutctl.osmosis.grader import load_grader
+        from rolloutctl.osmosis.serve import run_osmosis
+
+        run_osmosis(agent, config, load_grader(grader) if grader else None, artifacts_dir)
+    elif grader or artifacts_dir:
+        raise InputError("--grader and --artifacts-dir need --protocol osmosis")
+    else:
+        serving.run(agent, config)
 
 
 def refuse_invalid(agent: object) -> None:

@@ -21,6 +21,8 @@ from rolloutctl.cli.options import (
     PlainFlag,
     PolicyName,
     Prompt,
+    Protocol,
+    ProtocolOption,
     ScriptFile,
     ServerKey,
     System,
@@ -111,6 +113,7 @@ def try_(
     verbose: VerboseFlag = False,
     max_chars: MaxChars = DEFAULT_MAX_CHARS,
     full: FullFlag = False,
+    protocol: ProtocolOption = Protocol.V1,
 ) -> int:
     """Run one rollout end to end and show it live."""
     from rolloutctl import trial
@@ -147,7 +150,10 @@ def try_(
         policy=config.policy.name,
         server=server_url or "in-process",
     )
-    return run_live(options, agent, config, renderer, json_output, save, live=not human)
+    osmosis = protocol is Protocol.OSMOSIS
+    if osmosis and (param or max_turns or max_tokens_total):
+        raise InputError("--param, --max-turns and --max-tokens-total are v1 fields")
+    return run_live(options, agent, config, renderer, json_output, save, not human, osmosis)
 
 
 def check_save_path(save: Path | None) -> None:
@@ -168,10 +174,12 @@ def run_live(
     json_output: bool,
     save: Path | None,
     live: bool = True,
+    osmosis: bool = False,
 ) -> int:
     """Run the rollout under the live view; interrupted or not, summarise and save.
 
-    `live=False` (the human policy, which prints each turn itself) shows only the summary.
+    `live=False` (the human policy, which prints each turn itself) shows only the summary;
+    `osmosis`: over the Osmosis SDK 0.3 protocol instead of v1.
     """
     import asyncio
 
@@ -184,7 +192,10 @@ def run_live(
     view = LiveView(renderer, TrajectoryBuilder(), spinner)
     show = view.show if live and not json_output else (lambda event, items: None)
     try:
-        outcome = asyncio.run(trial.run_try(agent, options, config, show, view.builder))
+        run = trial.run_try
+        if osmosis:
+            from rolloutctl.osmosis.trial import run_try_osmosis as run
+        outcome = asyncio.run(run(agent, options, config, show, view.builder))
     except KeyboardInterrupt:
         view.close()
         traj = view.builder.trajectory() | {"interrupted": True}

@@ -1,0 +1,70 @@
+"""Graders for the adapter: the agent's own reward, or a function named by `--grader`.
+
+The SDK grades only a rollout whose request carries a `label` or `metadata`, and fails a
+graded rollout whose sample ends without a reward, so the default grader always sets one.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from osmosis_ai.rollout import Grader, GraderContext
+
+from rolloutctl.agent.loader import TargetError, load_attribute
+from rolloutctl.osmosis.workflow import REWARD_METRIC
+
+__all__ = ["AgentRewardGrader", "FunctionGrader", "final_answer", "load_grader"]
+
+RewardFunction = Callable[[list[dict[str, Any]], str | None], float | Awaitable[float]]
+
+
+def final_answer(messages: Sequence[Mapping[str, Any]]) -> str:
+    """The text of the last assistant message ('' when there is none)."""
+    for message in reversed(messages):
+        if message.get("role") == "assistant":
+            return str(message.get("content") or "")
+    return ""
+
+
+class AgentRewardGrader(Grader):
+    """The agent's `RolloutResult.reward`; without one, 1.0 when the final answer contains
+    the label and 0.0 otherwise (also 0.0 when there is no label)."""
+
+    async def grade(self, ctx: GraderContext) -> None:
+        sample = ctx.sample
+        if sample is None:
+            return
+        reward = sample.metrics.get(REWARD_METRIC)
+        if reward is None:
+            label = ctx.label
+            reward = 1.0 if label and label.strip() in final_answer(sample.messages) else 0.0
+        ctx.set_reward(float(reward))
+
+
+class FunctionGrader(Grader):
+    """Calls `reward(messages, label)` (sync or async) and sets what it returns."""
+
+    reward: ClassVar[RewardFunction]
+
+    async def grade(self, ctx: GraderContext) -> None:
+        if ctx.sample is None:
+            return
+        value = type(self).reward([dict(m) for m in ctx.sample.messages], ctx.label)
+        if inspect.isawaitable(value):
+            value = await value
+        ctx.set_reward(float(value))
+
+
+def load_grader(target: str) -> type[Grader]:
+    """`module:attr` or `file.py:attr`: an osmosis `Grader` subclass, or a reward function."""
+    obj, where = load_attribute(target, ""), target
+    if isinstance(obj, type) and issubclass(obj, Grader):
+        return obj
+    if callable(obj) and not isinstance(obj, type):
+        return type("FunctionGrader", (FunctionGrader,), {"reward": staticmethod(obj)})
+    raise TargetError(
+        f"--grader {where}: expected an osmosis_ai Grader subclass or a function "
+        "(messages, label) -> float"
+    )

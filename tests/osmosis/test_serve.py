@@ -1,0 +1,60 @@
+"""`serve --protocol osmosis`: banner, artifacts location, clean exit, option errors."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.helpers import HOST, free_port, rolloutctl_bin
+
+
+def serve(*args: str) -> subprocess.CompletedProcess[str]:
+    argv = [rolloutctl_bin(), "serve", "--example", "calculator", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_the_banner_names_the_protocol_and_where_artifacts_go() -> None:
+    artifacts = Path(tempfile.mkdtemp(prefix="rc-"))  # short: the banner is 80 columns wide
+    port = free_port()
+    argv = [rolloutctl_bin(), "serve", "--example", "calculator", "--protocol", "osmosis"]
+    argv += ["--port", str(port), "--artifacts-dir", str(artifacts), "--server-key", "in-key"]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:  # the SDK wants the inbound key on /health too
+                health = httpx.get(
+                    f"http://{HOST}:{port}/health", headers={"Authorization": "Bearer in-key"}
+                )
+                assert httpx.get(f"http://{HOST}:{port}/health").status_code == 401
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert health.json()["status"] == "ok"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert "Osmosis SDK 0.3 rollout server" in stderr
+    assert f"artifacts  {artifacts.resolve()}" in stderr
+    shutil.rmtree(artifacts)
+    assert "in-key" not in stderr
+
+
+def test_osmosis_only_options_need_the_protocol() -> None:
+    done = serve("--grader", "graders.py:reward")
+    assert done.returncode == 2
+    assert "--grader and --artifacts-dir need --protocol osmosis" in done.stderr
+
+
+def test_an_unloadable_grader_is_a_usage_error() -> None:
+    done = serve("--protocol", "osmosis", "--grader", "no_such_module_here:reward")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
