@@ -14,6 +14,7 @@ from rolloutctl.cli.options import (
     MaxChars,
     MaxTokensTotal,
     MaxTurns,
+    MetadataJson,
     Params,
     PlainFlag,
     Prompt,
@@ -23,6 +24,7 @@ from rolloutctl.cli.options import (
     checked_url,
     env_names,
     make_renderer,
+    parse_metadata,
     parse_params,
 )
 from rolloutctl.errors import InputError
@@ -67,14 +69,7 @@ def init(
             "--system).",
         ),
     ] = None,
-    metadata: Annotated[
-        str | None,
-        typer.Option(
-            envvar=env_names("METADATA"),
-            show_default=False,
-            help='The init\'s metadata: a JSON object, e.g. \'{"ground_truth": "16"}\'.',
-        ),
-    ] = None,
+    metadata: MetadataJson = None,
     rollout_id: Annotated[
         str | None,
         typer.Option(
@@ -127,7 +122,7 @@ def init(
     if messages is not None:
         body["messages"] = read_messages(messages)
     if metadata is not None:
-        body["metadata"] = _json_object(metadata)
+        body["metadata"] = parse_metadata(metadata)
     if watch:
         renderer = make_renderer(plain, verbose, max_chars, full, server=server_url)
         return watch_one(trainer_url, rollout_id, renderer, (server_url, body, server_key))
@@ -151,15 +146,3 @@ def _send(server_url: str, body: dict[str, Any], server_key: str | None) -> dict
     return accepted | {
         "tools": [t for t in tools if isinstance(t, dict)] if isinstance(tools, list) else []
     }
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    import json
-
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise InputError(f"--metadata is not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise InputError("--metadata must be a JSON object")
-    return value
