@@ -27,8 +27,8 @@ from rolloutctl.trajectory.summary import format_ms, summarize, summary_rows, tu
 from rolloutctl.trajectory.text import (
     DEFAULT_MAX_CHARS,
     compact_call,
-    content_text,
     decode_arguments,
+    display_content,
     is_error_result,
     shown,
 )
@@ -162,7 +162,7 @@ class Renderer:
         return "" if self.plain else _STYLES.get(name, "")
 
     def _text(self, value: Any, style: str = "") -> Text:
-        return Text(shown(content_text(value), self.max_chars), style=self._style(style))
+        return Text(shown(display_content(value), self.max_chars), style=self._style(style))
 
     def _render(self, item: RenderItem) -> None:
         if item.kind is not ItemKind.STATS and item.role != "tool":
@@ -243,7 +243,7 @@ class Renderer:
         return Text(role, style=self._style(role)), self._text(item.data.get("content"))
 
     def _assistant(self, message: dict[str, Any]) -> None:
-        text = content_text(message.get("content"))
+        text = display_content(message.get("content"))
         calls = [call for call in message.get("tool_calls") or [] if isinstance(call, dict)]
         label = Text("assistant", style=self._style("assistant"))
         self._bare_assistant = not text and bool(calls)

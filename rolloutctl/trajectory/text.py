@@ -18,8 +18,8 @@ __all__ = [
     "DEFAULT_MAX_CHARS",
     "clip",
     "compact_call",
-    "content_text",
     "decode_arguments",
+    "display_content",
     "is_error_result",
     "shown",
     "visible",
@@ -51,8 +51,9 @@ def shown(text: str, max_chars: int | None) -> str:
     return visible(clip(text, max_chars))
 
 
-def content_text(content: Any) -> str:
-    """Message content as text: a string, or the text parts of a list of parts."""
+def display_content(content: Any) -> str:
+    """Message content as text to show: a string, the text parts of a list of parts, or its
+    JSON (unlike the trainer's `content_text`, which keeps only text, for token ids)."""
     if content is None or isinstance(content, str):
         return content or ""
     if isinstance(content, list) and all(isinstance(p, dict) for p in content):
@@ -84,4 +85,4 @@ def compact_call(name: str, arguments: Any) -> str | None:
 
 def is_error_result(content: Any) -> bool:
     """A tool result reporting failure: the protocol starts those with `Error: `."""
-    return content_text(content).startswith("Error:")
+    return display_content(content).startswith("Error:")
