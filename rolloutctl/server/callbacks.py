@@ -31,7 +31,15 @@ from rolloutctl.protocol import CHAT_PATH, COMPLETED_PATH, ErrorCategory
 from rolloutctl.redaction import one_line
 from rolloutctl.server.retry import RetryPolicy, is_retryable, parse_retry_after
 
-__all__ = ["Delivery", "HttpPool", "RetryPolicy", "TrainerClient", "TrainerError", "default_pool"]
+__all__ = [
+    "Delivery",
+    "HttpPool",
+    "RetryPolicy",
+    "TrainerClient",
+    "TrainerError",
+    "default_pool",
+    "encode_body",
+]
 
 logger = logging.getLogger(__name__)
 MAX_REPLY_DEPTH = 254  # orjson's encoding limit, which the next chat request must pass
@@ -118,8 +126,9 @@ class TrainerClient:
             response.status_code,
         )
 
-    async def complete(self, payload: dict[str, Any]) -> Delivery:
-        """Post the completion, retrying until the first 2xx; never raises but CancelledError."""
+    async def complete(self, payload: dict[str, Any] | bytes) -> Delivery:
+        """Post the completion (a dict, or one already encoded by `encode_body`), retrying
+        until the first 2xx; never raises but CancelledError."""
         try:
             _, attempts = await self._post(self._completed_url, payload)
         except TrainerError as error:
@@ -128,9 +137,9 @@ class TrainerClient:
             return Delivery(False, 0, self._scrub(f"{type(exc).__name__}: {exc}"))
         return Delivery(True, attempts)
 
-    async def _post(self, url: httpx.URL, body: dict[str, Any]) -> tuple[PoolResponse, int]:
+    async def _post(self, url: httpx.URL, body: dict[str, Any] | bytes) -> tuple[PoolResponse, int]:
         """The first 2xx response and the number of tries it took; raises TrainerError."""
-        content = _encode(body)
+        content = body if isinstance(body, bytes) else encode_body(body)
         started = time.monotonic()
         attempt = 0
         while True:
@@ -203,7 +212,7 @@ def _where(url: httpx.URL) -> str:
     return f"{url.scheme}://{url.netloc.decode('ascii')}{url.path}"
 
 
-def _encode(body: dict[str, Any]) -> bytes:
+def encode_body(body: dict[str, Any]) -> bytes:
     """orjson: 20x faster than json on a long history; json only for ints past 64 bits.
 
     orjson's result keeps a buffer of 4 KiB or more whatever its length, and a body

@@ -7,6 +7,7 @@ here before uvicorn starts, so "port in use" is one clear error instead of a log
 from __future__ import annotations
 
 import contextlib
+import gc
 import signal
 import socket
 from collections.abc import Iterator
@@ -77,6 +78,7 @@ def run(agent: Agent, config: ServeConfig, console: Console | None = None) -> No
 def serve_forever(app: Any, sock: socket.socket, config: ServeConfig, keep_alive: int = 5) -> None:
     """Serve the ASGI `app` on the bound `sock` until a signal, then drain (exit 0);
     idle connections are closed after `keep_alive` seconds (uvicorn's default: 5)."""
+    _settle_heap()
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -84,12 +86,28 @@ def serve_forever(app: Any, sock: socket.socket, config: ServeConfig, keep_alive
             access_log=False,
             log_level=config.log_level,
             timeout_keep_alive=keep_alive,
+            proxy_headers=False,  # no route reads the client address; 1% of an init's CPU
             # uvicorn's hint says int, but it waits float seconds
             timeout_graceful_shutdown=config.settings.shutdown_grace + 10,  # type: ignore[arg-type]
         )
     )
     with _signals_end_cleanly():
         server.run(sockets=[sock])
+
+
+def _settle_heap() -> None:
+    """Take what start-up built out of the garbage collector's sight, and collect less often.
+
+    A rollout allocates thousands of short-lived containers: at Python's default
+    threshold (700) the young generation was collected every few rollouts and the old
+    one walked the 90,000 objects of the imports, 6% of a busy server's CPU (measured
+    with gc.callbacks). Frozen start-up objects and a 10,000 threshold make it under 1%,
+    for at most a few MB more of cyclic garbage waiting. It changes the whole process's
+    settings: call it only where the process is the server.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 @contextlib.contextmanager

@@ -148,7 +148,7 @@ def test_control_characters_in_ids_are_escaped_in_plain_logs(trainer, tmp_path):
     output = stop(process)
     assert "\x1b[2J" not in output
     assert "\n12:00:00 INFO    rollout forged" not in output
-    assert "rollout x\\n12:00:00 INFO    rollout forged COMPLETED\\x1b[2J started" in output
+    assert "rollout x\\n12:00:00 INFO    rollout forged COMPLETED\\x1b[2J ERROR category=" in output
 
 
 def test_shutdown_logs_every_pending_delivery_as_failed(tmp_path):
