@@ -22,6 +22,7 @@ from rolloutctl.agent.tools import Tool
 from rolloutctl.errors import AgentError, RolloutctlError
 from rolloutctl.protocol import ErrorCategory, InitRequest
 from rolloutctl.server.callbacks import HttpPool, TrainerClient, encode_body
+from rolloutctl.server.limits import Slots
 from rolloutctl.server.runner import (
     RolloutFailure,
     build_payload,
@@ -57,7 +58,7 @@ class RolloutManager:
         self.pool = pool
         self.store = store
         self.draining = False
-        self._slots = asyncio.Semaphore(settings.max_concurrent)
+        self._slots = Slots(settings.max_concurrent)
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_agent: dict[str, asyncio.Task[None]] = {}  # rollout tasks running the agent
         self._agents_stopped = self._hard_stop = False

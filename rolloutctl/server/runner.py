@@ -7,7 +7,6 @@ time limit, or the server shutting down.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import fields
 from typing import Any
 
@@ -27,6 +26,7 @@ from rolloutctl.agent.context import (
 from rolloutctl.errors import RolloutctlError
 from rolloutctl.protocol import ErrorCategory, InitRequest
 from rolloutctl.server.callbacks import TrainerClient, TrainerError
+from rolloutctl.server.limits import TimeLimit
 
 __all__ = [
     "RolloutFailure",
@@ -74,9 +74,9 @@ def v1_backend(client: TrainerClient, rollout_id: str) -> LLMBackend:
 
 async def execute(ctx: RolloutContext, agent: Agent, timeout: float) -> RolloutResult:
     """Run the agent under the time limit, turning every failure into RolloutFailure."""
-    limit = asyncio.timeout(timeout)
+    limit = TimeLimit(timeout)
     try:
-        async with limit:
+        with limit:
             result = await agent.run(ctx)
     except TurnLimitReached:
         return RolloutResult(finish_reason="max_turns")
@@ -87,7 +87,7 @@ async def execute(ctx: RolloutContext, agent: Agent, timeout: float) -> RolloutR
     except BadModelResponse as exc:
         raise RolloutFailure(ErrorCategory.TRAINER_SERVER_ERROR, str(exc)) from exc
     except TimeoutError as exc:
-        if not limit.expired():  # the agent's own TimeoutError is an agent failure
+        if not limit.expired:  # the agent's own TimeoutError is an agent failure
             raise RolloutFailure(ErrorCategory.AGENT_ERROR, f"TimeoutError: {exc}") from exc
         raise RolloutFailure(
             ErrorCategory.TIMEOUT, f"rollout time limit of {timeout:g} s passed"
