@@ -33,7 +33,7 @@ async def solve_all() -> list[dict]:
             )
             for i, (prompt, _) in enumerate(PROBLEMS)
         ]
-        completions = [await handle.wait(20) for handle in handles]
+        completions = [await handle.wait(120) for handle in handles]
         assert not stack.trainer.violations()
         return completions
 

@@ -9,7 +9,7 @@ import pexpect
 import pytest
 
 from tests.eval.conftest import records, run_cli, write_jsonl
-from tests.helpers import rolloutctl_bin
+from tests.helpers import CLI_BOUND, rolloutctl_bin
 from tests.trajectory.openai_format import problems
 
 # Each test runs the real binary (and a spawned server) a few times: slow on a busy machine.
@@ -122,16 +122,18 @@ def test_rows_limit_epochs_and_pass_at_k(arithmetic, tmp_path):
 
 
 def test_ctrl_c_keeps_what_finished_and_resume_redoes_nothing(tmp_path):
-    slow = tmp_path / "slow.py"
+    gate, slow = tmp_path / "gate", tmp_path / "slow.py"
     slow.write_text(
-        textwrap.dedent("""
+        textwrap.dedent(f"""
         import asyncio
+        from pathlib import Path
         from rolloutctl import ToolLoopAgent, tool
 
         @tool
         async def add(a: float, b: float) -> str:
-            \"\"\"Add two numbers.\"\"\"
-            await asyncio.sleep(0.2)
+            \"\"\"Add two numbers; past row 2, only once the gate is open.\"\"\"
+            while a >= 3 and not Path({str(gate)!r}).exists():
+                await asyncio.sleep(0.05)
             return str(int(a + b))
 
         class Slow(ToolLoopAgent):
@@ -149,7 +151,7 @@ def test_ctrl_c_keeps_what_finished_and_resume_redoes_nothing(tmp_path):
         rolloutctl_bin(),
         ["eval", str(dataset), f"{slow}:agent", "--concurrency", "2", "-o", str(run_dir)],
         encoding="utf-8",
-        timeout=60,
+        timeout=CLI_BOUND,
         dimensions=(40, 160),
     )
 
@@ -163,6 +165,7 @@ def test_ctrl_c_keeps_what_finished_and_resume_redoes_nothing(tmp_path):
     assert 0 < len(kept) < 60
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["interrupted"] is True and summary["rollouts"] == len(kept)
+    gate.touch()
     resumed = run_cli(
         "eval",
         str(dataset),
