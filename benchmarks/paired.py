@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rolloutctl.bench.report import BenchResult
-from rolloutctl.bench.runner import BenchConfig, run_bench, run_blocking
+from rolloutctl.bench.runner import BenchConfig, run_bench
 from rolloutctl.bench.server_process import ProcessSpec, ServerSpec
+from rolloutctl.eventloop import run_interruptible
 
 CEILING = Path(__file__).with_name("ceiling_server.py")
 SERVE_DEFAULTS = ServerSpec(example="calculator", log_level="info", max_concurrent=100)
@@ -58,7 +59,7 @@ def side(name: str, http: str) -> ProcessSpec:
 
 
 def bench_once(spec: ProcessSpec, config: BenchConfig) -> BenchResult:
-    return run_blocking(run_bench(config, spec=spec))
+    return run_interruptible(run_bench(config, spec=spec), fast_loop=True)
 
 
 def summary(result: BenchResult) -> str:

@@ -16,7 +16,7 @@ import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +43,6 @@ __all__ = [
     "check_reachable",
     "quiet_trainer_logs",
     "run_bench",
-    "run_blocking",
     "store_round_trips",
 ]
 
@@ -302,12 +301,3 @@ async def check_reachable(server_url: str) -> None:
 
     async with httpx.AsyncClient(timeout=10.0) as http:
         await health(http, server_url.rstrip("/"))
-
-
-def run_blocking[T](coro: Coroutine[Any, Any, T]) -> T:
-    """Run `coro` on uvloop when installed: the trainer side then costs less CPU."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    return asyncio.run(coro, loop_factory=uvloop.new_event_loop)

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import typer
 
-from rolloutctl.bench.runner import check_reachable, run_blocking
+from rolloutctl.bench.runner import check_reachable
 from rolloutctl.bench.server_process import ServerSpec
 from rolloutctl.errors import InputError
 from rolloutctl.eval.dataset import parse_columns, read_dataset
@@ -27,6 +27,7 @@ from rolloutctl.eval.report import summary_table
 from rolloutctl.eval.results import CONFIG, RunDirectory, default_run_dir
 from rolloutctl.eval.runner import EvalConfig, Grader, Tally, Task
 from rolloutctl.eval.session import Selection, execute, finish, plan_tasks, select_rows
+from rolloutctl.eventloop import run_interruptible
 from rolloutctl.status import ExitStatus
 from rolloutctl.trainer import TrainerConfig
 from rolloutctl.trajectory.render import make_console
@@ -69,7 +70,7 @@ class EvalCommand:
         rows = select_rows(items, self.dataset, selection, _warn)
         grader = load_grader(self.grader) if self.grader else None
         if self.server_url:  # exit 3 before a run directory is made
-            run_blocking(check_reachable(self.server_url))
+            run_interruptible(check_reachable(self.server_url), fast_loop=True)
         run_dir, mode = self._run_directory()
         tasks = plan_tasks(rows, self.epochs, run_dir, mode)
         tally = Tally(total=len(tasks))
@@ -77,7 +78,7 @@ class EvalCommand:
         interrupted = False
         try:
             if tasks:
-                run_blocking(self._execute(tasks, run_dir, tally, grader))
+                run_interruptible(self._execute(tasks, run_dir, tally, grader), fast_loop=True)
         except KeyboardInterrupt:
             interrupted = True
         session = {

@@ -144,6 +144,7 @@ def bench(
     from rolloutctl.bench import runner as benching
     from rolloutctl.bench.report import passed, progress_bar, result_table
     from rolloutctl.bench.server_process import ServerSpec
+    from rolloutctl.eventloop import run_interruptible
     from rolloutctl.server.store import check_store_url
     from rolloutctl.status import ExitStatus
     from rolloutctl.trajectory.render import make_console
@@ -180,7 +181,7 @@ def bench(
         )
     )
     for url in server_url or ():  # exit 3 before the progress bar draws anything
-        benching.run_blocking(benching.check_reachable(url))
+        run_interruptible(benching.check_reachable(url), fast_loop=True)
     console = make_console(use_plain(plain) or json_output, file=sys.stderr)
     with progress_bar(console) as progress:
         if protocol is Protocol.OSMOSIS:
@@ -192,7 +193,7 @@ def bench(
             run = run_osmosis_bench(config, first, spec, progress)
         else:
             run = benching.run_bench(config, server_url or (), spec, progress, replicas)
-        result = benching.run_blocking(run)
+        result = run_interruptible(run, fast_loop=True)
     if json_output:
         typer.echo(json.dumps(result.to_json()))
     else:

@@ -79,10 +79,9 @@ def check(
     Plays the trainer from outside: sends inits, answers the server's chat calls from
     scripts and judges what comes back, each rule on its own.
     """
-    import asyncio
-
     from rolloutctl.check import suite as checking
     from rolloutctl.check.report import render_check_report, report_json
+    from rolloutctl.eventloop import run_interruptible
     from rolloutctl.status import ExitStatus
     from rolloutctl.trajectory.render import make_console
 
@@ -102,7 +101,7 @@ def check(
     except ValueError as exc:
         raise InputError(str(exc)) from None
     run = run_osmosis_checks if osmosis else checking.run_checks
-    report = asyncio.run(run(base_url, options))
+    report = run_interruptible(run(base_url, options))
     if json_output:
         typer.echo(report_json(report))
     else:

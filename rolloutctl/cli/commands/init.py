@@ -137,11 +137,10 @@ def init(
 
 
 def _send(server_url: str, body: dict[str, Any], server_key: str | None) -> dict[str, Any]:
-    import asyncio
-
+    from rolloutctl.eventloop import run_interruptible
     from rolloutctl.remote.init import send_init
 
-    accepted = asyncio.run(send_init(server_url, body, server_key))
+    accepted = run_interruptible(send_init(server_url, body, server_key))
     tools = accepted.get("tools")
     return accepted | {
         "tools": [t for t in tools if isinstance(t, dict)] if isinstance(tools, list) else []

@@ -181,9 +181,8 @@ def run_live(
     `live=False` (the human policy, which prints each turn itself) shows only the summary;
     `osmosis`: over the Osmosis SDK 0.3 protocol instead of v1.
     """
-    import asyncio
-
     from rolloutctl import trial
+    from rolloutctl.eventloop import run_interruptible
     from rolloutctl.status import ExitStatus
     from rolloutctl.trajectory.builder import TrajectoryBuilder
     from rolloutctl.trajectory.live import LiveView
@@ -195,7 +194,7 @@ def run_live(
         run = trial.run_try
         if osmosis:
             from rolloutctl.osmosis.trial import run_try_osmosis as run
-        outcome = asyncio.run(run(agent, options, config, show, view.builder))
+        outcome = run_interruptible(run(agent, options, config, show, view.builder))
     except KeyboardInterrupt:
         view.close()
         traj = view.builder.trajectory() | {"interrupted": True}

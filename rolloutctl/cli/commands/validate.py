@@ -51,16 +51,16 @@ def validate(
     once with arguments built from its schema, and runs one dry rollout in this process
     against the mock trainer's echo policy.
     """
-    import asyncio
     import json
 
+    from rolloutctl.eventloop import run_interruptible
     from rolloutctl.status import ExitStatus
     from rolloutctl.trajectory.render import make_console
     from rolloutctl.validate.report import render_validation_report
     from rolloutctl.validate.validator import validate_agent
 
     agent = resolve_agent(target, example)
-    report = asyncio.run(validate_agent(agent, timeout, parse_metadata(metadata)))
+    report = run_interruptible(validate_agent(agent, timeout, parse_metadata(metadata)))
     if json_output:
         typer.echo(json.dumps(report.to_dict(), indent=2, default=repr))
     else:

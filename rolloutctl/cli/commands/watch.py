@@ -68,8 +68,7 @@ def watch_one(
     send: tuple[str, dict[str, Any], str | None] | None = None,
 ) -> int:
     """Follow one rollout to its completion; `send` (server, init, key) starts it first."""
-    import asyncio
-
+    from rolloutctl.eventloop import run_interruptible
     from rolloutctl.remote.watch import Watcher, follow
     from rolloutctl.status import ExitStatus
     from rolloutctl.trajectory.builder import TrajectoryBuilder
@@ -82,7 +81,7 @@ def watch_one(
         (lambda: _ended(view, trainer_url)) if send is None else (lambda: _start(view, *send))
     )
     try:
-        asyncio.run(follow(trainer_url, Watcher(lambda _: view), rollout_id, subscribed))
+        run_interruptible(follow(trainer_url, Watcher(lambda _: view), rollout_id, subscribed))
     except KeyboardInterrupt:
         view.close()
         renderer.render_summary(view.builder.trajectory() | {"interrupted": True})
@@ -122,8 +121,7 @@ async def _start(
 
 def watch_all(trainer_url: str, view_options: tuple[bool, bool, int, bool]) -> int:
     """Every rollout the trainer sees, until Ctrl-C (the normal way to stop: exit 0)."""
-    import asyncio
-
+    from rolloutctl.eventloop import run_interruptible
     from rolloutctl.remote.watch import Watcher, follow
     from rolloutctl.trajectory.builder import TrajectoryBuilder
     from rolloutctl.trajectory.live import LiveView
@@ -142,7 +140,9 @@ def watch_all(trainer_url: str, view_options: tuple[bool, bool, int, bool]) -> i
 
     watcher = Watcher(make_view)
     try:
-        asyncio.run(follow(trainer_url, watcher, subscribed=announce, on_completion=summarise))
+        run_interruptible(
+            follow(trainer_url, watcher, subscribed=announce, on_completion=summarise)
+        )
     except KeyboardInterrupt:
         return 0
     finally:
