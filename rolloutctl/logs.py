@@ -11,16 +11,24 @@ writing the lines of each 50 ms with one write instead of one each.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import sys
 import time
+from collections.abc import Iterator
 from typing import IO
 
 from rich.console import Console
 
-__all__ = ["BatchingHandler", "JsonLineFormatter", "LineFormatter", "setup_logging"]
+__all__ = [
+    "BatchingHandler",
+    "JsonLineFormatter",
+    "LineFormatter",
+    "in_process_logs",
+    "setup_logging",
+]
 
 _FIELDS = ("rollout_id", "status", "category")  # set by `extra=` on rollout lines
 _UNPRINTABLE = re.compile(r"[^\S ]|[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -168,3 +176,29 @@ def setup_logging(level: str, json_lines: bool, console: Console) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # per-request lines cost too much
+
+
+class _TracebackHandler(logging.Handler):
+    """Writes the tracebacks of failing agents and tools to stderr, and nothing else."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info:
+            trace = logging.Formatter().formatException(record.exc_info)
+            sys.stderr.write(f"{record.getMessage()}:\n{trace}\n")
+
+
+@contextlib.contextmanager
+def in_process_logs(tracebacks: bool = False) -> Iterator[None]:
+    """Silence a server run inside a command that reports its rollouts itself (`try`,
+    `validate`): its log lines would repeat that report on stderr. With `tracebacks`
+    (--debug), the tracebacks of failing agents and tools still reach stderr."""
+    logger = logging.getLogger("rolloutctl")
+    saved = logger.level, logger.propagate, logger.handlers[:]
+    logger.setLevel(logging.DEBUG if tracebacks else logging.CRITICAL + 1)
+    logger.propagate = False
+    logger.handlers[:] = [_TracebackHandler()] if tracebacks else []
+    try:
+        yield
+    finally:
+        logger.setLevel(saved[0])
+        logger.propagate, logger.handlers[:] = saved[1], saved[2]

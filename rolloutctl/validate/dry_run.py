@@ -8,14 +8,12 @@ the trainer) comes back as a finding rather than an exception.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 from rolloutctl.agent.context import Agent
 from rolloutctl.harness import local_stack
+from rolloutctl.logs import in_process_logs
 from rolloutctl.server.retry import RetryPolicy
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.trainer import InitError, TrainerConfig, make_policy
@@ -31,9 +29,10 @@ DRY_RUN_MESSAGES = [
 
 
 async def dry_run(
-    agent: Agent, timeout: float, metadata: dict[str, Any] | None = None
+    agent: Agent, timeout: float, metadata: dict[str, Any] | None = None, tracebacks: bool = False
 ) -> tuple[DryRun, list[Finding]]:
-    """One rollout through the real server and trainer; its problems as findings."""
+    """One rollout through the real server and trainer; its problems as findings
+    (and, with `tracebacks`, the tracebacks of the agent's errors on stderr)."""
     rollout_id = f"validate-{uuid.uuid4().hex[:8]}"
     init = {
         "rollout_id": rollout_id,
@@ -46,7 +45,7 @@ async def dry_run(
         shutdown_grace=1.0,
         retry=RetryPolicy(max_retries=1, initial_delay=0.1, window=5.0, call_timeout=timeout),
     )
-    with _quiet_logs():
+    with in_process_logs(tracebacks):
         async with local_stack(
             agent, settings, TrainerConfig(policy=make_policy("echo")), log_level="critical"
         ) as stack:
@@ -85,15 +84,3 @@ def _dry_run_result(
         why = f"the dry rollout ended as {dry.status} ({dry.error_category}): {dry.error}"
         findings.insert(0, Finding("V021", why))
     return dry, findings
-
-
-@contextlib.contextmanager
-def _quiet_logs() -> Iterator[None]:
-    """The dry run's problems become findings; the same news as log lines would repeat it."""
-    logger = logging.getLogger("rolloutctl")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)

@@ -43,11 +43,15 @@ _TOOL_NAME = re.compile(TOOL_NAME_PATTERN)
 
 
 async def validate_agent(
-    agent: Agent, timeout: float = DRY_RUN_TIMEOUT, metadata: dict[str, Any] | None = None
+    agent: Agent,
+    timeout: float = DRY_RUN_TIMEOUT,
+    metadata: dict[str, Any] | None = None,
+    tracebacks: bool = False,
 ) -> ValidationReport:
     """Check `agent`; the dry rollout may take up to `timeout` seconds.
 
-    `metadata` is what the rollouts carry, for agents whose tools depend on it.
+    `metadata` is what the rollouts carry, for agents whose tools depend on it;
+    `tracebacks` writes the tracebacks of the dry rollout's errors to stderr.
     """
     request = dry_run_request(metadata)
     schemas, findings = static_findings(agent, request)
@@ -55,7 +59,7 @@ async def validate_agent(
     if not any(f.severity is Severity.ERROR for f in findings):
         server_run = [t for t in agent.tools(request) if t.runs_on_server]
         findings += await tool_call_findings(server_run, timeout)
-        dry, dry_findings = await dry_run(agent, timeout, request.metadata)
+        dry, dry_findings = await dry_run(agent, timeout, request.metadata, tracebacks)
         findings += dry_findings
     return ValidationReport(_display_name(agent), schemas, findings, dry)
 

@@ -61,6 +61,7 @@ EPILOG = (
 
 
 def try_(
+    ctx: typer.Context,
     target: Target = None,
     example: Example = None,
     prompt: Prompt = None,
@@ -153,7 +154,10 @@ def try_(
     osmosis = protocol is Protocol.OSMOSIS
     if osmosis and (param or max_turns or max_tokens_total):
         raise InputError("--param, --max-turns and --max-tokens-total are v1 fields")
-    return run_live(options, agent, config, renderer, json_output, save, not human, osmosis)
+    from rolloutctl.logs import in_process_logs
+
+    with in_process_logs(tracebacks=bool(ctx.find_root().params.get("debug"))):
+        return run_live(options, agent, config, renderer, json_output, save, not human, osmosis)
 
 
 def check_save_path(save: Path | None) -> None:

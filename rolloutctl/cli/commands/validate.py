@@ -30,6 +30,7 @@ EPILOG = (
 
 
 def validate(
+    ctx: typer.Context,
     target: Target = None,
     example: Example = None,
     timeout: Annotated[
@@ -60,7 +61,8 @@ def validate(
     from rolloutctl.validate.validator import validate_agent
 
     agent = resolve_agent(target, example)
-    report = run_interruptible(validate_agent(agent, timeout, parse_metadata(metadata)))
+    debug = bool(ctx.find_root().params.get("debug"))
+    report = run_interruptible(validate_agent(agent, timeout, parse_metadata(metadata), debug))
     if json_output:
         typer.echo(json.dumps(report.to_dict(), indent=2, default=repr))
     else:
