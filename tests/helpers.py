@@ -180,3 +180,10 @@ def running_redis(directory: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+def assert_plain_text(text: str) -> None:
+    """What --plain promises: no escape codes, no box drawing, no padding at line ends."""
+    assert "\x1b" not in text
+    assert not set(text) & set("─│┃━┏┓┗┛┡┩└┘┌┐╇╈┼├┤"), text
+    assert all(line == line.rstrip() for line in text.splitlines()), text

@@ -13,9 +13,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-__all__ = ["BUSY", "BenchResult", "passed", "progress_bar", "result_table"]
+__all__ = ["BUSY", "BenchResult", "passed", "progress_bar", "result_rows"]
 
 BUSY = 0.9  # a process using this share of one core or more is taken as the bound
 
@@ -97,13 +96,8 @@ def _counts(result: BenchResult) -> str:
     )
 
 
-def result_table(result: BenchResult) -> Table:
+def result_rows(result: BenchResult) -> list[tuple[str, str]]:
     """The human summary: throughput, latency, costs, and everything that went wrong."""
-    table = Table(
-        title=f"rolloutctl bench: {result.server}", show_header=False, title_justify="left"
-    )
-    table.add_column(style="bold")
-    table.add_column()
     latency = result.latency_ms
     rows = [
         (
@@ -144,9 +138,7 @@ def result_table(result: BenchResult) -> Table:
     ]
     if result.error_categories:
         rows.insert(4, ("error kinds", _pairs(result.error_categories)))
-    for name, value in rows:
-        table.add_row(name, value)
-    return table
+    return rows
 
 
 def _servers(result: BenchResult) -> str:

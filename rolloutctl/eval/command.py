@@ -23,11 +23,12 @@ from rolloutctl.bench.server_process import ServerSpec
 from rolloutctl.errors import InputError
 from rolloutctl.eval.dataset import parse_columns, read_dataset
 from rolloutctl.eval.progress import showing_progress
-from rolloutctl.eval.report import summary_table
+from rolloutctl.eval.report import summary_rows
 from rolloutctl.eval.results import CONFIG, RunDirectory, default_run_dir
 from rolloutctl.eval.runner import EvalConfig, Grader, Tally, Task
 from rolloutctl.eval.session import Selection, execute, finish, plan_tasks, select_rows
 from rolloutctl.eventloop import run_interruptible
+from rolloutctl.report_table import print_rows
 from rolloutctl.status import ExitStatus
 from rolloutctl.trainer import TrainerConfig
 from rolloutctl.trajectory.render import make_console
@@ -173,7 +174,8 @@ class EvalCommand:
         if self.json_output:
             typer.echo(json.dumps(summary))
         else:
-            make_console(self.plain).print(summary_table(summary))
+            rows = summary_rows(summary)
+            print_rows(make_console(self.plain), "eval summary", rows, self.plain)
 
 
 def load_grader(target: str) -> Grader:

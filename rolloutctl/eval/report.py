@@ -1,28 +1,16 @@
-"""The end-of-run summary as a table (rich, or plain text with `--plain`)."""
+"""The end-of-run summary: its (label, value) rows, for `report_table.print_rows`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rich.table import Table
-
 from rolloutctl.trajectory.summary import format_ms
 
 __all__ = [
     "summary_rows",
-    "summary_table",
 ]
 
 FAILED_SHOWN = 20
-
-
-def summary_table(summary: dict[str, Any]) -> Table:
-    table = Table(title="eval summary", show_header=False, title_justify="left")
-    table.add_column("what", style="bold")
-    table.add_column("value")
-    for key, value in summary_rows(summary):
-        table.add_row(key, value)
-    return table
 
 
 def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:

@@ -23,7 +23,7 @@ from rolloutctl.protocol import INIT_PATH
 from rolloutctl.server.app import create_app
 from rolloutctl.server.callbacks import RetryPolicy
 from rolloutctl.server.settings import ServerSettings
-from tests.helpers import CLI_BOUND, rolloutctl_bin, run_server
+from tests.helpers import CLI_BOUND, assert_plain_text, rolloutctl_bin, run_server
 
 SMALL = BenchConfig(rollouts=20, concurrency=4, warmup=2, timeout=60.0, final_wait=1.0)
 PATIENT_RETRY = RetryPolicy(max_retries=8, initial_delay=0.01, window=30.0, call_timeout=30.0)
@@ -143,7 +143,13 @@ def test_cli_table_against_a_server_url() -> None:
         child.expect("10 accepted: 10 completed, 0 ERROR, 0 lost")
         child.expect(pexpect.EOF)
         child.close()
-    assert child.exitstatus == 0
+        assert child.exitstatus == 0
+        plain = subprocess.run(
+            [rolloutctl_bin(), *argv, "--plain"], capture_output=True, text=True, timeout=CLI_BOUND
+        )
+    assert plain.returncode == 0, plain.stderr
+    assert "10 accepted: 10 completed" in plain.stdout
+    assert_plain_text(plain.stdout)
 
 
 def test_cli_errors_are_one_line() -> None:

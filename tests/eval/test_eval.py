@@ -9,7 +9,7 @@ import pexpect
 import pytest
 
 from tests.eval.conftest import records, run_cli, write_jsonl
-from tests.helpers import CLI_BOUND, rolloutctl_bin
+from tests.helpers import CLI_BOUND, assert_plain_text, rolloutctl_bin
 from tests.trajectory.openai_format import problems
 
 # Each test runs the real binary (and a spawned server) a few times: slow on a busy machine.
@@ -256,6 +256,7 @@ def test_plain_summary_and_progress_lines_off_a_terminal(arithmetic, tmp_path):
     for label in ("status", "reward", "pass rate", "latency", "per rollout", "violations"):
         assert label in result.stdout
     assert "\x1b[" not in result.stdout
+    assert_plain_text(result.stdout)
 
 
 def test_usage_errors_are_one_line(tmp_path, arithmetic):

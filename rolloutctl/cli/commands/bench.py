@@ -142,9 +142,10 @@ def bench(
     import sys
 
     from rolloutctl.bench import runner as benching
-    from rolloutctl.bench.report import passed, progress_bar, result_table
+    from rolloutctl.bench.report import passed, progress_bar, result_rows
     from rolloutctl.bench.server_process import ServerSpec
     from rolloutctl.eventloop import run_interruptible
+    from rolloutctl.report_table import print_rows
     from rolloutctl.server.store import check_store_url
     from rolloutctl.status import ExitStatus
     from rolloutctl.trajectory.render import make_console
@@ -197,5 +198,7 @@ def bench(
     if json_output:
         typer.echo(json.dumps(result.to_json()))
     else:
-        make_console(use_plain(plain)).print(result_table(result))
+        plain = use_plain(plain)
+        title = f"rolloutctl bench: {result.server}"
+        print_rows(make_console(plain), title, result_rows(result), plain)
     return ExitStatus.SUCCESS if passed(result) else ExitStatus.FAILURE
