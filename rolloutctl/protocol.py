@@ -17,6 +17,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from rolloutctl.agent.context import RolloutMetrics
+from rolloutctl.status import ErrorCategory
 
 __all__ = [
     "CHAT_FIELDS",
@@ -45,16 +46,6 @@ CHAT_FIELDS = ("model", "rollout_id", "messages")  # set by the protocol, never 
 class Status(StrEnum):
     COMPLETED = "COMPLETED"
     ERROR = "ERROR"
-
-
-class ErrorCategory(StrEnum):
-    TIMEOUT = "timeout"
-    TRAINER_SERVER_ERROR = "trainer_server_error"
-    TRAINER_CLIENT_ERROR = "trainer_client_error"
-    CONNECTION_ERROR = "connection_error"
-    AGENT_ERROR = "agent_error"
-    SHUTDOWN = "shutdown"
-    INTERNAL_ERROR = "internal_error"
 
 
 class _Body(BaseModel):

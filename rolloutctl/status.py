@@ -1,8 +1,11 @@
-"""Exit statuses shared by every command, so scripts can rely on them."""
+"""Exit statuses shared by every command, and the ERROR categories of a rollout.
 
-from enum import IntEnum
+Both are plain enums with no dependencies, so `errors` can use them at start-up.
+"""
 
-__all__ = ["ExitStatus"]
+from enum import IntEnum, StrEnum
+
+__all__ = ["ErrorCategory", "ExitStatus"]
 
 
 class ExitStatus(IntEnum):
@@ -11,3 +14,15 @@ class ExitStatus(IntEnum):
     USAGE = 2  # usage or input error: bad option, bad target, unreadable file
     CANNOT_START = 3  # port in use, server did not come up
     INTERRUPTED = 130
+
+
+class ErrorCategory(StrEnum):
+    """The `error_category` of an ERROR completion (PROTOCOL.md)."""
+
+    TIMEOUT = "timeout"
+    TRAINER_SERVER_ERROR = "trainer_server_error"
+    TRAINER_CLIENT_ERROR = "trainer_client_error"
+    CONNECTION_ERROR = "connection_error"
+    AGENT_ERROR = "agent_error"
+    SHUTDOWN = "shutdown"
+    INTERNAL_ERROR = "internal_error"

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rolloutctl.agent.context import Agent
+from rolloutctl.errors import InitError, InitRefused
 from rolloutctl.events import Event
 from rolloutctl.harness import LocalStack, local_stack
 from rolloutctl.server.settings import ServerSettings
-from rolloutctl.trainer import InitError, InitRefused, Subscription, TrainerConfig
+from rolloutctl.trainer import Subscription, TrainerConfig
 from rolloutctl.trajectory.builder import RenderItem, TrajectoryBuilder
 
 __all__ = [

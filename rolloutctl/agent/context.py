@@ -16,20 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rolloutctl.agent.tools import Tool
-from rolloutctl.errors import AgentError
+from rolloutctl.errors import BadModelResponse, TurnLimitReached
 
 __all__ = [
     "Agent",
-    "BadModelResponse",
     "ChatResult",
     "LLMBackend",
     "Message",
-    "RolloutAborted",
     "RolloutContext",
     "RolloutMetrics",
     "RolloutRequest",
     "RolloutResult",
-    "TurnLimitReached",
 ]
 
 log = logging.getLogger("rolloutctl.agent")
@@ -88,18 +85,6 @@ class ChatResult:
     @property
     def content(self) -> str:
         return self.message.get("content") or ""
-
-
-class BadModelResponse(AgentError, ValueError):
-    """The model backend answered 2xx with something that is not a chat completion."""
-
-
-class TurnLimitReached(AgentError):
-    """Raised by `ctx.chat` when the rollout has used all of its `max_turns`."""
-
-
-class RolloutAborted(AgentError):
-    """Raise from `run` to end the rollout as ERROR (`agent_error`) with this message as is."""
 
 
 class Agent:

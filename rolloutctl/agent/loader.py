@@ -13,12 +13,11 @@ from pathlib import Path
 from types import ModuleType
 
 from rolloutctl.agent.context import Agent
-from rolloutctl.errors import InputError
+from rolloutctl.errors import TargetError
 
 __all__ = [
     "AGENT_HOOK",
     "DEFAULT_ATTR",
-    "TargetError",
     "example_names",
     "examples_dir",
     "load_agent",
@@ -28,10 +27,6 @@ __all__ = [
 
 DEFAULT_ATTR = "agent"
 AGENT_HOOK = "__rolloutctl_agent__"  # a method returning the Agent an object stands for
-
-
-class TargetError(InputError):
-    """The agent target cannot be loaded; the message is one readable line."""
 
 
 def examples_dir() -> Path:

@@ -17,15 +17,11 @@ from typing import Any, get_type_hints
 
 from pydantic import TypeAdapter, ValidationError
 
-from rolloutctl.errors import AgentError
+from rolloutctl.errors import ToolArgumentError
 
-__all__ = ["Tool", "ToolArgumentError", "tool"]
+__all__ = ["Tool", "tool"]
 
 _ARG_LINE = re.compile(r"^\s*(\w+)\s*(?:\([^)]*\))?\s*:\s*(.+)$")
-
-
-class ToolArgumentError(AgentError, ValueError):
-    """The model sent arguments that do not fit the tool's schema."""
 
 
 class Tool:

@@ -27,10 +27,11 @@ from rolloutctl.bench.procstats import PeakRss, ProcSample, machine_cpu, sample,
 from rolloutctl.bench.report import BenchResult
 from rolloutctl.bench.server_process import ProcessSpec, ServerSpec, spawn_servers
 from rolloutctl.bench.tally import Phase, add_costs, add_machine, percentiles
+from rolloutctl.errors import InitError, InitRefused
 from rolloutctl.harness import serve_app
 from rolloutctl.net.http_pool import HttpPool
 from rolloutctl.server.store import shown_store
-from rolloutctl.trainer import InitError, InitRefused, MockTrainer, TrainerConfig
+from rolloutctl.trainer import MockTrainer, TrainerConfig
 from rolloutctl.trainer import make_policy as make_trainer_policy
 
 __all__ = [

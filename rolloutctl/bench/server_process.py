@@ -21,7 +21,7 @@ from typing import IO, Protocol
 
 import httpx
 
-from rolloutctl.errors import CannotStartError
+from rolloutctl.errors import ServerStartError
 from rolloutctl.net.http_pool import HttpPool
 
 __all__ = [
@@ -29,7 +29,6 @@ __all__ = [
     "STOP_TIMEOUT",
     "ProcessSpec",
     "ServerSpec",
-    "ServerStartError",
     "SpawnedServer",
     "spawn_servers",
 ]
@@ -43,10 +42,6 @@ _SERVE_ENV = (
     "ROLLOUT_TIMEOUT_SECONDS",
     "HTTP_CLIENT_TIMEOUT",
 )
-
-
-class ServerStartError(CannotStartError):
-    """The server under test did not come up; the message ends with its last stderr line."""
 
 
 class ProcessSpec(Protocol):

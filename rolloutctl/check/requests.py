@@ -16,14 +16,13 @@ import httpx
 from rolloutctl.check.outcome import Watch
 from rolloutctl.check.script import answer
 from rolloutctl.check.session import DROP, CheckStatus, Session, Verdict, judge
-from rolloutctl.errors import CannotStartError
+from rolloutctl.errors import ServerUnreachable
 
 __all__ = [
     "BAD_INITS",
     "DUPLICATES",
     "HOLD",
     "STATES",
-    "ServerUnreachable",
     "bad_init_422",
     "health",
     "idempotency",
@@ -54,10 +53,6 @@ BAD_INITS: list[tuple[str, str, Any]] = [  # (field, what is wrong, the value se
 DUPLICATES = 8  # concurrent repeats of one init
 HOLD = 0.5  # seconds the idempotency rollout's chat answer is held, so repeats meet it running
 STATES = ("queued", "running", "completed", "error", "delivery_failed")
-
-
-class ServerUnreachable(CannotStartError):
-    """The server under test refused or dropped the connection: nothing else can be checked."""
 
 
 async def health(http: httpx.AsyncClient, server_url: str) -> Verdict:

@@ -21,9 +21,10 @@ from pydantic import ValidationError
 
 from rolloutctl.check.outcome import Outcome, Watch
 from rolloutctl.check.script import answer
+from rolloutctl.errors import InitError, InitRefused
 from rolloutctl.protocol import INIT_PATH, ToolSchema
 from rolloutctl.schema.lint import schema_problems, schema_warnings
-from rolloutctl.trainer import InitError, InitRefused, MockTrainer
+from rolloutctl.trainer import MockTrainer
 from rolloutctl.trainer.policies.script import ScriptEntry
 
 __all__ = [

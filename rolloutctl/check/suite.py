@@ -24,8 +24,8 @@ import httpx
 from rolloutctl.check import requests as requests
 from rolloutctl.check import rollouts as rollouts
 from rolloutctl.check.names import CHECK_NAMES
-from rolloutctl.check.requests import ServerUnreachable
 from rolloutctl.check.session import CheckOptions, CheckStatus, Session, Verdict
+from rolloutctl.errors import ServerUnreachable
 from rolloutctl.harness import serve_app
 from rolloutctl.net.http_pool import SHORT_KEEPALIVE
 from rolloutctl.redaction import one_line

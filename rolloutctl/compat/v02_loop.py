@@ -21,7 +21,7 @@ from rolloutctl.agent import context as agent_api
 from rolloutctl.agent.context import RolloutMetrics
 from rolloutctl.agent.tools import Tool
 from rolloutctl.compat.v02_models import CompletionsResult, RolloutRequest
-from rolloutctl.errors import AgentError
+from rolloutctl.errors import AgentError, RolloutAborted
 from rolloutctl.server.app import create_app as create_server_app
 from rolloutctl.server.settings import ServerSettings
 
@@ -155,7 +155,7 @@ class LoopAgent(agent_api.Agent):
         if result.status == "ERROR":
             if result.final_messages:
                 ctx.messages = list(result.final_messages)
-            raise agent_api.RolloutAborted(result.error_message or "the agent reported an error")
+            raise RolloutAborted(result.error_message or "the agent reported an error")
         return agent_api.RolloutResult(result.finish_reason, list(result.final_messages))
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rolloutctl.errors import InputError
+from rolloutctl.errors import DatasetError, InputError
 
 FIELDS = (
     "messages",
@@ -29,17 +29,12 @@ FIELDS = (
 
 __all__ = [
     "BadRow",
-    "DatasetError",
     "Row",
     "parse_columns",
     "parse_row_spec",
     "read_dataset",
 ]
 _JSON_FIELDS = ("messages", "metadata", "completion_params")  # JSON text in a CSV cell
-
-
-class DatasetError(InputError):
-    """The dataset cannot be read, or a row is unusable; the message names FILE:LINE."""
 
 
 @dataclass(frozen=True, slots=True)

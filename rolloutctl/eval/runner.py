@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from rolloutctl.errors import InitError, InitRefused
 from rolloutctl.eval.dataset import Row
 from rolloutctl.eval.results import Outcome, RunDirectory
 from rolloutctl.events import Event
 from rolloutctl.harness import LocalStack
-from rolloutctl.trainer import InitError, InitRefused
 from rolloutctl.trajectory.builder import TrajectoryBuilder
 from rolloutctl.trajectory.summary import summarize
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from rolloutctl.bench.runner import quiet_trainer_logs
 from rolloutctl.bench.server_process import ServerSpec, spawn_servers
-from rolloutctl.errors import InputError
-from rolloutctl.eval.dataset import BadRow, DatasetError, Row, parse_row_spec
+from rolloutctl.errors import DatasetError, InputError
+from rolloutctl.eval.dataset import BadRow, Row, parse_row_spec
 from rolloutctl.eval.results import RunDirectory
 from rolloutctl.eval.runner import EvalConfig, EvalRunner, Grader, Tally, Task
 from rolloutctl.eval.stats import summarize_outcomes

@@ -9,13 +9,9 @@ from __future__ import annotations
 import errno
 import socket
 
-from rolloutctl.errors import CannotStartError
+from rolloutctl.errors import CannotBind
 
-__all__ = ["CannotBind", "bind_socket", "socket_url"]
-
-
-class CannotBind(CannotStartError):
-    """A server could not start (port in use, address not available, failed start-up)."""
+__all__ = ["bind_socket", "socket_url"]
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -23,8 +23,8 @@ from rolloutctl.bench.report import BenchResult
 from rolloutctl.bench.runner import Bench, BenchConfig, Progress, calculator_init, run_bench
 from rolloutctl.bench.server_process import ServerSpec
 from rolloutctl.bench.tally import Phase
+from rolloutctl.errors import InitError, InitRefused
 from rolloutctl.osmosis.driver import OsmosisRequest, drive_rollout
-from rolloutctl.trainer import InitError, InitRefused
 from rolloutctl.trainer.starter import RolloutHandle
 
 __all__ = ["OsmosisBench", "run_osmosis_bench"]

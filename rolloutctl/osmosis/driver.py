@@ -22,9 +22,10 @@ import httpx
 from osmosis_ai.rollout.client import RolloutClient, RolloutProtocolError
 from osmosis_ai.rollout.types import RolloutResultResponse
 
+from rolloutctl.errors import InitError, InitRefused
 from rolloutctl.events import EventKind
 from rolloutctl.harness import serve_app
-from rolloutctl.trainer import InitError, InitRefused, MockTrainer, TrainerConfig
+from rolloutctl.trainer import MockTrainer, TrainerConfig
 from rolloutctl.trainer.osmosis import chat_base_url, expect_rollout, record_result
 from rolloutctl.trajectory.builder import TrajectoryBuilder
 

@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 
 from osmosis_ai.rollout import Grader, GraderContext
 
-from rolloutctl.agent.loader import TargetError, load_attribute
+from rolloutctl.agent.loader import load_attribute
+from rolloutctl.errors import TargetError
 from rolloutctl.osmosis.workflow import REWARD_METRIC
 
 __all__ = ["AgentRewardGrader", "FunctionGrader", "final_answer", "load_grader"]

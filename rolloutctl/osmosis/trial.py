@@ -15,12 +15,13 @@ from osmosis_ai.rollout import Grader
 from osmosis_ai.rollout.client import RolloutClient
 
 from rolloutctl.agent.context import Agent
+from rolloutctl.errors import InitError, InitRefused
 from rolloutctl.events import Event
 from rolloutctl.harness import TRAINER_SHUTDOWN_GRACE, serve_app
 from rolloutctl.osmosis.driver import OsmosisRequest, drive_rollout, osmosis_trajectory
 from rolloutctl.osmosis.serve import create_osmosis_app
 from rolloutctl.server.settings import ServerSettings
-from rolloutctl.trainer import InitError, InitRefused, MockTrainer, TrainerConfig
+from rolloutctl.trainer import MockTrainer, TrainerConfig
 from rolloutctl.trajectory.builder import RenderItem, TrajectoryBuilder
 from rolloutctl.trial import TryOptions, TryOutcome, _pump, build_init
 

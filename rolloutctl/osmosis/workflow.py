@@ -21,16 +21,14 @@ from osmosis_ai.rollout import (
 )
 
 from rolloutctl.agent.context import Agent, LLMBackend, RolloutContext, RolloutRequest
-from rolloutctl.errors import AgentError
+from rolloutctl.errors import RolloutFailed, RolloutFailure, RolloutTimedOut
 from rolloutctl.protocol import ErrorCategory
 from rolloutctl.server.callbacks import RetryPolicy, TrainerClient
-from rolloutctl.server.runner import RolloutFailure, execute
+from rolloutctl.server.runner import execute
 
 __all__ = [
     "AdapterOptions",
     "AgentAdapterWorkflow",
-    "RolloutFailed",
-    "RolloutTimedOut",
     "adapter_workflow",
     "chat_backend",
 ]
@@ -38,14 +36,6 @@ __all__ = [
 CHAT_SUFFIX = "/chat/completions"
 MODEL = "osmosis-rollout"  # the model name the SDK's own integrations send
 REWARD_METRIC = "agent_reward"  # how the agent's reward reaches the grader (graders see metrics)
-
-
-class RolloutFailed(AgentError):
-    """The agent's rollout failed; the message starts with rolloutctl's error category."""
-
-
-class RolloutTimedOut(RolloutFailed, TimeoutError):
-    """The rollout ran past its time limit; a TimeoutError, so the SDK reports `timeout`."""
 
 
 @dataclass(frozen=True)

@@ -13,22 +13,14 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from rolloutctl.errors import CannotStartError, RolloutctlError
+from rolloutctl.errors import StreamEnded, TrainerUnreachable
 from rolloutctl.events import Event, EventKind
 from rolloutctl.protocol import COMPLETED_PATH
 
-__all__ = ["EVENTS_PATH", "StreamEnded", "TrainerUnreachable", "open_events", "past_completion"]
+__all__ = ["EVENTS_PATH", "open_events", "past_completion"]
 
 
 EVENTS_PATH = "/v1/events"
-
-
-class TrainerUnreachable(CannotStartError):
-    """Nothing answers at the trainer URL, or it does not serve the event stream."""
-
-
-class StreamEnded(RolloutctlError):
-    """The trainer closed the event stream (it stopped) before the watched rollout ended."""
 
 
 @contextlib.asynccontextmanager

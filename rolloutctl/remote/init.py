@@ -13,15 +13,11 @@ from typing import Any
 
 import httpx
 
-from rolloutctl.errors import CannotStartError, InputError, RolloutctlError
+from rolloutctl.errors import CannotStartError, InitRefused, InputError
 from rolloutctl.protocol import INIT_PATH
 from rolloutctl.redaction import one_line
 
-__all__ = ["InitNotAccepted", "read_messages", "send_init"]
-
-
-class InitNotAccepted(RolloutctlError):
-    """The server answered the init with something other than 202 (exit 1)."""
+__all__ = ["read_messages", "send_init"]
 
 
 def read_messages(path: Path) -> list[dict[str, Any]]:
@@ -57,7 +53,5 @@ async def send_init(
     if response.status_code != 202:
         detail = body.get("detail", body) if isinstance(body, dict) else body
         shown = detail if isinstance(detail, str) else json.dumps(detail, default=str)
-        raise InitNotAccepted(
-            f"init refused with HTTP {response.status_code}: {one_line(shown, *secrets)}"
-        )
+        raise InitRefused(response.status_code, one_line(shown, *secrets))
     return body if isinstance(body, dict) else {}

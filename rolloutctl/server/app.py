@@ -16,10 +16,10 @@ from starlette.types import ASGIApp, Scope
 
 from rolloutctl import __version__
 from rolloutctl.agent.context import Agent
+from rolloutctl.errors import StoreUnavailable
 from rolloutctl.protocol import INIT_PATH, InitRequest
 from rolloutctl.server.core import ServerCore, bearer_ok, read_body, status_json
 from rolloutctl.server.settings import ServerSettings
-from rolloutctl.server.store import StoreUnavailable
 
 __all__ = ["InboundKeyMiddleware", "RolloutApp", "create_app", "routes_app"]
 

@@ -19,7 +19,7 @@ import httpx
 import orjson
 
 from rolloutctl import __version__
-from rolloutctl.errors import RolloutctlError
+from rolloutctl.errors import TrainerError
 from rolloutctl.net.http_pool import (
     Header,
     HttpPool,
@@ -36,7 +36,6 @@ __all__ = [
     "HttpPool",
     "RetryPolicy",
     "TrainerClient",
-    "TrainerError",
     "default_pool",
     "encode_body",
 ]
@@ -44,33 +43,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 MAX_REPLY_DEPTH = 254  # orjson's encoding limit, which the next chat request must pass
 _USER_AGENT = f"rolloutctl/{__version__}".encode()
-
-
-class TrainerError(RolloutctlError):
-    """A trainer call that failed for good; `category` is its ERROR category in PROTOCOL.md."""
-
-    def __init__(
-        self,
-        message: str,
-        category: ErrorCategory,
-        status_code: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.category = category
-        self.status_code = status_code
-        self.retry_after = retry_after
-        self.attempts = 1
-
-    @property
-    def retryable(self) -> bool:
-        if self.status_code is None:
-            return self.category in (ErrorCategory.TIMEOUT, ErrorCategory.CONNECTION_ERROR)
-        return is_retryable(self.status_code)
-
-    def __str__(self) -> str:
-        return self.message if self.attempts == 1 else f"{self.message} ({self.attempts} tries)"
 
 
 @dataclass
@@ -155,7 +127,7 @@ class TrainerClient:
             await asyncio.sleep(delay)
 
     def _retry_delay(self, error: TrainerError, attempt: int, started: float) -> float | None:
-        if not error.retryable:
+        if not _retryable(error):
             return None
         elapsed = time.monotonic() - started
         return self._policy.next_delay(attempt, elapsed, error.retry_after)
@@ -187,6 +159,12 @@ class TrainerClient:
     def _scrub(self, text: str) -> str:
         """One line, with the api_key masked should a trainer echo it back."""
         return one_line(text, self._secret)
+
+
+def _retryable(error: TrainerError) -> bool:
+    if error.status_code is None:
+        return error.category in (ErrorCategory.TIMEOUT, ErrorCategory.CONNECTION_ERROR)
+    return is_retryable(error.status_code)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -22,11 +22,12 @@ from pydantic import ValidationError
 from starlette.types import Scope
 
 from rolloutctl.agent.context import Agent
+from rolloutctl.errors import AgentToolsError, ServerBusy, StoreUnavailable
 from rolloutctl.net.http_pool import Header, HttpPool
 from rolloutctl.protocol import INIT_PATH, InitRequest
-from rolloutctl.server.manager import AgentToolsError, RolloutManager, ServerBusy
+from rolloutctl.server.manager import RolloutManager
 from rolloutctl.server.settings import ServerSettings
-from rolloutctl.server.store import StoreUnavailable, open_store
+from rolloutctl.server.store import open_store
 
 __all__ = [
     "EVICT_INTERVAL",

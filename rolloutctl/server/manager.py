@@ -19,12 +19,11 @@ from typing import Any
 
 from rolloutctl.agent.context import Agent, RolloutContext, RolloutRequest, RolloutResult
 from rolloutctl.agent.tools import Tool
-from rolloutctl.errors import AgentError, RolloutctlError
+from rolloutctl.errors import AgentToolsError, RolloutFailure, ServerBusy
 from rolloutctl.protocol import ErrorCategory, InitRequest
 from rolloutctl.server.callbacks import HttpPool, TrainerClient, encode_body
 from rolloutctl.server.limits import Slots
 from rolloutctl.server.runner import (
-    RolloutFailure,
     build_payload,
     execute,
     kept_payload,
@@ -34,17 +33,9 @@ from rolloutctl.server.runner import (
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.server.store import RecordStore, RolloutRecord, RolloutState
 
-__all__ = ["AgentToolsError", "RolloutManager", "ServerBusy"]
+__all__ = ["RolloutManager", "ServerBusy"]
 
 log = logging.getLogger("rolloutctl.server")
-
-
-class ServerBusy(RolloutctlError):
-    """The server is draining or its queue is full: answer 503 with Retry-After."""
-
-
-class AgentToolsError(AgentError):
-    """The agent could not list its tools for an init: answer 500, start nothing."""
 
 
 class RolloutManager:

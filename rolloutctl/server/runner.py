@@ -14,22 +14,24 @@ import orjson
 
 from rolloutctl.agent.context import (
     Agent,
-    BadModelResponse,
     LLMBackend,
-    RolloutAborted,
     RolloutContext,
     RolloutMetrics,
     RolloutRequest,
     RolloutResult,
+)
+from rolloutctl.errors import (
+    BadModelResponse,
+    RolloutAborted,
+    RolloutFailure,
+    TrainerError,
     TurnLimitReached,
 )
-from rolloutctl.errors import RolloutctlError
 from rolloutctl.protocol import ErrorCategory, InitRequest
-from rolloutctl.server.callbacks import TrainerClient, TrainerError
+from rolloutctl.server.callbacks import TrainerClient
 from rolloutctl.server.limits import TimeLimit
 
 __all__ = [
-    "RolloutFailure",
     "build_payload",
     "execute",
     "kept_payload",
@@ -39,14 +41,6 @@ __all__ = [
 
 
 _METRIC_FIELDS = tuple(f.name for f in fields(RolloutMetrics))  # numbers: no deep copy needed
-
-
-class RolloutFailure(RolloutctlError):
-    """Ends a rollout as ERROR with a protocol error category."""
-
-    def __init__(self, category: ErrorCategory, message: str) -> None:
-        super().__init__(message)
-        self.category = category
 
 
 def to_rollout_request(init: InitRequest) -> RolloutRequest:

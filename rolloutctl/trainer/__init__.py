@@ -1,10 +1,11 @@
 """The mock trainer: the training side of the Remote Rollout Protocol as a tool."""
 
+from rolloutctl.errors import InitError, InitRefused, PolicyError
 from rolloutctl.trainer.bus import Subscription
 from rolloutctl.trainer.mock import MockTrainer, TrainerConfig
-from rolloutctl.trainer.policies.base import Policy, PolicyError, Reply, Turn
+from rolloutctl.trainer.policies.base import Policy, Reply, Turn
 from rolloutctl.trainer.policies.registry import POLICY_NAMES, make_policy
-from rolloutctl.trainer.starter import InitError, InitRefused, RolloutHandle
+from rolloutctl.trainer.starter import RolloutHandle
 from rolloutctl.trainer.violations import Violation
 
 __all__ = [

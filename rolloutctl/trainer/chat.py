@@ -14,10 +14,11 @@ import time
 from typing import TYPE_CHECKING, Any
 from zlib import crc32
 
+from rolloutctl.errors import UpstreamError
 from rolloutctl.events import EventKind
 from rolloutctl.trainer.asgi import JsonAnswer
 from rolloutctl.trainer.fake_tokens import logprobs_for, message_ids, prompt_ids
-from rolloutctl.trainer.policies.base import Policy, Reply, Turn, UpstreamError
+from rolloutctl.trainer.policies.base import Policy, Reply, Turn
 from rolloutctl.trainer.records import UNAUTHORIZED, Records, TrainerRolloutRecord
 from rolloutctl.trainer.violations import history_breach, params_finding, tool_message_findings
 

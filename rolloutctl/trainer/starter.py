@@ -10,7 +10,7 @@ import httpx
 import orjson
 from pydantic import ValidationError
 
-from rolloutctl.errors import RolloutctlError
+from rolloutctl.errors import InitError, InitRefused
 from rolloutctl.events import EventKind
 from rolloutctl.net.http_pool import HttpPool, PoolResponse
 from rolloutctl.protocol import INIT_PATH, InitResponse
@@ -19,8 +19,6 @@ from rolloutctl.trainer.records import Records, TrainerRolloutRecord
 
 __all__ = [
     "INIT_TIMEOUT_S",
-    "InitError",
-    "InitRefused",
     "RolloutHandle",
     "Starter",
     "api_key_of",
@@ -28,18 +26,6 @@ __all__ = [
 ]
 
 INIT_TIMEOUT_S = 30.0
-
-
-class InitError(RolloutctlError):
-    """The init could not be delivered (connection failure, timeout)."""
-
-
-class InitRefused(InitError):
-    """The RolloutServer answered the init with something other than 202."""
-
-    def __init__(self, status_code: int, detail: Any) -> None:
-        super().__init__(f"init refused with HTTP {status_code}: {detail}")
-        self.status_code, self.detail = status_code, detail
 
 
 @dataclass

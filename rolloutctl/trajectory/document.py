@@ -36,7 +36,7 @@ from typing import Any
 import orjson
 
 from rolloutctl import __version__
-from rolloutctl.errors import InputError
+from rolloutctl.errors import TrajectoryFormatError
 from rolloutctl.trajectory.formats import Imported, read_foreign
 
 __all__ = [
@@ -44,7 +44,6 @@ __all__ = [
     "SECRET_KEYS",
     "TOKEN_FIELDS",
     "VERSION",
-    "TrajectoryFormatError",
     "blank_trajectory",
     "check_native",
     "conversation",
@@ -64,10 +63,6 @@ VERSION = 1
 SECRET_KEYS = frozenset({"api_key", "llm_api_key", "authorization"})
 TOKEN_FIELDS = ("token_ids", "logprobs", "prompt_token_ids")
 _OBJECT_LISTS = ("turns", "final_added", "tools", "violations")
-
-
-class TrajectoryFormatError(InputError, ValueError):
-    """A file that is no trajectory this version can read; the message is one line."""
 
 
 def scrub(value: Any) -> Any:

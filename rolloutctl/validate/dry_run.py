@@ -12,11 +12,12 @@ import uuid
 from typing import Any
 
 from rolloutctl.agent.context import Agent
+from rolloutctl.errors import InitError
 from rolloutctl.harness import local_stack
 from rolloutctl.logs import in_process_logs
 from rolloutctl.server.retry import RetryPolicy
 from rolloutctl.server.settings import ServerSettings
-from rolloutctl.trainer import InitError, TrainerConfig, make_policy
+from rolloutctl.trainer import TrainerConfig, make_policy
 from rolloutctl.validate.report import DryRun, Finding
 
 __all__ = ["DRY_RUN_MESSAGES", "DRY_RUN_TIMEOUT", "dry_run"]

@@ -9,7 +9,8 @@ from typing import Literal
 import pytest
 
 from rolloutctl import RolloutContext, RolloutRequest, ToolLoopAgent, tool
-from rolloutctl.agent.loader import TargetError, example_names, load_agent, load_example
+from rolloutctl.agent.loader import example_names, load_agent, load_example
+from rolloutctl.errors import TargetError
 
 
 @tool

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from rolloutctl.agent.context import RolloutRequest as AgentRequest
-from rolloutctl.agent.loader import TargetError, load_agent
+from rolloutctl.agent.loader import load_agent
 from rolloutctl.compat.osmosis_v02 import (
     CompletionsResult,
     LoopAgent,
@@ -29,6 +29,7 @@ from rolloutctl.compat.osmosis_v02 import (
     RolloutResult,
     create_app,
 )
+from rolloutctl.errors import TargetError
 from tests.helpers import free_port, rolloutctl_bin, run_server
 from tests.recording_trainer import assistant
 

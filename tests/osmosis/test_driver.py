@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from rolloutctl.agent.loader import load_example
+from rolloutctl.errors import InitError
 from rolloutctl.osmosis.driver import OsmosisRequest, run_osmosis_rollout
 from rolloutctl.osmosis.serve import create_osmosis_app
-from rolloutctl.trainer import InitError
 from rolloutctl.trajectory.summary import summarize
 from tests.helpers import refused_url, run_server
 

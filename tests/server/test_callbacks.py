@@ -13,8 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from rolloutctl.errors import TrainerError
 from rolloutctl.protocol import ErrorCategory
-from rolloutctl.server.callbacks import Delivery, HttpPool, RetryPolicy, TrainerClient, TrainerError
+from rolloutctl.server.callbacks import Delivery, HttpPool, RetryPolicy, TrainerClient
 from rolloutctl.server.retry import parse_retry_after
 from tests.helpers import refused_url, run_server, self_signed_cert
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rolloutctl.trainer import MockTrainer, PolicyError, TrainerConfig, make_policy
+from rolloutctl.errors import PolicyError
+from rolloutctl.trainer import MockTrainer, TrainerConfig, make_policy
 from tests.helpers import run_server
 
 USER = {"role": "user", "content": "repeat after me"}

@@ -21,8 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from rolloutctl.errors import InitError, InitRefused
 from rolloutctl.events import Event, EventKind
-from rolloutctl.trainer import InitError, InitRefused, MockTrainer, TrainerConfig, make_policy
+from rolloutctl.trainer import MockTrainer, TrainerConfig, make_policy
 from tests.helpers import refused_url, run_server
 
 KEY = "sk-canary-rollouts-93ab"

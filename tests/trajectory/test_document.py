@@ -12,14 +12,10 @@ from osmosis_ai.rollout.trajectory import save_trajectory as osmosis_save_trajec
 from osmosis_ai.rollout.types import ExecutionResult, RolloutSample, RolloutStatus
 
 from rolloutctl import __version__
+from rolloutctl.errors import TrajectoryFormatError
 from rolloutctl.events import Event, EventKind
 from rolloutctl.trajectory.builder import ItemKind, TrajectoryBuilder, trajectory_items
-from rolloutctl.trajectory.document import (
-    TrajectoryFormatError,
-    load_trajectory,
-    save_trajectory,
-    scrub,
-)
+from rolloutctl.trajectory.document import load_trajectory, save_trajectory, scrub
 
 ROLLOUT = "calc-1"
 CANARY = "sk-canary-7d1e0c"

@@ -123,7 +123,7 @@ def test_parallel_calls_each_sit_above_their_own_result_and_errors_are_red() -> 
 
 
 def test_a_trajectory_with_a_non_numeric_latency_is_an_input_error(tmp_path) -> None:
-    from rolloutctl.trajectory.document import TrajectoryFormatError
+    from rolloutctl.errors import TrajectoryFormatError
 
     traj, _ = build(calculator_events())
     traj["turns"][0]["latency_ms"] = "slow"

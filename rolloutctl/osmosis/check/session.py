@@ -20,9 +20,10 @@ from osmosis_ai.rollout.client import RolloutClient
 
 from rolloutctl.check.outcome import Outcome
 from rolloutctl.check.session import CheckOptions
+from rolloutctl.errors import InitError
 from rolloutctl.events import EventKind
 from rolloutctl.osmosis.driver import OsmosisRequest, drive_rollout
-from rolloutctl.trainer import InitError, MockTrainer
+from rolloutctl.trainer import MockTrainer
 from rolloutctl.trainer.osmosis import chat_base_url
 from rolloutctl.trainer.policies.script import ScriptEntry
 

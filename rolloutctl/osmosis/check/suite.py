@@ -17,9 +17,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 
-from rolloutctl.check.requests import ServerUnreachable
 from rolloutctl.check.session import CheckOptions, CheckStatus, Verdict
 from rolloutctl.check.suite import CheckReport, CheckResult, server_base_url
+from rolloutctl.errors import ServerUnreachable
 from rolloutctl.harness import serve_app
 from rolloutctl.osmosis.check import rollouts, wire
 from rolloutctl.osmosis.check.names import OSMOSIS_CHECK_NAMES

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from rolloutctl.errors import InputError
+from rolloutctl.errors import StoreUrlError
 from rolloutctl.server.settings import ServerSettings
-from rolloutctl.server.store.base import RecordStore, RolloutRecord, RolloutState, StoreUnavailable
+from rolloutctl.server.store.base import RecordStore, RolloutRecord, RolloutState
 from rolloutctl.server.store.memory import MemoryStore
 
 __all__ = [
@@ -18,18 +18,12 @@ __all__ = [
     "RecordStore",
     "RolloutRecord",
     "RolloutState",
-    "StoreUnavailable",
-    "StoreUrlError",
     "check_store_url",
     "open_store",
     "shown_store",
 ]
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
-
-
-class StoreUrlError(InputError):
-    """--store is neither `memory` nor a Redis URL."""
 
 
 def check_store_url(url: str | None) -> str | None:

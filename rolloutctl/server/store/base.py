@@ -16,14 +16,8 @@ from enum import StrEnum
 from typing import Any
 
 from rolloutctl.agent.context import RolloutMetrics
-from rolloutctl.errors import RolloutctlError
 
-__all__ = ["RecordStore", "RolloutRecord", "RolloutState", "StoreUnavailable"]
-
-
-class StoreUnavailable(RolloutctlError):
-    """The shared store cannot be reached: init answers 503, since no rollout may run
-    without a record that makes its repeats idempotent."""
+__all__ = ["RecordStore", "RolloutRecord", "RolloutState"]
 
 
 class RolloutState(StrEnum):

@@ -28,8 +28,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
+from rolloutctl.errors import StoreUnavailable
 from rolloutctl.redaction import one_line
-from rolloutctl.server.store.base import RolloutRecord, StoreUnavailable
+from rolloutctl.server.store.base import RolloutRecord
 from rolloutctl.server.store.memory import MemoryStore
 
 __all__ = ["BATCH", "CLOSE_TIMEOUT", "RETRY_DELAY", "STORE_ERRORS", "RedisStore", "default_owner"]

@@ -5,30 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rolloutctl.errors import InputError, RolloutctlError
-
 __all__ = [
     "Policy",
-    "PolicyError",
     "Reply",
     "Turn",
-    "UpstreamError",
     "assistant",
     "last_user_index",
 ]
-
-
-class PolicyError(InputError, ValueError):
-    """A policy that cannot be built from the options given (bad file, missing env var)."""
-
-
-class UpstreamError(RolloutctlError):
-    """The proxied model failed; the chat call is answered with `status_code`."""
-
-    def __init__(self, status_code: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status_code = status_code
-        self.detail = detail
 
 
 @dataclass(slots=True)

@@ -12,9 +12,10 @@ from typing import Any
 
 import httpx
 
+from rolloutctl.errors import PolicyError, UpstreamError
 from rolloutctl.net.http_pool import SHORT_KEEPALIVE
 from rolloutctl.protocol import CHAT_FIELDS
-from rolloutctl.trainer.policies.base import Policy, PolicyError, Reply, Turn, UpstreamError
+from rolloutctl.trainer.policies.base import Policy, Reply, Turn
 
 __all__ = ["ProxyPolicy", "upstream_endpoint"]
 

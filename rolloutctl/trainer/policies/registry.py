@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rolloutctl.errors import PolicyError
 from rolloutctl.trainer.fake_tokens import content_text
-from rolloutctl.trainer.policies.base import Policy, PolicyError, Reply, Turn, assistant
+from rolloutctl.trainer.policies.base import Policy, Reply, Turn, assistant
 from rolloutctl.trainer.policies.calculator import CalculatorPolicy
 from rolloutctl.trainer.policies.proxy import ProxyPolicy
 

@@ -15,9 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rolloutctl.errors import UpstreamError
 from rolloutctl.events import EventKind
 from rolloutctl.trainer.asgi import Handler
-from rolloutctl.trainer.policies.base import Policy, Reply, Turn, UpstreamError
+from rolloutctl.trainer.policies.base import Policy, Reply, Turn
 from rolloutctl.trainer.records import Records
 
 __all__ = [
