@@ -13,11 +13,11 @@ from typing import Any
 
 import httpx
 
-from rolloutctl.errors import CannotStartError, InitRefused, InputError
+from rolloutctl.errors import CannotStartError, InitRefused, InputError, TrainerUnreachable
 from rolloutctl.protocol import INIT_PATH
 from rolloutctl.redaction import one_line
 
-__all__ = ["read_messages", "send_init"]
+__all__ = ["check_trainer", "read_messages", "send_init"]
 
 
 def read_messages(path: Path) -> list[dict[str, Any]]:
@@ -55,3 +55,17 @@ async def send_init(
         shown = detail if isinstance(detail, str) else json.dumps(detail, default=str)
         raise InitRefused(response.status_code, one_line(shown, *secrets))
     return body if isinstance(body, dict) else {}
+
+
+async def check_trainer(trainer_url: str) -> None:
+    """TrainerUnreachable (exit 3) when nothing answers at the trainer URL. Checked before
+    the init: a server accepts it all the same and fails its first callback only later,
+    in its own log."""
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        try:
+            await client.get(trainer_url.rstrip("/") + "/health")
+        except httpx.TransportError as exc:
+            reason = one_line(str(exc)) or type(exc).__name__
+            raise TrainerUnreachable(
+                f"cannot reach the trainer at {trainer_url}: {reason}"
+            ) from None

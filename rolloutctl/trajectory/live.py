@@ -74,11 +74,15 @@ def _calls(body: dict[str, Any]) -> list[str]:
 
 
 class LiveView:
-    """Shows one rollout's events as they come; `spinner` only makes sense in a terminal."""
+    """Shows one rollout's events as they come; `spinner` only makes sense in a terminal.
+    With `shown=False` it only records them (`--json` prints the document at the end)."""
 
-    def __init__(self, renderer: Renderer, builder: TrajectoryBuilder, spinner: bool) -> None:
+    def __init__(
+        self, renderer: Renderer, builder: TrajectoryBuilder, spinner: bool, shown: bool = True
+    ) -> None:
         self.renderer = renderer
         self.builder = builder
+        self.shown = shown
         self.closed = False  # the output pipe was closed
         self._waiting = _Waiting()
         self._live: Live | None = None
@@ -94,7 +98,7 @@ class LiveView:
 
     def show(self, event: Event, items: list[RenderItem]) -> None:
         """Show the `items` that `event` added to this view's builder."""
-        if self.closed or event.rollout_id != self.builder.rollout_id:
+        if self.closed or not self.shown or event.rollout_id != self.builder.rollout_id:
             return
         # An init that never arrived is the caller's error line, not part of the view.
         items = [

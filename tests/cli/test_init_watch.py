@@ -103,7 +103,11 @@ def test_init_errors(start_server, mock_trainer, tmp_path):
     with refused_url() as nowhere:
         unreachable = run("init", nowhere, "--trainer-url", mock_trainer)
         no_trainer = run("watch", nowhere)
-    for result in (unreachable, no_trainer):
+        no_callback_target = run(
+            "init", keyed, "--trainer-url", nowhere, "--server-key", "inbound-k"
+        )
+    assert "cannot reach the trainer" in no_callback_target.stderr
+    for result in (unreachable, no_trainer, no_callback_target):
         assert result.returncode == 3 and result.stderr.count("\n") == 1, result.stderr
     for args, words in [
         (("--metadata", "[1]"), "--metadata must be a JSON object"),
@@ -124,3 +128,14 @@ def test_init_sends_messages_from_a_file(start_server, mock_trainer, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "system     S\nuser       What is 2 + 2?" in result.stdout
     assert "-> add(a=2, b=2)" in result.stdout
+
+
+def test_init_watch_json_prints_one_trajectory_document(start_server, mock_trainer):
+    server = start_server()
+    result = run("init", server, "--trainer-url", mock_trainer, "--watch", "--json",
+                 "--callback-key", KEY)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["completion"]["status"] == "COMPLETED"
+    assert document["init"]["server_url"] == mock_trainer and len(document["turns"]) == 3
+    assert KEY not in result.stdout

@@ -36,7 +36,8 @@ __all__ = ["EPILOG", "init"]
 EPILOG = (
     "Sends one init to the RolloutServer at SERVER_URL naming TRAINER_URL (a running "
     "'rolloutctl mock-trainer') as its server_url, so the server calls that trainer back. "
-    "Exit status: 0 accepted (with --watch: COMPLETED with no violation); 1 refused, or "
+    "With --watch --json it prints the trajectory document at the end instead of the live "
+    "view. Exit status: 0 accepted (with --watch: COMPLETED with no violation); 1 refused, or "
     "with --watch ERROR or a violation; 2 usage error; 3 the server or the trainer cannot "
     "be reached; 130 interrupted.\n\n"
     "\b\nExamples:\n"
@@ -125,8 +126,9 @@ def init(
         body["metadata"] = parse_metadata(metadata)
     if watch:
         renderer = make_renderer(plain, verbose, max_chars, full, server=server_url)
-        return watch_one(trainer_url, rollout_id, renderer, (server_url, body, server_key))
-    accepted = _send(server_url, body, server_key)
+        send = (server_url, body, server_key)
+        return watch_one(trainer_url, rollout_id, renderer, send, json_output)
+    accepted = _send(server_url, trainer_url, body, server_key)
     if json_output:
         typer.echo(json.dumps(accepted))
         return 0
@@ -136,10 +138,13 @@ def init(
     return 0
 
 
-def _send(server_url: str, body: dict[str, Any], server_key: str | None) -> dict[str, Any]:
+def _send(
+    server_url: str, trainer_url: str, body: dict[str, Any], server_key: str | None
+) -> dict[str, Any]:
     from rolloutctl.eventloop import run_interruptible
-    from rolloutctl.remote.init import send_init
+    from rolloutctl.remote.init import check_trainer, send_init
 
+    run_interruptible(check_trainer(trainer_url))
     accepted = run_interruptible(send_init(server_url, body, server_key))
     tools = accepted.get("tools")
     return accepted | {

@@ -66,8 +66,10 @@ def watch_one(
     rollout_id: str,
     renderer: Renderer,
     send: tuple[str, dict[str, Any], str | None] | None = None,
+    json_output: bool = False,
 ) -> int:
-    """Follow one rollout to its completion; `send` (server, init, key) starts it first."""
+    """Follow one rollout to its completion; `send` (server, init, key) starts it first.
+    `json_output` prints the trajectory document at the end instead of the live view."""
     from rolloutctl.eventloop import run_interruptible
     from rolloutctl.remote.watch import Watcher, follow
     from rolloutctl.status import ExitStatus
@@ -75,8 +77,8 @@ def watch_one(
     from rolloutctl.trajectory.live import LiveView
     from rolloutctl.trajectory.summary import summarize
 
-    spinner = not renderer.plain and renderer.console.is_terminal
-    view = LiveView(renderer, TrajectoryBuilder(rollout_id), spinner)
+    spinner = not (renderer.plain or json_output) and renderer.console.is_terminal
+    view = LiveView(renderer, TrajectoryBuilder(rollout_id), spinner, shown=not json_output)
     subscribed = (
         (lambda: _ended(view, trainer_url)) if send is None else (lambda: _start(view, *send))
     )
@@ -84,13 +86,23 @@ def watch_one(
         run_interruptible(follow(trainer_url, Watcher(lambda _: view), rollout_id, subscribed))
     except KeyboardInterrupt:
         view.close()
-        renderer.render_summary(view.builder.trajectory() | {"interrupted": True})
+        _report(view.builder.trajectory() | {"interrupted": True}, renderer, json_output)
         return ExitStatus.INTERRUPTED
     finally:
         view.close()
     traj = view.builder.trajectory()
-    renderer.render_summary(traj)
+    _report(traj, renderer, json_output)
     return ExitStatus.SUCCESS if summarize(traj).ok else ExitStatus.FAILURE
+
+
+def _report(traj: dict[str, Any], renderer: Renderer, json_output: bool) -> None:
+    """The trajectory document with --json, else the summary."""
+    from rolloutctl.trajectory.document import dumps_trajectory
+
+    if json_output:
+        typer.echo(dumps_trajectory(traj), nl=False)
+    else:
+        renderer.render_summary(traj)
 
 
 async def _ended(view: LiveView, trainer_url: str) -> bool:
