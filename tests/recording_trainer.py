@@ -64,7 +64,7 @@ class RecordingTrainer:
         self.chat_headers: dict[str, list[dict[str, str]]] = defaultdict(list)
         self.completions: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.completion_headers: dict[str, list[dict[str, str]]] = defaultdict(list)
-        self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
+        self._plans: dict[str, deque[Reply]] = defaultdict(deque)
         self._completed_replies: dict[str, deque[int]] = defaultdict(deque)
         self._changed = threading.Condition()
         self.app = Starlette(
@@ -76,7 +76,7 @@ class RecordingTrainer:
 
     def script(self, rollout_id: str, *replies: Reply) -> None:
         """Queue chat replies: a body dict (200) or (status, body). Default: 'done'."""
-        self._scripts[rollout_id].extend(replies)
+        self._plans[rollout_id].extend(replies)
 
     def completed_replies(self, rollout_id: str, *statuses: int) -> None:
         """Answer the next completed posts with these statuses (then 200)."""
@@ -101,7 +101,7 @@ class RecordingTrainer:
                     await asyncio.wait_for(self._enough.wait(), timeout=60)
         finally:
             self.in_flight -= 1
-        script = self._scripts[rollout_id]
+        script = self._plans[rollout_id]
         reply = script.popleft() if script else assistant()
         status, content = reply if isinstance(reply, tuple) else (200, reply)
         return JSONResponse(content, status_code=status)

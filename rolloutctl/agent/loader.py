@@ -128,7 +128,7 @@ def _load_file(path: Path) -> ModuleType:
 
 def _as_agent(obj: object, where: str) -> Agent:
     """An Agent, from itself, its class, or what stands for one through `AGENT_HOOK`: an app
-    from `create_app`, an SDK 0.2 `RolloutAgentLoop` (rolloutctl.compat) or its class."""
+    from `create_app`, an SDK 0.2 `RolloutAgentLoop` (rolloutctl.osmosis.v02) or its class."""
     if isinstance(obj, type) and (issubclass(obj, Agent) or hasattr(obj, AGENT_HOOK)):
         try:
             obj = obj()

@@ -298,7 +298,7 @@ async def run_bench(
 
 async def check_reachable(server_url: str) -> None:
     """ServerUnreachable (exit 3) when nothing answers at `server_url`, before any load."""
-    from rolloutctl.check.requests import health
+    from rolloutctl.check.v1.requests import health
 
     async with httpx.AsyncClient(timeout=10.0) as http:
         await health(http, server_url.rstrip("/"))

@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from rolloutctl.check.session import CheckStatus
-from rolloutctl.check.suite import CHECK_NAMES, CheckReport, CheckResult
+from rolloutctl.check.v1.session import CheckStatus
+from rolloutctl.check.v1.suite import CHECK_NAMES, CheckReport, CheckResult
 
 __all__ = ["render_check_report", "report_json"]
 

@@ -146,7 +146,7 @@ Target = Annotated[
     typer.Argument(
         help="The agent: 'package.module:attr' or 'path/to/file.py:attr' (attr defaults to "
         "'agent'); an Agent subclass or instance, an app from create_app, or an SDK 0.2 "
-        "RolloutAgentLoop subclass or instance (rolloutctl.compat.osmosis_v02).",
+        "RolloutAgentLoop subclass or instance (rolloutctl.osmosis.v02).",
         show_default=False,
     ),
 ]
@@ -279,7 +279,7 @@ def use_plain(plain: bool) -> bool:
 
 def checked_url(url: str, name: str = "--server-url") -> str:
     """An http(s) base URL, or a usage error naming the option (`name`) and the problem."""
-    from rolloutctl.check.suite import server_base_url
+    from rolloutctl.check.v1.suite import server_base_url
 
     try:
         return server_base_url(url)

@@ -26,7 +26,8 @@ from rolloutctl.errors import InitError, InitRefused
 from rolloutctl.events import EventKind
 from rolloutctl.harness import serve_app
 from rolloutctl.trainer import MockTrainer, TrainerConfig
-from rolloutctl.trainer.osmosis import chat_base_url, expect_rollout, record_result
+from rolloutctl.osmosis.trainer_records import expect_rollout, record_result
+from rolloutctl.trainer.rollout_chat import chat_base_url
 from rolloutctl.trajectory.builder import TrajectoryBuilder
 
 __all__ = [

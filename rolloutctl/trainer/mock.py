@@ -19,17 +19,17 @@ from rolloutctl.trainer.asgi import Handler
 from rolloutctl.trainer.bus import EventBus, Subscription
 from rolloutctl.trainer.chat import ChatHandler
 from rolloutctl.trainer.completed import CompletionHandler
-from rolloutctl.trainer.osmosis import OsmosisChat
 from rolloutctl.trainer.policies.base import Policy
-from rolloutctl.trainer.policies.registry import make_policy
-from rolloutctl.trainer.policies.script import (
-    RolloutScript,
-    ScriptedCompletions,
-    ScriptedPolicy,
-    ScriptEntry,
-    make_script,
+from rolloutctl.trainer.policies.per_rollout import (
+    PerRolloutCompletions,
+    PerRolloutPolicy,
+    PlannedAnswer,
+    RolloutPlan,
+    make_plan,
 )
+from rolloutctl.trainer.policies.registry import make_policy
 from rolloutctl.trainer.records import Records
+from rolloutctl.trainer.rollout_chat import RolloutChatRoute
 from rolloutctl.trainer.starter import RolloutHandle, Starter
 from rolloutctl.trainer.violations import Violation
 
@@ -74,15 +74,15 @@ class MockTrainer:
         self.bus = EventBus()
         self.records = Records(self.bus, self.config.expect_api_key)
         rng = random.Random(self.config.seed)
-        self._scripts: dict[str, RolloutScript] = {}
-        policy = ScriptedPolicy(self.config.policy, self._scripts)
+        self._plans: dict[str, RolloutPlan] = {}
+        policy = PerRolloutPolicy(self.config.policy, self._plans)
         chat = ChatHandler(self.records, policy, self.config, rng)
-        completed = ScriptedCompletions(
-            CompletionHandler(self.records, self.config, rng), self._scripts, self.records
+        completed = PerRolloutCompletions(
+            CompletionHandler(self.records, self.config, rng), self._plans, self.records
         )
         health = {"policy": self.config.policy.name, "faults": self.config.faults()}
         posts: dict[str, Handler] = {CHAT_PATH: chat, COMPLETED_PATH: completed}
-        route = OsmosisChat(chat, self.records).route  # the 0.3 protocol's per-rollout chat
+        route = RolloutChatRoute(chat, self.records).route  # the 0.3 protocol's per-rollout chat
         self.app = TrainerApp(self.records, posts, health, route)
         self._starter = Starter(self.records, client)
 
@@ -105,18 +105,18 @@ class MockTrainer:
             init = {**init, "server_url": self.url}
         return await self._starter.start(rollout_server_url, init, server_key)
 
-    def script_rollout(
+    def plan_rollout(
         self,
         rollout_id: str,
-        replies: Iterable[ScriptEntry] = (),
+        replies: Iterable[PlannedAnswer] = (),
         completed: Iterable[int] = (),
         delay: float = 0.0,
     ) -> None:
         """Give one rollout its own trainer: its chat calls get `replies` in order (a Reply, an
         assistant message, or an HTTP status 400-599 to answer with), then the policy's; its
         completion posts get the `completed` statuses first (unrecorded), then the usual 200.
-        `delay` seconds pass before each scripted answer. Call it before the init."""
-        self._scripts[rollout_id] = make_script(replies, completed, delay)
+        `delay` seconds pass before each planned answer. Call it before the init."""
+        self._plans[rollout_id] = make_plan(replies, completed, delay)
 
     def violations(self, rollout_id: str | None = None) -> list[Violation]:
         if rollout_id is None:
@@ -127,7 +127,7 @@ class MockTrainer:
     def forget(self, rollout_id: str) -> None:
         """Drop a finished rollout's records (keeps memory flat in long benchmarks)."""
         self.records.forget(rollout_id)
-        self._scripts.pop(rollout_id, None)
+        self._plans.pop(rollout_id, None)
 
     async def aclose(self) -> None:
         """End event streams, close the init client and the policy's resources."""

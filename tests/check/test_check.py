@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from rolloutctl.agent.loader import load_example
-from rolloutctl.check.suite import (
+from rolloutctl.check.v1.suite import (
     CHECK_NAMES,
     CheckOptions,
     parse_only,
@@ -253,9 +253,9 @@ def test_check_names_and_urls_are_validated():
 
 def test_trainer_scripts_one_rollout_and_leaves_the_others_to_the_policy():
     trainer = MockTrainer(TrainerConfig(policy=make_policy("echo")))
-    trainer.script_rollout("r1", [503, {"role": "assistant", "content": "scripted"}], [503])
+    trainer.plan_rollout("r1", [503, {"role": "assistant", "content": "scripted"}], [503])
     with pytest.raises(ValueError):
-        trainer.script_rollout("r2", [200])
+        trainer.plan_rollout("r2", [200])
     with run_server(trainer.app) as url, httpx.Client(base_url=url) as client:
         chat = {"rollout_id": "r1", "messages": [{"role": "user", "content": "hi"}]}
         codes = [client.post("/v1/chat/completions", json=chat) for _ in range(2)]

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from rolloutctl.check.suite import CHECK_NAMES, CheckOptions, run_checks
+from rolloutctl.check.v1.suite import CHECK_NAMES, CheckOptions, run_checks
 from tests.helpers import rolloutctl_bin, run_server
 from tests.peers.sdk027 import Sdk027Peer
 

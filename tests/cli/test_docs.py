@@ -40,8 +40,8 @@ def test_every_command_has_its_help_in_the_readme_with_examples_on_their_own_lin
 
 
 def test_check_help_lists_the_check_names_of_the_suite():
-    from rolloutctl.check.names import CHECK_NAMES
-    from rolloutctl.check.suite import CHECKS
+    from rolloutctl.check.v1.names import CHECK_NAMES
+    from rolloutctl.check.v1.suite import CHECKS
     from rolloutctl.cli.commands.check import EPILOG
 
     assert ("health", *CHECKS) == CHECK_NAMES

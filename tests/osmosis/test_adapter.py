@@ -16,7 +16,7 @@ from rolloutctl.osmosis.grader import load_grader
 from rolloutctl.osmosis.serve import create_osmosis_app
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.trainer import MockTrainer, TrainerConfig, make_policy
-from rolloutctl.trainer.osmosis import chat_base_url
+from rolloutctl.trainer.rollout_chat import chat_base_url
 from tests.conftest import FAST_RETRY
 from tests.helpers import run_server
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rolloutctl.check.session import CheckOptions, CheckStatus
+from rolloutctl.check.v1.session import CheckOptions, CheckStatus
 from rolloutctl.osmosis.check.suite import run_osmosis_checks
 from tests.helpers import rolloutctl_bin, run_server
 from tests.osmosis.peers import BREACHES, build

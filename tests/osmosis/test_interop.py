@@ -9,8 +9,9 @@ from pathlib import Path
 
 from osmosis_ai.rollout.client import RolloutClient
 
+from rolloutctl.osmosis.trainer_records import expect_rollout
 from rolloutctl.trainer import MockTrainer
-from rolloutctl.trainer.osmosis import chat_base_url, expect_rollout
+from rolloutctl.trainer.rollout_chat import chat_base_url
 from tests.helpers import rolloutctl_bin, run_server
 from tests.osmosis.servers import adapter_server, sdk_server
 

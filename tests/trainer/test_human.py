@@ -7,7 +7,7 @@ import json
 import pexpect
 import pytest
 
-from rolloutctl.schema.check import argument_problems
+from rolloutctl.schema.fit import argument_problems
 from rolloutctl.trainer.policies.human import parse_arguments
 from tests.helpers import rolloutctl_bin
 

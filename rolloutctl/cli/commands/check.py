@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from rolloutctl.check.names import CHECK_NAMES
+from rolloutctl.check.v1.names import CHECK_NAMES
 from rolloutctl.cli.options import (
     JsonFlag,
     MetadataJson,
@@ -79,8 +79,8 @@ def check(
     Plays the trainer from outside: sends inits, answers the server's chat calls from
     scripts and judges what comes back, each rule on its own.
     """
-    from rolloutctl.check import suite as checking
     from rolloutctl.check.report import render_check_report, report_json
+    from rolloutctl.check.v1 import suite as checking
     from rolloutctl.eventloop import run_interruptible
     from rolloutctl.status import ExitStatus
     from rolloutctl.trajectory.render import make_console

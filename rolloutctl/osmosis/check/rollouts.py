@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from rolloutctl.check.outcome import Outcome
-from rolloutctl.check.script import answer, calling, tool_answer, tool_call
-from rolloutctl.check.session import CheckStatus, Verdict, judge
+from rolloutctl.check.turns import answer, calling, tool_answer, tool_call
+from rolloutctl.check.v1.session import CheckStatus, Verdict, judge
 from rolloutctl.osmosis.check.session import OsmosisSession
 from rolloutctl.trainer import Reply
 

@@ -19,13 +19,13 @@ import httpx
 from osmosis_ai.rollout.client import RolloutClient
 
 from rolloutctl.check.outcome import Outcome
-from rolloutctl.check.session import CheckOptions
+from rolloutctl.check.v1.session import CheckOptions
 from rolloutctl.errors import InitError
 from rolloutctl.events import EventKind
 from rolloutctl.osmosis.driver import OsmosisRequest, drive_rollout
 from rolloutctl.trainer import MockTrainer
-from rolloutctl.trainer.osmosis import chat_base_url
-from rolloutctl.trainer.policies.script import ScriptEntry
+from rolloutctl.trainer.rollout_chat import chat_base_url
+from rolloutctl.trainer.policies.per_rollout import PlannedAnswer
 
 __all__ = ["OsmosisSession"]
 
@@ -76,13 +76,13 @@ class OsmosisSession:
         url = f"{self.url}/rollout/{rollout_id}/result"
         return await self.http.get(url, headers=self.headers(lease))
 
-    def script(self, rollout_id: str, replies: Iterable[ScriptEntry], delay: float = 0.0) -> None:
-        self.trainer.script_rollout(rollout_id, replies, delay=delay)
+    def script(self, rollout_id: str, replies: Iterable[PlannedAnswer], delay: float = 0.0) -> None:
+        self.trainer.plan_rollout(rollout_id, replies, delay=delay)
 
     async def run(
         self,
         label: str,
-        replies: Iterable[ScriptEntry],
+        replies: Iterable[PlannedAnswer],
         llm_api_key: str | None = None,
         delay: float = 0.0,
     ) -> Outcome:

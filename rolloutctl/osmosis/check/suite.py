@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 
-from rolloutctl.check.session import CheckOptions, CheckStatus, Verdict
-from rolloutctl.check.suite import CheckReport, CheckResult, server_base_url
+from rolloutctl.check.v1.session import CheckOptions, CheckStatus, Verdict
+from rolloutctl.check.v1.suite import CheckReport, CheckResult, server_base_url
 from rolloutctl.errors import ServerUnreachable
 from rolloutctl.harness import serve_app
 from rolloutctl.osmosis.check import rollouts, wire

@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from rolloutctl.check.script import answer
-from rolloutctl.check.session import CheckStatus, Verdict, judge
+from rolloutctl.check.turns import answer
+from rolloutctl.check.v1.session import CheckStatus, Verdict, judge
 from rolloutctl.osmosis.check.session import OsmosisSession
 
 __all__ = [

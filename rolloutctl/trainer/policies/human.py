@@ -16,7 +16,7 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
-from rolloutctl.schema.check import argument_problems
+from rolloutctl.schema.fit import argument_problems
 from rolloutctl.trainer.fake_tokens import content_text
 from rolloutctl.trainer.policies.base import Policy, Reply, Turn, assistant
 

@@ -16,7 +16,7 @@ __all__ = [
     "END_OF_SCRIPT",
     "POLICY_NAMES",
     "EchoPolicy",
-    "ScriptPolicy",
+    "ReplyFilePolicy",
     "load_script",
     "make_policy",
 ]
@@ -37,7 +37,7 @@ class EchoPolicy(Policy):
         return Reply(assistant(""))
 
 
-class ScriptPolicy(Policy):
+class ReplyFilePolicy(Policy):
     """Serves the file's replies in order, the n-th chat call of a rollout getting entry n."""
 
     name = "script"
@@ -150,7 +150,7 @@ def make_policy(
     if name == "script":
         if path is None:
             raise PolicyError("the script policy needs a file (path)")
-        return ScriptPolicy(path)
+        return ReplyFilePolicy(path)
     if name == "proxy":
         if not upstream:
             raise PolicyError("the proxy policy needs an upstream URL")

@@ -20,7 +20,7 @@ import pytest
 
 from rolloutctl.agent.context import RolloutRequest as AgentRequest
 from rolloutctl.agent.loader import load_agent
-from rolloutctl.compat.osmosis_v02 import (
+from rolloutctl.osmosis.v02 import (
     CompletionsResult,
     LoopAgent,
     RolloutAgentLoop,
@@ -45,7 +45,7 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
 def test_the_ported_module_differs_only_by_its_import_line():
     code = MODULE.read_text().split('"""', 2)[2]  # after the docstring
     assert code.count("rolloutctl") == 1
-    assert "from rolloutctl.compat.osmosis_v02 import (" in code
+    assert "from rolloutctl.osmosis.v02 import (" in code
 
 
 @pytest.mark.parametrize("target", TARGETS)

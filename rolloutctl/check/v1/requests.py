@@ -14,8 +14,8 @@ from urllib.parse import quote
 import httpx
 
 from rolloutctl.check.outcome import Watch
-from rolloutctl.check.script import answer
-from rolloutctl.check.session import DROP, CheckStatus, Session, Verdict, judge
+from rolloutctl.check.turns import answer
+from rolloutctl.check.v1.session import DROP, CheckStatus, Session, Verdict, judge
 from rolloutctl.errors import ServerUnreachable
 
 __all__ = [
@@ -170,7 +170,7 @@ def _refusal_problems(session: Session, label: str, name: str, response: Any) ->
 async def idempotency(session: Session) -> Verdict:
     """One init, then repeats of its rollout_id with another body: see `_repeat`."""
     rollout_id = session.new_id("idempotency")
-    session.trainer.script_rollout(rollout_id, [answer()], delay=HOLD)
+    session.trainer.plan_rollout(rollout_id, [answer()], delay=HOLD)
     watch = session.watch([rollout_id])
     init = session.init_body(rollout_id)
     first = await session.post_init(init)

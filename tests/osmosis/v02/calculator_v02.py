@@ -10,7 +10,7 @@ import json
 import random
 import time
 
-from rolloutctl.compat.osmosis_v02 import (
+from rolloutctl.osmosis.v02 import (
     OpenAIFunctionParametersSchema,
     OpenAIFunctionPropertySchema,
     OpenAIFunctionSchema,

@@ -20,12 +20,12 @@ import httpx
 from pydantic import ValidationError
 
 from rolloutctl.check.outcome import Outcome, Watch
-from rolloutctl.check.script import answer
+from rolloutctl.check.turns import answer
 from rolloutctl.errors import InitError, InitRefused
 from rolloutctl.protocol import INIT_PATH, ToolSchema
 from rolloutctl.schema.lint import schema_problems, schema_warnings
 from rolloutctl.trainer import MockTrainer
-from rolloutctl.trainer.policies.script import ScriptEntry
+from rolloutctl.trainer.policies.per_rollout import PlannedAnswer
 
 __all__ = [
     "DROP",
@@ -139,7 +139,7 @@ class Session:
     async def start(
         self,
         label: str,
-        replies: Iterable[ScriptEntry],
+        replies: Iterable[PlannedAnswer],
         completed: Iterable[int] = (),
         delay: float = 0.0,
         **fields: Any,
@@ -147,7 +147,7 @@ class Session:
         """Script the trainer for a new rollout, then send its init through the trainer."""
         rollout_id = self.new_id(label)
         init = self.init_body(rollout_id, **fields)
-        self.trainer.script_rollout(rollout_id, replies, completed, delay)
+        self.trainer.plan_rollout(rollout_id, replies, completed, delay)
         running = Running(self, rollout_id, init, self.watch([rollout_id]))
         try:
             handle = await self.trainer.start_rollout(self.server_url, init, self.options.api_key)
@@ -159,7 +159,7 @@ class Session:
             running.tools = handle.tools
         return running
 
-    async def run(self, label: str, replies: Iterable[ScriptEntry], **kwargs: Any) -> Outcome:
+    async def run(self, label: str, replies: Iterable[PlannedAnswer], **kwargs: Any) -> Outcome:
         return await (await self.start(label, replies, **kwargs)).finish()
 
     async def outcome(

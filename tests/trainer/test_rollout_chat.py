@@ -6,8 +6,9 @@ from typing import Any
 
 import httpx
 
+from rolloutctl.osmosis.trainer_records import expect_rollout, record_result
 from rolloutctl.trainer import MockTrainer, TrainerConfig
-from rolloutctl.trainer.osmosis import chat_base_url, expect_rollout, record_result
+from rolloutctl.trainer.rollout_chat import chat_base_url
 from tests.helpers import run_server
 
 ADD = {

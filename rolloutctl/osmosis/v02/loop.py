@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from rolloutctl.agent import context as agent_api
 from rolloutctl.agent.context import RolloutMetrics
 from rolloutctl.agent.tools import Tool
-from rolloutctl.compat.v02_models import CompletionsResult, RolloutRequest
+from rolloutctl.osmosis.v02.models import CompletionsResult, RolloutRequest
 from rolloutctl.errors import AgentError, RolloutAborted
 from rolloutctl.server.app import create_app as create_server_app
 from rolloutctl.server.settings import ServerSettings

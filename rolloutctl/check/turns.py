@@ -1,4 +1,4 @@
-"""The model's side of `rolloutctl check` rollouts: scripted assistant turns and tool calls.
+"""The model's side of `rolloutctl check` rollouts: planned assistant turns and tool calls.
 
 Tool calls name the server's own tools with arguments built from their JSON Schemas,
 so a check works the same on a calculator, a search agent or anything else.

@@ -2,21 +2,21 @@
 
 An agent module written for `osmosis_ai.rollout` 0.2 runs unchanged but for::
 
-    from rolloutctl.compat.osmosis_v02 import RolloutAgentLoop, RolloutContext, ...
+    from rolloutctl.osmosis.v02 import RolloutAgentLoop, RolloutContext, ...
 
 and is then a target of `serve`, `try`, `validate`, `check` and `bench`, as
 `file.py:MyLoop` (the class), `file.py:app` (`create_app(MyLoop())`) or an instance.
 """
 
 from rolloutctl.agent.context import RolloutMetrics
-from rolloutctl.compat.v02_loop import (
+from rolloutctl.osmosis.v02.loop import (
     LoopAgent,
     RolloutAgentLoop,
     RolloutContext,
     RolloutResult,
     create_app,
 )
-from rolloutctl.compat.v02_models import (
+from rolloutctl.osmosis.v02.models import (
     CompletionsResult,
     OpenAIFunctionParametersSchema,
     OpenAIFunctionPropertySchema,

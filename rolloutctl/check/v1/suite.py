@@ -21,10 +21,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from rolloutctl.check import requests as requests
-from rolloutctl.check import rollouts as rollouts
-from rolloutctl.check.names import CHECK_NAMES
-from rolloutctl.check.session import CheckOptions, CheckStatus, Session, Verdict
+from rolloutctl.check.v1 import requests as requests
+from rolloutctl.check.v1 import rollouts as rollouts
+from rolloutctl.check.v1.names import CHECK_NAMES
+from rolloutctl.check.v1.session import CheckOptions, CheckStatus, Session, Verdict
 from rolloutctl.errors import ServerUnreachable
 from rolloutctl.harness import serve_app
 from rolloutctl.net.http_pool import SHORT_KEEPALIVE

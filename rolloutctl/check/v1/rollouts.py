@@ -11,8 +11,8 @@ import asyncio
 from typing import Any
 
 from rolloutctl.check.outcome import Outcome
-from rolloutctl.check.script import answer, calling, tool_answer, tool_call
-from rolloutctl.check.session import CheckStatus, Session, Verdict, judge
+from rolloutctl.check.turns import answer, calling, tool_answer, tool_call
+from rolloutctl.check.v1.session import CheckStatus, Session, Verdict, judge
 from rolloutctl.protocol import CHAT_FIELDS
 from rolloutctl.trainer import Reply
 
