@@ -25,8 +25,8 @@ from osmosis_ai.rollout.types import RolloutResultResponse
 from rolloutctl.errors import InitError, InitRefused
 from rolloutctl.events import EventKind
 from rolloutctl.harness import serve_app
-from rolloutctl.trainer import MockTrainer, TrainerConfig
 from rolloutctl.osmosis.trainer_records import expect_rollout, record_result
+from rolloutctl.trainer import MockTrainer, TrainerConfig
 from rolloutctl.trainer.rollout_chat import chat_base_url
 from rolloutctl.trajectory.builder import TrajectoryBuilder
 

@@ -24,8 +24,8 @@ from rolloutctl.errors import InitError
 from rolloutctl.events import EventKind
 from rolloutctl.osmosis.driver import OsmosisRequest, drive_rollout
 from rolloutctl.trainer import MockTrainer
-from rolloutctl.trainer.rollout_chat import chat_base_url
 from rolloutctl.trainer.policies.per_rollout import PlannedAnswer
+from rolloutctl.trainer.rollout_chat import chat_base_url
 
 __all__ = ["OsmosisSession"]
 

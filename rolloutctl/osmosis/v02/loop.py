@@ -20,8 +20,8 @@ from pydantic import BaseModel
 from rolloutctl.agent import context as agent_api
 from rolloutctl.agent.context import RolloutMetrics
 from rolloutctl.agent.tools import Tool
-from rolloutctl.osmosis.v02.models import CompletionsResult, RolloutRequest
 from rolloutctl.errors import AgentError, RolloutAborted
+from rolloutctl.osmosis.v02.models import CompletionsResult, RolloutRequest
 from rolloutctl.server.app import create_app as create_server_app
 from rolloutctl.server.settings import ServerSettings
 

@@ -20,6 +20,7 @@ import pytest
 
 from rolloutctl.agent.context import RolloutRequest as AgentRequest
 from rolloutctl.agent.loader import load_agent
+from rolloutctl.errors import TargetError
 from rolloutctl.osmosis.v02 import (
     CompletionsResult,
     LoopAgent,
@@ -29,7 +30,6 @@ from rolloutctl.osmosis.v02 import (
     RolloutResult,
     create_app,
 )
-from rolloutctl.errors import TargetError
 from tests.helpers import free_port, rolloutctl_bin, run_server
 from tests.recording_trainer import assistant
 
