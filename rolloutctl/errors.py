@@ -14,7 +14,7 @@ this tree lists every class defined here)::
     ├── CannotStartError                 exit 3: a server could not start or be reached
     │   ├── CannotBind                   net.sockets: port in use, address not available
     │   ├── ServerStartError             bench.server_process: the server under test died
-    │   ├── ServerUnreachable            check.requests: nothing answers at the URL
+    │   ├── ServerUnreachable            check.v1.requests: nothing answers at the URL
     │   └── TrainerUnreachable           remote.events: no mock trainer at the URL
     ├── AgentError                       the agent's own code or its model answers
     │   ├── ToolArgumentError            agent.tools: arguments that do not fit the schema
