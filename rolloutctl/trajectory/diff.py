@@ -11,18 +11,13 @@ from __future__ import annotations
 import difflib
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from rolloutctl.errors import InputError
-from rolloutctl.eval.results import read_records, results_path
-from rolloutctl.trajectory.document import load_trajectory
 from rolloutctl.trajectory.summary import summarize
 
 __all__ = [
     "DiffResult",
     "diff_trajectories",
-    "load_side",
 ]
 
 END = "end"  # the pseudo-turn of the messages the completion added after the last turn
@@ -37,29 +32,6 @@ class DiffResult:
     @property
     def same(self) -> bool:
         return self.first_difference is None
-
-
-def load_side(spec: str) -> dict[str, Any]:
-    """A trajectory file, or `RUN:ROW[:EPOCH]` for one rollout of an eval run."""
-    path = Path(spec)
-    if path.is_file() and path.suffix != ".jsonl":
-        return load_trajectory(path)
-    base, row, epoch = _split_row(spec)
-    for record in read_records(results_path(Path(base))):
-        if record["row"] == row and record.get("epoch", 0) == epoch:
-            return record.get("trajectory") or {}
-    raise InputError(f"{base}: no result for row {row} epoch {epoch}")
-
-
-def _split_row(spec: str) -> tuple[str, int, int]:
-    parts = spec.split(":")
-    numbers: list[int] = []
-    while len(parts) > 1 and parts[-1].isdigit() and len(numbers) < 2:
-        numbers.insert(0, int(parts.pop()))
-    if not numbers:
-        what = "no such file" if not Path(spec).exists() else "an eval run needs a row: RUN:ROW"
-        raise InputError(f"{spec}: {what}")
-    return ":".join(parts), numbers[0], numbers[1] if len(numbers) > 1 else 0
 
 
 def diff_trajectories(a: dict[str, Any], b: dict[str, Any]) -> DiffResult:

@@ -90,8 +90,15 @@ def test_rows_of_an_eval_run_and_bad_specs(tmp_path):
     assert run("diff", f"{run_dir}:0", f"{run_dir}:1").returncode == 0
     different = run("diff", f"{run_dir}:0", f"{run_dir / 'results.jsonl'}:2:0", "--json")
     assert different.returncode == 1 and json.loads(different.stdout)["first_difference"] == 1
-    for spec, fragment in [(f"{run_dir}:9", "no result for row 9"), (str(run_dir), "RUN:ROW"),
+    for spec, fragment in [(f"{run_dir}:9", "no result for row 9"),
+                           (str(run_dir), f"name one rollout as {run_dir}:ROW"),
+                           (str(run_dir / "results.jsonl"), "is an eval run"),
                            (str(tmp_path / "nope.json"), "no such file")]:  # fmt: skip
-        bad = run("diff", spec, f"{run_dir}:0")
-        assert bad.returncode == 2 and fragment in bad.stderr, bad.stderr
-        assert len(bad.stderr.strip().splitlines()) == 1
+        for command in (("diff", spec, f"{run_dir}:0"), ("replay", spec)):
+            bad = run(*command)
+            assert bad.returncode == 2 and fragment in bad.stderr, (command, bad.stderr)
+            assert len(bad.stderr.strip().splitlines()) == 1
+    for spec in (f"{run_dir}:2", f"{run_dir}:2:0", f"{run_dir / 'results.jsonl'}:2"):
+        shown = run("replay", spec, "--plain")
+        assert shown.returncode == 0, shown.stderr
+        assert "What is 2 + 2?" in shown.stdout and "COMPLETED" in shown.stdout

@@ -31,11 +31,12 @@ def diff(
     """Show where two rollouts diverge."""
     import json
 
+    from rolloutctl.eval.locate import load_rollout
     from rolloutctl.status import ExitStatus
-    from rolloutctl.trajectory.diff import diff_trajectories, load_side
+    from rolloutctl.trajectory.diff import diff_trajectories
     from rolloutctl.trajectory.render import make_console
 
-    result = diff_trajectories(load_side(a), load_side(b))
+    result = diff_trajectories(load_rollout(a), load_rollout(b))
     status = ExitStatus.SUCCESS if result.same else ExitStatus.FAILURE
     if json_output:
         body = {

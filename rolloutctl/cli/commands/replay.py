@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -25,17 +24,25 @@ __all__ = ["EPILOG", "replay"]
 
 EPILOG = (
     "Reads rolloutctl trajectory files, bare completion payloads (GET "
-    "/v1/rollout/completed/ID) and Osmosis SDK ATIF trajectory.json files. With --json and "
+    "/v1/rollout/completed/ID), Osmosis SDK ATIF trajectory.json files and one rollout of an "
+    "eval run (RUN:ROW, RUN:ROW:EPOCH). With --json and "
     "a filter (--step, --last, --role, --no-tools) it prints the selected messages as a JSON "
     "list of {turn, message}. Exit status: 0 shown; 2 unreadable file or no such turn.\n\n"
     "\b\nExamples:\n"
     "  rolloutctl replay run.json --step 2\n"
+    "  rolloutctl replay runs/20261201-120000-data:37\n"
     "  rolloutctl replay run.json --role tool --json"
 )
 
 
 def replay(
-    file: Annotated[Path, typer.Argument(help="The file to render.", show_default=False)],
+    rollout: Annotated[
+        str,
+        typer.Argument(
+            help="The file to render, or RUN:ROW[:EPOCH] for one rollout of an eval run.",
+            show_default=False,
+        ),
+    ],
     step: Annotated[
         int | None,
         typer.Option(min=1, envvar=env_names("STEP"), show_default=False, help="Show only turn N."),
@@ -67,11 +74,12 @@ def replay(
     full: FullFlag = False,
 ) -> int:
     """Render a saved trajectory again."""
+    from rolloutctl.eval.locate import load_rollout
     from rolloutctl.status import ExitStatus
     from rolloutctl.trajectory.builder import select_items, trajectory_items
-    from rolloutctl.trajectory.document import dumps_trajectory, load_trajectory
+    from rolloutctl.trajectory.document import dumps_trajectory
 
-    traj = load_trajectory(file)
+    traj = load_rollout(rollout)
     if step is not None and not any(t.get("index") == step for t in traj["turns"]):
         raise InputError(f"no turn {step}: the trajectory has {len(traj['turns'])} turns")
     role_name = role and role.value
