@@ -42,6 +42,10 @@ def raw_main(args: Sequence[str] | None = None) -> int:
         result = command.main(args, prog_name="rolloutctl", standalone_mode=False)
     except BrokenPipeError:
         return _closed_pipe()
+    except SystemExit as exc:  # click ends a command whose reader went away with exit 1
+        if isinstance(exc.__context__, BrokenPipeError):
+            return _closed_pipe()
+        raise
     except NoArgsIsHelpError as exc:
         typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         return ExitStatus.SUCCESS

@@ -171,3 +171,24 @@ def test_filters_jsonl_and_bad_input(tried, tmp_path):
     assert "exported 0 of 1" in none.stderr
     missing = run("export", str(tmp_path / "nope.json"))
     assert missing.returncode == 2 and len(missing.stderr.splitlines()) == 1
+
+
+def test_a_reader_that_stops_early_is_not_an_error(tried, tmp_path):
+    """`export RUN | head -1` exits 0, as `try | head -1` does."""
+    record = {"row": 0, "epoch": 0, "status": "COMPLETED", "reward": 1.0,
+              "trajectory": load_trajectory(tried)}  # fmt: skip
+    results = tmp_path / "results.jsonl"
+    with results.open("w") as out:  # far more than a pipe buffer holds
+        for row in range(2000):
+            out.write(json.dumps(record | {"row": row}) + "\n")
+    process = subprocess.Popen(
+        [rolloutctl_bin(), "export", str(results)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stdout.readline().startswith('{"messages"')
+    process.stdout.close()
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
