@@ -53,7 +53,9 @@ def _pass_rows(passes: dict[str, Any] | None) -> list[tuple[str, str]]:
     at_k = ", ".join(
         f"pass@{k} {value:.3f}" for k, value in passes["pass_at_k"].items() if value is not None
     )
-    return [("pass rate", f"{passes['pass_rate']:.3f}"), ("pass@k", at_k)]
+    low, high = passes["pass_rate_ci95"]
+    rate = f"{passes['pass_rate']:.3f} (95% CI {low:.3f} to {high:.3f}, Wilson)"
+    return [("pass rate", rate), ("pass@k", at_k)]
 
 
 def _latency(latency: dict[str, float]) -> str:

@@ -20,6 +20,7 @@ __all__ = [
     "pass_stats",
     "reward_stats",
     "summarize_outcomes",
+    "wilson_interval",
 ]
 
 Z_95 = 1.96
@@ -55,12 +56,24 @@ def summarize_outcomes(outcomes: Sequence[Outcome]) -> dict[str, Any]:
 
 
 def reward_stats(rewards: list[float]) -> dict[str, Any] | None:
-    """Mean with a normal-approximation 95% interval (a single value has none)."""
+    """Mean with a 95% interval: Wilson's for 0/1 rewards (a pass rate, which it keeps
+    inside [0, 1] even at 0 or n passes), else the normal approximation (a single value
+    has none)."""
     if not rewards:
         return None
     mean = statistics.fmean(rewards)
+    if _binary(rewards):
+        return {"count": len(rewards), "mean": mean, "ci95": wilson_interval(mean, len(rewards))}
     half = Z_95 * statistics.stdev(rewards) / math.sqrt(len(rewards)) if len(rewards) > 1 else 0.0
     return {"count": len(rewards), "mean": mean, "ci95": [mean - half, mean + half]}
+
+
+def wilson_interval(rate: float, count: int, z: float = Z_95) -> list[float]:
+    """Wilson's score interval of a proportion `rate` observed over `count` trials."""
+    spread = z * z / count
+    centre = (rate + spread / 2) / (1 + spread)
+    half = z * math.sqrt(rate * (1 - rate) / count + spread / (4 * count)) / (1 + spread)
+    return [max(0.0, centre - half), min(1.0, centre + half)]
 
 
 def _binary(rewards: list[float]) -> bool:
@@ -76,6 +89,7 @@ def pass_stats(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     most = max(len(s) for s in samples.values())
     return {
         "pass_rate": passed / len(outcomes),
+        "pass_rate_ci95": wilson_interval(passed / len(outcomes), len(outcomes)),
         "pass_at_k": {str(k): _pass_at(k, samples.values()) for k in ks_for(most)},
     }
 

@@ -36,3 +36,14 @@ def test_reward_interval_and_non_binary_rewards_have_no_pass_rate():
     assert summary["pass"] is None and summary["failed_rows"] == [1]
     assert summary["slowest"][0] == {"row": 1, "epoch": 0, "latency_ms": 20.0}
     assert reward_stats([]) is None and ks_for(1) == [1] and ks_for(6) == [1, 2, 4, 6]
+
+
+def test_pass_rate_intervals_stay_inside_0_and_1():
+    """Wilson's interval: 10 of 10 passes is not '0.689 to 1.011'."""
+    low, high = reward_stats([1.0] * 10)["ci95"]
+    assert high == 1.0 and low == pytest.approx(0.7225, abs=1e-4)
+    low, high = reward_stats([0.0] * 10)["ci95"]
+    assert low == 0.0 and high == pytest.approx(0.2775, abs=1e-4)
+    passes = summarize_outcomes([outcome(0, 0, 1.0), outcome(1, 0, 0.0)])["pass"]
+    low, high = passes["pass_rate_ci95"]
+    assert 0.0 < low < 0.5 < high < 1.0 and (low + high) / 2 == pytest.approx(0.5)
