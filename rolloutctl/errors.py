@@ -9,7 +9,7 @@ this tree lists every class defined here)::
     │   ├── TargetError                  agent.loader: the agent cannot be loaded
     │   ├── PolicyError                  trainer.policies: policy options unusable
     │   ├── TrajectoryFormatError        trajectory.document: not a trajectory we read
-    │   ├── StoreUrlError                server.store: --store is not memory or a Redis URL
+    │   ├── StoreUrlError                server.store: --store is not memory, SQLite or Redis
     │   └── DatasetError                 eval.dataset: unreadable dataset or unusable row
     ├── CannotStartError                 exit 3: a server could not start or be reached
     │   ├── CannotBind                   net.sockets: port in use, address not available
@@ -100,7 +100,7 @@ class TrajectoryFormatError(InputError, ValueError):
 
 
 class StoreUrlError(InputError):
-    """--store is neither `memory` nor a Redis URL."""
+    """--store is neither `memory`, an SQLite URL nor a Redis URL."""
 
 
 class DatasetError(InputError):

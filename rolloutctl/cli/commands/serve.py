@@ -119,14 +119,17 @@ def serve(
             envvar=env_names("STORE"),
             show_default=False,
             help="Where idempotency records and rollout status live: 'memory' (this process, "
-            "the default) or a Redis URL (redis://host:port/db) that every replica shares.",
+            "the default), an SQLite file that the processes of this machine share and that "
+            "survives restarts (sqlite:///records.db; sqlite:////abs/path.db), or a Redis URL "
+            "(redis://host:port/db) that every replica shares.",
         ),
     ] = None,
     store_prefix: Annotated[
         str,
         typer.Option(
             envvar=env_names("STORE_PREFIX"),
-            help="Prefix of this server's Redis keys, so several agents can share one Redis.",
+            help="Prefix of this server's records, so several agents can share one Redis or "
+            "SQLite file.",
         ),
     ] = "rolloutctl",
     record_ttl: Annotated[

@@ -1,4 +1,5 @@
-"""Record stores: in memory (one process, the default) or Redis (replicas share records).
+"""Record stores: in memory (one process, the default), SQLite (the processes of one
+machine, across restarts) or Redis (replicas on many machines).
 
 `open_store(settings)` picks one from `ServerSettings.store`; the Redis client is only
 imported when a Redis URL is given.
@@ -6,12 +7,17 @@ imported when a Redis URL is given.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from rolloutctl.errors import StoreUrlError
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.server.store.base import RecordStore, RolloutRecord, RolloutState
 from rolloutctl.server.store.memory import MemoryStore
+
+if TYPE_CHECKING:
+    from rolloutctl.server.store.redis import RedisStore
+    from rolloutctl.server.store.sqlite import SqliteStore
 
 __all__ = [
     "MemoryStore",
@@ -30,11 +36,26 @@ def check_store_url(url: str | None) -> str | None:
     """`url` if it names a store (None or `memory`: in memory); StoreUrlError otherwise."""
     if url is None or url == "memory":
         return None
-    if urlsplit(url).scheme not in REDIS_SCHEMES:
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        return _check_sqlite(url)
+    if scheme not in REDIS_SCHEMES:
         raise StoreUrlError(
-            f"--store must be 'memory' or a Redis URL (redis://host:port/db, rediss://..., "
+            f"--store must be 'memory', an SQLite URL (sqlite:///records.db, "
+            f"sqlite:////abs/path.db) or a Redis URL (redis://host:port/db, rediss://..., "
             f"unix:///path.sock), not {shown_store(url)!r}"
         )
+    return url
+
+
+def _check_sqlite(url: str) -> str:
+    from rolloutctl.server.store.sqlite import sqlite_path
+
+    path = sqlite_path(url)
+    if not path.name or path.is_dir():
+        raise StoreUrlError(f"--store {url!r} names no file (sqlite:///dir/records.db)")
+    if not path.parent.is_dir():
+        raise StoreUrlError(f"--store {url!r}: the folder {str(path.parent)!r} does not exist")
     return url
 
 
@@ -55,9 +76,12 @@ def open_store(settings: ServerSettings) -> RecordStore:
     url = check_store_url(settings.store)
     if url is None:
         return MemoryStore(settings.record_ttl, settings.max_records)
-    from rolloutctl.server.store.redis import RedisStore
-
-    return RedisStore(
+    shared: type[RedisStore | SqliteStore]
+    if url.startswith("sqlite:"):
+        from rolloutctl.server.store.sqlite import SqliteStore as shared
+    else:
+        from rolloutctl.server.store.redis import RedisStore as shared
+    return shared(
         url,
         prefix=settings.store_prefix,
         ttl=settings.record_ttl,

@@ -1,4 +1,5 @@
-"""The `cluster` fixture: one behavioural suite, run against each record store.
+"""The `cluster` fixture: one behavioural suite, run against each record store
+(`shared_cluster`: against the stores that processes share).
 
 Clusters are started once per module (a Python process takes seconds to start on a
 busy machine); every test uses ids of its own and leaves the cluster healthy: a test
@@ -25,7 +26,14 @@ def shared_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def replicas_on_redis(
     shared_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
-    with running_cluster(3, shared_redis, tmp_path_factory.mktemp("replicas")) as cluster:
+    with running_cluster(3, "redis", tmp_path_factory.mktemp("replicas"), shared_redis) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def replicas_on_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Three processes of one machine sharing one SQLite file."""
+    with running_cluster(3, "sqlite", tmp_path_factory.mktemp("sqlite")) as cluster:
         yield cluster
 
 
@@ -39,12 +47,22 @@ def redis_cluster(replicas_on_redis: Cluster) -> Iterator[Cluster]:
 @pytest.fixture(scope="module")
 def memory_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """The in-memory store is for one process: a cluster of one."""
-    with running_cluster(1, None, tmp_path_factory.mktemp("memory")) as cluster:
+    with running_cluster(1, "memory", tmp_path_factory.mktemp("memory")) as cluster:
         yield cluster
 
 
-@pytest.fixture(params=["memory", "redis"])
+CLUSTERS = {"memory": "memory_server", "sqlite": "replicas_on_sqlite", "redis": "replicas_on_redis"}
+
+
+@pytest.fixture(params=list(CLUSTERS))
 def cluster(request: pytest.FixtureRequest) -> Cluster:
-    fixture = "memory_server" if request.param == "memory" else "replicas_on_redis"
-    cluster: Cluster = request.getfixturevalue(fixture)
+    cluster: Cluster = request.getfixturevalue(CLUSTERS[request.param])
     return cluster
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def shared_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """Three replicas sharing a durable store, made whole again after each test."""
+    cluster: Cluster = request.getfixturevalue(CLUSTERS[request.param])
+    yield cluster
+    cluster.heal()

@@ -1,7 +1,8 @@
 """Replicas of `rolloutctl serve` as real processes, and a trainer's view of them.
 
 A `Cluster` is what a deployment looks like from outside: N server processes that
-share one record store (Redis), or the single process the in-memory store is for.
+share one record store (Redis, or an SQLite file on this machine), or the single
+process the in-memory store is for.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ class Replica:
 
 @dataclass
 class Cluster:
-    store: str  # "memory" or "redis"
+    store: str  # "memory", "sqlite" or "redis"
     replicas: list[Replica]
     redis: RedisServer | None = None
 
@@ -142,17 +143,28 @@ class Cluster:
         )
 
 
+def store_url(store: str, redis: RedisServer | None, directory: Path) -> str | None:
+    """The --store of a cluster of `store`: Redis, a file in `directory`, or none."""
+    if store == "redis":
+        assert redis is not None
+        return redis.url
+    return f"sqlite:///{directory / 'records.db'}" if store == "sqlite" else None
+
+
 @contextlib.contextmanager
-def running_cluster(count: int, redis: RedisServer | None, logs: Path) -> Iterator[Cluster]:
-    """`count` replicas sharing `redis` (in-memory records without it), stopped on exit."""
-    store_args = ["--store", redis.url, "--store-prefix", "test"] if redis else []
+def running_cluster(
+    count: int, store: str, logs: Path, redis: RedisServer | None = None
+) -> Iterator[Cluster]:
+    """`count` replicas sharing a `store` ("memory": each its own), stopped on exit."""
+    url = store_url(store, redis, logs)
+    store_args = ["--store", url, "--store-prefix", "test"] if url else []
     replicas = [Replica(store_args, logs / f"replica-{i}.log") for i in range(count)]
     try:
         for replica in replicas:  # start them all, then wait: they boot in parallel
             replica.launch()
         for replica in replicas:
             replica.wait_ready()
-        yield Cluster("redis" if redis else "memory", replicas, redis)
+        yield Cluster(store, replicas, redis)
     finally:
         for replica in replicas:
             replica.stop()

@@ -1,8 +1,9 @@
-"""Idempotency and status across replicas: real `serve` processes, a real Redis.
+"""Idempotency and status across replicas: real `serve` processes, a real Redis, real SQLite.
 
-`cluster` runs each behavioural test against both stores: three replicas sharing
-Redis, and the single process the in-memory store is for. `redis_cluster` tests what
-only a shared store can do: survive a replica's death and Redis going away.
+`cluster` runs each behavioural test against every store: three replicas sharing
+Redis, three sharing an SQLite file, and the single process the in-memory store is
+for. `shared_cluster` (SQLite, Redis) tests what only a shared store can do: survive
+a replica's death; `redis_cluster`, Redis going away.
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ def test_repeated_init_of_a_finished_id_gets_its_first_body_and_starts_nothing(c
     assert_one_completion_each(trainer, ["done-1"])
 
 
-def test_a_restarted_replica_still_knows_finished_ids(redis_cluster, trainer):
-    cluster, victim = redis_cluster, redis_cluster.replicas[0]
+def test_a_restarted_replica_still_knows_finished_ids(shared_cluster, trainer):
+    cluster, victim = shared_cluster, shared_cluster.replicas[0]
     first = victim.init(init_body(trainer, "before-crash"))
     trainer.wait("before-crash", timeout=60)
     cluster.wait_for(
@@ -96,8 +97,8 @@ def test_a_restarted_replica_still_knows_finished_ids(redis_cluster, trainer):
     assert_one_completion_each(trainer, ["before-crash"])
 
 
-def test_a_dead_owner_leaves_its_last_state_with_owner_and_heartbeat(redis_cluster, trainer):
-    cluster, victim = redis_cluster, redis_cluster.replicas[0]
+def test_a_dead_owner_leaves_its_last_state_with_owner_and_heartbeat(shared_cluster, trainer):
+    cluster, victim = shared_cluster, shared_cluster.replicas[0]
     trainer.held.add("orphan")
     first = victim.init(init_body(trainer, "orphan"))
     witness = cluster.replicas[1]

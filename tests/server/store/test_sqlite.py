@@ -1,0 +1,91 @@
+"""The SQLite store's own edges, against a real SQLite file: TTL, the size bound, the URL."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+from rolloutctl.server.store.base import RolloutRecord
+from rolloutctl.server.store.sqlite import SqliteStore, sqlite_path
+from tests.helpers import rolloutctl_bin
+
+BODY = b'{"rollout_id": "x", "tools": []}'
+
+
+async def finished(store: SqliteStore, rollout_id: str) -> None:
+    """Claim `rollout_id` in `store`, finish it, and wait until the file has it."""
+    assert await store.claim(RolloutRecord(rollout_id, BODY)) is None
+    record = store.local(rollout_id)
+    assert record is not None
+    store.finish(record, {"status": "COMPLETED"})
+    while store.health()["pending_writes"]:
+        await asyncio.sleep(0.01)
+
+
+def rows(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT count(*) FROM rollouts").fetchone()[0])
+
+
+def test_a_finished_record_expires_after_its_ttl(tmp_path):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+
+    async def run() -> None:
+        owner = SqliteStore(url, ttl=0.5)
+        await owner.start()
+        await finished(owner, "old")
+        await owner.aclose()
+        other = SqliteStore(url, ttl=0.5)
+        await other.start()
+        assert await other.claim(RolloutRecord("old", b"{}")) == BODY  # still remembered
+        deadline = time.monotonic() + 60
+        while await other.status("old") is not None:  # past the TTL: forgotten
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        assert await other.claim(RolloutRecord("old", b"{}")) is None  # a new rollout
+        await other.aclose()
+
+    asyncio.run(run())
+
+
+def test_past_max_records_the_oldest_finished_go_first_and_running_ones_stay(tmp_path):
+    path = tmp_path / "r.db"
+
+    async def run() -> None:
+        store = SqliteStore(f"sqlite:///{path}", max_records=10)
+        await store.start()
+        running = [RolloutRecord(f"run-{i}", BODY) for i in range(2)]
+        for record in running:
+            assert await store.claim(record) is None
+        for i in range(20):
+            await finished(store, f"done-{i}")
+        store.evict()
+        while rows(path) > 9:  # as in memory: down to 90% of the bound
+            await asyncio.sleep(0.01)
+        assert await store.status("done-12") is None
+        assert all([await store.status(f"done-{i}") for i in range(13, 20)])
+        assert all([await store.status(r.rollout_id) for r in running])
+        await store.aclose()
+
+    asyncio.run(run())
+
+
+def test_sqlite_urls_name_a_file_relative_or_absolute():
+    assert sqlite_path("sqlite:///records.db") == Path("records.db")
+    assert sqlite_path("sqlite:////srv/rollouts/records.db") == Path("/srv/rollouts/records.db")
+
+
+def test_a_store_in_a_missing_folder_is_one_line_and_exit_2(tmp_path):
+    url = f"sqlite:///{tmp_path / 'missing' / 'records.db'}"
+    result = subprocess.run(
+        [rolloutctl_bin(), "serve", "--example", "echo", "--store", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "does not exist" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
