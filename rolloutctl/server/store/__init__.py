@@ -36,10 +36,15 @@ def check_store_url(url: str | None) -> str | None:
     """`url` if it names a store (None or `memory`: in memory); StoreUrlError otherwise."""
     if url is None or url == "memory":
         return None
-    scheme = urlsplit(url).scheme
-    if scheme == "sqlite":
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
         return _check_sqlite(url)
-    if scheme not in REDIS_SCHEMES:
+    if parts.scheme in REDIS_SCHEMES and not (
+        parts.path if parts.scheme == "unix" else parts.hostname
+    ):
+        where = "socket path" if parts.scheme == "unix" else "host"
+        raise StoreUrlError(f"--store {shown_store(url)!r} names no {where} (redis://host:port/db)")
+    if parts.scheme not in REDIS_SCHEMES:
         raise StoreUrlError(
             f"--store must be 'memory', an SQLite URL (sqlite:///records.db, "
             f"sqlite:////abs/path.db) or a Redis URL (redis://host:port/db, rediss://..., "

@@ -6,6 +6,7 @@ import subprocess
 import time
 
 import httpx
+import pytest
 import redis
 
 from rolloutctl.server.store import shown_store
@@ -61,15 +62,20 @@ def test_a_server_started_while_redis_is_down_refuses_inits_then_recovers(
         later.stop()
 
 
-def test_a_bad_store_url_is_one_line_and_exit_2():
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [("http://:pw@host/0", "--store"), ("redis:/oops", "'redis:/oops' names no host"),
+     ("redis://:pw@/0", "names no host"), ("unix://", "names no socket path")],
+)  # fmt: skip
+def test_a_bad_store_url_is_one_line_and_exit_2(url, words):
     result = subprocess.run(
-        [rolloutctl_bin(), "serve", "--example", "echo", "--store", "http://:pw@host/0"],
+        [rolloutctl_bin(), "serve", "--example", "echo", "--store", url],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 2, result.stderr
-    assert "--store" in result.stderr and "pw" not in result.stderr
+    assert words in result.stderr and "pw" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
