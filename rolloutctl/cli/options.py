@@ -261,6 +261,7 @@ def trainer_config(
     if mismatched:
         flag, wanted = mismatched[0]
         raise InputError(f"{flag} needs --policy {wanted} (the policy is {policy})")
+    upstream = checked_url(upstream, "--upstream") if upstream else None
     try:
         chosen = make_policy(
             policy, path=script, upstream=upstream, model=model, upstream_key_env=upstream_key_env
@@ -278,11 +279,12 @@ def use_plain(plain: bool) -> bool:
 
 
 def checked_url(url: str, name: str = "--server-url") -> str:
-    """An http(s) base URL, or a usage error naming the option (`name`) and the problem."""
-    from rolloutctl.check.v1.suite import server_base_url
+    """An http(s) base URL (http:// when the scheme is left out), or a usage error naming
+    the option (`name`) and the problem."""
+    from rolloutctl.net.urls import base_url
 
     try:
-        return server_base_url(url)
+        return base_url(url)
     except ValueError as exc:
         raise InputError(f"{name}: {exc}") from None
 

@@ -132,7 +132,8 @@ def test_init_sends_messages_from_a_file(start_server, mock_trainer, tmp_path):
 
 def test_init_watch_json_prints_one_trajectory_document(start_server, mock_trainer):
     server = start_server()
-    result = run("init", server, "--trainer-url", mock_trainer, "--watch", "--json",
+    bare = [url.removeprefix("http://") for url in (server, mock_trainer)]  # as httpie takes them
+    result = run("init", bare[0], "--trainer-url", bare[1], "--watch", "--json",
                  "--callback-key", KEY)  # fmt: skip
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)

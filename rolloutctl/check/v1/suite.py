@@ -17,7 +17,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -28,6 +27,7 @@ from rolloutctl.check.v1.session import CheckOptions, CheckStatus, Session, Verd
 from rolloutctl.errors import ServerUnreachable
 from rolloutctl.harness import serve_app
 from rolloutctl.net.http_pool import SHORT_KEEPALIVE
+from rolloutctl.net.urls import base_url
 from rolloutctl.redaction import one_line
 from rolloutctl.trainer import MockTrainer, TrainerConfig, make_policy
 
@@ -40,7 +40,6 @@ __all__ = [
     "ServerUnreachable",
     "parse_only",
     "run_checks",
-    "server_base_url",
 ]
 
 Check = Callable[[Session], Awaitable[Verdict]]
@@ -121,18 +120,10 @@ def parse_only(
     return names
 
 
-def server_base_url(url: str) -> str:
-    """The server's base URL without a trailing slash; ValueError unless http(s) with a host."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not an http(s) URL with a host: {url!r}")
-    return url.strip().rstrip("/")
-
-
 async def run_checks(url: str, options: CheckOptions | None = None) -> CheckReport:
     """Run the chosen checks (all by default); ServerUnreachable when /health cannot connect."""
     options = options or CheckOptions()
-    url, names = server_base_url(url), options.only or CHECK_NAMES
+    url, names = base_url(url), options.only or CHECK_NAMES
     started, secrets = time.perf_counter(), [options.api_key]
     async with httpx.AsyncClient(timeout=options.timeout, limits=SHORT_KEEPALIVE) as http:
         verdicts = {"health": await requests.health(http, url)}

@@ -15,6 +15,7 @@ from rolloutctl.cli.options import (
     ProtocolOption,
     ServerKey,
     Target,
+    checked_url,
     env_names,
     use_plain,
 )
@@ -156,6 +157,7 @@ def bench(
         raise InputError("give exactly one of TARGET, --example or --server-url")
     if server_url and (replicas > 1 or store):
         raise InputError("--replicas and --store are for spawned servers, not --server-url")
+    server_url = [checked_url(url) for url in server_url or ()]
     config = benching.BenchConfig(
         rollouts=rollouts,
         concurrency=concurrency,

@@ -14,6 +14,7 @@ from rolloutctl.cli.options import (
     Protocol,
     ProtocolOption,
     ServerKey,
+    checked_url,
     env_names,
     parse_metadata,
     use_plain,
@@ -90,7 +91,7 @@ def check(
         from rolloutctl.osmosis.check.suite import run_osmosis_checks
     names = OSMOSIS_CHECK_NAMES if osmosis else CHECK_NAMES
     try:
-        base_url = checking.server_base_url(url)
+        base_url = checked_url(url, "SERVER_URL")
         options = checking.CheckOptions(
             api_key=server_key or None,
             timeout=timeout,

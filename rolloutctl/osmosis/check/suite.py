@@ -18,9 +18,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpx
 
 from rolloutctl.check.v1.session import CheckOptions, CheckStatus, Verdict
-from rolloutctl.check.v1.suite import CheckReport, CheckResult, server_base_url
+from rolloutctl.check.v1.suite import CheckReport, CheckResult
 from rolloutctl.errors import ServerUnreachable
 from rolloutctl.harness import serve_app
+from rolloutctl.net.urls import base_url
 from rolloutctl.osmosis.check import rollouts, wire
 from rolloutctl.osmosis.check.names import OSMOSIS_CHECK_NAMES
 from rolloutctl.osmosis.check.session import OsmosisSession
@@ -51,7 +52,7 @@ LAST = ("cancel",)
 async def run_osmosis_checks(url: str, options: CheckOptions | None = None) -> CheckReport:
     """Run the chosen checks (all by default); ServerUnreachable when nothing answers."""
     options = options or CheckOptions()
-    url, names = server_base_url(url), options.only or OSMOSIS_CHECK_NAMES
+    url, names = base_url(url), options.only or OSMOSIS_CHECK_NAMES
     started = time.perf_counter()
     async with httpx.AsyncClient(timeout=options.timeout + 15) as http:
         try:
