@@ -20,7 +20,7 @@ import uvicorn
 from rolloutctl.agent.context import Agent
 from rolloutctl.errors import CannotStartError
 from rolloutctl.net.sockets import bind_socket, socket_url
-from rolloutctl.server.core import InProcessApp
+from rolloutctl.server.inprocess import InProcessApp
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.trainer import MockTrainer, RolloutHandle, TrainerConfig
 

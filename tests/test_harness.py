@@ -13,7 +13,7 @@ import pytest
 from rolloutctl.agent.loader import load_example
 from rolloutctl.errors import CannotStartError
 from rolloutctl.harness import local_stack, serve_app
-from rolloutctl.server.core import InProcessApp
+from rolloutctl.server.inprocess import InProcessApp
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.trainer import TrainerConfig, make_policy
 

@@ -27,11 +27,13 @@ __all__ = [
     "RolloutMetrics",
     "RolloutRequest",
     "RolloutResult",
+    "ToolHook",
 ]
 
 log = logging.getLogger("rolloutctl.agent")
 Message = dict[str, Any]
 LLMBackend = Callable[[list[Message], dict[str, Any]], Awaitable[dict[str, Any]]]
+ToolHook = Callable[[dict[str, Any], str, float], None]  # (call, content, seconds)
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ class RolloutContext:
         self.messages: list[Message] = list(request.messages)
         self.metrics = RolloutMetrics()
         self._llm = llm
+        self.on_tool: ToolHook | None = None
+        """Told of each tool call as it ends: how the server's observers see tools."""
 
     async def chat(self, messages: list[Message] | None = None, **params: Any) -> ChatResult:
         """Ask the model for the next turn of `messages` (default: `self.messages`).
@@ -152,6 +156,14 @@ class RolloutContext:
         return replies
 
     async def _run_one(self, call: dict[str, Any]) -> str:
+        if self.on_tool is None:
+            return await self._tool_reply(call)
+        started = time.perf_counter()
+        content = await self._tool_reply(call)
+        self.on_tool(call, content, time.perf_counter() - started)
+        return content
+
+    async def _tool_reply(self, call: dict[str, Any]) -> str:
         function = call.get("function") or {}
         name = function.get("name")
         tool = self.tools.get(name) if isinstance(name, str) else None

@@ -24,7 +24,7 @@ from rolloutctl.agent.context import Agent, LLMBackend, RolloutContext, RolloutR
 from rolloutctl.errors import RolloutFailed, RolloutFailure, RolloutTimedOut
 from rolloutctl.protocol import ErrorCategory
 from rolloutctl.server.callbacks import RetryPolicy, TrainerClient
-from rolloutctl.server.runner import execute
+from rolloutctl.server.rollout import execute
 
 __all__ = [
     "AdapterOptions",

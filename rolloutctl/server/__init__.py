@@ -1,4 +1,6 @@
-"""The RolloutServer: app, rollout manager, runner, records, trainer callbacks, `run`.
+"""The RolloutServer: HTTP layer (`core`, `app`, `inprocess`), admission (`manager`), one
+rollout's life (`rollout`, `completion`, `observers`), records (`store`), trainer
+callbacks (`callbacks`, `retry`), limits, settings and `run`.
 
 Server modules never import the trainer or the command tools.
 """

@@ -1,16 +1,16 @@
 """The RolloutServer's HTTP face: `create_app(agent, settings)` returns a FastAPI app.
 
-Routes stay thin: they validate, authenticate and translate; `RolloutManager` does
-the work. The init body is validated by hand (not by a FastAPI body parameter) so the
-422 is ours: it names the field and never echoes the input, which may hold `api_key`.
-Init itself, and the lifespan, are `ServerCore`'s (in `core.py`, free of FastAPI).
+Routes stay thin: they authenticate and translate; `RolloutManager` does the work.
+Init itself, and the lifespan, are `ServerCore`'s (in `core.py`, free of FastAPI):
+an authorised init never enters FastAPI, and an unauthorised one gets the
+middleware's 401. FastAPI only documents init in its OpenAPI schema.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Scope
 
@@ -18,7 +18,7 @@ from rolloutctl import __version__
 from rolloutctl.agent.context import Agent
 from rolloutctl.errors import StoreUnavailable
 from rolloutctl.protocol import INIT_PATH, InitRequest
-from rolloutctl.server.core import ServerCore, bearer_ok, read_body, status_json
+from rolloutctl.server.core import ServerCore, bearer_ok, status_json
 from rolloutctl.server.settings import ServerSettings
 
 __all__ = ["InboundKeyMiddleware", "RolloutApp", "create_app", "routes_app"]
@@ -45,6 +45,12 @@ class RolloutApp(FastAPI):
         if not await self.core.serve_init(scope, receive, send):
             await super().__call__(scope, receive, send)
 
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's schema plus init, which `ServerCore` serves outside FastAPI's routes."""
+        if self.openapi_schema is None:
+            super().openapi()["paths"][INIT_PATH] = {"post": _init_operation()}
+        return self.openapi_schema or {}
+
 
 def create_app(agent: Agent, settings: ServerSettings | None = None) -> FastAPI:
     """A RolloutServer for `agent`; the same app `rolloutctl serve` runs."""
@@ -53,7 +59,7 @@ def create_app(agent: Agent, settings: ServerSettings | None = None) -> FastAPI:
 
 def routes_app(core: ServerCore, with_lifespan: bool) -> RolloutApp:
     """The FastAPI app of `core`; without the lifespan when its owner runs that itself."""
-    agent, settings, state, init = core.agent, core.settings, core.state, core.init
+    agent, settings = core.agent, core.settings
     app = RolloutApp(
         core,
         title=f"rolloutctl RolloutServer ({agent.name})",
@@ -65,7 +71,7 @@ def routes_app(core: ServerCore, with_lifespan: bool) -> RolloutApp:
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        store = state["manager"].store
+        store = core.manager.store
         return {
             "status": "healthy",
             "agent": agent.name,
@@ -74,21 +80,10 @@ def routes_app(core: ServerCore, with_lifespan: bool) -> RolloutApp:
             "store": store.health(),
         }
 
-    @app.post(INIT_PATH, status_code=202, openapi_extra=_init_openapi())
-    async def init_rollout(request: Request) -> Response:
-        raw = await read_body(request.scope, request.receive, settings.max_init_bytes)
-        status, body, headers = await init.answer(raw)
-        return Response(
-            body,
-            status,
-            dict((k.decode(), v.decode()) for k, v in headers),
-            media_type="application/json",
-        )
-
     @app.get("/v1/rollout/{rollout_id:path}")  # :path, so that ids holding "/" are reachable
     async def rollout_status(rollout_id: str) -> Response:
         try:
-            body = await state["manager"].store.status(rollout_id)
+            body = await core.manager.store.status(rollout_id)
         except StoreUnavailable as exc:
             return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
         if body is None:
@@ -98,7 +93,8 @@ def routes_app(core: ServerCore, with_lifespan: bool) -> RolloutApp:
     return app
 
 
-_ERROR_RESPONSES = {
+_RESPONSES = {
+    "202": "Accepted: the rollout runs; the body holds its tools.",
     "401": "The server has an inbound key and the request lacks it (Authorization: Bearer).",
     "413": "The body is larger than the server's --max-init-bytes.",
     "422": "The body breaks the init schema; the detail names the field.",
@@ -106,11 +102,13 @@ _ERROR_RESPONSES = {
 }
 
 
-def _init_openapi() -> dict[str, Any]:
+def _init_operation() -> dict[str, Any]:
     schema = InitRequest.model_json_schema()
     return {
+        "summary": "Start a rollout",
+        "operationId": "init_rollout",
         "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
-        "responses": {code: {"description": text} for code, text in _ERROR_RESPONSES.items()},
+        "responses": {code: {"description": text} for code, text in _RESPONSES.items()},
     }
 
 

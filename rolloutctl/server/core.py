@@ -1,11 +1,11 @@
 """The RolloutServer's own ASGI layer, free of FastAPI: init, the inbound key, the lifespan.
 
-Init is the one route a trainer hits per rollout, so it is served here without any
-framework. `ServerCore` also owns the lifespan (the callback pool and the
-`RolloutManager`). `rolloutctl serve` wraps it in FastAPI (`app.create_app`: health,
-status, OpenAPI docs); the in-process server of `try` and `validate` runs it as
-`InProcessApp`, which imports FastAPI only if a request other than init arrives:
-importing FastAPI costs about 0.3 s, most of a `try`.
+Init is the one route a trainer hits per rollout, so it is served here, and only
+here, without any framework. `ServerCore` also owns the lifespan (the callback pool
+and the `RolloutManager`). `rolloutctl serve` wraps it in FastAPI (`app.create_app`:
+health, status, OpenAPI docs); the in-process server of `try` and `validate` wraps it
+in `inprocess.InProcessApp`, which imports FastAPI only when a request other than
+init arrives (the import is most of a `try`'s start-up).
 """
 
 from __future__ import annotations
@@ -26,14 +26,13 @@ from rolloutctl.errors import AgentToolsError, ServerBusy, StoreUnavailable
 from rolloutctl.net.http_pool import Header, HttpPool
 from rolloutctl.protocol import INIT_PATH, InitRequest
 from rolloutctl.server.manager import RolloutManager
+from rolloutctl.server.observers import RolloutObserver
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.server.store import open_store
 
 __all__ = [
     "EVICT_INTERVAL",
-    "InProcessApp",
     "InitAnswer",
-    "InitEndpoint",
     "ServerCore",
     "bearer_ok",
     "read_body",
@@ -72,53 +71,34 @@ def _too_large(limit: int) -> InitAnswer:
     return _json(413, detail, ((b"connection", b"close"),))
 
 
-class InitEndpoint:
-    """POST /v1/rollout/init, from raw body to (status, JSON body, extra headers).
+class ServerCore:
+    """What every RolloutServer app of `agent` shares: settings, manager, the init route.
 
-    Free of any framework so that `RolloutApp` can serve it without FastAPI's stack.
+    `observers` (a list the caller may keep adding to before the first init) are
+    handed to the manager at start-up; see `observers.RolloutObserver`.
     """
 
-    def __init__(self, settings: ServerSettings, state: dict[str, RolloutManager]) -> None:
-        self.settings, self.state = settings, state
-
-    async def answer(self, raw: bytes | None) -> InitAnswer:
-        if raw is None:
-            return _too_large(self.settings.max_init_bytes)
-        try:
-            # orjson refuses NaN, Infinity and numbers past a double, which pydantic's
-            # parser would let in and which no JSON encoder can then send on
-            init = InitRequest.model_validate(orjson.loads(raw))
-        except orjson.JSONDecodeError as exc:
-            return _unprocessable_json(exc)
-        except ValidationError as exc:
-            return _json(422, {"detail": validation_detail(exc)})
-        if self.settings.allow_callback_hosts:  # none: every host is allowed
-            host = urlsplit(init.server_url).hostname or ""
-            if not self.settings.callback_host_allowed(host):
-                return _unprocessable(
-                    "server_url",
-                    f"callback host {host!r} is not on this server's allowlist "
-                    "(--allow-callback-host)",
-                )
-        manager = self.state["manager"]
-        try:
-            return 202, await manager.accept(init), ()
-        except (ServerBusy, StoreUnavailable) as exc:
-            retry_after = b"5" if manager.draining else b"1"
-            return _json(503, {"detail": str(exc)}, ((b"retry-after", retry_after),))
-        except AgentToolsError as exc:
-            return _json(500, {"detail": str(exc)})
-
-
-class ServerCore:
-    """What every RolloutServer app of `agent` shares: settings, manager, init endpoint."""
-
-    def __init__(self, agent: Agent, settings: ServerSettings | None = None) -> None:
+    def __init__(
+        self,
+        agent: Agent,
+        settings: ServerSettings | None = None,
+        observers: list[RolloutObserver] | None = None,
+    ) -> None:
         self.agent, self.settings = agent, settings or ServerSettings()
-        self.state: dict[str, RolloutManager] = {}
-        self.init = InitEndpoint(self.settings, self.state)
+        self.observers: list[RolloutObserver] = [] if observers is None else observers
+        self._manager: RolloutManager | None = None
         key = self.settings.api_key
         self._expected = key.encode() if key else None
+
+    @property
+    def manager(self) -> RolloutManager:
+        """The running server's manager; RuntimeError before the lifespan started it."""
+        if self._manager is None:
+            raise RuntimeError(
+                "the RolloutServer has not started: run its app under an ASGI server "
+                "(or inside `async with core.lifespan()`) before sending it requests"
+            )
+        return self._manager
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: object = None) -> AsyncIterator[None]:
@@ -126,8 +106,8 @@ class ServerCore:
         store = open_store(self.settings)
         await store.start()
         async with HttpPool() as pool:
-            manager = RolloutManager(self.agent, self.settings, pool, store)
-            self.state["manager"] = manager
+            manager = RolloutManager(self.agent, self.settings, pool, store, self.observers)
+            self._manager = manager
             evictor = asyncio.create_task(_evict_forever(manager))
             try:
                 yield
@@ -146,7 +126,7 @@ class ServerCore:
         ):
             return False
         raw = await read_body(scope, receive, self.settings.max_init_bytes)
-        status, body, headers = await self.init.answer(raw)
+        status, body, headers = await self.answer_init(raw)
         await send(
             {
                 "type": "http.response.start",
@@ -157,41 +137,41 @@ class ServerCore:
         await send({"type": "http.response.body", "body": body})
         return True
 
+    async def answer_init(self, raw: bytes | None) -> InitAnswer:
+        """POST /v1/rollout/init, from raw body to (status, JSON body, extra headers)."""
+        init = self._read_init(raw)
+        if not isinstance(init, InitRequest):
+            return init
+        manager = self.manager
+        try:
+            return 202, await manager.accept(init), ()
+        except (ServerBusy, StoreUnavailable) as exc:
+            retry_after = b"5" if manager.draining else b"1"
+            return _json(503, {"detail": str(exc)}, ((b"retry-after", retry_after),))
+        except AgentToolsError as exc:
+            return _json(500, {"detail": str(exc)})
 
-class InProcessApp:
-    """The RolloutServer app of `try` and `validate`: `create_app`'s answers, but its
-    FastAPI part is built on the first request that needs it (not init), so a server
-    that only gets inits never imports FastAPI."""
-
-    def __init__(self, agent: Agent, settings: ServerSettings | None = None) -> None:
-        self.core = ServerCore(agent, settings)
-        self._routes: Any = None
-
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await _serve_lifespan(self.core, receive, send)
-        elif not await self.core.serve_init(scope, receive, send):
-            if self._routes is None:
-                from rolloutctl.server.app import routes_app
-
-                self._routes = routes_app(self.core, with_lifespan=False)
-            await self._routes(scope, receive, send)
-
-
-async def _serve_lifespan(core: ServerCore, receive: Any, send: Any) -> None:
-    """The ASGI lifespan protocol around `core.lifespan()`."""
-    await receive()  # lifespan.startup
-    started = False
-    try:
-        async with core.lifespan():
-            started = True
-            await send({"type": "lifespan.startup.complete"})
-            await receive()  # lifespan.shutdown
-    except Exception as exc:
-        kind = "shutdown" if started else "startup"
-        await send({"type": f"lifespan.{kind}.failed", "message": f"{type(exc).__name__}: {exc}"})
-        return
-    await send({"type": "lifespan.shutdown.complete"})
+    def _read_init(self, raw: bytes | None) -> InitRequest | InitAnswer:
+        """The init in `raw`, or the 413/422 answer that refuses it."""
+        if raw is None:
+            return _too_large(self.settings.max_init_bytes)
+        try:
+            # orjson refuses NaN, Infinity and numbers past a double, which pydantic's
+            # parser would let in and which no JSON encoder can then send on
+            init = InitRequest.model_validate(orjson.loads(raw))
+        except orjson.JSONDecodeError as exc:
+            return _unprocessable_json(exc)
+        except ValidationError as exc:
+            return _json(422, {"detail": validation_detail(exc)})
+        if self.settings.allow_callback_hosts:  # none: every host is allowed
+            host = urlsplit(init.server_url).hostname or ""
+            if not self.settings.callback_host_allowed(host):
+                return _unprocessable(
+                    "server_url",
+                    f"callback host {host!r} is not on this server's allowlist "
+                    "(--allow-callback-host)",
+                )
+        return init
 
 
 async def read_body(scope: Scope, receive: Any, limit: int) -> bytes | None:
