@@ -15,7 +15,8 @@ this tree lists every class defined here)::
     │   ├── CannotBind                   net.sockets: port in use, address not available
     │   ├── ServerStartError             bench.server_process: the server under test died
     │   ├── ServerUnreachable            check.v1.requests: nothing answers at the URL
-    │   └── TrainerUnreachable           remote.events: no mock trainer at the URL
+    │   ├── TrainerUnreachable           remote.events: no mock trainer at the URL
+    │   └── UpstreamUnreachable          trainer.policies: no model at --upstream
     ├── AgentError                       the agent's own code or its model answers
     │   ├── ToolArgumentError            agent.tools: arguments that do not fit the schema
     │   ├── BadModelResponse             agent.context: a 2xx that is not a completion
@@ -69,6 +70,7 @@ __all__ = [
     "TrajectoryFormatError",
     "TurnLimitReached",
     "UpstreamError",
+    "UpstreamUnreachable",
 ]
 
 
@@ -130,6 +132,10 @@ class ServerUnreachable(CannotStartError):
 
 class TrainerUnreachable(CannotStartError):
     """Nothing answers at the trainer URL, or it does not serve the event stream."""
+
+
+class UpstreamUnreachable(CannotStartError):
+    """Nothing answers at the proxy policy's --upstream: found before any rollout runs."""
 
 
 # ---- the agent's own code or its model

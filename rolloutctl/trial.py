@@ -97,6 +97,7 @@ async def run_try(
     def record(event: Event) -> None:
         show(event, builder.add(event))
 
+    await trainer_config.policy.check_reachable()
     settings = ServerSettings(shutdown_grace=1.0)
     async with local_stack(agent, settings, trainer_config, server_url=options.server_url) as stack:
         subscription = stack.trainer.subscribe(rollout_id)

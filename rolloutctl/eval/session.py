@@ -99,6 +99,7 @@ async def execute(
     """Run `tasks` against `server_url`, or against a server spawned from `spec`."""
     if (server_url is None) == (spec is None):
         raise ValueError("give exactly one of server_url or spec")
+    await trainer_config.policy.check_reachable()  # before any server starts or row runs
     async with contextlib.AsyncExitStack() as stack:
         stack.enter_context(quiet_trainer_logs())
         local = await stack.enter_async_context(

@@ -42,6 +42,10 @@ class Policy:
         """One line for banners."""
         return self.name
 
+    async def check_reachable(self) -> None:
+        """Raise a CannotStartError when what the policy relies on cannot be reached
+        (the proxy's upstream); a local policy relies on nothing."""
+
     async def reply(self, turn: Turn) -> Reply:
         raise NotImplementedError
 

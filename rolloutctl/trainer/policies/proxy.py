@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from rolloutctl.errors import PolicyError, UpstreamError
+from rolloutctl.errors import PolicyError, UpstreamError, UpstreamUnreachable
 from rolloutctl.net.http_pool import SHORT_KEEPALIVE
 from rolloutctl.protocol import CHAT_FIELDS
 from rolloutctl.trainer.policies.base import Policy, Reply, Turn
@@ -46,6 +46,18 @@ class ProxyPolicy(Policy):
 
     def describe(self) -> str:
         return f"proxy to {self.endpoint} (model {self.model or 'as requested'})"
+
+    async def check_reachable(self) -> None:
+        """UpstreamUnreachable (exit 3) when nothing answers at the upstream: one look
+        before a run, rather than every rollout failing after its retries."""
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as client:
+            try:
+                await client.get(self.endpoint, headers=self._headers)
+            except httpx.HTTPError as exc:
+                reason = " ".join(str(exc).split()) or type(exc).__name__
+                raise UpstreamUnreachable(
+                    f"cannot reach the upstream model at {self.endpoint}: {reason}"
+                ) from None
 
     async def reply(self, turn: Turn) -> Reply:
         data = await self._post(self.request_body(turn))

@@ -1,0 +1,31 @@
+"""--policy proxy with nothing at --upstream: exit 3 before any rollout, not N failed rows."""
+
+from __future__ import annotations
+
+import subprocess
+
+from tests.eval.conftest import arithmetic_rows, write_jsonl
+from tests.helpers import CLI_BOUND, refused_url, rolloutctl_bin
+
+
+def test_eval_and_try_check_the_upstream_before_running(tmp_path):
+    dataset = write_jsonl(tmp_path / "d.jsonl", arithmetic_rows(4))
+    run_dir = tmp_path / "run"
+    with refused_url() as nowhere:
+        upstream = ["--policy", "proxy", "--upstream", nowhere]
+        runs = [
+            ["eval", str(dataset), "--example", "calculator", "-o", str(run_dir), *upstream],
+            ["try", "--example", "calculator", *upstream],
+        ]
+        results = [
+            subprocess.run(
+                [rolloutctl_bin(), *args], capture_output=True, text=True, timeout=CLI_BOUND
+            )
+            for args in runs
+        ]
+    for result in results:
+        assert result.returncode == 3, result.stderr
+        assert "cannot reach the upstream model at" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    results_file = run_dir / "results.jsonl"
+    assert not results_file.exists() or results_file.read_text() == ""
