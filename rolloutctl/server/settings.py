@@ -27,7 +27,8 @@ class ServerSettings:
     # None: records in memory; a Redis URL: records shared by every replica using it
     store: str | None = field(default=None, repr=False)  # the URL may hold a password
     store_prefix: str = "rolloutctl"
-    heartbeat_interval: float = 10.0
+    heartbeat_interval: float = 10.0  # how often a replica tells the store it is alive
+    owner_timeout: float = 60.0  # a replica silent this long is lost: its rollouts rescued
 
     def callback_host_allowed(self, host: str) -> bool:
         """Exact hosts, or `*.example.com` for any subdomain; an empty list allows all."""

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from rolloutctl.errors import StoreUrlError
 from rolloutctl.server.settings import ServerSettings
-from rolloutctl.server.store.base import RecordStore, RolloutRecord, RolloutState
+from rolloutctl.server.store.base import Callback, RecordStore, RolloutRecord, RolloutState
 from rolloutctl.server.store.memory import MemoryStore
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from rolloutctl.server.store.sqlite import SqliteStore
 
 __all__ = [
+    "Callback",
     "MemoryStore",
     "RecordStore",
     "RolloutRecord",
@@ -92,4 +93,5 @@ def open_store(settings: ServerSettings) -> RecordStore:
         ttl=settings.record_ttl,
         max_records=settings.max_records,
         heartbeat_interval=settings.heartbeat_interval,
+        owner_timeout=settings.owner_timeout,
     )

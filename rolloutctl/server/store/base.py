@@ -4,6 +4,12 @@ A record is the idempotency record of one `rollout_id`: the first 202 body, the 
 the completion payload and its delivery result. Records are made and changed only by
 the process that runs the rollout (its *owner*); a store decides where they live so
 that every replica can answer a repeated init and the status endpoint.
+
+A shared store also lets a rollout outlive its owner's death: the owner heartbeats,
+and must claim the delivery of each completion (`claim_delivery`) before sending it;
+any process may take over the rollouts of an owner whose heartbeat is older than
+`owner_timeout` (`scan_lost`, which claims them), and sends each one ERROR
+`server_lost`. Whoever claims first delivers; the other sends nothing.
 """
 
 from __future__ import annotations
@@ -15,9 +21,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from rolloutctl.agent.context import RolloutMetrics
+from rolloutctl.agent.context import RolloutContext, RolloutMetrics
 
-__all__ = ["RecordStore", "RolloutRecord", "RolloutState"]
+__all__ = ["Callback", "RecordStore", "RolloutRecord", "RolloutState"]
 
 
 class RolloutState(StrEnum):
@@ -26,6 +32,15 @@ class RolloutState(StrEnum):
     COMPLETED = "completed"
     ERROR = "error"
     DELIVERY_FAILED = "delivery_failed"
+    LOST = "lost"  # its owner stopped heartbeating; another process sent ERROR server_lost
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """Where the trainer takes the completion: what a rescuer needs to send it."""
+
+    url: str
+    key: str | None = field(default=None, repr=False)
 
 
 @dataclass(slots=True)
@@ -42,6 +57,17 @@ class RolloutRecord:
     # set by shared stores only: which process runs the rollout, and when it last said so
     owner: str | None = None
     heartbeat_at: float | None = None
+    # what a rescuer needs while the rollout is in flight: the trainer's callback and the
+    # history so far (the live context on the owner, the last written copy elsewhere)
+    callback: Callback | None = field(default=None, repr=False)
+    context: RolloutContext | None = field(default=None, repr=False)
+    messages: list[dict[str, Any]] | None = field(default=None, repr=False)
+
+    def history(self) -> list[dict[str, Any]]:
+        """The messages as far as the rollout got (as last written, off its owner)."""
+        if self.context is not None:
+            return self.context.messages
+        return self.messages or []
 
     @property
     def active(self) -> bool:
@@ -68,7 +94,8 @@ class RolloutRecord:
 
 class RecordStore(ABC):
     """Where records live. The owner's calls, in order: `claim` once, `changed` after
-    each state change, `finish` once; anyone may ask `local` and `status`.
+    each state change, `finish` once, `claim_delivery` before sending the completion;
+    anyone may ask `local` and `status`, and `scan_lost` for rollouts to rescue.
 
     `active` and `finished` count this process's rollouts (for the queue bound and
     /health), whatever the store shares.
@@ -78,6 +105,8 @@ class RecordStore(ABC):
     active: int
     finished: int
     forgotten: Mapping[str, None]  # ids this process dropped early, by its size bound
+    owner: str | None = None  # this process, as shared stores write it into records
+    owner_timeout: float = 60.0  # heartbeat age past which an owner counts as lost
 
     @abstractmethod
     def local(self, rollout_id: str) -> RolloutRecord | None:
@@ -102,6 +131,24 @@ class RecordStore(ABC):
         record.finished_at = time.monotonic()
         self.active -= 1
         self.finished += 1
+        self.changed(record)
+
+    async def claim_delivery(self, record: RolloutRecord) -> bool:
+        """Before the owner sends `record`'s completion (finished, payload set): True when
+        it may, False when another process took the delivery over (then send nothing).
+        Writes the finished record with the claim; waits while the store is down. A
+        store no other process shares always says True."""
+        return True
+
+    async def scan_lost(self) -> list[RolloutRecord]:
+        """In-flight records of owners whose heartbeat is older than `owner_timeout`,
+        each now claimed for delivery by this process, atomically (one rescuer each):
+        the caller sends each an ERROR `server_lost`, then `rescued` notes it.
+        Raises StoreUnavailable."""
+        return []
+
+    def rescued(self, record: RolloutRecord) -> None:
+        """Note the rescue of a lost record (its payload, state LOST and delivery set)."""
         self.changed(record)
 
     @abstractmethod

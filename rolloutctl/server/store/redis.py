@@ -1,14 +1,24 @@
 """Records shared through Redis (or Valkey), so replicas behind a load balancer act as one.
 
 One key per rollout, `{prefix}:rollout:{rollout_id}`, holding JSON `{"body": <first 202
-body>, "status": <status body>}`. The replica that wins `SET NX` (one round-trip, on
-the init path) owns the rollout and is the only writer of its key afterwards; every
-write sets the TTL again, so a record lives `ttl` seconds past its last change.
-Later writes are batched into one pipeline (`SharedStore`).
+body>, "status": <status body>}`, and the keys of owners and deliveries (see
+`redis_scripts`). Every step that must not interleave with another replica's is one
+Lua script, so one round-trip: the claim, a batch of writes, the delivery claim, the
+heartbeat and the take-over of lost owners' rollouts. Every write sets the TTL again,
+so a record lives `ttl` seconds past its last change.
+
+A claim carries a deadline in Redis's clock: a claim that Redis runs only after the
+caller gave up (a stalled Redis runs what waited in its sockets when it resumes) writes
+nothing, so an init answered 503 leaves no record that would swallow its retry.
+
+The connection pool queues callers for a connection (up to `POOL_WAIT`) instead of
+failing them, so a burst of inits waits its turn rather than getting 503.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable
 from typing import Any
 
@@ -18,12 +28,17 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
+from rolloutctl.errors import StoreUnavailable
+from rolloutctl.server.store import redis_scripts as lua
 from rolloutctl.server.store.base import RolloutRecord
-from rolloutctl.server.store.shared import SharedStore, shared_value
+from rolloutctl.server.store.shared import SharedStore
 
-__all__ = ["STORE_ERRORS", "RedisStore"]
+__all__ = ["CLAIM_WINDOW", "POOL_SIZE", "STORE_ERRORS", "RedisStore"]
 
 STORE_ERRORS = (RedisError, OSError)
+CLAIM_WINDOW = 4.0  # seconds (in Redis's clock) within which a claim may still be run
+POOL_SIZE = 32  # connections; more callers queue for one
+POOL_WAIT = 30.0  # seconds a caller may queue for a connection
 
 
 class RedisStore(SharedStore):
@@ -32,38 +47,99 @@ class RedisStore(SharedStore):
     kind = "redis"
 
     def _configure(self, url: str) -> None:
-        self.client = aioredis.Redis.from_url(
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
-            socket_timeout=2.0,
+            max_connections=POOL_SIZE,
+            timeout=POOL_WAIT,
+            socket_timeout=CLAIM_WINDOW + 1.0,
             socket_connect_timeout=1.0,
             # retries reconnect a pooled connection that a Redis restart broke; a retried
             # claim is safe, since a claim that finds its own value has won
             retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
         )
+        self.client = aioredis.Redis.from_pool(pool)
         self.round_trips = 0
+        self.clock_offset = 0.0  # Redis's clock minus ours, in seconds, from heartbeats
         self._ttl_ms = max(1, round(self.ttl * 1000))
+        self._scripts = {
+            name: self.client.register_script(getattr(lua, name))
+            for name in ("CLAIM", "CLAIM_DELIVERY", "PUT", "HEARTBEAT", "SCAN_LOST")
+        }
+        self._owners = self.key("owners", "meta")
+        self._owned = self.key(self.owner, "owned")
 
-    def key(self, rollout_id: str) -> str:
-        return f"{self.prefix}:rollout:{rollout_id}"
+    def key(self, rollout_id: str, kind: str = "rollout") -> str:
+        return f"{self.prefix}:{kind}:{rollout_id}"
 
     async def _insert(self, record: RolloutRecord) -> bytes | None:
-        value = _encode(record)
-        stored = await self._round_trip(
-            self.client.set(self.key(record.rollout_id), value, nx=True, px=self._ttl_ms, get=True)
-        )
-        if stored is not None and stored != value:
-            return str(orjson.loads(stored)["body"]).encode()
-        return None
+        deadline = round((time.time() + self.clock_offset + CLAIM_WINDOW) * 1e6)
+        args: list[lua.Arg] = [lua.encode(record), self._ttl_ms, deadline, record.rollout_id]
+        try:
+            async with asyncio.timeout(CLAIM_WINDOW + 1.0):
+                won = await self._script("CLAIM", [self.key(record.rollout_id), self._owned], args)
+        except TimeoutError as exc:
+            raise self._mark_down(exc) from exc
+        if won == -1:
+            raise StoreUnavailable("record store unavailable: the claim came too late")
+        return None if won == 1 else lua.first_body(won[1])
 
     async def _read(self, rollout_id: str) -> dict[str, Any] | None:
         stored = await self._round_trip(self.client.get(self.key(rollout_id)))
-        return None if stored is None else dict(orjson.loads(stored)["status"])
+        if stored is None:
+            return None
+        status: dict[str, Any] = orjson.loads(stored)["status"]
+        if status["state"] in ("queued", "running") and "owner" in status:
+            beat = await self._round_trip(self.client.zscore(self._owners, status["owner"]))
+            status["heartbeat_at"] = None if beat is None else beat / 1e6
+        return status
+
+    async def _write(self, records: list[RolloutRecord]) -> None:
+        if not records:
+            await self._round_trip(self.client.ping())
+        else:
+            await self._put(records, nx=False)
+
+    async def _restore(self, records: list[RolloutRecord]) -> None:
+        await self._put(records, nx=True)
+
+    async def _put(self, records: list[RolloutRecord], nx: bool) -> None:
+        keys = [self._owned]
+        args: list[lua.Arg] = [self.owner, self._ttl_ms, int(nx)]
+        for record in records:
+            keys += [self.key(record.rollout_id), self.key(record.rollout_id, "delivery")]
+            args += [lua.encode(record), record.rollout_id, int(record.active)]
+        await self._script("PUT", keys, args)
+
+    async def _claim_delivery(self, record: RolloutRecord) -> bool:
+        rollout_id = record.rollout_id
+        keys = [self.key(rollout_id), self.key(rollout_id, "delivery"), self._owned]
+        args: list[lua.Arg] = [self.owner, lua.encode(record), self._ttl_ms, rollout_id]
+        return bool(await self._script("CLAIM_DELIVERY", keys, args))
+
+    async def _beat(self) -> bool:
+        sent = time.time()
+        args: list[lua.Arg] = [self.owner, self._ttl_ms, self.key("")]
+        now_us, new = await self._script("HEARTBEAT", [self._owners, self._owned], args)
+        self.clock_offset = now_us / 1e6 - (sent + time.time()) / 2
+        return bool(new)
+
+    async def _take_lost(self, limit: int) -> list[RolloutRecord]:
+        args: list[lua.Arg] = [self.owner, round(self.owner_timeout * 1e6), self.prefix]
+        found = await self._script("SCAN_LOST", [self._owners], [*args, self._ttl_ms, limit])
+        records = [
+            lua.decode(rollout_id.decode(), stored)
+            for rollout_id, stored in zip(found[::2], found[1::2], strict=True)
+        ]
+        return [r for r in records if r.active]  # else it finished, then its owner died
 
     def health(self) -> dict[str, Any]:
         return {**super().health(), "round_trips": self.round_trips}
 
+    async def _script(self, name: str, keys: list[str], args: list[lua.Arg]) -> Any:
+        return await self._round_trip(self._scripts[name](keys, args))
+
     async def _round_trip(self, command: Awaitable[Any]) -> Any:
-        """Await one Redis command or pipeline, counted; failures mark the store down."""
+        """Await one Redis command or script, counted; failures mark the store down."""
         self.round_trips += 1
         try:
             result = await command
@@ -72,18 +148,5 @@ class RedisStore(SharedStore):
         self._mark_up()
         return result
 
-    async def _write(self, records: list[RolloutRecord]) -> None:
-        if not records:
-            await self._round_trip(self.client.ping())
-            return
-        pipe = self.client.pipeline(transaction=False)
-        for record in records:
-            pipe.set(self.key(record.rollout_id), _encode(record), px=self._ttl_ms)
-        await self._round_trip(pipe.execute())
-
     async def _disconnect(self) -> None:
         await self.client.aclose()
-
-
-def _encode(record: RolloutRecord) -> bytes:
-    return orjson.dumps(shared_value(record), default=str)

@@ -8,10 +8,13 @@ that kills a replica starts it again, one that stops Redis starts it again.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
+from rolloutctl.server.store import RecordStore
 from tests.helpers import RedisServer, running_redis
 from tests.server.store.replicas import Cluster, running_cluster
 
@@ -66,3 +69,20 @@ def shared_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     cluster: Cluster = request.getfixturevalue(CLUSTERS[request.param])
     yield cluster
     cluster.heal()
+
+
+@pytest.fixture(params=["redis"])
+def shared_store(request: pytest.FixtureRequest) -> Callable[..., RecordStore]:
+    """Stores that share one backend, as replicas do: each call is another process's
+    view of it (`open(heartbeat_interval=..., owner_timeout=...)`, not yet started).
+    A shared store joins `params` once it implements owners (`SharedStore._beat`,
+    `_claim_delivery`, `_take_lost`)."""
+    server: RedisServer = request.getfixturevalue("redis_server")
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+
+    def open_store(**options: Any) -> RecordStore:
+        from rolloutctl.server.store.redis import RedisStore
+
+        return RedisStore(server.url, prefix=prefix, **options)
+
+    return open_store

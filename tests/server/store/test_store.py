@@ -38,7 +38,9 @@ def test_prefixes_keep_two_agents_apart_in_one_redis(redis_server, trainer, star
     trainer.wait("x1")
     assert httpx.get(f"{second}/v1/rollout/x1").status_code == 404
     keys = redis.Redis.from_url(redis_server.url).keys("*")
-    assert keys == [b"agent-a:rollout:x1"]
+    assert b"agent-a:rollout:x1" in keys
+    assert {key.split(b":")[0] for key in keys} == {b"agent-a", b"agent-b"}
+    assert not [key for key in keys if key.startswith(b"agent-b:") and b"x1" in key]
 
 
 def test_a_server_started_while_redis_is_down_refuses_inits_then_recovers(

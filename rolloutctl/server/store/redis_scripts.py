@@ -1,0 +1,162 @@
+"""The Redis store's atomic steps, as Lua scripts, and its record encoding.
+
+Keys, for a prefix P: `P:rollout:ID` (the record, JSON), `P:delivery:ID` (which process
+took the delivery of ID's completion), `P:owners` (a sorted set: owner -> last
+heartbeat, in Redis's own clock, so replicas' clocks need not agree) and `P:owned:O`
+(the ids owner O has in flight). Times are microseconds of Redis's `TIME`.
+
+A script runs whole or not at all, so "claim if nobody has" and "write unless someone
+else took the delivery" cannot interleave with another replica's step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from rolloutctl.agent.context import RolloutMetrics
+from rolloutctl.server.store.base import Callback, RolloutRecord, RolloutState
+
+__all__ = [
+    "CLAIM",
+    "CLAIM_DELIVERY",
+    "HEARTBEAT",
+    "PUT",
+    "SCAN_LOST",
+    "Arg",
+    "decode",
+    "encode",
+    "first_body",
+]
+
+Arg = bytes | str | int | float  # a script argument
+
+_NOW = "local t = redis.call('TIME') local now = t[1] * 1000000 + t[2]\n"
+
+# KEYS: record, owned set. ARGV: value, ttl ms, deadline (us), id.
+# -1: the deadline passed (the caller gave up waiting: write nothing), 1: claimed
+# (or claimed before by this very value, on a retried call), else {0, stored value}.
+CLAIM = (
+    _NOW
+    + """
+if now > tonumber(ARGV[3]) then return -1 end
+local old = redis.call('GET', KEYS[1])
+if old and old ~= ARGV[1] then return {0, old} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[4])
+return 1
+"""
+)
+
+# KEYS: record, delivery, owned set. ARGV: me, value, ttl ms, id.
+# 1: this process delivers (the finished record is written), 0: another process does.
+CLAIM_DELIVERY = """
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('SREM', KEYS[3], ARGV[4])
+return 1
+"""
+
+# KEYS: owned set, then per record: record key, delivery key.
+# ARGV: me, ttl ms, nx (1: only where no record is, as when restoring), then per
+# record: value, id, active (1/0). Records whose delivery another process took are
+# left alone: they are that process's now. Returns how many were written.
+PUT = """
+local written = 0
+for i = 2, #KEYS, 2 do
+  local j = 4 + (i - 2) / 2 * 3
+  local holder = redis.call('GET', KEYS[i + 1])
+  if not holder or holder == ARGV[1] then
+    local done
+    if ARGV[3] == '1' then
+      done = redis.call('SET', KEYS[i], ARGV[j], 'PX', ARGV[2], 'NX')
+    else
+      done = redis.call('SET', KEYS[i], ARGV[j], 'PX', ARGV[2])
+    end
+    if done then
+      written = written + 1
+      if ARGV[j + 2] == '1' then
+        redis.call('SADD', KEYS[1], ARGV[j + 1])
+      else
+        redis.call('SREM', KEYS[1], ARGV[j + 1])
+      end
+    end
+  end
+end
+return written
+"""
+
+# KEYS: owners, owned set. ARGV: me, ttl ms, record key prefix.
+# Returns {now, new}: new is 1 when the store had no heartbeat of this owner (a first
+# beat, or a store that restarted empty). Records in flight live while it beats.
+HEARTBEAT = (
+    _NOW
+    + """
+local new = redis.call('ZADD', KEYS[1], now, ARGV[1])
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  redis.call('PEXPIRE', ARGV[3] .. id, ARGV[2])
+end
+return {now, new}
+"""
+)
+
+# KEYS: owners. ARGV: me, timeout (us), key prefix P, ttl ms, at most this many ids.
+# Takes over the in-flight ids of owners silent for longer than the timeout: claims
+# each delivery (unless its owner did) and returns {id, record} pairs to rescue.
+SCAN_LOST = (
+    _NOW
+    + """
+local found, n = {}, 0
+local lost = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+for _, owner in ipairs(lost) do
+  local owned = ARGV[3] .. ':owned:' .. owner
+  for _, id in ipairs(redis.call('SRANDMEMBER', owned, tonumber(ARGV[5]) - n)) do
+    redis.call('SREM', owned, id)
+    local ok = redis.call('SET', ARGV[3] .. ':delivery:' .. id, ARGV[1], 'NX', 'PX', ARGV[4])
+    local record = redis.call('GET', ARGV[3] .. ':rollout:' .. id)
+    if ok and record then
+      table.insert(found, id)
+      table.insert(found, record)
+      n = n + 1
+    end
+  end
+  if redis.call('SCARD', owned) == 0 then redis.call('ZREM', KEYS[1], owner) end
+  if n >= tonumber(ARGV[5]) then break end
+end
+return found
+"""
+)
+
+
+def encode(record: RolloutRecord) -> bytes:
+    """The stored form: the first 202 body and the status, and while the rollout is in
+    flight, what a rescuer needs: the callback and the history so far."""
+    body: dict[str, Any] = {"body": record.response_body.decode(), "status": record.status()}
+    if record.active and record.callback is not None:
+        body["callback"] = {"url": record.callback.url, "key": record.callback.key}
+        body["messages"] = record.history()
+    return orjson.dumps(body, default=str)
+
+
+def decode(rollout_id: str, stored: bytes) -> RolloutRecord:
+    """A record as another process wrote it (for a rescue: callback and history)."""
+    value = orjson.loads(stored)
+    status, callback = value["status"], value.get("callback")
+    record = RolloutRecord(rollout_id, str(value["body"]).encode())
+    record.state = RolloutState(status["state"])
+    record.owner = status.get("owner")
+    record.metrics = RolloutMetrics(
+        num_llm_calls=status.get("num_llm_calls", 0), num_tool_calls=status.get("num_tool_calls", 0)
+    )
+    record.messages = value.get("messages")
+    if callback is not None:
+        record.callback = Callback(callback["url"], callback.get("key"))
+    return record
+
+
+def first_body(stored: bytes) -> bytes:
+    """The first 202 body kept in a stored record."""
+    return str(orjson.loads(stored)["body"]).encode()

@@ -1,0 +1,153 @@
+"""Owners, heartbeats and rescues, at the store's interface: one suite for every store
+that processes share (`shared_store`). Each store object here stands for one process.
+
+A silent owner is a store whose heartbeat interval is far longer than the test: it is
+alive and can still finish its rollouts, but tells the store nothing, exactly as a
+partitioned or paused replica would look to the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from rolloutctl.server.store import Callback, RecordStore, RolloutRecord, RolloutState
+
+SILENT = 3600.0  # a heartbeat interval no test lives to see
+TIMEOUT = 0.5  # owner timeout of the rescuers
+WAIT = 60.0  # bound of every wait: the machine may be busy
+
+
+def in_flight(rollout_id: str) -> RolloutRecord:
+    record = RolloutRecord(rollout_id, f'{{"rollout_id": "{rollout_id}", "tools": []}}'.encode())
+    record.callback = Callback("http://127.0.0.1:9/trainer", "k-secret")
+    record.messages = [{"role": "user", "content": f"question {rollout_id}"}]
+    return record
+
+
+def finish(store: RecordStore, record: RolloutRecord) -> None:
+    store.finish(record, {"rollout_id": record.rollout_id, "status": "COMPLETED"})
+
+
+@contextlib.asynccontextmanager
+async def started(opener: Callable[..., RecordStore], **options: Any) -> AsyncIterator[RecordStore]:
+    store = opener(**options)
+    await store.start()
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
+async def rescue_until(rescuer: RecordStore, wanted: int) -> list[RolloutRecord]:
+    """Scan until `wanted` lost records were taken over (or WAIT passed)."""
+    found: list[RolloutRecord] = []
+    deadline = time.monotonic() + WAIT
+    while len(found) < wanted and time.monotonic() < deadline:
+        found += await rescuer.scan_lost()
+        await asyncio.sleep(0.05)
+    return found
+
+
+def test_a_claim_is_exclusive_across_processes(shared_store):
+    async def run() -> None:
+        async with started(shared_store) as a, started(shared_store) as b:
+            first = in_flight("c1")
+            assert await a.claim(first) is None
+            assert await b.claim(in_flight("c1")) == first.response_body
+
+    asyncio.run(run())
+
+
+def test_a_silent_owners_rollout_is_rescued_once_with_its_callback_and_history(shared_store):
+    async def run() -> None:
+        async with (
+            started(shared_store, heartbeat_interval=SILENT) as owner,
+            started(shared_store, owner_timeout=TIMEOUT) as rescuer,
+            started(shared_store, owner_timeout=TIMEOUT) as other,
+        ):
+            assert await owner.claim(in_flight("lost-1")) is None
+            [found] = await rescue_until(rescuer, 1)
+            assert found.rollout_id == "lost-1" and found.owner == owner.owner
+            assert found.callback == Callback("http://127.0.0.1:9/trainer", "k-secret")
+            assert found.history() == [{"role": "user", "content": "question lost-1"}]
+            assert await other.scan_lost() == [] and await rescuer.scan_lost() == []
+
+    asyncio.run(run())
+
+
+def test_an_owner_that_comes_back_after_the_rescue_sends_nothing(shared_store):
+    async def run() -> None:
+        async with (
+            started(shared_store, heartbeat_interval=SILENT) as owner,
+            started(shared_store, owner_timeout=TIMEOUT) as rescuer,
+        ):
+            record = in_flight("back-1")
+            assert await owner.claim(record) is None
+            [found] = await rescue_until(rescuer, 1)
+            found.state, found.delivered = RolloutState.LOST, True
+            found.payload = {"rollout_id": "back-1", "status": "ERROR"}
+            rescuer.rescued(found)
+            finish(owner, record)
+            assert await owner.claim_delivery(record) is False
+            owner.changed(record)  # its later writes do not undo the rescue
+            await wait_status(rescuer, "back-1", "lost")
+            await asyncio.sleep(0.3)  # give a wrong write time to land
+            assert (await rescuer.status("back-1") or {})["state"] == "lost"
+
+    asyncio.run(run())
+
+
+def test_an_owner_that_claims_its_delivery_first_is_not_rescued(shared_store):
+    async def run() -> None:
+        async with (
+            started(shared_store, heartbeat_interval=SILENT) as owner,
+            started(shared_store, owner_timeout=TIMEOUT) as rescuer,
+        ):
+            done, control = in_flight("first-1"), in_flight("first-2")
+            for record in (done, control):
+                assert await owner.claim(record) is None
+            finish(owner, done)
+            assert await owner.claim_delivery(done) is True
+            found = await rescue_until(rescuer, 1)
+            assert [r.rollout_id for r in found] == ["first-2"]
+            assert await rescuer.scan_lost() == []
+
+    asyncio.run(run())
+
+
+def test_owner_and_rescuer_racing_deliver_each_rollout_exactly_once(shared_store):
+    ids = [f"race-{i}" for i in range(40)]
+
+    async def run() -> None:
+        async with (
+            started(shared_store, heartbeat_interval=SILENT) as owner,
+            started(shared_store, owner_timeout=TIMEOUT) as rescuer,
+        ):
+            records = [in_flight(rollout_id) for rollout_id in ids]
+            for record in records:
+                assert await owner.claim(record) is None
+                finish(owner, record)
+            await asyncio.sleep(TIMEOUT)  # the owner is overdue from now on
+            claims = asyncio.gather(*(owner.claim_delivery(r) for r in records))
+            rescued: list[RolloutRecord] = []
+            while not claims.done():
+                rescued += await rescuer.scan_lost()
+            owned = await claims
+            rescued += await rescuer.scan_lost()
+            won = {r.rollout_id for r, mine in zip(records, owned, strict=True) if mine}
+            taken = [r.rollout_id for r in rescued]
+            assert len(taken) == len(set(taken))
+            assert won.isdisjoint(taken) and won | set(taken) == set(ids)
+
+    asyncio.run(run())
+
+
+async def wait_status(store: RecordStore, rollout_id: str, state: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while ((await store.status(rollout_id)) or {}).get("state") != state:
+        assert time.monotonic() < deadline, await store.status(rollout_id)
+        await asyncio.sleep(0.05)

@@ -1,0 +1,88 @@
+"""Faults of a real Redis under the store: a stall (SIGSTOP) and a restart that lost
+everything. Store objects in this process stand for replicas; the process-level
+versions of these faults are in test_replicas.py."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import time
+
+import pytest
+import redis
+
+from rolloutctl.errors import StoreUnavailable
+from rolloutctl.server.store.redis import RedisStore
+from tests.server.store.test_ownership import WAIT, finish, in_flight, started
+
+STALL = 8.0  # seconds Redis stays stopped, as in the audit
+
+
+async def wait_up(store: RedisStore) -> None:
+    deadline = time.monotonic() + WAIT
+    while store.health()["state"] != "up":
+        assert time.monotonic() < deadline, store.health()
+        await asyncio.sleep(0.05)
+
+
+def test_claims_that_redis_runs_after_a_stall_leave_no_record(redis_server, shared_store):
+    ids = [f"stalled-{i}" for i in range(20)]
+    raw = redis.Redis.from_url(redis_server.url)
+
+    async def run() -> None:
+        async with started(shared_store) as refused, started(shared_store) as retried:
+            assert isinstance(refused, RedisStore)
+            assert await refused.claim(in_flight("warm")) is None  # its script is loaded
+            os.kill(redis_server.process.pid, signal.SIGSTOP)
+            stopped = time.monotonic()
+            try:
+                results = await asyncio.gather(
+                    *(refused.claim(in_flight(i)) for i in ids), return_exceptions=True
+                )
+                await asyncio.sleep(max(0.0, STALL - (time.monotonic() - stopped)))
+            finally:
+                os.kill(redis_server.process.pid, signal.SIGCONT)
+            assert all(isinstance(r, StoreUnavailable) for r in results), results
+            await wait_up(refused)
+            assert raw.exists(*(refused.key(i) for i in ids)) == 0  # nothing ran late
+            for rollout_id in ids:  # the trainer's retries, to either replica, own the id
+                store = refused if rollout_id.endswith(("0", "2", "4")) else retried
+                assert await store.claim(in_flight(rollout_id)) is None
+
+    asyncio.run(run())
+
+
+def test_records_come_back_after_redis_restarts_empty(redis_server, shared_store):
+    async def run() -> None:
+        async with (
+            started(shared_store, heartbeat_interval=0.2) as owner,
+            started(shared_store) as other,
+        ):
+            assert isinstance(owner, RedisStore)
+            done, running = in_flight("kept-done"), in_flight("kept-running")
+            for record in (done, running):
+                assert await owner.claim(record) is None
+            finish(owner, done)
+            assert await owner.claim_delivery(done)
+            redis_server.stop()
+            shutil.rmtree(redis_server.directory / "appendonlydir")  # nothing persisted
+            redis_server.start()
+            deadline = time.monotonic() + WAIT
+            while owner.restored == 0 or owner.health()["pending_writes"]:
+                assert time.monotonic() < deadline, owner.health()
+                await asyncio.sleep(0.05)
+            assert await other.claim(in_flight("kept-done")) == done.response_body
+            assert await other.claim(in_flight("kept-running")) == running.response_body
+            status = await other.status("kept-done")
+            assert status is not None and status["state"] == "completed"
+
+    asyncio.run(run())
+
+
+@pytest.fixture
+def shared_store(redis_server):
+    """Redis stores only: these faults are Redis's."""
+    prefix = f"f{os.getpid()}{time.monotonic_ns() % 10**6}"
+    return lambda **options: RedisStore(redis_server.url, prefix=prefix, **options)
