@@ -1,7 +1,7 @@
 """The transport ceiling: the least a v1 RolloutServer can do for bench's calculator rollouts.
 
 A measuring stick, never a product: raw ASGI under uvicorn (h11 by default, as in the
-independent measurement of issue 15), no validation, no idempotency records, no retries,
+independent measurement in BENCHMARKS.md), no validation, no idempotency records, no retries,
 no time limit, no logging. Each init is answered 202 at once and its rollout runs as one
 task: chat, run the requested calculator tools, chat again, post the completion. The
 callbacks go over keep-alive connections of the simplest kind (asyncio streams, one

@@ -18,7 +18,7 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
 
 def _number(value: float) -> str:
-    """Integral results print without a trailing `.0`, as PROTOCOL.md fixes."""
+    """Integral results print without a trailing `.0`, as docs/protocol.md fixes."""
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 

@@ -185,7 +185,7 @@ class RolloutFailure(RolloutctlError):
 
 
 class TrainerError(RolloutctlError):
-    """A trainer call that failed for good; `category` is its ERROR category in PROTOCOL.md."""
+    """A trainer call that failed for good; `category` is its ERROR category in docs/protocol.md."""
 
     def __init__(
         self,

@@ -1,9 +1,8 @@
 """Logging set-up for long-running commands: short lines for people, JSON lines for machines.
 
-A server logs a line per rollout (two at DEBUG), hundreds of times a second. Measured per line
-(issue 15): rich's handler about 700 µs, the stock logging path with a plain
-formatter 25-35 µs (a fifth of the server's CPU at default settings), this module's
-path about 6 µs. It gets there by not collecting what no line shows (caller frame,
+A server logs a line per rollout (two at DEBUG), hundreds of times a second, so the cost of a
+line matters (BENCHMARKS.md has the figures against rich's handler and the stock logging
+path). It gets there by not collecting what no line shows (caller frame,
 thread, process and task names), by formatting the time once per second, and by
 writing the lines of each 50 ms with one write instead of one each.
 """
@@ -108,8 +107,8 @@ class BatchingHandler(logging.StreamHandler[IO[str]]):
 
     Inside a running loop a line waits at most `interval` (50 ms: no one reads faster)
     and the lines keep their order; outside a loop it is written at once. `flush`
-    (also run by logging at interpreter exit) writes whatever is pending. One write a
-    loop iteration still cost 2% of a busy server's CPU; one per 50 ms costs nothing.
+    (also run by logging at interpreter exit) writes whatever is pending. One write per
+    loop iteration still showed in a busy server's profile; one per 50 ms does not.
     """
 
     def __init__(self, stream: IO[str], interval: float = 0.05) -> None:
@@ -151,7 +150,7 @@ def _skip_unused_record_fields() -> None:
     """Stop logging from collecting per record what none of our formats shows.
 
     These are the switches of the logging HOWTO's "Optimization" section; together
-    they take a record from about 35 to about 23 µs.
+    they make a record about a third cheaper (BENCHMARKS.md).
     """
     logging.logThreads = False
     logging.logProcesses = False

@@ -1,4 +1,4 @@
-"""Wire schemas of the Remote Rollout Protocol v1 (see PROTOCOL.md).
+"""Wire schemas of the Remote Rollout Protocol v1 (see docs/protocol.md).
 
 Inbound bodies are pydantic models so that a bad body is refused with a 422 naming
 the field; outbound bodies are built as plain dicts on the hot path and described

@@ -17,7 +17,7 @@ class ExitStatus(IntEnum):
 
 
 class ErrorCategory(StrEnum):
-    """The `error_category` of an ERROR completion (PROTOCOL.md)."""
+    """The `error_category` of an ERROR completion (docs/protocol.md)."""
 
     TIMEOUT = "timeout"
     TRAINER_SERVER_ERROR = "trainer_server_error"

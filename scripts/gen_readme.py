@@ -1,5 +1,6 @@
-"""Regenerate README.md's generated parts from the code: the top-level `rolloutctl --help`,
-every command's `--help` (the "Command reference"), and `validate`'s table of finding codes.
+"""Regenerate the documentation's generated parts from the code: the top-level
+`rolloutctl --help` in README.md, the table of `validate`'s finding codes in
+docs/commands.md, and the whole of docs/reference.md (every command's `--help`).
 
 Run `uv run python scripts/gen_readme.py` after changing commands, options or finding
 codes; the test suite fails while a generated part differs from what this script writes.
@@ -11,11 +12,14 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+COMMANDS = ROOT / "docs" / "commands.md"
+REFERENCE = ROOT / "docs" / "reference.md"
 TOP_HELP = "rolloutctl --help"
-COMMAND_HELP = "command reference"
 VALIDATE_CODES = "validate finding codes"
 
 
@@ -36,18 +40,24 @@ def command_names() -> list[str]:
     return list(typer.main.get_command(app).commands)
 
 
+def help_block(*command: str) -> str:
+    return f"```text\n$ {' '.join(('rolloutctl', *command))} --help\n{help_text(*command)}```"
+
+
 def top_help() -> str:
-    return f"```text\n$ rolloutctl --help\n{help_text()}```"
+    return help_block()
 
 
-def command_reference() -> str:
-    """Each command's help, folded, so the README stays readable."""
-    blocks = [
-        f"<details><summary><code>rolloutctl {name} --help</code></summary>\n\n"
-        f"```text\n$ rolloutctl {name} --help\n{help_text(name)}```\n\n</details>"
-        for name in command_names()
+def reference() -> str:
+    """docs/reference.md: every command's help, in the order of `rolloutctl --help`."""
+    parts = [
+        "# Command reference\n\nEvery command's `--help`, generated from the CLI by "
+        "`scripts/gen_readme.py` (a test\nfails when this file is stale; do not edit it by "
+        "hand). What each command is for, with\nexamples, is in [commands.md](commands.md).",
+        f"## `rolloutctl`\n\n{help_block()}",
+        *(f"## `rolloutctl {name}`\n\n{help_block(name)}" for name in command_names()),
     ]
-    return "\n\n".join(blocks)
+    return "\n\n".join(parts) + "\n"
 
 
 def codes_table() -> str:
@@ -57,20 +67,27 @@ def codes_table() -> str:
     return "\n".join(["| code | severity | problem | fix |", "|---|---|---|---|", *rows])
 
 
-SECTIONS = {TOP_HELP: top_help, COMMAND_HELP: command_reference, VALIDATE_CODES: codes_table}
-
-
-def render(readme: str) -> str:
-    """`readme` with each generated section, between its markers, written afresh."""
-    for name, build in SECTIONS.items():
+def render(text: str, sections: dict[str, Callable[[], str]]) -> str:
+    """`text` with each generated section, between its markers, written afresh."""
+    for name, build in sections.items():
         begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
         pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
-        if not pattern.search(readme):
-            raise SystemExit(f"README.md lacks the markers {begin} ... {end}")
+        if not pattern.search(text):
+            raise SystemExit(f"the markers {begin} ... {end} are missing")
         section = f"{begin}\n{build()}\n{end}"
-        readme = pattern.sub(lambda _, section=section: section, readme)
-    return readme
+        text = pattern.sub(lambda _, section=section: section, text)
+    return text
+
+
+def generated() -> dict[Path, str]:
+    """Each documentation file with a generated part, as this script would write it."""
+    return {
+        README: render(README.read_text(), {TOP_HELP: top_help}),
+        COMMANDS: render(COMMANDS.read_text(), {VALIDATE_CODES: codes_table}),
+        REFERENCE: reference(),
+    }
 
 
 if __name__ == "__main__":
-    README.write_text(render(README.read_text()))
+    for path, text in generated().items():
+        path.write_text(text)

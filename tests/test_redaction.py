@@ -1,4 +1,4 @@
-"""Secrets masked as whole tokens, padded or not, wherever they come back (issue 10 #12-14)."""
+"""Secrets masked as whole tokens, padded or not, wherever they come back."""
 
 from __future__ import annotations
 

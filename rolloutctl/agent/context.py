@@ -183,7 +183,7 @@ class RolloutContext:
 
 
 def _parse_chat_response(response: dict[str, Any]) -> ChatResult:
-    """Read the fields PROTOCOL.md names from an OpenAI chat completion.
+    """Read the fields docs/protocol.md names from an OpenAI chat completion.
 
     Whatever does not have the shape the protocol gives it is the model backend's
     fault (BadModelResponse), not the agent's: it must not surface later as an

@@ -1,4 +1,4 @@
-"""The standard tool loop of PROTOCOL.md ("Loop ending"), reusable by any agent."""
+"""The standard tool loop of docs/protocol.md ("Loop ending"), reusable by any agent."""
 
 from __future__ import annotations
 

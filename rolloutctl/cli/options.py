@@ -134,7 +134,7 @@ ProtocolOption = Annotated[
     typer.Option(
         "--protocol",
         envvar=env_names("PROTOCOL"),
-        help="The wire protocol: v1 (PROTOCOL.md) or osmosis (the Osmosis SDK 0.3 polling "
+        help="The wire protocol: v1 (docs/protocol.md) or osmosis (the Osmosis SDK 0.3 polling "
         "protocol: POST /rollout, long-polled results, chat at {chat_completions_url}"
         "/chat/completions).",
     ),

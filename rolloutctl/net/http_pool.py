@@ -1,8 +1,8 @@
 """A lean keep-alive HTTP/1.1 connection pool, usable as an httpx transport.
 
 The trainer callbacks of thousands of rollouts in flight go through one `HttpPool`;
-httpx's own pool costs 2.5-8 ms of client CPU per request at that scale (see
-benchmarks/http_pool.py), this one about 0.1 ms.
+httpx's own pool costs an order of magnitude more client CPU per request at that scale
+(BENCHMARKS.md; benchmarks/http_pool.py measures it).
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ _FRAMING = _LENGTH_HEADERS | {b"host"}
 
 class PoolResponse:
     """What `HttpPool.request` answers: status, headers and body, with the part of
-    httpx.Response's API its callers use. Building an httpx.Response cost 50-85 µs per
-    request under load (issue 15), about as much as the rest of a trainer callback."""
+    httpx.Response's API its callers use: building an httpx.Response cost about as much as
+    the rest of a trainer callback (BENCHMARKS.md)."""
 
     __slots__ = ("content", "raw_headers", "status_code")
 
@@ -167,20 +167,8 @@ class HttpPool(httpx.AsyncBaseTransport):
     """Keep-alive HTTP/1.1 connections per origin, reused newest first; also an httpx transport.
 
     Why not httpx's own pool: its bookkeeping walks every connection on every request,
-    and its anyio streams and h11 parser cost more than the request itself. Figures from
-    benchmarks/http_pool.py (5000 POSTs of a 3 KB chat body to a raw ASGI uvicorn in
-    another process, uvloop, 2 shared cores, so +-30%): requests/s, client CPU ms each.
-
-    in flight                           32            256           1000
-    httpx, one shared client       344   2.54     188   4.85      99   7.31
-    same, no connection limits     308   3.04     218   4.39     103   8.08
-    httpx, 8 sharded clients       971   1.03     410   2.43     195   4.26 (*)
-    httpx client over HttpPool    3013   0.33    4121   0.24    2263   0.32
-    HttpPool.post                12719   0.08   10440   0.08    9679   0.09
-    TrainerClient.chat            9353   0.11   10191   0.09    5297   0.11
-
-    (*) another run failed with ReadError: httpx reused a connection that uvicorn had
-    just closed after its 5 s keep-alive. In the HttpPool rows the trainer was the bound.
+    and its anyio streams and h11 parser cost more than the request itself (figures in
+    BENCHMARKS.md, "The HTTP pool against httpx").
 
     `post` is the fast path TrainerClient uses; `httpx.AsyncClient(transport=HttpPool())`
     gives the full httpx API over the same connections. An idle connection is dropped
@@ -314,7 +302,7 @@ class HttpPool(httpx.AsyncBaseTransport):
 
 @functools.cache
 def _shared_ssl_context() -> ssl.SSLContext:
-    """Built once, on the first https call: loading the CA bundle costs about 16 ms."""
+    """Built once, on the first https call: loading the CA bundle is slow."""
     return httpx.create_ssl_context()
 
 

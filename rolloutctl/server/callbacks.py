@@ -1,6 +1,6 @@
 """Trainer callbacks: the chat and completed calls a RolloutServer makes to the trainer.
 
-`TrainerClient` adds PROTOCOL.md's rules (Bearer only with a key, retries, error
+`TrainerClient` adds docs/protocol.md's rules (Bearer only with a key, retries, error
 categories, one logical delivery) on top of `HttpPool`, the connection pool that all
 rollouts of a server process share.
 """

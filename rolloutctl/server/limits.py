@@ -1,7 +1,7 @@
 """The rollout time limit and the concurrency limit, each at a fraction of asyncio's cost.
 
-Every rollout enters both once. `asyncio.timeout` and `asyncio.Semaphore` were 3.3% of
-a busy server's CPU (py-spy, issue 15); these keep their guarantees with less work:
+Every rollout enters both once. `asyncio.timeout` and `asyncio.Semaphore` showed in a busy
+server's profile (BENCHMARKS.md, "Second round"); these keep their guarantees with less work:
 `TimeLimit` is one loop timer and a sync context manager, `Slots` hands a freed slot
 straight to the first waiter.
 """

@@ -1,6 +1,6 @@
 """When to retry a trainer call, and how long to wait: backoff, Retry-After, the window.
 
-Pure functions of the numbers involved, so the retry rules of PROTOCOL.md can be
+Pure functions of the numbers involved, so the retry rules of docs/protocol.md can be
 checked without a network or a clock; `rolloutctl.server.callbacks` does the waiting.
 """
 

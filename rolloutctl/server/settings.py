@@ -11,7 +11,7 @@ __all__ = ["ServerSettings"]
 
 @dataclass(frozen=True)
 class ServerSettings:
-    """How a RolloutServer runs; defaults are PROTOCOL.md's "Defaults a server starts with"."""
+    """How a RolloutServer runs; defaults are docs/protocol.md's "Defaults a server starts with"."""
 
     max_concurrent: int = 100
     max_queue: int = 10_000

@@ -1,4 +1,4 @@
-"""Trajectory files: one rollout as a versioned JSON document (see also the README).
+"""Trajectory files: one rollout as a versioned JSON document (described in docs/configuration.md).
 
 `trajectory_builder` builds one from the mock trainer's events; `formats` reads the
 foreign documents `load_trajectory` also accepts.

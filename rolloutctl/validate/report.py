@@ -1,7 +1,7 @@
 """What `rolloutctl validate` found: coded findings, the dry rollout, and their rendering.
 
 Every finding code has one severity, one meaning and one fix line, kept in `CODES`, so the
-same problem always reads the same way in the terminal, in `--json` and in the README
+same problem always reads the same way in the terminal, in `--json` and in docs/commands.md
 (whose table of codes `scripts/gen_readme.py` builds from `CODES`).
 """
 

@@ -1,4 +1,4 @@
-"""Agent targets the way Python and uvicorn find modules (issue 10 #7)."""
+"""Agent targets the way Python and uvicorn find modules."""
 
 from __future__ import annotations
 

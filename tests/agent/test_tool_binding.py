@@ -1,4 +1,4 @@
-"""`@tool` on nested pydantic models and on methods (issue 10 #3, #4)."""
+"""`@tool` on nested pydantic models and on methods."""
 
 from __future__ import annotations
 

@@ -112,7 +112,7 @@ def test_a_directory_target_says_it_is_a_directory(tmp_path):
 
 
 def test_every_help_has_exit_codes_and_every_option_help():
-    """Examples on their own lines are checked with the README reference (test_docs)."""
+    """Examples on their own lines are checked in docs/reference.md (test_docs)."""
     for name, param in _options():
         assert param.help, f"{name} {param.opts} has no help text"
     for name in COMMANDS:

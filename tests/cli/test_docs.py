@@ -1,37 +1,63 @@
-"""The README's generated parts agree with the real CLI."""
+"""The README is a short front page; the generated parts of the docs agree with the real CLI."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 
 
-def load_script(name: str):
+def load_script(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_readme_help_section_is_current():
+def test_generated_docs_are_current() -> None:
     gen = load_script("gen_readme")
-    readme = (ROOT / "README.md").read_text()
-    assert gen.render(readme) == readme, "run: uv run python scripts/gen_readme.py"
+    for path, text in gen.generated().items():
+        assert path.read_text() == text, f"{path.name}: uv run python scripts/gen_readme.py"
 
 
-def test_readme_quick_start_is_the_two_commands():
-    readme = (ROOT / "README.md").read_text()
+def test_readme_is_a_front_page_of_at_most_400_lines() -> None:
+    assert len(README.read_text().splitlines()) <= 400
+
+
+def test_readme_quick_start_is_the_two_commands() -> None:
+    readme = README.read_text()
     quick = readme.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
     assert quick.split("\n")[1:3] == ["uv run rolloutctl try --example calculator", "uv run pytest"]
 
 
-def test_every_command_has_its_help_in_the_readme_with_examples_on_their_own_lines():
+def test_readme_shows_one_example_per_command() -> None:
     gen = load_script("gen_readme")
-    readme = (ROOT / "README.md").read_text()
-    reference = readme.split("<!-- BEGIN command reference -->", 1)[1].split("<!-- END", 1)[0]
-    assert gen.command_names() and len(gen.command_names()) == reference.count("</details>")
+    readme = README.read_text()
+    for name in gen.command_names():
+        assert f"| `uv run rolloutctl {name} " in readme, name
+
+
+def test_relative_links_in_the_docs_lead_to_files() -> None:
+    for page in [README, *DOCS.glob("*.md")]:
+        for target in _links(page.read_text()):
+            path = target.split("#", 1)[0]
+            assert not path or (page.parent / path).exists(), f"{page.name}: {target}"
+
+
+def _links(text: str) -> list[str]:
+    parts = text.split("](")[1:]
+    targets = [part.split(")", 1)[0] for part in parts]
+    return [t for t in targets if "://" not in t and not t.startswith("#")]
+
+
+def test_every_command_has_its_help_in_the_reference_with_examples_on_their_own_lines() -> None:
+    gen = load_script("gen_readme")
+    reference = (DOCS / "reference.md").read_text()
     for name in gen.command_names():
         block = reference.split(f"$ rolloutctl {name} --help\n", 1)[1].split("```", 1)[0]
         example = [line for line in block.splitlines() if line.startswith("    rolloutctl ")]
@@ -39,7 +65,7 @@ def test_every_command_has_its_help_in_the_readme_with_examples_on_their_own_lin
         assert all(";" not in line for line in example), name
 
 
-def test_check_help_lists_the_check_names_of_the_suite():
+def test_check_help_lists_the_check_names_of_the_suite() -> None:
     from rolloutctl.check.v1.names import CHECK_NAMES
     from rolloutctl.check.v1.suite import CHECKS
     from rolloutctl.cli.commands.check import EPILOG
@@ -48,22 +74,30 @@ def test_check_help_lists_the_check_names_of_the_suite():
     assert f"Checks: {', '.join(CHECK_NAMES)}." in EPILOG
 
 
-def test_the_readme_table_of_validate_codes_has_every_code():
+def test_the_table_of_validate_codes_has_every_code() -> None:
     from rolloutctl.validate.report import CODES
 
-    readme = (ROOT / "README.md").read_text()
-    table = readme.split("<!-- BEGIN validate finding codes -->", 1)[1].split("<!-- END", 1)[0]
+    commands = (DOCS / "commands.md").read_text()
+    table = commands.split("<!-- BEGIN validate finding codes -->", 1)[1].split("<!-- END", 1)[0]
     assert [row.split(" | ")[0].strip("| ") for row in table.strip().splitlines()[2:]] == list(
         CODES
     )
 
 
-def test_readme_links_the_protocol_in_the_repository_and_documents_init_and_watch():
-    readme = (ROOT / "README.md").read_text()
+def test_docs_link_the_protocol_in_the_repository_and_document_init_and_watch() -> None:
+    readme = README.read_text()
     assert "](docs/protocol.md)" in readme and "shared/PROTOCOL.md" not in readme
-    protocol = (ROOT / "docs" / "protocol.md").read_text()
+    protocol = (DOCS / "protocol.md").read_text()
     for route in ("POST /v1/rollout/init", "/v1/chat/completions", "/v1/rollout/completed"):
         assert route in protocol
-    assert "### `rolloutctl init` and `rolloutctl watch`" in readme
-    assert "--trainer-url http://127.0.0.1:9001 --watch" in readme
-    assert "`GET /v1/rollouts?limit=N`" in readme and "`GET /v1/events?rollout_id=ID`" in readme
+    commands = (DOCS / "commands.md").read_text()
+    assert "## `rolloutctl init` and `rolloutctl watch`" in commands
+    assert "--trainer-url http://127.0.0.1:9001 --watch" in commands
+    assert "`GET /v1/rollouts?limit=N`" in commands and "`GET /v1/events?rollout_id=ID`" in commands
+
+
+def test_help_names_the_protocol_file_that_exists() -> None:
+    from rolloutctl.cli.options import ProtocolOption
+
+    help_text = ProtocolOption.__metadata__[0].help
+    assert "docs/protocol.md" in help_text and (ROOT / "docs" / "protocol.md").exists()

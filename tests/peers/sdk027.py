@@ -1,6 +1,6 @@
 """A v1 RolloutServer that behaves like the Osmosis SDK 0.2.7 server with its calculator.
 
-Written from the facts measured against that release (issue 9), quirks included, so
+Written from the facts measured against that release, quirks included, so
 that `rolloutctl check` and `try` can be tested against a peer that is not rolloutctl:
 
 - init requires `completion_params` (422 `Field required` without it) and accepts
@@ -45,7 +45,7 @@ class PeerInit(BaseModel):
     rollout_id: str = Field(min_length=1, max_length=256)
     server_url: str
     messages: list[dict[str, Any]]
-    completion_params: dict[str, Any]  # required, unlike PROTOCOL.md
+    completion_params: dict[str, Any]  # required, unlike docs/protocol.md
     tool_server_url: str | None = None
     max_turns: int = 10  # no lower bound: 0 is accepted
     max_tokens_total: int = Field(default=8192, ge=1)

@@ -1,4 +1,4 @@
-"""Ordinary agent code on a real server (issue 10): sync tools, tracebacks, shutdown."""
+"""Ordinary agent code on a real server: sync tools, tracebacks, shutdown."""
 
 from __future__ import annotations
 

@@ -236,7 +236,7 @@ def test_any_2xx_is_success():
     ids=["nan", "infinity", "1e400", "depth-2000"],
 )
 def test_a_reply_that_cannot_be_sent_on_is_a_trainer_server_error(body: bytes):
-    """History must not turn NaN into null, nor break the next request (issue 10 #11, #17)."""
+    """History must not turn NaN into null, nor break the next request."""
     trainer = ScriptedTrainer(reply(200, body))
     with serve(trainer) as url:
         error = chat_error(url)

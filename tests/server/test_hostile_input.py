@@ -1,4 +1,4 @@
-"""Odd and hostile init bodies and trainer replies (issue 10): 4xx, never 5xx or a stall."""
+"""Odd and hostile init bodies and trainer replies: 4xx, never 5xx or a stall."""
 
 from __future__ import annotations
 

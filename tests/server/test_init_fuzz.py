@@ -1,4 +1,4 @@
-"""Hypothesis throws init bodies at a real server: never a 5xx, always healthy (issue 10).
+"""Hypothesis throws init bodies at a real server: never a 5xx, always healthy.
 
 Bounded (a few hundred cases, no deadline) so it holds on a busy machine. Bodies are
 near-valid inits with fields swapped for arbitrary JSON, plus raw bytes, plus the

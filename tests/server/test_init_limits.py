@@ -1,4 +1,4 @@
-"""A 100 MB init against a real `rolloutctl serve` process: refused fast and cheaply (issue 10 #9).
+"""A 100 MB init against a real `rolloutctl serve` process: refused fast and cheaply.
 
 This is one of the timing assertions the issue asks for, with its own margins: the 413
 must come in under a second and the server's RSS grow by under 20 MiB.

@@ -1,4 +1,4 @@
-"""The RolloutServer against PROTOCOL.md, rule by rule, over real HTTP."""
+"""The RolloutServer against docs/protocol.md, rule by rule, over real HTTP."""
 
 from __future__ import annotations
 

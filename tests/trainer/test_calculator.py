@@ -47,7 +47,7 @@ PROMPTS = [
 
 
 def run_tool(call: dict) -> str:
-    """The calculator tools as PROTOCOL.md fixes them: integral results without '.0'."""
+    """The calculator tools as docs/protocol.md fixes them: integral results without '.0'."""
     args = json.loads(call["function"]["arguments"])
     try:
         value = OPS[call["function"]["name"]](args["a"], args["b"])

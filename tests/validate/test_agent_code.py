@@ -1,4 +1,4 @@
-"""validate on agent code the README invites, and serve's start-up check (issue 10)."""
+"""validate on agent code the README invites, and serve's start-up check."""
 
 from __future__ import annotations
 

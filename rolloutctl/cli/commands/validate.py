@@ -23,7 +23,7 @@ __all__ = ["EPILOG", "validate"]
 EPILOG = (
     "Exit status: 0 valid, 1 invalid (an error finding, including a failed dry rollout), "
     "2 the agent cannot be loaded, 3 the dry run's servers could not start. Finding codes: "
-    "see the README's validate section.\n\n"
+    "docs/commands.md#rolloutctl-validate.\n\n"
     "\b\nExample:\n"
     "  rolloutctl validate my_agent.py:agent --json"
 )

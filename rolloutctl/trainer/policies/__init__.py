@@ -1,1 +1,1 @@
-"""Mock-trainer policies: who answers the chat calls. One module per policy."""
+"""Mock-trainer policies: who answers the chat calls, and the registry that builds them by name."""
