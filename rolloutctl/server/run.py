@@ -33,11 +33,18 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 @dataclass(frozen=True)
 class ServeConfig:
+    """Where and how `run` serves; `tune_gc` lets it change the process's GC settings.
+
+    `tune_gc` is off by default so that a Python caller's process keeps its own GC
+    settings; `rolloutctl serve`, whose process is the server, turns it on.
+    """
+
     host: str = "127.0.0.1"
     port: int = 9000
     log_level: str = "info"
     json_logs: bool = False
     settings: ServerSettings = field(default_factory=ServerSettings)
+    tune_gc: bool = False
 
 
 def serve_banner(agent: Agent, url: str, settings: ServerSettings) -> Panel:
@@ -78,7 +85,8 @@ def run(agent: Agent, config: ServeConfig, console: Console | None = None) -> No
 def serve_forever(app: Any, sock: socket.socket, config: ServeConfig, keep_alive: int = 5) -> None:
     """Serve the ASGI `app` on the bound `sock` until a signal, then drain (exit 0);
     idle connections are closed after `keep_alive` seconds (uvicorn's default: 5)."""
-    _settle_heap()
+    if config.tune_gc:
+        _settle_heap()
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -99,11 +107,11 @@ def _settle_heap() -> None:
     """Take what start-up built out of the garbage collector's sight, and collect less often.
 
     A rollout allocates thousands of short-lived containers: at Python's default
-    threshold (700) the young generation was collected every few rollouts and the old
-    one walked the 90,000 objects of the imports, 6% of a busy server's CPU (measured
-    with gc.callbacks). Frozen start-up objects and a 10,000 threshold make it under 1%,
-    for at most a few MB more of cyclic garbage waiting. It changes the whole process's
-    settings: call it only where the process is the server.
+    threshold the young generation is collected every few rollouts, and the old one
+    walks every object the imports made (its cost: BENCHMARKS.md). Frozen start-up
+    objects and a higher threshold leave at most a few MB more of cyclic garbage
+    waiting. It changes the whole process's settings: only for a process that is the
+    server (`ServeConfig.tune_gc`).
     """
     gc.collect()
     gc.freeze()

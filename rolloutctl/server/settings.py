@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rolloutctl.server.callbacks import RetryPolicy
+from rolloutctl.server.retry import RetryPolicy
 
 __all__ = ["ServerSettings"]
 

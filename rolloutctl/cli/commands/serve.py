@@ -17,8 +17,11 @@ from rolloutctl.cli.options import (
     resolve_agent,
 )
 from rolloutctl.errors import InputError
+from rolloutctl.server.settings import ServerSettings
 
 __all__ = ["EPILOG", "refuse_invalid", "serve"]
+
+_DEFAULTS = ServerSettings()  # the options' defaults are the library's
 
 EPILOG = (
     "Environment: every option reads ROLLOUTCTL_<OPTION>, or ROLLOUTCTL_SERVE_<OPTION> for "
@@ -61,7 +64,7 @@ def serve(
             envvar=env_names("MAX_CONCURRENT", "MAX_CONCURRENT_ROLLOUTS"),
             help="Rollouts running at once; the rest wait in a bounded queue.",
         ),
-    ] = 100,
+    ] = _DEFAULTS.max_concurrent,
     max_queue: Annotated[
         int,
         typer.Option(
@@ -69,7 +72,7 @@ def serve(
             envvar=env_names("MAX_QUEUE"),
             help="Rollouts waiting for a slot before init answers 503.",
         ),
-    ] = 10_000,
+    ] = _DEFAULTS.max_queue,
     max_records: Annotated[
         int,
         typer.Option(
@@ -78,7 +81,7 @@ def serve(
             help="Finished rollouts remembered (for --record-ttl) for idempotency and status; "
             "past this the oldest are forgotten first.",
         ),
-    ] = 100_000,
+    ] = _DEFAULTS.max_records,
     rollout_timeout: Annotated[
         float,
         typer.Option(
@@ -86,7 +89,7 @@ def serve(
             envvar=env_names("ROLLOUT_TIMEOUT", "ROLLOUT_TIMEOUT_SECONDS"),
             help="Seconds a rollout may run before it ends as ERROR timeout.",
         ),
-    ] = 600.0,
+    ] = _DEFAULTS.rollout_timeout,
     http_timeout: Annotated[
         float,
         typer.Option(
@@ -94,7 +97,7 @@ def serve(
             envvar=env_names("HTTP_TIMEOUT", "HTTP_CLIENT_TIMEOUT"),
             help="Seconds one call to the trainer may take.",
         ),
-    ] = 300.0,
+    ] = _DEFAULTS.retry.call_timeout,
     server_key: Annotated[
         str | None,
         typer.Option(
@@ -131,7 +134,7 @@ def serve(
             help="Prefix of this server's records, so several agents can share one Redis or "
             "SQLite file.",
         ),
-    ] = "rolloutctl",
+    ] = _DEFAULTS.store_prefix,
     record_ttl: Annotated[
         float,
         typer.Option(
@@ -139,7 +142,7 @@ def serve(
             envvar=env_names("RECORD_TTL"),
             help="Seconds a finished rollout's record is kept (idempotency and status).",
         ),
-    ] = 3600.0,
+    ] = _DEFAULTS.record_ttl,
     shutdown_grace: Annotated[
         float,
         typer.Option(
@@ -148,7 +151,7 @@ def serve(
             help="Seconds to let running rollouts finish on shutdown before ending them "
             "as ERROR shutdown.",
         ),
-    ] = 10.0,
+    ] = _DEFAULTS.shutdown_grace,
     max_init_bytes: Annotated[
         int,
         typer.Option(
@@ -156,7 +159,7 @@ def serve(
             envvar=env_names("MAX_INIT_BYTES"),
             help="Largest init body accepted; a larger one gets 413 before it is read.",
         ),
-    ] = 16 * 1024 * 1024,
+    ] = _DEFAULTS.max_init_bytes,
     max_record_bytes: Annotated[
         int,
         typer.Option(
@@ -165,7 +168,7 @@ def serve(
             help="Largest completion kept whole for the status endpoint; past it the kept "
             "copy's final_messages are cut (the trainer still gets it whole).",
         ),
-    ] = 1024 * 1024,
+    ] = _DEFAULTS.max_record_bytes,
     no_validate: Annotated[
         bool,
         typer.Option(
@@ -206,8 +209,6 @@ def serve(
     from dataclasses import replace
 
     from rolloutctl.server import run as serving
-    from rolloutctl.server.callbacks import RetryPolicy
-    from rolloutctl.server.settings import ServerSettings
     from rolloutctl.server.store import check_store_url
 
     agent = resolve_agent(target, example)
@@ -221,7 +222,7 @@ def serve(
         store=check_store_url(store),
         store_prefix=store_prefix,
         rollout_timeout=rollout_timeout,
-        retry=replace(RetryPolicy(), call_timeout=http_timeout),
+        retry=replace(_DEFAULTS.retry, call_timeout=http_timeout),
         shutdown_grace=shutdown_grace,
         api_key=server_key or None,
         allow_callback_hosts=tuple(allow_callback_host or ()),
@@ -235,6 +236,7 @@ def serve(
         log_level="debug" if ctx.find_root().params.get("debug") else log_level.value,
         json_logs=json_logs,
         settings=settings,
+        tune_gc=True,  # this process is the server: its GC settings are ours to change
     )
     if protocol is Protocol.OSMOSIS:
         from rolloutctl.osmosis.grader import load_grader
