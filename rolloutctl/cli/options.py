@@ -163,12 +163,24 @@ Example = Annotated[
 
 
 def resolve_agent(target: str | None, example: str | None) -> Agent:
-    """The agent named by TARGET or --example (exactly one of them)."""
+    """The agent named by TARGET or --example (exactly one of them). A TARGET on the
+    command line wins over ROLLOUTCTL_EXAMPLE, as the command line wins everywhere."""
     from rolloutctl.agent.loader import load_agent, load_example
 
+    if target and example and _from_environment("example"):
+        example = None
     if bool(target) == bool(example):
         raise InputError("give exactly one of TARGET or --example")
     return load_example(example) if example else load_agent(target or "")
+
+
+def _from_environment(name: str) -> bool:
+    """Whether the running command's parameter `name` got its value from a variable."""
+    from typer._click.core import ParameterSource
+    from typer._click.globals import get_current_context
+
+    context = get_current_context(silent=True)
+    return context is not None and context.get_parameter_source(name) is ParameterSource.ENVIRONMENT
 
 
 PolicyName = Annotated[

@@ -25,14 +25,25 @@ def _options():
                 yield name, param
 
 
+def _flag(param) -> str:
+    """`--max-turns` as MAX_TURNS: the option's long name, which its variable is named by."""
+    long_names = [opt for opt in param.opts if opt.startswith("--")]
+    return long_names[0].removeprefix("--").upper().replace("-", "_")
+
+
 def test_every_command_exists_and_every_option_reads_the_environment():
+    """The rule, stated once in the docs: ROLLOUTCTL_<OPTION>, and ROLLOUTCTL_<COMMAND>_<OPTION>
+    only where two commands give the same option different defaults."""
     root = typer.main.get_command(app)
     assert set(root.commands) == COMMANDS
+    defaults: dict[str, set[str]] = {}
+    for _, param in _options():
+        defaults.setdefault(_flag(param), set()).add(repr(param.default))
     for name, param in _options():
         envvars = [param.envvar] if isinstance(param.envvar, str) else param.envvar or []
-        option = param.name.upper().replace("_OUTPUT", "")
-        allowed = {f"ROLLOUTCTL_{option}", f"ROLLOUTCTL_{SCOPES[name]}_{option}"}
-        assert envvars and envvars[0] in allowed, (name, param.name, envvars)
+        flag = _flag(param)
+        scope = f"{SCOPES[name]}_" if len(defaults[flag]) > 1 else ""
+        assert envvars and envvars[0] == f"ROLLOUTCTL_{scope}{flag}", (name, flag, envvars)
 
 
 def test_one_variable_name_has_one_meaning_across_commands():
@@ -122,3 +133,21 @@ def test_every_help_has_exit_codes_and_every_option_help():
     assert "3 the server could not start or be reached" in try_help
     trainer = run("mock-trainer", "--help", COLUMNS="200").stdout
     assert "GET /v1/rollouts?limit=N" in trainer and "GET /v1/events?rollout_id=ID" in trainer
+
+
+def test_a_target_on_the_command_line_wins_over_rolloutctl_example(tmp_path):
+    agent = tmp_path / "weather.py"
+    agent.write_text(
+        "from rolloutctl import ToolLoopAgent, tool\n\n\n"
+        "@tool\ndef forecast(city: str) -> str:\n"
+        '    """Forecast the weather.\n\n    Args:\n        city: the city\n    """\n'
+        "    return 'sunny'\n\n\n"
+        "class Weather(ToolLoopAgent):\n    name = 'weather'\n    tool_list = (forecast,)\n\n\n"
+        "agent = Weather()\n"
+    )
+    overridden = run("try", f"{agent}:agent", "--policy", "echo", "--plain",
+                     ROLLOUTCTL_EXAMPLE="calculator")  # fmt: skip
+    assert overridden.returncode == 0, overridden.stderr
+    assert "agent weather" in overridden.stdout and "tools forecast" in overridden.stdout
+    both = run("try", f"{agent}:agent", "--example", "calculator")
+    assert both.returncode == 2 and "exactly one of TARGET or --example" in both.stderr

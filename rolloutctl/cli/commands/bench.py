@@ -75,7 +75,8 @@ def bench(
     server_key: ServerKey = None,
     rollouts: Annotated[int, _bench_opt("ROLLOUTS", "Rollouts to measure.", min=1)] = 1000,
     concurrency: Annotated[
-        int, _bench_opt("CONCURRENCY", "Rollouts kept in flight (closed loop).", min=1)
+        int,
+        _bench_opt("CONCURRENCY", "Rollouts kept in flight (closed loop).", scope="BENCH", min=1),
     ] = 32,
     llm_latency_ms: Annotated[
         float,

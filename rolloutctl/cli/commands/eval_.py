@@ -44,8 +44,10 @@ __all__ = [
 ]
 
 
-def _opt(name: str, help_text: str, *flags: str, **kwargs: Any) -> typer.models.OptionInfo:
-    return typer.Option(..., *flags, envvar=env_names(name, scope="EVAL"), help=help_text, **kwargs)
+def _opt(
+    name: str, help_text: str, *flags: str, scope: str | None = None, **kwargs: Any
+) -> typer.models.OptionInfo:
+    return typer.Option(..., *flags, envvar=env_names(name, scope=scope), help=help_text, **kwargs)
 
 
 def eval_(
@@ -101,9 +103,17 @@ def eval_(
         ),
     ] = None,
     timeout: Annotated[
-        float, _opt("TIMEOUT", "Seconds one rollout may take before it counts as ERROR.", min=0.1)
+        float,
+        _opt(
+            "TIMEOUT",
+            "Seconds one rollout may take before it counts as ERROR.",
+            scope="EVAL",
+            min=0.1,
+        ),
     ] = 300.0,
-    concurrency: Annotated[int, _opt("CONCURRENCY", "Rollouts in flight at once.", min=1)] = 8,
+    concurrency: Annotated[
+        int, _opt("CONCURRENCY", "Rollouts in flight at once.", scope="EVAL", min=1)
+    ] = 8,
     grader: Annotated[
         str | None,
         _opt(
@@ -116,7 +126,7 @@ def eval_(
     run_dir: Annotated[
         Path | None,
         _opt(
-            "RUN_DIR",
+            "OUTPUT",
             "Run directory (default runs/<timestamp>-<dataset name>/).",
             "--output",
             "-o",

@@ -35,7 +35,7 @@ def export(
         typer.Option(
             "--format",
             "-f",
-            envvar=env_names("FORMAT", scope="EXPORT"),
+            envvar=env_names("FORMAT"),
             help="openai (fine-tuning chat lines), atif (ATIF v1.7) or jsonl (completions).",
         ),
     ] = ExportFormat.OPENAI,
@@ -43,14 +43,14 @@ def export(
         bool,
         typer.Option(
             "--only-completed",
-            envvar=env_names("ONLY_COMPLETED", scope="EXPORT"),
+            envvar=env_names("ONLY_COMPLETED"),
             help="Skip ERROR rollouts.",
         ),
     ] = False,
     min_reward: Annotated[
         float | None,
         typer.Option(
-            envvar=env_names("MIN_REWARD", scope="EXPORT"),
+            envvar=env_names("MIN_REWARD"),
             show_default=False,
             help="Only rollouts whose reward is at least this.",
         ),
@@ -60,7 +60,7 @@ def export(
         typer.Option(
             "--output",
             "-o",
-            envvar=env_names("DESTINATION", scope="EXPORT"),
+            envvar=env_names("OUTPUT"),
             show_default=False,
             help="Write here (a file; for atif, a directory) instead of stdout.",
         ),

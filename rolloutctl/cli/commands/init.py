@@ -74,7 +74,7 @@ def init(
     rollout_id: Annotated[
         str | None,
         typer.Option(
-            envvar=env_names("ROLLOUT_ID", scope="INIT"),
+            envvar=env_names("ROLLOUT_ID"),
             show_default=False,
             help="The rollout's id (default: a new init-<random> id).",
         ),

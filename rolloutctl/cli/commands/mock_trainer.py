@@ -34,7 +34,7 @@ EPILOG = (
 
 def mock_trainer(
     host: Annotated[
-        str, typer.Option(envvar=env_names("HOST", scope="TRAINER"), help="Address to listen on.")
+        str, typer.Option(envvar=env_names("HOST"), help="Address to listen on.")
     ] = "127.0.0.1",
     port: Annotated[
         int,

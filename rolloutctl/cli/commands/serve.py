@@ -46,7 +46,7 @@ def serve(
     target: Target = None,
     example: Example = None,
     host: Annotated[
-        str, typer.Option(envvar=env_names("HOST", scope="SERVE"), help="Address to listen on.")
+        str, typer.Option(envvar=env_names("HOST"), help="Address to listen on.")
     ] = "127.0.0.1",
     port: Annotated[
         int,
@@ -61,7 +61,7 @@ def serve(
         int,
         typer.Option(
             min=1,
-            envvar=env_names("MAX_CONCURRENT", "MAX_CONCURRENT_ROLLOUTS"),
+            envvar=env_names("MAX_CONCURRENT", "MAX_CONCURRENT_ROLLOUTS", scope="SERVE"),
             help="Rollouts running at once; the rest wait in a bounded queue.",
         ),
     ] = _DEFAULTS.max_concurrent,

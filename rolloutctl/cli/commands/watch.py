@@ -43,7 +43,7 @@ def watch(
     rollout_id: Annotated[
         str | None,
         typer.Option(
-            envvar=env_names("ROLLOUT_ID", scope="WATCH"),
+            envvar=env_names("ROLLOUT_ID"),
             show_default=False,
             help="Follow only this rollout, and stop at its completion.",
         ),
