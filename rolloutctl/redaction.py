@@ -12,8 +12,9 @@ from __future__ import annotations
 import functools
 import re
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["mask", "one_line"]
+__all__ = ["mask", "one_line", "without_credentials"]
 
 _KEY_CHARS = r"A-Za-z0-9_.~+/\-"  # RFC 6750 token68 and the underscore; "=" only ends one
 
@@ -46,3 +47,11 @@ def _masked(value: Any, pattern: re.Pattern[str]) -> Any:
 def one_line(text: str, *secrets: str | None) -> str:
     """`text` masked and folded onto one line, for error messages and reasons."""
     return " ".join(mask(text, *secrets).split())
+
+
+def without_credentials(url: str) -> str:
+    """`url` with any `user:password@` left out, for files and output that outlive it."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))

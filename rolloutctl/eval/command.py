@@ -22,12 +22,14 @@ from rolloutctl.bench.runner import check_reachable
 from rolloutctl.bench.server_process import ServerSpec
 from rolloutctl.errors import InputError
 from rolloutctl.eval.dataset import parse_columns, read_dataset
+from rolloutctl.eval.failures import failure_lines
 from rolloutctl.eval.progress import showing_progress
 from rolloutctl.eval.report import summary_rows
 from rolloutctl.eval.results import CONFIG, RunDirectory, default_run_dir
 from rolloutctl.eval.runner import EvalConfig, Grader, Tally, Task
 from rolloutctl.eval.session import Selection, execute, finish, plan_tasks, select_rows
 from rolloutctl.eventloop import run_interruptible
+from rolloutctl.redaction import without_credentials
 from rolloutctl.report_table import print_rows
 from rolloutctl.status import ExitStatus
 from rolloutctl.trainer import TrainerConfig
@@ -35,10 +37,13 @@ from rolloutctl.trajectory.render import make_console
 
 __all__ = [
     "EvalCommand",
+    "clean_run",
     "load_grader",
     "peak_rss_mib",
     "resume_command",
 ]
+
+SAME_ON_RESUME = ("agent", "server_url", "policy", "grader")
 
 
 @dataclass
@@ -57,6 +62,7 @@ class EvalCommand:
     epochs: int
     seed: int | None
     timeout: float
+    retry_errors: int
     concurrency: int
     grader: str | None
     run_dir: Path | None
@@ -100,8 +106,7 @@ class EvalCommand:
             _warn(f"interrupted: {summary['rollouts']} rollouts kept in {run_dir.path}")
             _warn(f"resume with: {resume_command(run_dir.path)}")
             return ExitStatus.INTERRUPTED
-        clean = summary["status"].get("COMPLETED", 0) == summary["rollouts"]
-        return ExitStatus.SUCCESS if clean and not summary["violations"] else ExitStatus.FAILURE
+        return ExitStatus.SUCCESS if clean_run(summary) else ExitStatus.FAILURE
 
     def _run_directory(self) -> tuple[RunDirectory, str]:
         """The directory and the mode: fresh (a new or given dir), resume or retry."""
@@ -120,17 +125,26 @@ class EvalCommand:
         return run_dir, "fresh"
 
     def _check_same_dataset(self, run_dir: RunDirectory, path: Path) -> None:
+        """A resumed run must go on with what it started with, or its rows would mix two
+        experiments under one config.json."""
         config = run_dir.config()
         if not config:
             raise InputError(f"{path}: no {CONFIG} here (not an eval run directory)")
         if config.get("dataset") != str(self.dataset.resolve()):
             raise InputError(f"{path} is a run over {config.get('dataset')}, not {self.dataset}")
+        now = self._config()
+        for key in SAME_ON_RESUME:
+            if key in config and config[key] != now[key]:
+                raise InputError(
+                    f"{path} was run with {key} {config[key]!r}, not {now[key]!r}; "
+                    "start a new run (--output) to change it"
+                )
 
     def _config(self) -> dict[str, Any]:
         return {
             "dataset": str(self.dataset.resolve()),
             "agent": self.agent,
-            "server_url": self.server_url,
+            "server_url": without_credentials(self.server_url) if self.server_url else None,
             "policy": self.trainer.policy.describe(),
             "epochs": self.epochs,
             "rows": self.rows,
@@ -148,6 +162,7 @@ class EvalCommand:
             timeout=self.timeout,
             seed=self.seed,
             server_key=self.server_key,
+            retry_errors=self.retry_errors,
         )
         spec = None
         if self.server_url is None:
@@ -173,9 +188,20 @@ class EvalCommand:
     def _print(self, summary: dict[str, Any]) -> None:
         if self.json_output:
             typer.echo(json.dumps(summary))
-        else:
-            rows = summary_rows(summary)
-            print_rows(make_console(self.plain), "eval summary", rows, self.plain)
+            return
+        console = make_console(self.plain)
+        print_rows(console, "eval summary", summary_rows(summary), self.plain)
+        for line in failure_lines(summary):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def clean_run(summary: dict[str, Any]) -> bool:
+    """Exit 0 only when every rollout completed, none errored, no grader raised and no
+    protocol rule was broken."""
+    outcomes = summary.get("outcomes") or {}
+    completed = summary["status"].get("COMPLETED", 0) == summary["rollouts"]
+    errors = outcomes.get("error", 0) + outcomes.get("grader_error", 0)
+    return completed and not errors and not summary["violations"]
 
 
 def load_grader(target: str) -> Grader:

@@ -18,6 +18,7 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     rows = [
         ("run", str(summary.get("run_dir", ""))),
         ("rollouts", f"{summary['rollouts']} ({summary['rows']} rows)"),
+        ("outcomes", _counts(summary.get("outcomes") or {})),
         ("status", _counts(summary["status"])),
         ("error categories", _counts(summary["error_categories"])),
         ("finish reasons", _counts(summary["finish_reasons"])),
@@ -36,7 +37,7 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _counts(counts: dict[str, int]) -> str:
     return ", ".join(
-        f"{name} {count}" for name, count in sorted(counts.items(), key=lambda i: -i[1])
+        f"{name} {count}" for name, count in sorted(counts.items(), key=lambda i: -i[1]) if count
     )
 
 
@@ -54,7 +55,10 @@ def _pass_rows(passes: dict[str, Any] | None) -> list[tuple[str, str]]:
         f"pass@{k} {value:.3f}" for k, value in passes["pass_at_k"].items() if value is not None
     )
     low, high = passes["pass_rate_ci95"]
-    rate = f"{passes['pass_rate']:.3f} (95% CI {low:.3f} to {high:.3f}, Wilson)"
+    rate = f"{passes['pass_rate']:.3f} (95% CI {low:.3f} to {high:.3f}, Wilson"
+    if "judged" in passes:
+        rate += f"; n={passes['judged']}, passed and failed only"
+    rate += ")"
     return [("pass rate", rate), ("pass@k", at_k)]
 
 

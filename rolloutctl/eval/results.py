@@ -18,6 +18,7 @@ from typing import IO, Any
 import orjson
 
 from rolloutctl.errors import InputError
+from rolloutctl.eval.outcomes import Kind, classify, describe
 
 __all__ = [
     "Outcome",
@@ -46,6 +47,8 @@ class Outcome:
     llm_calls: int
     tokens: int
     violations: int
+    kind: Kind = "passed"
+    message: str | None = None  # why it did not pass, shortened
 
     @classmethod
     def of(cls, record: dict[str, Any]) -> Outcome:
@@ -62,6 +65,8 @@ class Outcome:
             tokens=int(metrics.get("prompt_tokens") or 0)
             + int(metrics.get("response_tokens") or 0),
             violations=len(record.get("violations") or []),
+            kind=classify(record),
+            message=describe(record),
         )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from rolloutctl.errors import InitError, InitRefused
 from rolloutctl.eval.dataset import Row
+from rolloutctl.eval.outcomes import classify
 from rolloutctl.eval.results import Outcome, RunDirectory
 from rolloutctl.events import Event
 from rolloutctl.harness import LocalStack
@@ -33,6 +34,8 @@ __all__ = [
     "grade",
 ]
 
+ATTEMPT_FIELDS = ("rollout_id", "outcome", "error_category", "error_message", "latency_ms")
+
 Grader = Callable[[dict[str, Any], dict[str, Any]], float]
 
 
@@ -42,6 +45,7 @@ class EvalConfig:
     timeout: float = 300.0  # seconds one rollout may take before it counts as lost
     seed: int | None = None  # sent as completion_params.seed (+ epoch) when given
     server_key: str | None = field(default=None, repr=False)
+    retry_errors: int = 0  # new attempts for a rollout that ended in an infrastructure error
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
 
@@ -136,9 +140,21 @@ class EvalRunner:
             self.tally.add(Outcome.of(record))
 
     async def _one(self, task: Task) -> dict[str, Any]:
-        """Run one task; its builder has every event up to the completion when the wait ends
-        (the trainer publishes the completion before it wakes the waiter)."""
+        """Run one task, again while it ends in an infrastructure error and retries are left;
+        the record keeps what each earlier attempt ended with."""
         rollout_id = f"eval-{self.config.run_id}-{task.row.index}-{task.epoch}"
+        record = await self._attempt(task, rollout_id)
+        attempts: list[dict[str, Any]] = []
+        while record["outcome"] == "error" and len(attempts) < self.config.retry_errors:
+            attempts.append({k: record[k] for k in ATTEMPT_FIELDS})
+            record = await self._attempt(task, f"{rollout_id}-retry{len(attempts)}")
+        if attempts:
+            record["attempts"] = [*attempts, {k: record[k] for k in ATTEMPT_FIELDS}]
+        return record
+
+    async def _attempt(self, task: Task, rollout_id: str) -> dict[str, Any]:
+        """One rollout; its builder has every event up to the completion when the wait ends
+        (the trainer publishes the completion before it wakes the waiter)."""
         builder = self._builders[rollout_id] = TrajectoryBuilder(rollout_id)
         init = build_init(rollout_id, task, self.config.seed)
         started = time.perf_counter()
@@ -186,8 +202,11 @@ class EvalRunner:
             "latency_ms": round(latency_ms, 3),
             "trajectory": trajectory,
         }
-        if self.grader is not None and not failure:
+        if self.grader is not None and record["status"] == "COMPLETED":
             record.update(grade(self.grader, completion, task.row))
+        record["outcome"] = kind = classify(record)
+        if kind == "error":
+            record["reward"] = None  # the model was not judged: no reward, least of all 0
         return record
 
 

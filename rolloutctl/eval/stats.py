@@ -2,6 +2,8 @@
 
 Computed from `Outcome`s only, so the summary of a 10,000-row run needs a few numbers
 per rollout, never the trajectories, and a resumed run is summarised like a fresh one.
+The pass rate and pass@k count only `passed` and `failed` rollouts: an infrastructure
+error or a grader error is listed with its message, never scored.
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ __all__ = [
 
 Z_95 = 1.96
 SHOWN_ROWS = 10  # slowest rows listed
+LISTED = 100  # rollouts that did not pass listed in the summary, with their messages
+KINDS = ("passed", "failed", "error", "grader_error")
 
 
 def summarize_outcomes(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     """The summary.json body (without the run's own facts: wall time, paths)."""
     count = len(outcomes) or 1
     rewards = [o.reward for o in outcomes if o.reward is not None]
+    judged = [o for o in outcomes if o.kind in ("passed", "failed")]
     latencies = [o.latency_ms for o in outcomes if o.latency_ms is not None]
     slowest = sorted(
         (o for o in outcomes if o.latency_ms is not None), key=lambda o: -(o.latency_ms or 0)
@@ -39,10 +44,11 @@ def summarize_outcomes(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "rollouts": len(outcomes),
         "rows": len({o.row for o in outcomes}),
         "status": dict(Counter(o.status for o in outcomes)),
+        "outcomes": {kind: sum(o.kind == kind for o in outcomes) for kind in KINDS},
         "error_categories": dict(Counter(o.category for o in outcomes if o.category)),
         "finish_reasons": dict(Counter(o.finish_reason for o in outcomes if o.finish_reason)),
         "reward": reward_stats(rewards),
-        "pass": pass_stats(outcomes) if rewards and _binary(rewards) else None,
+        "pass": pass_stats(judged) if rewards and _binary(rewards) and judged else None,
         "latency_ms": {k: v for k, v in percentiles(latencies).items() if k in ("p50", "p95")},
         "llm_calls_per_rollout": sum(o.llm_calls for o in outcomes) / count,
         "tokens_per_rollout": sum(o.tokens for o in outcomes) / count,
@@ -52,7 +58,17 @@ def summarize_outcomes(outcomes: Sequence[Outcome]) -> dict[str, Any]:
             for o in slowest[:SHOWN_ROWS]
         ],
         "failed_rows": sorted({o.row for o in outcomes if o.status != "COMPLETED"}),
+        "not_passed": _not_passed(outcomes),
     }
+
+
+def _not_passed(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+    """The first LISTED rollouts (by row, epoch) that did not pass, with why."""
+    listed = sorted((o for o in outcomes if o.kind != "passed"), key=lambda o: (o.row, o.epoch))
+    return [
+        {"row": o.row, "epoch": o.epoch, "outcome": o.kind, "message": o.message}
+        for o in listed[:LISTED]
+    ]
 
 
 def reward_stats(rewards: list[float]) -> dict[str, Any] | None:
@@ -81,15 +97,18 @@ def _binary(rewards: list[float]) -> bool:
 
 
 def pass_stats(outcomes: Sequence[Outcome]) -> dict[str, Any]:
-    """Pass rate over rollouts and the unbiased pass@k over rows (Chen et al., 2021)."""
+    """Pass rate over the judged rollouts (passed or failed) with its Wilson interval, and
+    the unbiased pass@k over rows (Chen et al., 2021)."""
     samples: dict[int, list[bool]] = defaultdict(list)
     for outcome in outcomes:
-        samples[outcome.row].append(outcome.reward == 1.0)
-    passed = sum(1 for o in outcomes if o.reward == 1.0)
+        samples[outcome.row].append(outcome.kind == "passed")
+    passed = sum(1 for o in outcomes if o.kind == "passed")
     most = max(len(s) for s in samples.values())
+    rate = passed / len(outcomes)
     return {
-        "pass_rate": passed / len(outcomes),
-        "pass_rate_ci95": wilson_interval(passed / len(outcomes), len(outcomes)),
+        "pass_rate": rate,
+        "pass_rate_ci95": wilson_interval(rate, len(outcomes)),
+        "judged": len(outcomes),
         "pass_at_k": {str(k): _pass_at(k, samples.values()) for k in ks_for(most)},
     }
 

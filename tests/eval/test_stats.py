@@ -11,7 +11,10 @@ from rolloutctl.eval.stats import ks_for, reward_stats, summarize_outcomes
 
 
 def outcome(row: int, epoch: int, reward: float | None, status: str = "COMPLETED") -> Outcome:
-    return Outcome(row, epoch, status, None, "stop", reward, 10.0 * (row + 1), 2, 20, 0)
+    record = {"row": row, "epoch": epoch, "status": status, "reward": reward}
+    record["error_category"] = None if status == "COMPLETED" else "connection_error"
+    record["latency_ms"], record["finish_reason"] = 10.0 * (row + 1), "stop"
+    return Outcome.of(record)
 
 
 def test_pass_at_k_is_the_unbiased_estimate():
@@ -47,3 +50,41 @@ def test_pass_rate_intervals_stay_inside_0_and_1():
     passes = summarize_outcomes([outcome(0, 0, 1.0), outcome(1, 0, 0.0)])["pass"]
     low, high = passes["pass_rate_ci95"]
     assert 0.0 < low < 0.5 < high < 1.0 and (low + high) / 2 == pytest.approx(0.5)
+
+
+def test_errors_stay_out_of_the_pass_rate_and_are_listed_with_their_message():
+    judged = [outcome(0, 0, 1.0), outcome(1, 0, 0.0), outcome(2, 0, 1.0)]
+    errored = Outcome.of(
+        {
+            "row": 3,
+            "epoch": 0,
+            "status": "ERROR",
+            "error_category": "trainer_server_error",
+            "error_message": "upstream unreachable",
+            "reward": 0.0,
+        }
+    )
+    graded = Outcome.of(
+        {
+            "row": 4,
+            "epoch": 0,
+            "status": "COMPLETED",
+            "reward": None,
+            "grader_error": "KeyError: 'x'",
+        }
+    )
+    clean = summarize_outcomes(judged)
+    summary = summarize_outcomes([*judged, errored, graded])
+    assert summary["pass"]["pass_rate"] == clean["pass"]["pass_rate"] == pytest.approx(2 / 3)
+    assert summary["pass"]["judged"] == 3
+    assert summary["outcomes"] == {"passed": 2, "failed": 1, "error": 1, "grader_error": 1}
+    assert summary["not_passed"] == [
+        {"row": 1, "epoch": 0, "outcome": "failed", "message": "reward 0.0"},
+        {
+            "row": 3,
+            "epoch": 0,
+            "outcome": "error",
+            "message": "trainer_server_error: upstream unreachable",
+        },
+        {"row": 4, "epoch": 0, "outcome": "grader_error", "message": "grader_error: KeyError: 'x'"},
+    ]

@@ -30,9 +30,12 @@ NAME = "eval"
 EPILOG = (
     "Rows are numbered from 0 in file order. Each rollout is one line of results.jsonl in "
     "the run directory, written as it finishes.\n\n"
-    "Exit status: 0 every rollout COMPLETED with no protocol violation; 1 otherwise; 2 "
-    "usage or dataset error; 3 the server did not start; 130 interrupted (what finished is "
-    "kept; rerun with --resume DIR).\n\n"
+    "Each rollout is passed, failed (the answer), error (trainer, connection, timeout, lost "
+    "server: kept out of the pass rate) or grader_error; the run ends with a list of those "
+    "that did not pass.\n\n"
+    "Exit status: 0 every rollout COMPLETED with no error, grader error or protocol "
+    "violation; 1 otherwise; 2 usage or dataset error; 3 the server did not start; 130 "
+    "interrupted (what finished is kept; rerun with --resume DIR).\n\n"
     "\b\nExamples:\n"
     "  rolloutctl eval data.jsonl --example calculator\n"
     "  rolloutctl eval data.csv my_agent.py:agent --policy proxy --upstream "
@@ -111,6 +114,15 @@ def eval_(
             min=0.1,
         ),
     ] = 300.0,
+    retry_errors: Annotated[
+        int,
+        _opt(
+            "RETRY_ERRORS",
+            "Run a rollout again, up to N times, while it ends in an infrastructure error "
+            "(trainer, connection, timeout, lost server); the row keeps every attempt.",
+            min=0,
+        ),
+    ] = 0,
     concurrency: Annotated[
         int, _opt("CONCURRENCY", "Rollouts in flight at once.", scope="EVAL", min=1)
     ] = 8,
@@ -174,6 +186,7 @@ def eval_(
         epochs=epochs,
         seed=seed,
         timeout=timeout,
+        retry_errors=retry_errors,
         concurrency=concurrency,
         grader=grader,
         run_dir=run_dir,
