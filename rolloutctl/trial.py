@@ -98,7 +98,7 @@ async def run_try(
         show(event, builder.add(event))
 
     await trainer_config.policy.check_reachable()
-    settings = ServerSettings(shutdown_grace=1.0)
+    settings = ServerSettings(shutdown_grace=1.0, metrics=False)  # nobody scrapes a try
     async with local_stack(agent, settings, trainer_config, server_url=options.server_url) as stack:
         subscription = stack.trainer.subscribe(rollout_id)
         pump = asyncio.create_task(_pump(subscription, record))

@@ -42,7 +42,10 @@ class RolloutApp(FastAPI):
         return self.core.agent
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if not await self.core.serve_init(scope, receive, send):
+        if not (
+            await self.core.serve_init(scope, receive, send)
+            or await self.core.serve_metrics(scope, send)
+        ):
             await super().__call__(scope, receive, send)
 
     def openapi(self) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -32,6 +32,7 @@ from rolloutctl.redaction import one_line
 from rolloutctl.server.retry import RetryPolicy, is_retryable, parse_retry_after
 
 __all__ = [
+    "CallWatch",
     "Delivery",
     "HttpPool",
     "RetryPolicy",
@@ -43,6 +44,21 @@ __all__ = [
 logger = logging.getLogger(__name__)
 MAX_REPLY_DEPTH = 254  # orjson's encoding limit, which the next chat request must pass
 _USER_AGENT = f"rolloutctl/{__version__}".encode()
+
+
+class CallWatch(Protocol):
+    """Sees a rollout's callbacks (`rolloutctl.observe.watch.RolloutWatch` is one)."""
+
+    def opened(self, endpoint: str) -> bytes:
+        """A call to `endpoint` (`chat`, `completed`) starts: header lines to add to it."""
+        ...
+
+    def callback(self, endpoint: str, attempt: int, ok: bool | None) -> None:
+        """One try ended: `ok` True when it took, None when a retry follows, False when
+        the call failed for good."""
+
+    def answered(self, response: dict[str, Any]) -> None:
+        """The chat call's answer, as the agent will get it."""
 
 
 @dataclass
@@ -64,9 +80,10 @@ class TrainerClient:
         policy: RetryPolicy | None = None,
         pool: HttpPool | None = None,
         chat_path: str = CHAT_PATH,
+        watch: CallWatch | None = None,
     ) -> None:
         """`chat_path` is appended to `server_url` for chat calls (the 0.3 protocol's base
-        URL takes `/chat/completions`)."""
+        URL takes `/chat/completions`); `watch` sees every call and try."""
         self._chat_url, self._completed_url = _callback_urls(server_url.rstrip("/"), chat_path)
         self._secret = api_key if api_key and api_key.strip() else None
         self._headers = (
@@ -74,6 +91,7 @@ class TrainerClient:
         )
         self._policy = policy or RetryPolicy()
         self._pool = pool or default_pool()
+        self._watch = watch
 
     def __repr__(self) -> str:
         key = "'***'" if self._secret else None
@@ -86,9 +104,11 @@ class TrainerClient:
         the trainer took the request and broke its side of the contract, and asking
         again could make it sample (and record) the turn twice.
         """
-        response, _ = await self._post(self._chat_url, body)
+        response, _ = await self._post(self._chat_url, body, "chat")
         data = _decode(response.content)
         if isinstance(data, dict):
+            if self._watch is not None:
+                self._watch.answered(data)
             return data
         raise TrainerError(
             f"{_where(self._chat_url)} answered HTTP {response.status_code} "
@@ -102,29 +122,40 @@ class TrainerClient:
         """Post the completion (a dict, or one already encoded by `encode_body`), retrying
         until the first 2xx; never raises but CancelledError."""
         try:
-            _, attempts = await self._post(self._completed_url, payload)
+            _, attempts = await self._post(self._completed_url, payload, "completed")
         except TrainerError as error:
             return Delivery(False, error.attempts, str(error))
         except Exception as exc:  # a broken delivery must still end the rollout cleanly
             return Delivery(False, 0, self._scrub(f"{type(exc).__name__}: {exc}"))
         return Delivery(True, attempts)
 
-    async def _post(self, url: httpx.URL, body: dict[str, Any] | bytes) -> tuple[PoolResponse, int]:
+    async def _post(
+        self, url: httpx.URL, body: dict[str, Any] | bytes, endpoint: str
+    ) -> tuple[PoolResponse, int]:
         """The first 2xx response and the number of tries it took; raises TrainerError."""
         content = body if isinstance(body, bytes) else encode_body(body)
+        watch, headers = self._watch, self._headers
+        if watch is not None:
+            headers += watch.opened(endpoint)
         started = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
             try:
-                return await self._attempt(url, content), attempt
+                response = await self._attempt(url, content, headers)
             except TrainerError as error:
                 delay = self._retry_delay(error, attempt, started)
+                if watch is not None:
+                    watch.callback(endpoint, attempt, None if delay is not None else False)
                 if delay is None:
                     error.attempts = attempt
                     raise
                 logger.debug("retrying in %.2f s: %s", delay, error)
-            await asyncio.sleep(delay)
+                await asyncio.sleep(delay)
+                continue
+            if watch is not None:
+                watch.callback(endpoint, attempt, True)
+            return response, attempt
 
     def _retry_delay(self, error: TrainerError, attempt: int, started: float) -> float | None:
         if not _retryable(error):
@@ -132,10 +163,10 @@ class TrainerClient:
         elapsed = time.monotonic() - started
         return self._policy.next_delay(attempt, elapsed, error.retry_after)
 
-    async def _attempt(self, url: httpx.URL, content: bytes) -> PoolResponse:
+    async def _attempt(self, url: httpx.URL, content: bytes, headers: bytes) -> PoolResponse:
         timeout = self._policy.call_timeout
         try:
-            response = await self._pool.post(url, content, self._headers, timeout)
+            response = await self._pool.post(url, content, headers, timeout)
         except httpx.TimeoutException:
             message = f"{_where(url)} gave no answer within {timeout:g} s"
             raise TrainerError(message, ErrorCategory.TIMEOUT) from None

@@ -24,6 +24,7 @@ from starlette.types import Scope
 from rolloutctl.agent.context import Agent
 from rolloutctl.errors import AgentToolsError, ServerBusy, StoreUnavailable
 from rolloutctl.net.http_pool import Header, HttpPool
+from rolloutctl.observe.observer import METRICS_PATH, observing
 from rolloutctl.protocol import INIT_PATH, InitRequest
 from rolloutctl.server.manager import RolloutManager
 from rolloutctl.server.observers import RolloutObserver
@@ -89,6 +90,9 @@ class ServerCore:
         self._manager: RolloutManager | None = None
         key = self.settings.api_key
         self._expected = key.encode() if key else None
+        self.observer = observing(agent.name, self.settings)
+        if self.observer is not None:
+            self.observers.append(self.observer)
 
     @property
     def manager(self) -> RolloutManager:
@@ -104,8 +108,10 @@ class ServerCore:
     async def lifespan(self, app: object = None) -> AsyncIterator[None]:
         """Run the manager (and its callback pool) while the server is up; drain at the end."""
         store = open_store(self.settings)
+        if self.observer is not None:
+            store.observe_round_trip = self.observer.store_round_trip
         await store.start()
-        async with HttpPool() as pool:
+        async with HttpPool() as pool, self._observing():
             manager = RolloutManager(self.agent, self.settings, pool, store, self.observers)
             self._manager = manager
             evictor = asyncio.create_task(_evict_forever(manager))
@@ -115,6 +121,31 @@ class ServerCore:
                 evictor.cancel()
                 await manager.shutdown()
                 await store.aclose()
+
+    @contextlib.asynccontextmanager
+    async def _observing(self) -> AsyncIterator[None]:
+        """Event-loop lag and span export, while the server runs."""
+        if self.observer is None:
+            yield
+            return
+        async with self.observer.running(self.settings):
+            yield
+
+    async def serve_metrics(self, scope: Scope, send: Any) -> bool:
+        """Answer GET /metrics when on and allowed; False (nothing sent) otherwise."""
+        if not (
+            self.observer is not None
+            and self.settings.metrics
+            and scope["type"] == "http"
+            and scope["path"] == METRICS_PATH
+            and scope["method"] == "GET"
+            and (self.settings.metrics_public or bearer_ok(scope, self._expected))
+        ):
+            return False
+        from rolloutctl.observe.exposition import send_metrics
+
+        await send_metrics(self.observer.metrics.registry, send)
+        return True
 
     async def serve_init(self, scope: Scope, receive: Any, send: Any) -> bool:
         """Answer an authorised POST /v1/rollout/init; False (nothing sent) for any other."""
@@ -126,7 +157,10 @@ class ServerCore:
         ):
             return False
         raw = await read_body(scope, receive, self.settings.max_init_bytes)
-        status, body, headers = await self.answer_init(raw)
+        traceparent = dict(scope["headers"]).get(b"traceparent")
+        status, body, headers = await self.answer_init(raw, traceparent)
+        if status != 202 and self.observer is not None:
+            self.observer.refused(status)
         await send(
             {
                 "type": "http.response.start",
@@ -137,14 +171,14 @@ class ServerCore:
         await send({"type": "http.response.body", "body": body})
         return True
 
-    async def answer_init(self, raw: bytes | None) -> InitAnswer:
+    async def answer_init(self, raw: bytes | None, traceparent: bytes | None = None) -> InitAnswer:
         """POST /v1/rollout/init, from raw body to (status, JSON body, extra headers)."""
         init = self._read_init(raw)
         if not isinstance(init, InitRequest):
             return init
         manager = self.manager
         try:
-            return 202, await manager.accept(init), ()
+            return 202, await manager.accept(init, traceparent), ()
         except (ServerBusy, StoreUnavailable) as exc:
             retry_after = b"5" if manager.draining else b"1"
             return _json(503, {"detail": str(exc)}, ((b"retry-after", retry_after),))

@@ -28,7 +28,10 @@ class InProcessApp:
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             await _serve_lifespan(self.core, receive, send)
-        elif not await self.core.serve_init(scope, receive, send):
+        elif not (
+            await self.core.serve_init(scope, receive, send)
+            or await self.core.serve_metrics(scope, send)
+        ):
             if self._routes is None:
                 from rolloutctl.server.app import routes_app
 

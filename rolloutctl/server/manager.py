@@ -54,10 +54,11 @@ class RolloutManager:
         self._tasks: set[asyncio.Task[None]] = set()
         self._tools_json: tuple[list[Tool], str] | None = None
 
-    async def accept(self, init: InitRequest) -> bytes:
+    async def accept(self, init: InitRequest, traceparent: bytes | None = None) -> bytes:
         """Start `init` (or find its twin) and return the 202 body, as sent the first time.
 
-        Raises StoreUnavailable when the store cannot record the rollout: nothing runs then.
+        `traceparent` is the init's W3C trace context, for observers that trace. Raises
+        StoreUnavailable when the store cannot record the rollout: nothing runs then.
         """
         record = self.store.local(init.rollout_id)
         if record is not None:
@@ -81,7 +82,7 @@ class RolloutManager:
         first = await self.store.claim(record)
         if first is not None:  # another replica (or a concurrent init) won the id
             return first
-        self._start(Rollout(self, record, init, request, tools))
+        self._start(Rollout(self, record, init, request, tools, traceparent))
         return body
 
     def _admit(self) -> None:

@@ -27,7 +27,7 @@ from rolloutctl.errors import (
     TurnLimitReached,
 )
 from rolloutctl.protocol import ErrorCategory, InitRequest
-from rolloutctl.server.callbacks import Delivery, TrainerClient, encode_body
+from rolloutctl.server.callbacks import CallWatch, Delivery, TrainerClient, encode_body
 from rolloutctl.server.completion import build_payload, kept_payload, log_end
 from rolloutctl.server.limits import TimeLimit
 from rolloutctl.server.observers import notify
@@ -45,7 +45,17 @@ _SHUTDOWN = "server shut down before the rollout finished"
 class Rollout:
     """One accepted rollout; `run` is the body of its one task."""
 
-    __slots__ = ("_client", "_manager", "context", "init", "record", "request", "tools")
+    __slots__ = (
+        "_client",
+        "_manager",
+        "context",
+        "init",
+        "record",
+        "request",
+        "tools",
+        "traceparent",
+        "watch",
+    )
 
     def __init__(
         self,
@@ -54,10 +64,14 @@ class Rollout:
         init: InitRequest,
         request: RolloutRequest,
         tools: Sequence[Tool],
+        traceparent: bytes | None = None,
     ) -> None:
+        """`traceparent`: the init's W3C trace context header, for observers that trace."""
         self._manager = manager
         self.record, self.init, self.request, self.tools = record, init, request, tools
+        self.traceparent = traceparent
         self.context: RolloutContext | None = None  # set once the trainer can be called
+        self.watch: CallWatch | None = None  # an observer's, at `accepted`: sees callbacks
 
     @property
     def rollout_id(self) -> str:
@@ -69,7 +83,11 @@ class Rollout:
         manager = self._manager
         try:
             self._client = TrainerClient(
-                self.init.server_url, self.init.key, manager.settings.retry, manager.pool
+                self.init.server_url,
+                self.init.key,
+                manager.settings.retry,
+                manager.pool,
+                watch=self.watch,
             )
         except ValueError as exc:  # init validation refuses these; no rollout may hang anyway
             return self._undeliverable(str(exc))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import signal
 import socket
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from rich.panel import Panel
 from rolloutctl.agent.context import Agent, RolloutRequest
 from rolloutctl.logs import setup_logging
 from rolloutctl.net.sockets import bind_socket, socket_url
+from rolloutctl.observe.observer import ENDPOINT_VARIABLES
 from rolloutctl.server.app import create_app
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.server.store import shown_store
@@ -58,8 +60,28 @@ def serve_banner(agent: Agent, url: str, settings: ServerSettings) -> Panel:
         f"records  {escape(shown_store(settings.store))}, kept {settings.record_ttl:g} s",
         f"limits   {settings.max_concurrent} concurrent, "
         f"{settings.rollout_timeout:g} s per rollout",
+        f"metrics  {_metrics_line(url, settings)}",
+        f"traces   {_traces_line(settings)}",
     ]
     return Panel("\n".join(lines), expand=False, border_style="green")
+
+
+def _metrics_line(url: str, settings: ServerSettings) -> str:
+    if not settings.metrics:
+        return "off (--no-metrics)"
+    needs_key = settings.api_key and not settings.metrics_public
+    return f"{url}/metrics" + (" (needs the key)" if needs_key else "")
+
+
+def _traces_line(settings: ServerSettings) -> str:
+    """Where spans go: the variables' endpoint is shown by name, never its value (it may
+    carry credentials)."""
+    if settings.otel_endpoint:
+        return "OTLP/HTTP to the configured endpoint"
+    named = [name for name in ENDPOINT_VARIABLES if os.environ.get(name)]
+    if named:
+        return f"OTLP/HTTP to ${named[-1]}"
+    return "OTLP/HTTP to http://localhost:4318" if settings.otel else "off (--otel to export)"
 
 
 def _tool_names(agent: Agent) -> str:

@@ -29,6 +29,10 @@ class ServerSettings:
     store_prefix: str = "rolloutctl"
     heartbeat_interval: float = 10.0  # how often a replica tells the store it is alive
     owner_timeout: float = 60.0  # a replica silent this long is lost: its rollouts rescued
+    metrics: bool = True  # GET /metrics (Prometheus)
+    metrics_public: bool = False  # /metrics without the inbound key
+    otel: bool = False  # traces even without an OTEL_EXPORTER_OTLP_*ENDPOINT variable
+    otel_endpoint: str | None = None  # the OTLP/HTTP traces URL, instead of the variables'
 
     def callback_host_allowed(self, host: str) -> bool:
         """Exact hosts, or `*.example.com` for any subdomain; an empty list allows all."""

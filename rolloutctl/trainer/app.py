@@ -1,7 +1,8 @@
 """The mock trainer's ASGI app: the two protocol callbacks plus read-only views.
 
 POST /v1/chat/completions, POST /v1/rollout/completed, GET /v1/rollout/completed/{id},
-GET /v1/rollouts, GET /health and GET /v1/events (server-sent events); and, for the
+GET /v1/rollouts, GET /health, GET /metrics (when on) and GET /v1/events (server-sent
+events); and, for the
 Osmosis SDK 0.3 protocol, POST /v1/rollouts/{rollout_id}/chat/completions.
 """
 
@@ -14,6 +15,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
+from rolloutctl.observe.observer import METRICS_PATH
 from rolloutctl.protocol import COMPLETED_PATH
 from rolloutctl.trainer.asgi import (
     Handler,
@@ -87,6 +89,8 @@ class TrainerApp:
             await send_json(send, 400, {"detail": "body: must be a JSON object"})
             return
         status, payload = await handler(body, header(scope, b"authorization"))
+        if self.records.metrics is not None:
+            self.records.metrics.answered(scope["path"] == COMPLETED_PATH, status)
         await send_json(send, status, payload)
 
     async def _get(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -96,6 +100,10 @@ class TrainerApp:
             await stream_events(receive, send, subscription)
         elif path == "/health":
             await send_json(send, 200, self._health())
+        elif path == METRICS_PATH and self.records.metrics is not None:
+            from rolloutctl.observe.exposition import send_metrics
+
+            await send_metrics(self.records.metrics.registry, send)
         elif path == "/v1/rollouts":
             await send_json(send, 200, self._list(query))
         elif path.startswith(COMPLETED_PREFIX):

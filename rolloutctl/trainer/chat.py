@@ -129,6 +129,7 @@ class ChatHandler:
         return answer
 
     async def _respond(self, turn: Turn) -> tuple[JsonAnswer, Reply | None]:
+        started = time.perf_counter()
         try:
             reply = await self.policy.reply(turn)
         except UpstreamError as exc:
@@ -136,6 +137,9 @@ class ChatHandler:
         except Exception as exc:
             log.exception("policy %s failed on rollout %s", self.policy.name, turn.rollout_id)
             return (500, {"detail": f"policy {self.policy.name} failed: {exc!r}"}), None
+        finally:
+            if self.records.metrics is not None:
+                self.records.metrics.policy_seconds.observe(time.perf_counter() - started)
         return (200, build_response(turn, reply, self.policy.name)), reply
 
     def _check(

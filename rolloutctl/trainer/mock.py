@@ -44,6 +44,7 @@ class TrainerConfig:
     fail_completed_rate: float = 0.0  # fraction of completions answered 503 (and not recorded)
     expect_api_key: str | None = None  # callbacks without this Bearer get 401
     seed: int | None = None  # of the fault-injection RNG
+    metrics: bool = False  # GET /metrics (the mock-trainer command turns it on)
 
     def __post_init__(self) -> None:
         if self.latency_ms < 0:
@@ -72,7 +73,12 @@ class MockTrainer:
         self.config = config or TrainerConfig()
         self.url: str | None = None
         self.bus = EventBus()
-        self.records = Records(self.bus, self.config.expect_api_key)
+        metrics = None
+        if self.config.metrics:
+            from rolloutctl.observe.trainer_metrics import TrainerMetrics
+
+            metrics = TrainerMetrics(self.config.policy.name)
+        self.records = Records(self.bus, self.config.expect_api_key, metrics)
         rng = random.Random(self.config.seed)
         self._plans: dict[str, RolloutPlan] = {}
         policy = PerRolloutPolicy(self.config.policy, self._plans)

@@ -11,11 +11,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 from hmac import compare_digest
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rolloutctl.events import Event, EventKind
 from rolloutctl.trainer.bus import EventBus, Waiters
 from rolloutctl.trainer.violations import Violation, bearer_finding
+
+if TYPE_CHECKING:
+    from rolloutctl.observe.trainer_metrics import TrainerMetrics
 
 __all__ = ["UNAUTHORIZED", "Records", "TrainerRolloutRecord"]
 
@@ -57,8 +60,14 @@ class TrainerRolloutRecord:
 
 
 class Records:
-    def __init__(self, bus: EventBus, expect_api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        expect_api_key: str | None = None,
+        metrics: TrainerMetrics | None = None,
+    ) -> None:
         self.bus = bus
+        self.metrics = metrics
         self.rollouts: dict[str, TrainerRolloutRecord] = {}
         self.completions: dict[str, dict[str, Any]] = {}
         self.violations: list[Violation] = []
@@ -79,6 +88,8 @@ class Records:
         """Record a protocol violation: stored, logged as a warning and published."""
         violation = Violation(rule, rollout_id, message)
         self.violations.append(violation)
+        if self.metrics is not None:
+            self.metrics.violation(rule)
         state = self.rollouts.get(rollout_id)
         if state is not None:
             state.violations.append(violation)

@@ -44,6 +44,7 @@ async def dry_run(
     settings = ServerSettings(
         rollout_timeout=timeout,
         shutdown_grace=1.0,
+        metrics=False,
         retry=RetryPolicy(max_retries=1, initial_delay=0.1, window=5.0, call_timeout=timeout),
     )
     with in_process_logs(tracebacks):

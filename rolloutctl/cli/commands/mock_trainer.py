@@ -23,7 +23,8 @@ EPILOG = (
     "Routes: POST /v1/chat/completions and POST /v1/rollout/completed (the protocol's "
     "callbacks); GET /v1/rollout/completed/ID (the completion received, 404 before it); "
     "GET /v1/rollouts?limit=N (newest first, default 100); GET /v1/events?rollout_id=ID "
-    "(server-sent events of every exchange, all rollouts without rollout_id); GET /health. "
+    "(server-sent events of every exchange, all rollouts without rollout_id); GET /health; "
+    "GET /metrics (Prometheus: chat calls, completions, violations by rule, policy time). "
     "Watch it with 'rolloutctl watch URL'. Exit status: 0 stopped by Ctrl-C or SIGTERM; "
     "2 usage error; 3 the port cannot be bound.\n\n"
     "\b\nExamples:\n"
@@ -84,6 +85,14 @@ def mock_trainer(
             "seed fails the same calls.",
         ),
     ] = None,
+    no_metrics: Annotated[
+        bool,
+        typer.Option(
+            "--no-metrics",
+            envvar=env_names("NO_METRICS"),
+            help="No GET /metrics (Prometheus text format; on by default).",
+        ),
+    ] = False,
     json_output: Annotated[
         bool,
         typer.Option(
@@ -105,5 +114,6 @@ def mock_trainer(
         fail_completed_rate=fail_completed_rate,
         expect_api_key=expect_callback_key,
         seed=seed,
+        metrics=not no_metrics,
     )
     serve_trainer(config, host=host, port=port, json_lines=json_output)

@@ -183,6 +183,32 @@ def serve(
     json_logs: Annotated[
         bool, typer.Option(envvar=env_names("JSON_LOGS"), help="Log JSON lines to stdout.")
     ] = False,
+    no_metrics: Annotated[
+        bool,
+        typer.Option(
+            "--no-metrics",
+            envvar=env_names("NO_METRICS"),
+            help="No GET /metrics (Prometheus text format; on by default).",
+        ),
+    ] = False,
+    metrics_public: Annotated[
+        bool,
+        typer.Option(
+            "--metrics-public",
+            envvar=env_names("METRICS_PUBLIC"),
+            help="Serve GET /metrics without the --server-key.",
+        ),
+    ] = False,
+    otel: Annotated[
+        bool,
+        typer.Option(
+            "--otel",
+            envvar=env_names("OTEL"),
+            help="Export OpenTelemetry traces over OTLP/HTTP (on anyway when "
+            "OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set; "
+            "default receiver http://localhost:4318).",
+        ),
+    ] = False,
     protocol: ProtocolOption = Protocol.V1,
     grader: Annotated[
         str | None,
@@ -228,6 +254,9 @@ def serve(
         allow_callback_hosts=tuple(allow_callback_host or ()),
         max_init_bytes=max_init_bytes,
         max_record_bytes=max_record_bytes,
+        metrics=not no_metrics,
+        metrics_public=metrics_public,
+        otel=otel,
     )
     config = serving.ServeConfig(
         host=host,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -102,6 +102,8 @@ class RecordStore(ABC):
     """
 
     kind: str
+    # told of each round trip to a shared store: (kind, seconds, succeeded)
+    observe_round_trip: Callable[[str, float, bool], None] | None = None
     active: int
     finished: int
     forgotten: Mapping[str, None]  # ids this process dropped early, by its size bound

@@ -141,12 +141,19 @@ class RedisStore(SharedStore):
     async def _round_trip(self, command: Awaitable[Any]) -> Any:
         """Await one Redis command or script, counted; failures mark the store down."""
         self.round_trips += 1
+        started = time.perf_counter()
         try:
             result = await command
         except STORE_ERRORS as exc:
+            self._observed(started, False)
             raise self._mark_down(exc) from exc
+        self._observed(started, True)
         self._mark_up()
         return result
+
+    def _observed(self, started: float, ok: bool) -> None:
+        if self.observe_round_trip is not None:
+            self.observe_round_trip(self.kind, time.perf_counter() - started, ok)
 
     async def _disconnect(self) -> None:
         await self.client.aclose()

@@ -1,0 +1,128 @@
+"""A server's observer: its metrics, its tracer if any, and the rollouts not yet ended.
+
+It is one of the server's `RolloutObserver`s: each accepted rollout gets a
+`RolloutWatch`, which also sees the rollout's callbacks (`Rollout.watch`). A server
+with metrics and tracing both off has none, and pays nothing for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from rolloutctl.observe.loop_lag import measure_lag
+from rolloutctl.observe.watch import RolloutWatch
+from rolloutctl.server.observers import RolloutObserver
+
+if TYPE_CHECKING:
+    from rolloutctl.observe.server_metrics import ServerMetrics
+    from rolloutctl.observe.tracing import Tracing
+    from rolloutctl.server.callbacks import Delivery
+    from rolloutctl.server.rollout import Rollout
+    from rolloutctl.server.settings import ServerSettings
+
+__all__ = ["ENDPOINT_VARIABLES", "METRICS_PATH", "Observer", "observing", "tracing_wanted"]
+
+METRICS_PATH = "/metrics"
+ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+
+def tracing_wanted(settings: ServerSettings, environ: Mapping[str, str] = os.environ) -> bool:
+    """`--otel`, an endpoint in the settings, or one in the OTLP variables."""
+    if settings.otel or settings.otel_endpoint:
+        return True
+    return any(environ.get(name) for name in ENDPOINT_VARIABLES)
+
+
+def observing(agent: str, settings: ServerSettings) -> Observer | None:
+    """The observer `settings` ask for: None with metrics and tracing both off."""
+    if not (settings.metrics or tracing_wanted(settings)):
+        return None
+    from rolloutctl.observe.server_metrics import ServerMetrics
+
+    return Observer(agent, ServerMetrics(agent))
+
+
+def _watch(rollout: Rollout) -> RolloutWatch:
+    assert isinstance(rollout.watch, RolloutWatch)
+    return rollout.watch
+
+
+class Observer(RolloutObserver):
+    """One server's figures: the metrics, the tracer (or None), the open rollouts."""
+
+    def __init__(self, agent: str, metrics: ServerMetrics) -> None:
+        self.agent, self.metrics = agent, metrics
+        self.tracing: Tracing | None = None
+        self.queued = self.running_now = 0
+        self.open: dict[RolloutWatch, None] = {}  # in order of acceptance: the first is oldest
+        self._series: dict[tuple[Any, ...], Any] = {}
+        metrics.queued.set_function(lambda: self.queued)
+        metrics.in_flight.set_function(lambda: self.running_now)
+        metrics.oldest.set_function(self.oldest_age)
+
+    @contextlib.asynccontextmanager
+    async def running(self, settings: ServerSettings) -> AsyncIterator[None]:
+        """While the server runs: measure loop lag; export spans when tracing is wanted."""
+        if tracing_wanted(settings):
+            from rolloutctl.observe.tracing import Tracing
+
+            dropped, failed = self.metrics.spans_dropped, self.metrics.span_export_failures
+            self.tracing = Tracing("rolloutctl", dropped.inc, failed.inc, settings.otel_endpoint)
+        lag = asyncio.create_task(measure_lag(self.metrics.loop_lag))
+        try:
+            yield
+        finally:
+            lag.cancel()
+            tracing, self.tracing = self.tracing, None
+            if tracing is not None:  # exports what is queued, within a bound
+                await asyncio.to_thread(tracing.shutdown)
+
+    def series(self, metric: Any, *values: str) -> Any:
+        """`metric`'s child for `values`, bound once (labels() takes a lock each call)."""
+        key = (metric, *values)
+        child = self._series.get(key)
+        if child is None:
+            child = self._series[key] = metric.labels(*self.metrics.base, *values)
+        return child
+
+    def oldest_age(self) -> float:
+        first = next(iter(self.open), None)
+        return 0.0 if first is None else time.perf_counter() - first.started_at
+
+    def refused(self, status: int) -> None:
+        self.series(self.metrics.refused, str(status)).inc()
+
+    def store_round_trip(self, store: str, seconds: float, ok: bool) -> None:
+        self.series(self.metrics.store_seconds, store).observe(seconds)
+        if not ok:
+            self.series(self.metrics.store_errors, store).inc()
+
+    def accepted(self, rollout: Rollout) -> None:
+        self.metrics.accepted.inc()
+        self.queued += 1
+        watch = RolloutWatch(self, rollout.rollout_id, rollout.traceparent)
+        self.open[watch] = None
+        rollout.watch = watch
+
+    def started(self, rollout: Rollout) -> None:
+        _watch(rollout).started_running()
+
+    def llm_call(self, rollout: Rollout, seconds: float, error: BaseException | None) -> None:
+        _watch(rollout).llm_ended(seconds, error)
+
+    def tool_call(
+        self, rollout: Rollout, call: dict[str, Any], content: str, seconds: float
+    ) -> None:
+        _watch(rollout).tool_ended(call, content, seconds)
+
+    def finished(self, rollout: Rollout, payload: dict[str, Any]) -> None:
+        category = (payload.get("extra_fields") or {}).get("error_category", "")
+        _watch(rollout).finished(payload["status"], str(category))
+
+    def delivered(self, rollout: Rollout, delivery: Delivery) -> None:
+        _watch(rollout).delivered(delivery.delivered, delivery.attempts)

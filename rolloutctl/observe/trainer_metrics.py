@@ -1,0 +1,54 @@
+"""The mock trainer's Prometheus metrics: what it was asked, and what it found wrong.
+
+Labels: `replica` (host:pid) on every series; the HTTP status answered, the
+violation rule (a fixed set in `rolloutctl.trainer.violations`) and the policy name.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from rolloutctl.observe.labels import replica_name
+from rolloutctl.observe.server_metrics import CALL_BUCKETS
+
+__all__ = ["TrainerMetrics"]
+
+
+class TrainerMetrics:
+    """Counters of one mock trainer, in a registry of its own."""
+
+    def __init__(self, policy: str) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.replica = replica_name()
+        self.chat_calls = Counter(
+            "rolloutctl_trainer_chat_calls",
+            "Chat calls answered, by HTTP status.",
+            ("replica", "status"),
+            registry=self.registry,
+        )
+        self.completions = Counter(
+            "rolloutctl_trainer_completions",
+            "Completion posts answered, by HTTP status (200: received).",
+            ("replica", "status"),
+            registry=self.registry,
+        )
+        self.violations = Counter(
+            "rolloutctl_trainer_violations",
+            "Protocol violations found in what servers sent, by rule.",
+            ("replica", "rule"),
+            registry=self.registry,
+        )
+        self.policy_seconds = Histogram(
+            "rolloutctl_trainer_policy_duration_seconds",
+            "Time the policy took to answer one chat call (injected latency excluded).",
+            ("replica", "policy"),
+            registry=self.registry,
+            buckets=CALL_BUCKETS,
+        ).labels(self.replica, policy)
+
+    def answered(self, completed: bool, status: int) -> None:
+        counter = self.completions if completed else self.chat_calls
+        counter.labels(self.replica, str(status)).inc()
+
+    def violation(self, rule: str) -> None:
+        self.violations.labels(self.replica, rule).inc()
