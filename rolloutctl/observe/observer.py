@@ -72,7 +72,9 @@ class Observer(RolloutObserver):
             from rolloutctl.observe.tracing import Tracing
 
             dropped, failed = self.metrics.spans_dropped, self.metrics.span_export_failures
-            self.tracing = Tracing("rolloutctl", dropped.inc, failed.inc, settings.otel_endpoint)
+            self.tracing = Tracing(
+                "rolloutctl", dropped.inc, failed.inc, settings.otel_endpoint, settings.otel_queue
+            )
         lag = asyncio.create_task(measure_lag(self.metrics.loop_lag))
         try:
             yield

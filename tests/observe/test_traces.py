@@ -1,0 +1,154 @@
+"""Spans of a real server, exported over OTLP/HTTP to a real receiver in the test."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+
+import httpx
+import pytest
+
+from tests.helpers import HOST, free_port, refused_url, rolloutctl_bin, run_server, wait_healthy
+from tests.observe.test_server_metrics import init, post, value, wait_for
+from tests.otlp_receiver import OtlpReceiver
+from tests.recording_trainer import assistant, call
+
+SERVER, CLIENT = 2, 3  # OTLP SpanKind values
+ERROR = 2  # OTLP Status code
+
+
+@pytest.fixture
+def receiver():
+    receiver = OtlpReceiver()
+    with run_server(receiver) as url:
+        receiver.url = url
+        yield receiver
+        receiver.release()
+
+
+def two_turns(trainer, rollout_id: str) -> None:
+    first = assistant("", tool_calls=[call("add", {"a": 5, "b": 3}, "c1")])
+    trainer.script(rollout_id, first, assistant("The answer is 8."))
+
+
+def test_a_two_turn_rollout_is_one_trace_under_the_inits_traceparent(
+    trainer, start_server, receiver
+):
+    server = start_server(otel_endpoint=f"{receiver.url}/v1/traces")
+    trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
+    two_turns(trainer, "t1")
+    headers = {"traceparent": f"00-{trace_id}-{parent_id}-01"}
+    assert post(server, init(trainer, "t1"), headers=headers).status_code == 202
+    trainer.wait("t1")
+    spans = {s.name: s for s in receiver.wait_for(5, trace_id)}
+    assert sorted(spans) == [
+        "chat default",
+        "deliver completion",
+        "execute_tool add",
+        "invoke_agent calculator",
+    ]  # two chat spans share a name
+    chats = [s for s in receiver.spans if s.name == "chat default"]
+    root = spans["invoke_agent calculator"]
+    assert root.parent_span_id == parent_id and root.kind == SERVER
+    assert root.attributes["rollout_id"] == "t1"
+    assert root.attributes["gen_ai.operation.name"] == "invoke_agent"
+    assert root.attributes["gen_ai.agent.name"] == "calculator"
+    assert root.attributes["rolloutctl.status"] == "COMPLETED"
+    assert root.resource["service.name"] == "rolloutctl"
+    children = [*chats, spans["execute_tool add"], spans["deliver completion"]]
+    assert {s.parent_span_id for s in children} == {root.span_id}
+    assert {s.trace_id for s in children} == {trace_id}
+    for chat in chats:
+        assert chat.kind == CLIENT
+        assert chat.attributes["gen_ai.operation.name"] == "chat"
+        assert chat.attributes["gen_ai.usage.input_tokens"] == 10
+        assert chat.attributes["gen_ai.usage.output_tokens"] == 5
+    tool = spans["execute_tool add"]
+    assert tool.attributes["gen_ai.tool.name"] == "add"
+    assert tool.attributes["gen_ai.tool.call.id"] == "c1"
+    assert tool.attributes["gen_ai.operation.name"] == "execute_tool"
+    delivery = spans["deliver completion"]
+    assert delivery.attributes["rolloutctl.delivery.attempts"] == 1
+    assert delivery.attributes["rolloutctl.delivery.delivered"] is True
+    # the trainer got each call's own span as its parent
+    sent = [h["traceparent"] for h in trainer.chat_headers["t1"]]
+    assert sent == [f"00-{trace_id}-{chat.span_id}-01" for chat in chats]
+    completed = trainer.completion_headers["t1"][0]["traceparent"]
+    assert completed == f"00-{trace_id}-{delivery.span_id}-01"
+
+
+def test_failures_retries_and_a_fresh_trace_without_traceparent(trainer, start_server, receiver):
+    server = start_server(otel_endpoint=f"{receiver.url}/v1/traces")
+    trainer.script("t2", (503, {"detail": "busy"}), (400, {"detail": "no"}))
+    trainer.completed_replies("t2", 503)
+    assert post(server, init(trainer, "t2")).status_code == 202
+    trainer.wait("t2")
+    root = next(s for s in receiver.wait_for(3) if s.name.startswith("invoke_agent"))
+    spans = receiver.wait_for(3, root.trace_id)
+    assert root.parent_span_id == ""
+    assert root.status_code == ERROR
+    assert root.attributes["rolloutctl.error_category"] == "trainer_client_error"
+    chat = next(s for s in spans if s.name == "chat default")
+    assert chat.events == ["retry"] and chat.status_code == ERROR
+    assert chat.attributes["error.type"] == "TrainerError"
+    delivery = next(s for s in spans if s.name == "deliver completion")
+    assert delivery.events == ["retry"]
+    assert delivery.attributes["rolloutctl.delivery.attempts"] == 2
+
+
+def test_a_stalled_receiver_slows_no_rollout_and_its_drops_are_counted(
+    trainer, start_server, receiver
+):
+    server = start_server(otel_endpoint=f"{receiver.url}/v1/traces", otel_queue=8)
+    receiver.hold()
+    for n in range(20):
+        two_turns(trainer, f"s{n}")
+        assert post(server, init(trainer, f"s{n}")).status_code == 202
+    for n in range(20):  # every rollout ends while the receiver still answers nothing
+        trainer.wait(f"s{n}")
+    assert not receiver.spans
+    samples = wait_for(server, "rolloutctl_rollout_duration_seconds_count", 20)
+    assert value(samples, "rolloutctl_spans_dropped_total") > 0
+    receiver.release()
+    receiver.wait_for(1)
+
+
+def test_a_receiver_that_is_down_costs_failed_exports_not_rollouts(trainer, start_server):
+    with refused_url() as down:
+        server = start_server(otel_endpoint=f"{down}/v1/traces")
+        for n in range(3):
+            two_turns(trainer, f"d{n}")
+            assert post(server, init(trainer, f"d{n}")).status_code == 202
+        for n in range(3):
+            trainer.wait(f"d{n}")
+        samples = wait_for(server, "rolloutctl_span_export_failures_total", 1)
+    assert value(samples, "rolloutctl_span_export_failures_total") >= 1
+
+
+def test_serve_reads_the_standard_otel_variables(trainer, receiver, tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+        "OTEL_SERVICE_NAME": "calc-under-test",
+        "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test,team=rl",
+    }
+    command = [rolloutctl_bin(), "serve", "--example", "calculator", "--port", str(port)]
+    log = (tmp_path / "serve.log").open("wb")
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://{HOST}:{port}"
+        wait_healthy(url, process, timeout=240)
+        two_turns(trainer, "e1")
+        assert post(url, init(trainer, "e1")).status_code == 202
+        trainer.wait("e1")
+        root = next(s for s in receiver.wait_for(5) if s.name.startswith("invoke_agent"))
+        assert root.resource["service.name"] == "calc-under-test"
+        assert root.resource["deployment.environment"] == "test"
+        assert root.resource["team"] == "rl"
+        assert "rolloutctl_spans_dropped_total" in httpx.get(f"{url}/metrics").text
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        log.close()
