@@ -31,6 +31,7 @@ this tree lists every class defined here)::
     ├── StoreUnavailable                 server.store: the record store is down (503)
     ├── UpstreamError                    trainer.policies: the proxied model failed
     ├── StreamEnded                      remote.events: the watched trainer stopped
+    ├── NoCompletion                     cli try: the init failed, or no completion came
     └── InitError                        trainer.starter: the init was not delivered
         └── InitRefused                  trainer.starter, remote.init: not answered 202
 """
@@ -51,6 +52,7 @@ __all__ = [
     "InitError",
     "InitRefused",
     "InputError",
+    "NoCompletion",
     "PolicyError",
     "RolloutAborted",
     "RolloutFailed",
@@ -225,6 +227,10 @@ class UpstreamError(RolloutctlError):
 
 class StreamEnded(RolloutctlError):
     """The trainer closed the event stream (it stopped) before the watched rollout ended."""
+
+
+class NoCompletion(RolloutctlError):
+    """`try` got no completion: the init failed, or none came within its time limit."""
 
 
 class InitError(RolloutctlError):

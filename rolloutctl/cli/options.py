@@ -318,7 +318,7 @@ def parse_metadata(text: str | None) -> dict[str, object]:
 
 def parse_params(pairs: list[str] | None) -> dict[str, object]:
     """`key=value` pairs; a value that reads as JSON (0.7, true, ["x"]) is taken as such."""
-    from rolloutctl.trainer.policies.human import json_pairs
+    from rolloutctl.keyvalue import json_pairs
 
     try:
         return json_pairs(pairs or [])

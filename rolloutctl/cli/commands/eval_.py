@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import shlex
+import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,6 +28,10 @@ from rolloutctl.cli.options import (
     use_plain,
 )
 from rolloutctl.errors import InputError
+from rolloutctl.status import ExitStatus
+
+if TYPE_CHECKING:
+    from rolloutctl.eval.evaluation import EvalOutcome
 
 NAME = "eval"
 EPILOG = (
@@ -42,9 +49,7 @@ EPILOG = (
     "http://localhost:11434/v1 --model qwen3 --epochs 4"
 )
 
-__all__ = [
-    "eval_",
-]
+__all__ = ["eval_", "resume_command"]
 
 
 def _opt(
@@ -163,7 +168,8 @@ def eval_(
     plain: PlainFlag = False,
 ) -> int:
     """Run an agent over a dataset and sum up the results."""
-    from rolloutctl.eval.command import EvalCommand
+    from rolloutctl.eval.evaluation import Evaluation
+    from rolloutctl.trajectory.render import make_console
 
     if server_url and (target or example):
         raise InputError("give TARGET/--example or --server-url, not both")
@@ -171,7 +177,9 @@ def eval_(
         raise InputError("give at most one of --output, --resume and --retry-failed")
     url = checked_url(server_url) if server_url else None
     agent_name = None if url else resolve_agent(target, example).name
-    command = EvalCommand(
+    plain = use_plain(plain)
+    live = not plain and sys.stderr.isatty()
+    evaluation = Evaluation(
         dataset=dataset,
         agent=agent_name,
         target=target,
@@ -192,7 +200,50 @@ def eval_(
         run_dir=run_dir,
         resume=resume,
         retry_failed=retry_failed,
-        json_output=json_output,
-        plain=use_plain(plain),
+        progress=make_console(not live, file=sys.stderr),
+        live=live,
+        warn=_warn,
     )
-    return command.run()
+    return _report(evaluation.run(), json_output, plain)
+
+
+def _report(outcome: EvalOutcome, json_output: bool, plain: bool) -> int:
+    """Print the summary; on Ctrl-C say how to resume. The exit status."""
+    from rolloutctl.eval.failures import failure_lines
+    from rolloutctl.eval.report import summary_rows
+    from rolloutctl.report_table import print_rows
+    from rolloutctl.trajectory.render import make_console
+
+    if json_output:
+        typer.echo(json.dumps(outcome.summary))
+    else:
+        console = make_console(plain)
+        print_rows(console, "eval summary", summary_rows(outcome.summary), plain)
+        for line in failure_lines(outcome.summary):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if outcome.interrupted:
+        kept = outcome.summary["rollouts"]
+        _warn(f"interrupted: {kept} rollouts kept in {outcome.run_dir}")
+        _warn(f"resume with: {resume_command(outcome.run_dir)}")
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.SUCCESS if outcome.clean else ExitStatus.FAILURE
+
+
+def resume_command(run_dir: Path) -> str:
+    """This command line with --resume DIR instead of any --output/--resume/--retry-failed."""
+    args, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+            continue
+        if arg in ("--output", "-o", "--resume", "--retry-failed"):
+            skip = True
+            continue
+        if arg.split("=", 1)[0] in ("--output", "--resume", "--retry-failed"):
+            continue
+        args.append(arg)
+    return shlex.join(["rolloutctl", *args, "--resume", str(run_dir)])
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"rolloutctl: {message}", err=True)

@@ -38,7 +38,7 @@ from rolloutctl.cli.options import (
     resolve_agent,
     trainer_config,
 )
-from rolloutctl.errors import CannotStartError, InputError
+from rolloutctl.errors import CannotStartError, InputError, NoCompletion
 from rolloutctl.trajectory.text import DEFAULT_MAX_CHARS
 
 __all__ = ["EPILOG", "NAME", "check_save_path", "finish", "run_live", "try_"]
@@ -203,8 +203,7 @@ def run_live(
         view.close()
         traj = view.builder.trajectory() | {"interrupted": True}
         finish(traj, renderer, json_output, save, None)
-        typer.echo("rolloutctl: error: interrupted", err=True)
-        return ExitStatus.INTERRUPTED
+        raise  # cli.core says "interrupted" and exits 130
     finally:
         view.close()
     if outcome.unreachable:
@@ -218,11 +217,9 @@ def run_live(
         finish(outcome.trajectory, None, False, save, cause)
         raise BrokenPipeError("the reader of the output went away")
     ok = finish(outcome.trajectory, renderer, json_output, save, cause)
-    if outcome.init_error:
-        typer.echo(f"rolloutctl: error: {outcome.init_error}", err=True)
-    elif cause:
-        typer.echo(f"rolloutctl: error: {cause}", err=True)
-    return ExitStatus.SUCCESS if ok and cause is None else ExitStatus.FAILURE
+    if outcome.init_error or cause:
+        raise NoCompletion(outcome.init_error or cause)
+    return ExitStatus.SUCCESS if ok else ExitStatus.FAILURE
 
 
 def finish(

@@ -16,6 +16,7 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
+from rolloutctl.keyvalue import json_pairs
 from rolloutctl.schema.fit import argument_problems
 from rolloutctl.trainer.fake_tokens import content_text
 from rolloutctl.trainer.policies.base import Policy, Reply, Turn, assistant
@@ -32,7 +33,6 @@ HELP = (
 
 __all__ = [
     "HumanPolicy",
-    "json_pairs",
     "message_line",
     "parse_arguments",
     "tools_text",
@@ -123,23 +123,6 @@ def parse_arguments(raw: str) -> dict[str, Any]:
             raise ValueError("JSON arguments must be an object")
         return value
     return json_pairs(shlex.split(raw))
-
-
-def json_pairs(pairs: list[str]) -> dict[str, Any]:
-    """`key=value` pairs; a value that reads as JSON (0.7, true, ["x"]) is taken as such.
-
-    ValueError names the first pair without `=`.
-    """
-    values: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"{pair!r} must look like key=value")
-        try:
-            values[key] = json.loads(text)
-        except ValueError:
-            values[key] = text
-    return values
 
 
 def _turn_header(turn: Turn) -> str:

@@ -1,53 +1,62 @@
-"""The `eval` command's engine: from parsed options to a run directory and a summary.
+"""The engine of `eval`: from options to a run directory and its summary, usable from Python.
 
-Kept out of `cli/commands/eval_.py` so the command stays a list of options, and so
-the steps (choose rows, pick the run directory, run, sum up, say how to resume) each
-stay short.
+`Evaluation(...).run()` chooses the rows, picks (or resumes) the run directory, runs
+the rollouts and sums them up into an `EvalOutcome`; `cli/commands/eval_.py` prints
+that outcome and decides the exit status.
 """
 
 from __future__ import annotations
 
-import json
-import shlex
+import contextlib
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-import typer
+from rich.console import Console
 
 from rolloutctl.bench.runner import check_reachable
 from rolloutctl.bench.server_process import ServerSpec
 from rolloutctl.errors import InputError
 from rolloutctl.eval.dataset import parse_columns, read_dataset
-from rolloutctl.eval.failures import failure_lines
 from rolloutctl.eval.progress import showing_progress
-from rolloutctl.eval.report import summary_rows
 from rolloutctl.eval.results import CONFIG, RunDirectory, default_run_dir
 from rolloutctl.eval.runner import EvalConfig, Grader, Tally, Task
 from rolloutctl.eval.session import Selection, execute, finish, plan_tasks, select_rows
 from rolloutctl.eventloop import run_interruptible
 from rolloutctl.redaction import without_credentials
-from rolloutctl.report_table import print_rows
-from rolloutctl.status import ExitStatus
 from rolloutctl.trainer import TrainerConfig
-from rolloutctl.trajectory.render import make_console
 
-__all__ = [
-    "EvalCommand",
-    "clean_run",
-    "load_grader",
-    "peak_rss_mib",
-    "resume_command",
-]
+__all__ = ["EvalOutcome", "Evaluation", "clean_run", "load_grader", "peak_rss_mib"]
 
 SAME_ON_RESUME = ("agent", "server_url", "policy", "grader")
 
 
+@dataclass(frozen=True)
+class EvalOutcome:
+    """How a run ended: its summary (as summary.json holds it) and where it is."""
+
+    summary: dict[str, Any]
+    run_dir: Path
+    interrupted: bool
+
+    @property
+    def clean(self) -> bool:
+        return clean_run(self.summary)
+
+
+def _ignore(message: str) -> None:
+    pass
+
+
 @dataclass
-class EvalCommand:
+class Evaluation:
+    """An eval run's options. `progress` is where progress is drawn (a live bar when
+    `live`, else a line now and then; None: nowhere); `warn` gets the warnings."""
+
     dataset: Path
     agent: str | None
     target: str | None
@@ -68,13 +77,15 @@ class EvalCommand:
     run_dir: Path | None
     resume: Path | None
     retry_failed: Path | None
-    json_output: bool
-    plain: bool
+    progress: Console | None = None
+    live: bool = False
+    warn: Callable[[str], None] = field(default=_ignore, repr=False)
 
-    def run(self) -> int:
+    def run(self) -> EvalOutcome:
+        """Run (or resume) the evaluation; Ctrl-C stops it with what ran kept."""
         items = read_dataset(self.dataset, parse_columns(self.columns))
         selection = Selection(self.rows, self.limit, self.skip_bad_rows)
-        rows = select_rows(items, self.dataset, selection, _warn)
+        rows = select_rows(items, self.dataset, selection, self.warn)
         grader = load_grader(self.grader) if self.grader else None
         if self.server_url:  # exit 3 before a run directory is made
             run_interruptible(check_reachable(self.server_url), fast_loop=True)
@@ -100,13 +111,7 @@ class EvalCommand:
             "interrupted": interrupted,
             "this_session": session,
         }
-        summary = finish(run_dir, facts)
-        self._print(summary)
-        if interrupted:
-            _warn(f"interrupted: {summary['rollouts']} rollouts kept in {run_dir.path}")
-            _warn(f"resume with: {resume_command(run_dir.path)}")
-            return ExitStatus.INTERRUPTED
-        return ExitStatus.SUCCESS if clean_run(summary) else ExitStatus.FAILURE
+        return EvalOutcome(finish(run_dir, facts), run_dir.path, interrupted)
 
     def _run_directory(self) -> tuple[RunDirectory, str]:
         """The directory and the mode: fresh (a new or given dir), resume or retry."""
@@ -171,8 +176,9 @@ class EvalCommand:
                 example=self.example,
                 max_concurrent=max(self.concurrency, 100),
             )
-        live = not self.plain and sys.stderr.isatty()
-        console = make_console(not live, file=sys.stderr)
+        progress: Any = contextlib.nullcontext()
+        if self.progress is not None:
+            progress = showing_progress(tally, self.progress, self.live)
         await execute(
             tasks,
             run_dir,
@@ -182,17 +188,8 @@ class EvalCommand:
             server_url=self.server_url,
             spec=spec,
             grader=grader,
-            progress=showing_progress(tally, console, live),
+            progress=progress,
         )
-
-    def _print(self, summary: dict[str, Any]) -> None:
-        if self.json_output:
-            typer.echo(json.dumps(summary))
-            return
-        console = make_console(self.plain)
-        print_rows(console, "eval summary", summary_rows(summary), self.plain)
-        for line in failure_lines(summary):
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def clean_run(summary: dict[str, Any]) -> bool:
@@ -215,29 +212,9 @@ def load_grader(target: str) -> Grader:
     return cast(Grader, grader)
 
 
-def resume_command(run_dir: Path) -> str:
-    """This command line with --resume DIR instead of any --output/--resume/--retry-failed."""
-    args, skip = [], False
-    for arg in sys.argv[1:]:
-        if skip:
-            skip = False
-            continue
-        if arg in ("--output", "-o", "--resume", "--retry-failed"):
-            skip = True
-            continue
-        if arg.split("=", 1)[0] in ("--output", "--resume", "--retry-failed"):
-            continue
-        args.append(arg)
-    return shlex.join(["rolloutctl", *args, "--resume", str(run_dir)])
-
-
 def peak_rss_mib() -> float:
     """The peak resident memory of this process (Linux and macOS report it differently)."""
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-def _warn(message: str) -> None:
-    typer.echo(f"rolloutctl: {message}", err=True)
