@@ -14,9 +14,9 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from rolloutctl.observe.hooks import RolloutObserver
 from rolloutctl.observe.loop_lag import measure_lag
 from rolloutctl.observe.watch import RolloutWatch
-from rolloutctl.server.observers import RolloutObserver
 
 if TYPE_CHECKING:
     from rolloutctl.observe.server_metrics import ServerMetrics

@@ -24,10 +24,10 @@ from starlette.types import Scope
 from rolloutctl.agent.context import Agent
 from rolloutctl.errors import AgentToolsError, ServerBusy, StoreUnavailable
 from rolloutctl.net.http_pool import Header, HttpPool
+from rolloutctl.observe.hooks import RolloutObserver
 from rolloutctl.observe.observer import METRICS_PATH, observing
 from rolloutctl.protocol import INIT_PATH, InitRequest
 from rolloutctl.server.manager import RolloutManager
-from rolloutctl.server.observers import RolloutObserver
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.server.store import open_store
 
@@ -76,7 +76,7 @@ class ServerCore:
     """What every RolloutServer app of `agent` shares: settings, manager, the init route.
 
     `observers` (a list the caller may keep adding to before the first init) are
-    handed to the manager at start-up; see `observers.RolloutObserver`.
+    handed to the manager at start-up; see `rolloutctl.observe.hooks`.
     """
 
     def __init__(

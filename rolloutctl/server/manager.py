@@ -18,10 +18,10 @@ import logging
 from rolloutctl.agent.context import Agent
 from rolloutctl.agent.tools import Tool
 from rolloutctl.errors import AgentToolsError, ServerBusy
+from rolloutctl.observe.hooks import RolloutObserver, notify
 from rolloutctl.protocol import InitRequest
 from rolloutctl.server.callbacks import HttpPool
 from rolloutctl.server.limits import Slots
-from rolloutctl.server.observers import RolloutObserver, notify
 from rolloutctl.server.rollout import Rollout, to_rollout_request
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.server.store import RecordStore, RolloutRecord

@@ -6,7 +6,7 @@ agent's context and chat backend, the agent run under the time limit in a
 concurrency slot, the completion (built, encoded once, recorded) and its one
 delivery. Every path out of `Rollout.run` (the agent's result, its exception, a
 trainer failure, the time limit, the server shutting down) makes exactly one
-completion. The lifecycle points observers see are in `observers.py`.
+completion. The lifecycle points observers see are in `rolloutctl.observe.hooks`.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from rolloutctl.errors import (
     TrainerError,
     TurnLimitReached,
 )
+from rolloutctl.observe.hooks import notify
 from rolloutctl.protocol import ErrorCategory, InitRequest
 from rolloutctl.server.callbacks import CallWatch, Delivery, TrainerClient, encode_body
 from rolloutctl.server.completion import build_payload, kept_payload, log_end
 from rolloutctl.server.limits import TimeLimit
-from rolloutctl.server.observers import notify
 from rolloutctl.server.store import RolloutRecord, RolloutState
 
 if TYPE_CHECKING:

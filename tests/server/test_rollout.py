@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from rolloutctl.agent.loader import load_example
+from rolloutctl.observe.hooks import RolloutObserver
 from rolloutctl.server.app import RolloutApp, create_app
 from rolloutctl.server.core import ServerCore
-from rolloutctl.server.observers import RolloutObserver
 from rolloutctl.server.rollout import Rollout
 from rolloutctl.server.settings import ServerSettings
 from tests.conftest import FAST_RETRY
