@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from rolloutctl.cli.options import env_names
-from rolloutctl.trajectory.export import ExportFormat
+from rolloutctl.eval.export import ExportFormat
 
 EPILOG = (
     "FILE_OR_RUN is a trajectory file (as try --save writes), an eval run directory or its "
@@ -67,8 +67,8 @@ def export(
     ] = None,
 ) -> int:
     """Write trajectories as fine-tuning data, ATIF or completions."""
+    from rolloutctl.eval.export import write_export
     from rolloutctl.status import ExitStatus
-    from rolloutctl.trajectory.export import write_export
 
     exported, seen = write_export(source, format, only_completed, min_reward, destination)
     typer.echo(f"rolloutctl: exported {exported} of {seen} rollouts", err=True)
