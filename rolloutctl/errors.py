@@ -10,11 +10,12 @@ this tree lists every class defined here)::
     │   ├── PolicyError                  trainer.policies: policy options unusable
     │   ├── TrajectoryFormatError        trajectory.document: not a trajectory we read
     │   ├── StoreUrlError                server.store: --store is not memory, SQLite or Redis
-    │   └── DatasetError                 eval.dataset: unreadable dataset or unusable row
+    │   ├── DatasetError                 eval.dataset: unreadable dataset or unusable row
+    │   └── KeyRequired                  check: the server answers 401 to the key given
     ├── CannotStartError                 exit 3: a server could not start or be reached
     │   ├── CannotBind                   net.sockets: port in use, address not available
     │   ├── ServerStartError             bench.server_process: the server under test died
-    │   ├── ServerUnreachable            check.v1.requests: nothing answers at the URL
+    │   ├── ServerUnreachable            check adapters: nothing answers at the URL
     │   ├── TrainerUnreachable           remote.events: no mock trainer at the URL
     │   └── UpstreamUnreachable          trainer.policies: no model at --upstream
     ├── AgentError                       the agent's own code or its model answers
@@ -52,6 +53,7 @@ __all__ = [
     "InitError",
     "InitRefused",
     "InputError",
+    "KeyRequired",
     "NoCompletion",
     "PolicyError",
     "RolloutAborted",
@@ -126,6 +128,11 @@ class CannotBind(CannotStartError):
 
 class ServerStartError(CannotStartError):
     """The server under test did not come up; the message ends with its last stderr line."""
+
+
+class KeyRequired(InputError):
+    """`check` met a 401: the server wants its inbound key (`--server-key`), or another one.
+    One line says so instead of a failed check per request."""
 
 
 class ServerUnreachable(CannotStartError):

@@ -13,6 +13,7 @@ class ExitStatus(IntEnum):
     FAILURE = 1  # the work failed: rollout ERROR, failed check, protocol violation
     USAGE = 2  # usage or input error: bad option, bad target, unreadable file
     CANNOT_START = 3  # port in use, server did not come up
+    INTERNAL = 4  # a bug in rolloutctl itself (never the fault of the server under test)
     INTERRUPTED = 130
 
 

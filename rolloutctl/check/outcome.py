@@ -64,6 +64,7 @@ class Outcome:
     violations: list[Violation] = field(default_factory=list)
     waited: float = 0.0
     error: str | None = None  # the init was not accepted
+    refused_status: int | None = None  # the HTTP status that refused it, if one did
 
     @property
     def deliveries(self) -> list[dict[str, Any]]:

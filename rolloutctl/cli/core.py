@@ -62,9 +62,10 @@ def raw_main(args: Sequence[str] | None = None) -> int:
         return _fail(exc.format_message(), ExitStatus.USAGE)
     except Exception as exc:
         message = (
-            f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"
+            f"internal error (a bug in rolloutctl; please report it): {type(exc).__name__}: "
+            f"{exc} (run with --debug for the traceback)"
         )
-        return _fail(message, ExitStatus.FAILURE, debug)
+        return _fail(message, ExitStatus.INTERNAL, debug)
     return int(result or 0)
 
 

@@ -7,9 +7,10 @@ the path of the first offending keyword.
 
 Three severities, because servers in the wild differ in how wrong they are:
 `schema_problems` are errors (a trainer cannot use the schema), `schema_warnings`
-are sloppiness every trainer we know tolerates (`"enum": null`, a property without
-`type`), and `sdk02_notes` name what the Osmosis SDK 0.2 trainers' tool schema model
-refuses although it is valid JSON Schema (`anyOf`, a non-string `enum`).
+are sloppiness every trainer we know tolerates (a null `enum` or `description`, as
+SDK 0.2's pydantic models serialise them; a property without `type`), and `sdk02_notes`
+name what the Osmosis SDK 0.2 trainers' tool schema model refuses although it is valid
+JSON Schema (`anyOf`, a non-string `enum`).
 """
 
 from __future__ import annotations
@@ -120,10 +121,10 @@ def _node_problems(schema: Any, path: str) -> list[str]:
     enum = schema.get("enum")
     if enum is not None and not (isinstance(enum, list) and enum):  # null: a warning
         problems.append(f"{path}.enum: must be a non-empty list")
-    problems += [
+    problems += [  # null: a warning
         f"{path}.{key}: must be a string, not {_kind(schema[key])}"
         for key in _STRINGS
-        if key in schema and not isinstance(schema[key], str)
+        if schema.get(key) is not None and not isinstance(schema[key], str)
     ]
     return problems
 
@@ -132,8 +133,9 @@ def _node_warnings(schema: Any, path: str) -> list[str]:
     if not isinstance(schema, dict) or not schema:  # {} and true mean "anything": on purpose
         return []
     found = []
-    if "enum" in schema and schema["enum"] is None:
-        found.append(f"{path}.enum: null (JSON Schema wants a list; treated as absent)")
+    for key, wanted in (("enum", "a list"), *((key, "a string") for key in _STRINGS)):
+        if key in schema and schema[key] is None:
+            found.append(f"{path}.{key}: null (JSON Schema wants {wanted}; treated as absent)")
     if not any(schema.get(key) is not None for key in _TYPED_BY):
         found.append(f"{path}: no type")
     return found

@@ -12,7 +12,7 @@ import contextlib
 import json
 import subprocess
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pexpect
@@ -24,15 +24,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from rolloutctl.agent.loader import load_example
-from rolloutctl.check.v1.suite import (
-    CHECK_NAMES,
-    CheckOptions,
-    parse_only,
-    run_checks,
-    server_base_url,
-)
+from rolloutctl.check.base import Check, CheckOptions, CheckStatus, Verdict
+from rolloutctl.check.engine import run_checks
+from rolloutctl.check.results import parse_only
+from rolloutctl.check.v1.adapter import V1Adapter
+from rolloutctl.check.v1.names import CHECK_NAMES
+from rolloutctl.check.v1.session import Session
 from rolloutctl.cli.core import raw_main
+from rolloutctl.errors import KeyRequired
 from rolloutctl.net.http_pool import SHORT_KEEPALIVE
+from rolloutctl.net.urls import base_url
 from rolloutctl.protocol import InitRequest
 from rolloutctl.schema.arguments import schema_instance
 from rolloutctl.trainer import MockTrainer, TrainerConfig, make_policy
@@ -101,6 +102,7 @@ class BrokenServer:
         self.breach = breach
         self.accepted: dict[str, dict[str, Any]] = {}
         self.raw_inits: dict[str, Any] = {}
+        self.delivered: dict[str, dict[str, Any]] = {}
         self.tasks: set[asyncio.Task] = set()
         self.app = Starlette(
             routes=[
@@ -137,7 +139,9 @@ class BrokenServer:
         init = self.raw_inits.get(request.path_params["rollout_id"])
         if self.breach != "status_leaks_key" or init is None:
             return JSONResponse({"detail": "Not Found"}, status_code=404)
-        return JSONResponse({"state": "completed", "init": init})
+        rollout_id = request.path_params["rollout_id"]
+        payload = self.delivered.get(rollout_id)
+        return JSONResponse({"state": "completed", "init": init, "payload": payload})
 
     async def run(self, init: InitRequest) -> None:
         key = None if self.breach == "no_bearer" else init.key
@@ -153,6 +157,7 @@ class BrokenServer:
                 payload["error_message"] = "the trainer refused a chat call"
                 payload["extra_fields"] = {"error_category": "trainer_client_error"}
             payload.update(final_messages=messages, finish_reason=finish, metrics=metrics)
+            self.delivered[init.rollout_id] = payload
             for _ in range(2 if self.breach == "double_completion" else 1):
                 with contextlib.suppress(Refused):
                     await self.post(
@@ -212,7 +217,9 @@ def broken_server(breach: str | None = None) -> Iterator[str]:
 
 def check(url: str, *only: str, **options: Any) -> dict[str, tuple[str, str]]:
     """Run the checks in this process; {name: (status, reason)}."""
-    report = asyncio.run(run_checks(url, CheckOptions(only=only, **{**FAST, **options})))
+    report = asyncio.run(
+        run_checks(V1Adapter(), url, CheckOptions(only=only, **{**FAST, **options}))
+    )
     results = {r.name: (r.status.value, r.reason) for r in report.results}
     assert all("rk-check-" not in reason for _, reason in results.values())  # the secret
     return results
@@ -242,13 +249,13 @@ def test_schema_instance_fits_the_schema():
 
 
 def test_check_names_and_urls_are_validated():
-    assert parse_only(" bearer,health,bearer ") == ("bearer", "health")
-    assert parse_only(None) == ()
+    assert parse_only(" bearer,health,bearer ", CHECK_NAMES) == ("bearer", "health")
+    assert parse_only(None, CHECK_NAMES) == ()
     with pytest.raises(ValueError, match="unknown check"):
-        parse_only("bearer,nope")
-    assert server_base_url("http://h:1/base/") == "http://h:1/base"
+        parse_only("bearer,nope", CHECK_NAMES)
+    assert base_url("http://h:1/base/") == "http://h:1/base"
     with pytest.raises(ValueError):
-        server_base_url("ftp://h")
+        base_url("ftp://h")
 
 
 def test_trainer_scripts_one_rollout_and_leaves_the_others_to_the_policy():
@@ -289,7 +296,9 @@ def test_rolloutctl_echo_server_passes_with_tool_checks_skipped(start_server, ca
     assert raw_main(["check", url, "--json", "--server-key", "inbound-key-5b1"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["url"] == url and report["passed"] is True
-    assert report["counts"] == {"PASS": 14, "FAIL": 0, "SKIP": 3, "EXTENSION": 0}
+    assert report["counts"] == {"PASS": 14, "FAIL": 0, "ADVISORY": 0, "WARN": 0, "SKIP": 3,
+                                "EXTENSION": 0, "ERROR": 0}  # fmt: skip
+    assert report["advisories"] == [] and report["conformant"] is True
     rows = {row["name"]: row for row in report["checks"]}
     assert list(rows) == list(CHECK_NAMES)
     for name, row in rows.items():
@@ -330,12 +339,48 @@ async def unauthorized(request: Request) -> JSONResponse:
     return JSONResponse({"detail": "missing or wrong Authorization bearer key"}, status_code=401)
 
 
-def test_a_server_that_wants_a_key_says_which_option_gives_it():
+def test_a_server_that_wants_a_key_gets_one_hint_instead_of_a_wall_of_401s(capsys):
     app = Starlette(routes=[Route("/health", BrokenServer().health),
                             Route("/v1/rollout/init", unauthorized, methods=["POST"])])  # fmt: skip
     with run_server(app) as url:
-        status, reason = check(url, "init-tools")["init-tools"]
-    assert status == "FAIL" and "401" in reason and "--server-key" in reason
+        with pytest.raises(KeyRequired, match="wants its inbound key; give it with --server-key"):
+            check(url, "init-tools")
+        assert raw_main(["check", url, "--plain"]) == 2
+        assert raw_main(["check", url, "--plain", "--server-key", "not-this-one"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("401") == 2, captured
+    assert "--server-key" in captured.err.splitlines()[0]
+    assert "to the key given with --server-key" in captured.err.splitlines()[1]
+    assert "not-this-one" not in captured.err
+
+
+async def buggy_check(session: Session) -> Verdict:
+    return {"a": 1}["b"]  # a bug in rolloutctl: KeyError
+
+
+async def broken_connection(session: Session) -> Verdict:
+    raise httpx.RemoteProtocolError("the server closed the connection mid-answer")
+
+
+class BuggyAdapter(V1Adapter):
+    checks: ClassVar[dict[str, Check[Any]]] = {
+        **V1Adapter.checks,
+        "init-defaults": buggy_check,
+        "idempotency": broken_connection,
+    }
+
+
+def test_a_bug_in_rolloutctl_is_an_internal_error_never_the_servers_fail():
+    only = ("init-defaults", "idempotency", "bearer")
+    with broken_server() as url:
+        report = asyncio.run(run_checks(BuggyAdapter(), url, CheckOptions(only=only, **FAST)))
+    rows = {r.name: r for r in report.results}
+    assert rows["init-defaults"].status is CheckStatus.ERROR
+    assert rows["init-defaults"].reason.startswith("internal error in rolloutctl (its bug")
+    assert "KeyError" in rows["init-defaults"].reason
+    assert rows["idempotency"].status is CheckStatus.FAIL  # what the server's connection did
+    assert rows["bearer"].status is CheckStatus.PASS  # the other checks go on
+    assert report.exit_status == 4 and not report.passed
 
 
 @pytest.mark.parametrize(
@@ -350,9 +395,7 @@ def test_a_server_that_wants_a_key_says_which_option_gives_it():
         ("retry_4xx", "chat-4xx", "retried after a 400"),
         ("no_retry", "chat-503-retry", "no retry after a 503"),
         ("double_completion", "no-tool-rollout", "delivered 2 times"),
-        ("echo_key_422", "bad-init-422", "echoes the api_key"),
         ("bad_tool_schema", "init-tools", "'bad tool'"),
-        ("status_leaks_key", "status-endpoint", "api_key"),
     ],
 )
 def test_each_breach_is_caught_by_its_check(breach, name, because):
@@ -360,3 +403,24 @@ def test_each_breach_is_caught_by_its_check(breach, name, because):
     with broken_server(breach) as url:
         status, reason = check(url, name, **linger)[name]
     assert status == "FAIL" and because in reason, reason
+
+
+@pytest.mark.parametrize(
+    ("breach", "name", "because"),
+    [
+        ("echo_key_422", "bad-init-422", "echoes the api_key"),
+        ("status_leaks_key", "status-endpoint", "api_key"),
+    ],
+)
+def test_a_secret_echoed_is_a_security_advisory_failing_only_under_strict(
+    breach, name, because, capsys
+):
+    with broken_server(breach) as url:
+        assert raw_main(["check", url, "--only", name, "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert raw_main(["check", url, "--only", name, "--plain", "--strict"]) == 1
+    row = report["checks"][0]
+    assert row["status"] == "ADVISORY" and because in row["reason"], row
+    assert report["advisories"] == [row] and report["passed"] and report["conformant"]
+    out = capsys.readouterr().out
+    assert out.startswith("ADVISORY") and "--strict fails advisories" in out.splitlines()[-1]

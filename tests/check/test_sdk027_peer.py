@@ -1,7 +1,8 @@
 """`rolloutctl check` against a peer that behaves like the Osmosis SDK 0.2.7 server.
 
 Each rule is judged on its own: the peer's true deviations fail their checks (or get a
-note, for /health), and nothing else fails because of them.
+note, for /health), its schema quirks that real trainers accepted are lint warnings, its
+echoed key is a security advisory, and nothing else fails because of them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from rolloutctl.check.v1.suite import CHECK_NAMES, CheckOptions, run_checks
+from rolloutctl.check.base import CheckOptions
+from rolloutctl.check.engine import run_checks
+from rolloutctl.check.v1.adapter import V1Adapter
+from rolloutctl.check.v1.names import CHECK_NAMES
 from tests.helpers import rolloutctl_bin, run_server
 from tests.peers.sdk027 import Sdk027Peer
 
@@ -31,16 +35,24 @@ def test_check_fails_exactly_the_true_deviations_of_the_sdk027_server():
     checks = {row["name"]: row for row in report["checks"]}
     statuses = {name: row["status"] for name, row in checks.items()}
     expected = {name: "FAIL" if name in DEVIATIONS else "PASS" for name in CHECK_NAMES}
-    assert statuses == expected | {"status-endpoint": "EXTENSION"}, report
-    assert report["counts"] == {"PASS": 12, "FAIL": 4, "SKIP": 0, "EXTENSION": 1}
+    assert statuses == expected | {"status-endpoint": "EXTENSION", "init-tools": "WARN"}, report
+    assert report["counts"] == {"PASS": 11, "FAIL": 4, "ADVISORY": 0, "WARN": 1, "SKIP": 0,
+                                "EXTENSION": 1, "ERROR": 0}  # fmt: skip
     assert report["url"] == url and report["passed"] is False
 
     assert "'agent_loop'" in checks["health"]["reason"]
     tools = checks["init-tools"]
-    assert "4 usable tool(s): add, subtract, multiply, divide" in tools["reason"]
-    assert len(tools["details"]) == 12  # every finding, none hidden behind "+N more"
-    assert sum(d.startswith("warning: ") and "enum: null" in d for d in tools["details"]) == 8
+    assert tools["reason"].startswith("tool 'add': parameters.properties.a.enum: null")
+    assert tools["reason"].endswith("(+15 more)")
+    assert len(tools["details"]) == 20  # every finding, none hidden behind "+N more"
+    warned = [d for d in tools["details"] if d.startswith("warning: ")]
+    assert (
+        sum("enum: null" in d for d in warned) == sum("description: null" in d for d in warned) == 8
+    )
     assert sum(d.startswith("note: ") and "function.strict" in d for d in tools["details"]) == 4
+    for name in ("tool-rollout", "max-turns", "max-tokens"):  # the tools are called all the same
+        assert checks[name]["status"] == "PASS", checks[name]
+    assert "add" in checks["tool-rollout"]["reason"]
     assert "completion_params" in checks["init-defaults"]["reason"]
     params = " | ".join(checks["completion-params"]["details"])
     for found in ("seed", "replaced the protocol's model", "adds logprobs, max_tokens"):
@@ -49,7 +61,8 @@ def test_check_fails_exactly_the_true_deviations_of_the_sdk027_server():
     assert "error_category None" in errors and "final_messages has 0 messages" in errors
     refusals = checks["bad-init-422"]["details"]
     assert "max_turns 0: accepted (HTTP 202), expected 422" in refusals
-    assert "rollout_id missing: the HTTP 422 response echoes the api_key" in refusals
+    advisory = "security advisory: rollout_id missing: the HTTP 422 response echoes the api_key"
+    assert advisory in refusals
     assert not any("refused init started" in detail for detail in refusals)
     assert "rk-check-" not in result.stdout  # the secret the 422 echoed is never shown
 
@@ -67,7 +80,7 @@ def test_checks_whose_precondition_fails_are_skipped_with_the_reason():
                             Route("/v1/rollout/init", refuse, methods=["POST"])])  # fmt: skip
     only = ("health", "init-tools", "init-defaults", "no-tool-rollout", "bearer", "tool-rollout")
     with run_server(app) as url:
-        report = asyncio.run(run_checks(url, CheckOptions(only=only, linger=0.2)))
+        report = asyncio.run(run_checks(V1Adapter(), url, CheckOptions(only=only, linger=0.2)))
     rows = {r.name: r for r in report.results}
     assert rows["health"].status == "PASS" and len(rows["health"].details) == 3
     assert rows["init-tools"].status == "FAIL" and "422" in rows["init-tools"].reason

@@ -66,11 +66,14 @@ def test_every_command_has_its_help_in_the_reference_with_examples_on_their_own_
 
 
 def test_check_help_lists_the_check_names_of_the_suite() -> None:
+    from rolloutctl.check.v1.adapter import V1Adapter
     from rolloutctl.check.v1.names import CHECK_NAMES
-    from rolloutctl.check.v1.suite import CHECKS
     from rolloutctl.cli.commands.check import EPILOG
+    from rolloutctl.osmosis.check.adapter import OsmosisAdapter
+    from rolloutctl.osmosis.check.names import OSMOSIS_CHECK_NAMES
 
-    assert ("health", *CHECKS) == CHECK_NAMES
+    assert ("health", *V1Adapter.checks) == V1Adapter.names == CHECK_NAMES
+    assert ("health", *OsmosisAdapter.checks) == OsmosisAdapter.names == OSMOSIS_CHECK_NAMES
     assert f"Checks: {', '.join(CHECK_NAMES)}." in EPILOG
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import tempfile
@@ -16,14 +17,17 @@ from tests.helpers import HOST, free_port, rolloutctl_bin
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK_CALCULATOR = ROOT / "examples" / "osmosis" / "sdk_calculator.py"
+TEMPLATE_SERVER = Path(__file__).resolve().parent / "template_server.py"
 STARTUP_S = 30.0
 
 
 @contextlib.contextmanager
-def process_server(argv: list[str], port: int) -> Iterator[str]:
+def process_server(argv: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[str]:
     """Run `argv` (a server on `port`) until /health answers; yield its URL; stop it."""
     with tempfile.TemporaryFile() as stderr:
-        process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
+        process = subprocess.Popen(
+            argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, env=env
+        )
         url = f"http://{HOST}:{port}"
         try:
             _wait_up(process, url, stderr)
@@ -65,4 +69,15 @@ def sdk_server() -> Iterator[str]:
     """The calculator written on the SDK alone (no rolloutctl import)."""
     port = free_port()
     with process_server([sys.executable, str(SDK_CALCULATOR), "--port", str(port)], port) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def template_server(artifacts: Path) -> Iterator[str]:
+    """`tests/osmosis/template_server.py`: built as the SDK's template builds a server,
+    its port from `_OSMOSIS_ROLLOUT_PORT` (as `osmosis eval run` gives it)."""
+    port = free_port()
+    env = {**os.environ, "_OSMOSIS_ROLLOUT_PORT": str(port),
+           "_OSMOSIS_ROLLOUT_ARTIFACT_ROOT": str(artifacts)}  # fmt: skip
+    with process_server([sys.executable, str(TEMPLATE_SERVER)], port, env) as url:
         yield url

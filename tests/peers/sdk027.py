@@ -5,8 +5,9 @@ that `rolloutctl check` and `try` can be tested against a peer that is not rollo
 
 - init requires `completion_params` (422 `Field required` without it) and accepts
   `max_turns=0`; its 422 is FastAPI's own, which echoes the input (`api_key` included);
-- the tool schemas are pydantic dumps: every property has `"enum": null`, every
-  function `"strict": false`;
+- the tool schemas are pydantic dumps: every property has `"enum": null` and, as the
+  calculator gives its properties no description, `"description": null`; every function
+  has `"strict": false` (SDK 0.2's trainer accepted all of these);
 - `/health` names the agent under `agent_loop`;
 - a chat request carries temperature=1.0, top_p=1.0, max_tokens=512 and logprobs=true
   unless `completion_params` gives them, drops keys it does not know (`seed`), and
@@ -83,8 +84,7 @@ class TrainerRefused(Exception):
 def tool_schemas() -> list[dict[str, Any]]:
     """The calculator tools as a pydantic dump of the 0.2 schema models shows them."""
 
-    def number(description: str) -> dict[str, Any]:
-        return {"type": "number", "description": description, "enum": None}
+    number = {"type": "number", "description": None, "enum": None}
 
     return [
         {
@@ -94,7 +94,7 @@ def tool_schemas() -> list[dict[str, Any]]:
                 "description": description,
                 "parameters": {
                     "type": "object",
-                    "properties": {"a": number("First number"), "b": number("Second number")},
+                    "properties": {"a": number, "b": number},
                     "required": ["a", "b"],
                 },
                 "strict": False,

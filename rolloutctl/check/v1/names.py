@@ -1,6 +1,6 @@
 """The names of `rolloutctl check`'s checks, in report order.
 
-Apart from the checks themselves (`suite.py`) so that `rolloutctl check --help` can list
+Apart from the checks themselves (`adapter.py`) so that `rolloutctl check --help` can list
 them without importing the trainer and the HTTP stack; a test keeps the two in step.
 """
 

@@ -13,9 +13,10 @@ from urllib.parse import quote
 
 import httpx
 
+from rolloutctl.check.base import CheckStatus, Verdict, judge
 from rolloutctl.check.outcome import Watch
 from rolloutctl.check.turns import answer
-from rolloutctl.check.v1.session import DROP, CheckStatus, Session, Verdict, judge
+from rolloutctl.check.v1.session import DROP, Session
 from rolloutctl.errors import ServerUnreachable
 
 __all__ = [
@@ -96,20 +97,22 @@ def _json(response: httpx.Response) -> Any:
 
 
 async def init_tools(session: Session) -> Verdict:
-    """The probe rollout's 202: a ToolSchema for each tool (see Session.discover); lint
-    findings of usable tools are notes, with their severity, in the details."""
+    """The probe rollout's 202: a ToolSchema for each tool (see `tools.ToolLint`); what
+    trainers tolerate is a warning, keys beyond the ToolSchema are notes."""
     assert session.probe is not None, "discover() runs before the checks"
     out = await session.probe
     if out.error:
         return Verdict(CheckStatus.FAIL, out.error)
-    problems = [f"error: {finding}" for finding in session.tool_findings] + [
+    lint = session.lint
+    problems = lint.errors + [
         f"{v.rule}: {v.message}" for v in out.violations if v.rule.startswith("init_response")
     ]
     names = [tool["function"]["name"] for tool in session.tools]
     if not names and not problems:
         return Verdict(CheckStatus.PASS, "202 with tools: [] (the server declares none)")
     shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
-    return judge(problems, f"202 with {len(names)} usable tool(s): {shown}", session.tool_notes)
+    passed = f"202 with {len(names)} usable tool(s): {shown}"
+    return judge(problems, passed, lint.notes, warnings=lint.warnings)
 
 
 async def init_defaults(session: Session) -> Verdict:
@@ -132,10 +135,14 @@ async def bad_init_422(session: Session) -> Verdict:
     responses = await asyncio.gather(
         *(session.post_init(b) for b in bodies), return_exceptions=True
     )
-    problems = [
-        problem
-        for (name, what, _), response in zip(BAD_INITS, responses, strict=True)
-        for problem in _refusal_problems(session, f"{name} {what}", name, response)
+    labelled = [
+        (f"{name} {what}", name, r) for (name, what, _), r in zip(BAD_INITS, responses, strict=True)
+    ]
+    problems = [p for label, name, r in labelled for p in _refusal_problems(label, name, r)]
+    echoes = [
+        f"{label}: the HTTP {r.status_code} response echoes the api_key"
+        for label, _, r in labelled
+        if isinstance(r, httpx.Response) and _echoes(session, r)
     ]
     await asyncio.sleep(session.options.linger)
     await watch.close()
@@ -144,7 +151,8 @@ async def bad_init_422(session: Session) -> Verdict:
     started = sorted(refused.intersection(chat.get("rollout_id") for chat in watch.chats))
     if started:
         problems.append(f"a refused init started rollout {started[0]!r}")
-    return judge(problems, f"{len(BAD_INITS)} kinds of bad init: each 422 naming the field, no key")
+    passed = f"{len(BAD_INITS)} kinds of bad init: each 422 naming the field, no key"
+    return judge(problems, passed, advisories=echoes)
 
 
 def _accepted(response: Any) -> bool:
@@ -155,11 +163,14 @@ def _bad_body(session: Session, rollout_id: str, name: str, value: Any) -> dict[
     return session.init_body(rollout_id, api_key=session.secret, **{name: value})
 
 
-def _refusal_problems(session: Session, label: str, name: str, response: Any) -> list[str]:
+def _echoes(session: Session, response: httpx.Response) -> bool:
+    """The rollout's api_key in an answer: a security advisory, apart from the rules."""
+    return session.secret in response.text or session.secret in str(response.headers)
+
+
+def _refusal_problems(label: str, name: str, response: Any) -> list[str]:
     if isinstance(response, BaseException):
         return [f"{label}: {type(response).__name__}: {response}"]
-    if session.secret in response.text or session.secret in str(response.headers):
-        return [f"{label}: the HTTP {response.status_code} response echoes the api_key"]
     if response.is_success:
         return [f"{label}: accepted (HTTP {response.status_code}), expected 422"]
     if response.status_code != 422:
@@ -219,19 +230,19 @@ async def status_endpoint(session: Session) -> Verdict:
         reason = f"GET /v1/rollout/{{id}} not offered (HTTP {response.status_code} for a known id)"
         return Verdict(CheckStatus.EXTENSION, reason)
     unknown = await session.get(f"/v1/rollout/{session.new_id('unknown')}")
-    problems = _status_problems(session, out.completion, response)
+    problems = _status_problems(out.completion, response)
     if unknown.status_code != 404:
         problems.append(f"an unknown id got HTTP {unknown.status_code}, expected 404")
-    return judge(problems, "state completed with the payload, no api_key; unknown id 404")
+    echoes = ["the status shows the rollout's api_key"] if _echoes(session, response) else []
+    passed = "state completed with the payload, no api_key; unknown id 404"
+    return judge(problems, passed, advisories=echoes)
 
 
-def _status_problems(
-    session: Session, completion: dict[str, Any], response: httpx.Response
-) -> list[str]:
+def _status_problems(completion: dict[str, Any], response: httpx.Response) -> list[str]:
     body = _json(response)
     if response.status_code != 200 or not isinstance(body, dict):
         return [f"HTTP {response.status_code} for a known id"]
-    problems = ["the status shows the rollout's api_key"] if session.secret in response.text else []
+    problems = []
     state = body.get("state", body.get("status"))
     if state != "completed":
         problems.append(f"state {state!r}, expected 'completed' (one of {', '.join(STATES)})")

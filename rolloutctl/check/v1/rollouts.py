@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from rolloutctl.check.base import CheckStatus, Verdict, judge
 from rolloutctl.check.outcome import Outcome
 from rolloutctl.check.turns import answer, calling, tool_answer, tool_call
-from rolloutctl.check.v1.session import CheckStatus, Session, Verdict, judge
+from rolloutctl.check.v1.session import Session
 from rolloutctl.protocol import CHAT_FIELDS
 from rolloutctl.trainer import Reply
 
@@ -69,7 +70,7 @@ def without_tools(session: Session) -> Verdict:
     tested, and init-tools says why when the tools were unusable."""
     if session.tools_error:
         return Verdict(CheckStatus.SKIP, f"cannot learn the tools: {session.tools_error}")
-    if session.tool_findings:
+    if session.lint.errors:
         return Verdict(CheckStatus.SKIP, "no usable tool to call (see init-tools)")
     return Verdict(CheckStatus.SKIP, "server declares no tools")
 

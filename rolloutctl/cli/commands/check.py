@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,18 +22,28 @@ from rolloutctl.cli.options import (
 from rolloutctl.errors import InputError
 from rolloutctl.osmosis.check.names import OSMOSIS_CHECK_NAMES
 
+if TYPE_CHECKING:
+    from rolloutctl.check.base import ProtocolAdapter
+
 __all__ = ["EPILOG", "check"]
 
 EPILOG = (
     f"Checks: {', '.join(CHECK_NAMES)}.\n\n"
     "Each judges its own rule: a check whose precondition could not be met (no usable tool, "
-    "every init refused) is SKIP with the reason. Not visible from outside, so not checked: "
+    "every init refused) is SKIP with the reason. Findings have three severities: FAIL breaks "
+    "a rule of the protocol; ADVISORY is a security finding (a secret echoed back), WARN a "
+    "lint finding trainers tolerate (a null description in a tool schema); both are shown "
+    "and in --json, and fail the run only with --strict. ERROR is a bug in rolloutctl itself, "
+    "never the server's fault. A server that answers 401 gets one line: give its key with "
+    "--server-key. Not visible from outside, so not checked: "
     "what the server does on shutdown (SIGTERM must still end running rollouts with a "
     "completion), the rollout time limit and the trainer call timeout (minutes by default), "
     "and what it logs.\n\n"
     f"With --protocol osmosis: {', '.join(OSMOSIS_CHECK_NAMES)}.\n\n"
-    "Exit status: 0 no check failed (skipped checks and an absent status endpoint are fine); "
-    "1 a check failed; 2 usage error; 3 the server cannot be reached.\n\n"
+    "Exit status: 0 no rule broken (skipped checks, an absent status endpoint, advisories and "
+    "warnings are fine without --strict); 1 a check failed; 2 usage error, or the server "
+    "wants another key (401); 3 the server cannot be reached; 4 internal error (a bug in "
+    "rolloutctl).\n\n"
     "\b\nExamples:\n"
     "  rolloutctl check http://127.0.0.1:9000\n"
     "  rolloutctl check http://10.0.0.5:9000 --trainer-host 10.0.0.7 --only bearer,idempotency "
@@ -74,37 +84,55 @@ def check(
     json_output: JsonFlag = False,
     plain: PlainFlag = False,
     protocol: ProtocolOption = Protocol.V1,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            envvar=env_names("STRICT", scope="CHECK"),
+            help="Fail (exit 1) on security advisories and lint warnings too, not only on "
+            "broken protocol rules.",
+        ),
+    ] = False,
 ) -> int:
     """Check any running RolloutServer for conformance.
 
     Plays the trainer from outside: sends inits, answers the server's chat calls from
     scripts and judges what comes back, each rule on its own.
     """
+    from rolloutctl.check import results
+    from rolloutctl.check.base import CheckOptions
+    from rolloutctl.check.engine import run_checks
     from rolloutctl.check.report import render_check_report, report_json
-    from rolloutctl.check.v1 import suite as checking
     from rolloutctl.eventloop import run_interruptible
-    from rolloutctl.status import ExitStatus
     from rolloutctl.trajectory.render import make_console
 
-    osmosis = protocol is Protocol.OSMOSIS
-    if osmosis:
-        from rolloutctl.osmosis.check.suite import run_osmosis_checks
-    names = OSMOSIS_CHECK_NAMES if osmosis else CHECK_NAMES
+    adapter = _adapter(protocol)
     try:
         base_url = checked_url(url, "SERVER_URL")
-        options = checking.CheckOptions(
+        options = CheckOptions(
             api_key=server_key or None,
             timeout=timeout,
             trainer_host=trainer_host,
-            only=checking.parse_only(only, names),
+            only=results.parse_only(only, adapter.names),
             metadata=parse_metadata(metadata),
+            strict=strict,
         )
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    run = run_osmosis_checks if osmosis else checking.run_checks
-    report = run_interruptible(run(base_url, options))
+    report = run_interruptible(run_checks(adapter, base_url, options))
     if json_output:
         typer.echo(report_json(report))
     else:
         render_check_report(report, make_console(use_plain(plain)), use_plain(plain))
-    return ExitStatus.SUCCESS if report.passed else ExitStatus.FAILURE
+    return report.exit_status
+
+
+def _adapter(protocol: Protocol) -> ProtocolAdapter[Any]:
+    """The protocol's adapter; the Osmosis one imports the SDK, so only when asked for."""
+    if protocol is Protocol.OSMOSIS:
+        from rolloutctl.osmosis.check.adapter import OsmosisAdapter
+
+        return OsmosisAdapter()
+    from rolloutctl.check.v1.adapter import V1Adapter
+
+    return V1Adapter()

@@ -1,7 +1,7 @@
 """The names of `check --protocol osmosis`'s checks, in report order.
 
-Apart from the checks (`suite.py`) so that `rolloutctl check --help` lists them without
-importing the SDK; `suite.py` asserts that the two agree.
+Apart from the checks (`adapter.py`) so that `rolloutctl check --help` lists them without
+importing the SDK; a test keeps the two in step.
 """
 
 from __future__ import annotations

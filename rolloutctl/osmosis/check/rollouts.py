@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from rolloutctl.check.base import CheckStatus, Verdict, judge, key_hint
 from rolloutctl.check.outcome import Outcome
 from rolloutctl.check.turns import answer, calling, tool_answer, tool_call
-from rolloutctl.check.v1.session import CheckStatus, Verdict, judge
+from rolloutctl.errors import KeyRequired
 from rolloutctl.osmosis.check.session import OsmosisSession
 from rolloutctl.trainer import Reply
 
@@ -30,6 +31,8 @@ BEARER_RULES = ("bearer_missing", "bearer_wrong", "bearer_unexpected")
 async def discover(session: OsmosisSession) -> None:
     """One plain rollout; its first chat request tells which tools the agent has."""
     session.probe = await session.run("probe", [answer()])
+    if session.probe.refused_status == 401:
+        raise KeyRequired(key_hint(session.url, session.options.api_key))
     first = session.probe.chats[0] if session.probe.chats else {}
     tools = first.get("tools")
     session.tools = [t for t in tools if _callable(t)] if isinstance(tools, list) else []

@@ -10,17 +10,15 @@ Every rollout is sent with `grade=false`, so a server needs no grader to pass.
 from __future__ import annotations
 
 import asyncio
-import itertools
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
 import httpx
 from osmosis_ai.rollout.client import RolloutClient
 
+from rolloutctl.check.base import CheckOptions, CheckSession
 from rolloutctl.check.outcome import Outcome
-from rolloutctl.check.v1.session import CheckOptions
-from rolloutctl.errors import InitError
+from rolloutctl.errors import InitError, InitRefused
 from rolloutctl.events import EventKind
 from rolloutctl.osmosis.driver import OsmosisRequest, drive_rollout
 from rolloutctl.trainer import MockTrainer
@@ -33,21 +31,14 @@ LEASE_HEADER = "X-Osmosis-Rollout-Lease"
 SYSTEM = {"role": "system", "content": "You are being checked by rolloutctl check."}
 
 
-class OsmosisSession:
+class OsmosisSession(CheckSession):
     def __init__(
         self, url: str, trainer: MockTrainer, http: httpx.AsyncClient, options: CheckOptions
     ) -> None:
-        self.url, self.trainer, self.http, self.options = url, trainer, http, options
-        self.secret = f"rk-check-{uuid.uuid4().hex}"  # an llm_api_key that must never come back
+        super().__init__(url, trainer, http, options)
         self.client = RolloutClient(url=url, http_client=http, api_key=options.api_key)
-        self.tools: list[dict[str, Any]] = []  # what the probe's first chat request carried
-        self.probe: Outcome | None = None
+        self.probe: Outcome | None = None  # its first chat request tells the tools
         self.refusals: asyncio.Future[Any] | None = None  # see wire.refusals
-        self._run = uuid.uuid4().hex[:8]
-        self._numbers = itertools.count(1)
-
-    def new_id(self, label: str) -> str:
-        return f"check-{self._run}-{label}-{next(self._numbers)}"
 
     def messages(self, rollout_id: str) -> list[dict[str, Any]]:
         user = {"role": "user", "content": f"Rollout {rollout_id}: answer as scripted."}
@@ -65,9 +56,7 @@ class OsmosisSession:
         return {**body, **fields}
 
     def headers(self, lease: str | None = None) -> dict[str, str]:
-        key = self.options.api_key
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        return headers | ({LEASE_HEADER: lease} if lease is not None else {})
+        return super().headers() | ({LEASE_HEADER: lease} if lease is not None else {})
 
     async def post(self, path: str, body: Any) -> httpx.Response:
         return await self.http.post(self.url + path, json=body, headers=self.headers())
@@ -76,7 +65,7 @@ class OsmosisSession:
         url = f"{self.url}/rollout/{rollout_id}/result"
         return await self.http.get(url, headers=self.headers(lease))
 
-    def script(self, rollout_id: str, replies: Iterable[PlannedAnswer], delay: float = 0.0) -> None:
+    def plan(self, rollout_id: str, replies: Iterable[PlannedAnswer], delay: float = 0.0) -> None:
         self.trainer.plan_rollout(rollout_id, replies, delay=delay)
 
     async def run(
@@ -86,29 +75,31 @@ class OsmosisSession:
         llm_api_key: str | None = None,
         delay: float = 0.0,
     ) -> Outcome:
-        """One scripted rollout through the SDK's client; what the trainer saw of it."""
+        """One planned rollout through the SDK's client; what the trainer saw of it."""
         rollout_id = self.new_id(label)
-        self.script(rollout_id, replies, delay)
+        self.plan(rollout_id, replies, delay)
         request = OsmosisRequest(
             self.messages(rollout_id), rollout_id, llm_api_key, metadata=None, grade=False
         )
         chats: list[dict[str, Any]] = []
         async with self.trainer.subscribe(rollout_id) as events:
             collect = asyncio.create_task(_collect(events, chats))
-            error, completion = None, None
+            error, completion, refused = None, None, None
             try:
                 completion = await drive_rollout(
                     self.trainer, self.client, request, self.options.timeout
                 )
             except InitError as exc:
                 error = str(exc)
+                refused = exc.status_code if isinstance(exc, InitRefused) else None
             finally:
                 events.close()
                 await collect
         posts = [(200, completion)] if completion is not None else []
         violations = self.trainer.violations(rollout_id)
         init = {"messages": request.messages}
-        return Outcome(rollout_id, init, chats, posts, violations, self.options.timeout, error)
+        waited = self.options.timeout
+        return Outcome(rollout_id, init, chats, posts, violations, waited, error, refused)
 
 
 async def _collect(events: Any, chats: list[dict[str, Any]]) -> None:

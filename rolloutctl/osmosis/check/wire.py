@@ -13,8 +13,9 @@ from typing import Any
 
 import httpx
 
+from rolloutctl.check.base import CheckOptions, CheckStatus, Verdict, judge, key_hint
 from rolloutctl.check.turns import answer
-from rolloutctl.check.v1.session import CheckStatus, Verdict, judge
+from rolloutctl.errors import KeyRequired, ServerUnreachable
 from rolloutctl.osmosis.check.session import OsmosisSession
 
 __all__ = [
@@ -48,8 +49,18 @@ def body_of(response: httpx.Response) -> Any:
         return None
 
 
-async def health(session: OsmosisSession) -> Verdict:
-    response = await session.http.get(session.url + "/health", headers=session.headers())
+async def health(http: httpx.AsyncClient, url: str, options: CheckOptions) -> Verdict:
+    """GET /health (with the inbound key: the SDK wants it there too); ServerUnreachable
+    when nothing answers, KeyRequired on a 401."""
+    key = options.api_key
+    try:
+        response = await http.get(
+            url + "/health", headers={"Authorization": f"Bearer {key}"} if key else {}
+        )
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise ServerUnreachable(f"cannot reach {url}: {exc or type(exc).__name__}") from None
+    if response.status_code == 401:
+        raise KeyRequired(key_hint(url, key))
     body = body_of(response)
     if response.status_code != 200 or not isinstance(body, dict):
         return Verdict(CheckStatus.FAIL, f"GET /health answered HTTP {response.status_code}")
@@ -77,7 +88,7 @@ def _text(body: dict[str, Any], key: str) -> bool:
 async def admit(session: OsmosisSession, label: str, delay: float = 0.0, **fields: Any) -> Any:
     """POST a scripted rollout: (rollout_id, response, lease token or None)."""
     rollout_id = session.new_id(label)
-    session.script(rollout_id, [answer()], delay)
+    session.plan(rollout_id, [answer()], delay)
     response = await session.post("/rollout", session.body(rollout_id, **fields))
     body = body_of(response)
     lease = body.get("polling_lease_token") if isinstance(body, dict) else None
@@ -187,13 +198,17 @@ async def bad_body_422(session: OsmosisSession) -> Verdict:
 
 
 async def no_key_echo(session: OsmosisSession) -> Verdict:
+    """A security advisory, not a rule of the protocol: the SDK's own default 422 (FastAPI's)
+    echoes a body missing a field, `llm_api_key` included."""
     answers = await refusals(session)
-    problems = [
+    echoes = [
         f"{what}: the HTTP {response.status_code} answer echoes llm_api_key"
         for what, response in answers
         if session.secret in response.text
     ]
-    return judge(problems, f"no answer to {len(answers)} bad bodies echoes llm_api_key")
+    return judge(
+        [], f"no answer to {len(answers)} bad bodies echoes llm_api_key", advisories=echoes
+    )
 
 
 async def lease(session: OsmosisSession) -> Verdict:
