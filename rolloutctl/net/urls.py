@@ -13,6 +13,6 @@ def base_url(url: str) -> str:
     typed = url.strip()
     url = typed if "://" in typed else f"http://{'localhost' if typed[:1] == ':' else ''}{typed}"
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not parts.hostname or " " in parts.netloc:
         raise ValueError(f"not an http(s) URL with a host: {typed!r}")
     return url.rstrip("/")
