@@ -42,6 +42,11 @@ class BenchResult:
     error_categories: dict[str, int] = field(default_factory=dict)
     rollouts_per_s: float = 0.0
     latency_ms: dict[str, float] = field(default_factory=dict)  # p50 p95 p99 max
+    # per turn (llm, tool, overhead) and per rollout (protocol): p50 p95 p99 max, in ms
+    turn_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    # what the server's /metrics counted over the run (rolloutctl.observe.scrape); {}
+    # when it offers none
+    server_metrics: dict[str, float | None] = field(default_factory=dict)
     server_cpu_ms_per_rollout: float | None = None
     server_cpu_share: float | None = None  # of one core, over the run
     server_rss_before_mib: float | None = None
@@ -113,6 +118,8 @@ def result_rows(result: BenchResult) -> list[tuple[str, str]]:
             "latency e2e",
             " ".join(f"{k} {_num(latency.get(k), ' ms', 0)}" for k in ("p50", "p95", "p99", "max")),
         ),
+        *_turn_rows(result.turn_ms),
+        *_server_metrics_rows(result.server_metrics),
         ("rollouts", _counts(result)),
         ("duplicates", str(result.duplicates)),
         ("violations", _violations(result)),
@@ -139,6 +146,44 @@ def result_rows(result: BenchResult) -> list[tuple[str, str]]:
     if result.error_categories:
         rows.insert(4, ("error kinds", _pairs(result.error_categories)))
     return rows
+
+
+_TURN_ROWS = (
+    ("turn llm", "llm", "the trainer's own time per chat call"),
+    ("turn tools", "tool", "tool time per turn"),
+    ("turn server", "overhead", "the rest of each turn: server and HTTP"),
+    ("protocol", "protocol", "per rollout: all but LLM and tool time"),
+)
+
+
+def _turn_rows(turn_ms: dict[str, dict[str, float]]) -> list[tuple[str, str]]:
+    """Where the time of a turn goes (bench's split; see rolloutctl.bench.breakdown)."""
+    rows = []
+    for label, part, meaning in _TURN_ROWS:
+        figures = turn_ms.get(part)
+        if figures:
+            shown = " ".join(f"{k} {figures[k]:,.1f} ms" for k in ("p50", "p95", "p99"))
+            rows.append((label, f"{shown} ({meaning})"))
+    return rows
+
+
+def _server_metrics_rows(figures: dict[str, float | None]) -> list[tuple[str, str]]:
+    """The server's own count and times (from its /metrics), beside the bench's."""
+    if not figures:
+        return []
+    counted = (
+        f"{figures['accepted']:.0f} accepted, {figures['completed']:.0f} completed, "
+        f"{figures['errors']:.0f} ERROR, {figures['refused']:.0f} refused, "
+        f"{figures['callback_retries']:.0f} callback retries, "
+        f"{figures['failed_deliveries']:.0f} lost deliveries"
+    )
+    means = (
+        f"rollout {_num(figures['rollout_ms_mean'], ' ms')}, "
+        f"LLM call {_num(figures['llm_call_ms_mean'], ' ms')}, "
+        f"tool call {_num(figures['tool_call_ms_mean'], ' ms', 2)}, "
+        f"loop lag {_num(figures['loop_lag_ms_mean'], ' ms')}"
+    )
+    return [("server saw", counted), ("server means", means)]
 
 
 def _servers(result: BenchResult) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from rolloutctl.bench.balancer import balancing
+from rolloutctl.bench.breakdown import tool_ms
 from rolloutctl.bench.procstats import PeakRss, ProcSample, machine_cpu, sample, sample_all
 from rolloutctl.bench.report import BenchResult
 from rolloutctl.bench.server_process import ProcessSpec, ServerSpec, spawn_servers
@@ -30,6 +31,7 @@ from rolloutctl.bench.tally import Phase, add_costs, add_machine, percentiles
 from rolloutctl.errors import InitError, InitRefused
 from rolloutctl.harness import serve_app
 from rolloutctl.net.http_pool import HttpPool
+from rolloutctl.observe.scrape import read_metrics, server_side
 from rolloutctl.server.store import shown_store
 from rolloutctl.trainer import MockTrainer, TrainerConfig
 from rolloutctl.trainer import make_policy as make_trainer_policy
@@ -107,6 +109,7 @@ class Bench:
             await self._closed_loop(Phase(f"warmup-{self.run_id}", self.config.warmup))
         phase = Phase(f"bench-{self.run_id}", self.config.rollouts)
         trips0 = await store_round_trips(self.replica_urls)
+        metrics0 = await read_metrics(self.replica_urls, self.config.server_key)
         machine0, server0, self0 = machine_cpu(), self._server_sample(), sample()
         wall0 = time.perf_counter()
         peak = PeakRss(self.pids) if self.pids else None
@@ -119,7 +122,10 @@ class Bench:
         peak_bytes = await peak.stop() if peak else None
         lost = await self._final_wait(phase)
         trips1 = await store_round_trips(self.replica_urls)
+        metrics1 = await read_metrics(self.replica_urls, self.config.server_key)
         result = self._result(phase, wall, lost)
+        if metrics0 is not None and metrics1 is not None:
+            result.server_metrics = server_side(metrics0, metrics1)
         if trips0 is not None and trips1 is not None:
             result.store_round_trips_per_rollout = (trips1 - trips0) / max(phase.total, 1)
         add_costs(result, (server0, server1), (self0, self1), peak_bytes)
@@ -157,6 +163,8 @@ class Bench:
             phase.unanswered.append(handle)
         else:
             phase.record(completion, time.perf_counter() - started)
+            state = self.trainer.records.rollouts[rollout_id]
+            phase.times.add(started, state.calls, state.completed_at, tool_ms(completion))
 
     async def _final_wait(self, phase: Phase) -> int:
         """Give the unanswered rollouts one more chance; those still silent are lost."""
@@ -197,6 +205,7 @@ class Bench:
             error_categories=dict(phase.categories),
             rollouts_per_s=phase.total / wall if wall else 0.0,
             latency_ms=percentiles(phase.latencies),
+            turn_ms=phase.times.summary(),
             cpu_count=os.cpu_count() or 1,
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from rolloutctl.bench.breakdown import Breakdown, percentiles
 from rolloutctl.bench.procstats import MIB, ProcSample
 from rolloutctl.bench.report import BenchResult
 from rolloutctl.trainer import RolloutHandle
@@ -26,6 +27,7 @@ class Phase:
         self.statuses: Counter[str] = Counter()
         self.categories: Counter[str] = Counter()
         self.unanswered: list[RolloutHandle] = []
+        self.times = Breakdown()  # where each turn's time went
 
     def take(self) -> int | None:
         if self.taken >= self.total:
@@ -39,18 +41,6 @@ class Phase:
         if completion.get("status") == "ERROR":
             category = (completion.get("extra_fields") or {}).get("error_category", "?")
             self.categories[str(category)] += 1
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    """p50, p95, p99 and max by the nearest-rank method; {} for no values."""
-    if not values:
-        return {}
-    ordered = sorted(values)
-
-    def rank(fraction: float) -> float:
-        return ordered[max(0, min(len(ordered), round(fraction * len(ordered))) - 1)]
-
-    return {"p50": rank(0.50), "p95": rank(0.95), "p99": rank(0.99), "max": ordered[-1]}
 
 
 def add_costs(

@@ -90,6 +90,8 @@ class ChatHandler:
         status, answer = await self._answer(state, body, messages, retry)
         if self.config.latency_ms:
             await asyncio.sleep(self.config.latency_ms / 1000)
+        tools = len(state.last_reply.get("tool_calls") or []) if state.last_reply else 0
+        state.calls.append((started, time.perf_counter(), tools if status == 200 else 0))
         if self.records.bus.active:
             data = {"index": index, "status_code": status, "body": answer}
             data["latency_ms"] = (time.perf_counter() - started) * 1000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from typing import TYPE_CHECKING, Any
 
 from rolloutctl.events import EventKind
@@ -69,6 +70,7 @@ class CompletionHandler:
         findings = completion_findings(state, body)
         first = state.completion is None
         if first:
+            state.completed_at = time.perf_counter()
             self.records.completions[rollout_id] = body
             state.finished(body)
         self._emit(rollout_id, body, 200)

@@ -45,6 +45,10 @@ class TrainerRolloutRecord:
     completed: Waiters = field(default_factory=Waiters)
     violations: list[Violation] = field(default_factory=list)
     first_seen: float = field(default_factory=time.time)
+    # perf_counter times, for bench's split of a turn: (request in, answer out, tool calls
+    # the answer asks for) per chat call, and when the first completion came in
+    calls: list[tuple[float, float, int]] = field(default_factory=list)
+    completed_at: float | None = None
 
     def answered(
         self, messages: list[dict[str, Any]], reply: dict[str, Any], response: dict[str, Any]

@@ -35,7 +35,7 @@ FIELDS = {
     "rollouts_per_s", "latency_ms", "server_cpu_ms_per_rollout", "server_cpu_share",
     "server_rss_before_mib", "server_rss_after_mib", "server_rss_peak_mib",
     "bench_cpu_ms_per_rollout", "bench_cpu_share", "cpu_count", "machine_cpu_busy",
-    "other_cpu_busy", "delivered", "bound", "replicas", "store",
+    "other_cpu_busy", "delivered", "bound", "replicas", "store", "turn_ms", "server_metrics",
     "store_round_trips_per_rollout",
 }  # fmt: skip
 
@@ -90,6 +90,10 @@ def test_bench_spawns_our_server_and_measures_it() -> None:
     assert result.server_rss_before_mib and result.server_rss_after_mib
     assert result.server_rss_peak_mib >= result.server_rss_after_mib  # type: ignore[operator]
     assert result.rollouts_per_s > 0 and result.server == "--example calculator"
+    # the server's own /metrics, read before and after, count the same rollouts
+    assert result.server_metrics["accepted"] == result.server_metrics["completed"] == 20
+    assert result.server_metrics["llm_call_ms_mean"] is not None
+    assert set(result.turn_ms) == {"llm", "tool", "overhead", "protocol"}
 
 
 def test_bench_a_server_url_twice_leaves_server_figures_empty() -> None:
