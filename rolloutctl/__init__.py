@@ -28,7 +28,7 @@ _EXPORTS = {
     "ServeConfig": "rolloutctl.server.run",
     "serve": "rolloutctl.server.run",
     "MockTrainer": "rolloutctl.trainer.mock",
-    "TrainerConfig": "rolloutctl.trainer.mock",
+    "TrainerConfig": "rolloutctl.trainer.config",
     "TryOptions": "rolloutctl.trial",
     "run_try": "rolloutctl.trial",
     "load_trajectory": "rolloutctl.trajectory.document",
@@ -80,7 +80,8 @@ if TYPE_CHECKING:
     from rolloutctl.server.run import ServeConfig
     from rolloutctl.server.run import run as serve
     from rolloutctl.server.settings import ServerSettings
-    from rolloutctl.trainer.mock import MockTrainer, TrainerConfig
+    from rolloutctl.trainer.config import TrainerConfig
+    from rolloutctl.trainer.mock import MockTrainer
     from rolloutctl.trajectory.document import load_trajectory, save_trajectory
     from rolloutctl.trial import TryOptions, run_try
 

@@ -2,7 +2,8 @@
 
 from rolloutctl.errors import InitError, InitRefused, PolicyError
 from rolloutctl.trainer.bus import Subscription
-from rolloutctl.trainer.mock import MockTrainer, TrainerConfig
+from rolloutctl.trainer.config import TrainerConfig
+from rolloutctl.trainer.mock import MockTrainer
 from rolloutctl.trainer.policies.base import Policy, Reply, Turn
 from rolloutctl.trainer.policies.registry import POLICY_NAMES, make_policy
 from rolloutctl.trainer.starter import RolloutHandle

@@ -11,19 +11,17 @@ import contextlib
 import logging
 import random
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zlib import crc32
 
 from rolloutctl.errors import UpstreamError
 from rolloutctl.events import EventKind
 from rolloutctl.trainer.asgi import JsonAnswer
+from rolloutctl.trainer.config import TrainerConfig
 from rolloutctl.trainer.fake_tokens import logprobs_for, message_ids, prompt_ids
 from rolloutctl.trainer.policies.base import Policy, Reply, Turn
 from rolloutctl.trainer.records import UNAUTHORIZED, Records, TrainerRolloutRecord
 from rolloutctl.trainer.violations import history_breach, params_finding, tool_message_findings
-
-if TYPE_CHECKING:
-    from rolloutctl.trainer.mock import TrainerConfig
 
 __all__ = [
     "END_OF_TEXT",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import random
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rolloutctl.events import EventKind
 from rolloutctl.trainer.asgi import JsonAnswer
+from rolloutctl.trainer.config import TrainerConfig
 from rolloutctl.trainer.records import UNAUTHORIZED, Records, TrainerRolloutRecord
 from rolloutctl.trainer.violations import (
     ViolationFinding,
@@ -15,9 +16,6 @@ from rolloutctl.trainer.violations import (
     payload_finding,
     tool_message_findings,
 )
-
-if TYPE_CHECKING:
-    from rolloutctl.trainer.mock import TrainerConfig
 
 __all__ = ["OK", "CompletionHandler", "completion_findings"]
 

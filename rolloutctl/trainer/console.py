@@ -23,8 +23,9 @@ from rolloutctl.events import Event, EventKind
 from rolloutctl.logs import setup_logging
 from rolloutctl.net.sockets import bind_socket, socket_url
 from rolloutctl.trainer.bus import Subscription
+from rolloutctl.trainer.config import TrainerConfig
 from rolloutctl.trainer.fake_tokens import content_text
-from rolloutctl.trainer.mock import MockTrainer, TrainerConfig
+from rolloutctl.trainer.mock import MockTrainer
 
 __all__ = ["SNIPPET", "event_line", "print_events", "serve_trainer", "trainer_banner"]
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -19,7 +18,7 @@ from rolloutctl.trainer.asgi import Handler
 from rolloutctl.trainer.bus import EventBus, Subscription
 from rolloutctl.trainer.chat import ChatHandler
 from rolloutctl.trainer.completed import CompletionHandler
-from rolloutctl.trainer.policies.base import Policy
+from rolloutctl.trainer.config import TrainerConfig
 from rolloutctl.trainer.policies.per_rollout import (
     PerRolloutCompletions,
     PerRolloutPolicy,
@@ -27,41 +26,12 @@ from rolloutctl.trainer.policies.per_rollout import (
     RolloutPlan,
     make_plan,
 )
-from rolloutctl.trainer.policies.registry import make_policy
 from rolloutctl.trainer.records import Records
 from rolloutctl.trainer.rollout_chat import RolloutChatRoute
 from rolloutctl.trainer.starter import RolloutHandle, Starter
 from rolloutctl.trainer.violations import Violation
 
-__all__ = ["MockTrainer", "TrainerConfig"]
-
-
-@dataclass
-class TrainerConfig:
-    policy: Policy = field(default_factory=make_policy)
-    latency_ms: float = 0.0  # added to each chat answer
-    fail_rate: float = 0.0  # fraction of chat calls answered 503
-    fail_completed_rate: float = 0.0  # fraction of completions answered 503 (and not recorded)
-    expect_api_key: str | None = None  # callbacks without this Bearer get 401
-    seed: int | None = None  # of the fault-injection RNG
-    metrics: bool = False  # GET /metrics (the mock-trainer command turns it on)
-
-    def __post_init__(self) -> None:
-        if self.latency_ms < 0:
-            raise ValueError("latency_ms must be >= 0")
-        for name in ("fail_rate", "fail_completed_rate"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1")
-
-    def faults(self) -> dict[str, Any]:
-        """The fault settings in force, for banners and health (the key shown as ***)."""
-        shown = {
-            "latency_ms": self.latency_ms,
-            "fail_rate": self.fail_rate,
-            "fail_completed_rate": self.fail_completed_rate,
-            "expect_api_key": "***" if self.expect_api_key else None,
-        }
-        return {name: value for name, value in shown.items() if value}
+__all__ = ["MockTrainer"]
 
 
 class MockTrainer:
