@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["print_rows"]
+__all__ = ["plain_rows", "print_rows"]
 
 
 def print_rows(console: Console, title: str, rows: Sequence[tuple[str, str]], plain: bool) -> None:

@@ -10,7 +10,7 @@ import asyncio
 import time
 from typing import Protocol
 
-__all__ = ["INTERVAL", "measure_lag"]
+__all__ = ["INTERVAL", "Observes", "measure_lag"]
 
 INTERVAL = 0.25
 
