@@ -1,6 +1,7 @@
 """Regenerate the documentation's generated parts from the code: the top-level
 `rolloutctl --help` in README.md, the table of `validate`'s finding codes in
-docs/commands.md, and the whole of docs/reference.md (every command's `--help`).
+docs/commands.md, the table of environment variables in docs/configuration.md, and the
+whole of docs/reference.md (every command's `--help`).
 
 Run `uv run python scripts/gen_readme.py` after changing commands, options or finding
 codes; the test suite fails while a generated part differs from what this script writes.
@@ -19,8 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 COMMANDS = ROOT / "docs" / "commands.md"
 REFERENCE = ROOT / "docs" / "reference.md"
+CONFIGURATION = ROOT / "docs" / "configuration.md"
 TOP_HELP = "rolloutctl --help"
 VALIDATE_CODES = "validate finding codes"
+ENV_VARS = "environment variables"
 
 
 def help_text(*command: str) -> str:
@@ -67,6 +70,27 @@ def codes_table() -> str:
     return "\n".join(["| code | severity | problem | fix |", "|---|---|---|---|", *rows])
 
 
+def env_table() -> str:
+    """Every variable an option reads, with the option and the commands that have it."""
+    import typer
+
+    from rolloutctl.cli.app import app
+
+    uses: dict[tuple[str, str], list[str]] = {}
+    for name, command in typer.main.get_command(app).commands.items():
+        for param in command.params:
+            envvars = [param.envvar] if isinstance(param.envvar, str) else param.envvar or []
+            flags = [opt for opt in param.opts if opt.startswith("--")]
+            if envvars and flags:
+                shown = ", ".join(f"`{var}`" for var in envvars)
+                uses.setdefault((shown, flags[0]), []).append(name)
+    rows = [
+        f"| {variable} | `{flag}` | {', '.join(commands)} |"
+        for (variable, flag), commands in sorted(uses.items())
+    ]
+    return "\n".join(["| variable | option | commands |", "|---|---|---|", *rows])
+
+
 def render(text: str, sections: dict[str, Callable[[], str]]) -> str:
     """`text` with each generated section, between its markers, written afresh."""
     for name, build in sections.items():
@@ -84,6 +108,7 @@ def generated() -> dict[Path, str]:
     return {
         README: render(README.read_text(), {TOP_HELP: top_help}),
         COMMANDS: render(COMMANDS.read_text(), {VALIDATE_CODES: codes_table}),
+        CONFIGURATION: render(CONFIGURATION.read_text(), {ENV_VARS: env_table}),
         REFERENCE: reference(),
     }
 

@@ -104,3 +104,33 @@ def test_help_names_the_protocol_file_that_exists() -> None:
 
     help_text = ProtocolOption.__metadata__[0].help
     assert "docs/protocol.md" in help_text and (ROOT / "docs" / "protocol.md").exists()
+
+
+# Options of other tools that the docs show (ruff format --check, pytest --durations, ...).
+FOREIGN_OPTIONS = {"--check", "--durations", "--locked", "--group", "--frozen"}
+
+
+def test_every_option_the_docs_name_exists():
+    """A renamed option (--expect-api-key, now --expect-callback-key) cannot linger in a guide."""
+    import re
+
+    import typer
+
+    from rolloutctl.cli.app import app
+
+    root = typer.main.get_command(app)
+    known = {
+        "--help",
+        *FOREIGN_OPTIONS,
+        *(opt for p in root.params for opt in p.opts + p.secondary_opts),
+    }
+    for command in root.commands.values():
+        known |= {opt for p in command.params for opt in p.opts + p.secondary_opts}
+    unknown = [
+        (path.name, flag)
+        for path in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+        if path.name != "reference.md"  # the CLI's own help, wrapped mid-option
+        for flag in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]+", path.read_text())
+        if flag not in known
+    ]
+    assert unknown == []
