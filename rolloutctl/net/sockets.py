@@ -14,11 +14,17 @@ from rolloutctl.errors import CannotBind
 __all__ = ["bind_socket", "socket_url"]
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
-    """Bind a listening TCP socket, or raise CannotBind with one readable line."""
+def bind_socket(host: str, port: int, reuse_port: bool = False) -> socket.socket:
+    """Bind a listening TCP socket, or raise CannotBind with one readable line.
+
+    `reuse_port`: other sockets of this user may listen on the same port (the
+    kernel spreads new connections over them).
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     # Accepted connections inherit this; without it, a response written in two parts
     # waits for the client's delayed ACK (~40 ms a request).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

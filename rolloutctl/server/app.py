@@ -75,13 +75,16 @@ def routes_app(core: ServerCore, with_lifespan: bool) -> RolloutApp:
     @app.get("/health")
     async def health() -> dict[str, Any]:
         store = core.manager.store
-        return {
+        body = {
             "status": "healthy",
             "agent": agent.name,
             "active_rollouts": store.active,
             "completed_rollouts": store.finished,
             "store": store.health(),
         }
+        if core.workers is not None:  # every worker's counts, and their totals on top
+            body.update(core.workers.health(core.counts))
+        return body
 
     @app.get("/v1/rollout/{rollout_id:path}")  # :path, so that ids holding "/" are reachable
     async def rollout_status(rollout_id: str) -> Response:

@@ -27,6 +27,7 @@ from rolloutctl.net.http_pool import Header, HttpPool
 from rolloutctl.observe.hooks import RolloutObserver
 from rolloutctl.observe.observer import METRICS_PATH, observing
 from rolloutctl.protocol import INIT_PATH, InitRequest
+from rolloutctl.server.board import WorkerBoard
 from rolloutctl.server.manager import RolloutManager
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.server.store import open_store
@@ -93,6 +94,12 @@ class ServerCore:
         self.observer = observing(agent.name, self.settings)
         if self.observer is not None:
             self.observers.append(self.observer)
+        self.workers: WorkerBoard | None = None  # set in a worker of `serve --workers N`
+
+    def counts(self) -> tuple[int, int]:
+        """This process's (active, finished) rollouts, for /health and the worker board."""
+        manager = self._manager
+        return (manager.store.active, manager.store.finished) if manager else (0, 0)
 
     @property
     def manager(self) -> RolloutManager:

@@ -47,9 +47,11 @@ class ServeConfig:
     json_logs: bool = False
     settings: ServerSettings = field(default_factory=ServerSettings)
     tune_gc: bool = False
+    workers: int = 1  # server processes sharing the port (rolloutctl.server.workers)
 
 
-def serve_banner(agent: Agent, url: str, settings: ServerSettings) -> Panel:
+def serve_banner(agent: Agent, url: str, config: ServeConfig) -> Panel:
+    settings = config.settings
     lines = [
         f"[bold]RolloutServer[/] for agent [cyan]{escape(agent.name)}[/]",
         f"URL      {url}",
@@ -58,11 +60,14 @@ def serve_banner(agent: Agent, url: str, settings: ServerSettings) -> Panel:
         f"key      {'inbound Bearer key required' if settings.api_key else 'none required'}"
         + (" (--server-key): every route but /health" if settings.api_key else ""),
         f"records  {escape(shown_store(settings.store))}, kept {settings.record_ttl:g} s",
-        f"limits   {settings.max_concurrent} concurrent, "
-        f"{settings.rollout_timeout:g} s per rollout",
+        f"limits   {settings.max_concurrent} concurrent"
+        + (" per worker" if config.workers > 1 else "")
+        + f", {settings.rollout_timeout:g} s per rollout",
         f"metrics  {_metrics_line(url, settings)}",
         f"traces   {_traces_line(settings)}",
     ]
+    if config.workers > 1:
+        lines.append(f"workers  {config.workers} processes, one SO_REUSEPORT socket each")
     return Panel("\n".join(lines), expand=False, border_style="green")
 
 
@@ -96,11 +101,15 @@ def _tool_names(agent: Agent) -> str:
 def run(agent: Agent, config: ServeConfig, console: Console | None = None) -> None:
     """Serve `agent` until SIGINT/SIGTERM, then drain; raises CannotBind on bind errors."""
     console = console or Console(stderr=True)
+    if config.workers > 1:
+        from rolloutctl.server.workers import run_workers
+
+        return run_workers(agent, config, console)
     sock = bind_socket(config.host, config.port)
     url = socket_url(config.host, sock)
     setup_logging(config.log_level, config.json_logs, console)
     if not config.json_logs:
-        console.print(serve_banner(agent, url, config.settings))
+        console.print(serve_banner(agent, url, config))
     serve_forever(create_app(agent, config.settings), sock, config)
 
 

@@ -19,7 +19,7 @@ from rolloutctl.cli.options import (
 from rolloutctl.errors import InputError
 from rolloutctl.server.settings import ServerSettings
 
-__all__ = ["EPILOG", "refuse_invalid", "serve"]
+__all__ = ["EPILOG", "parse_workers", "refuse_invalid", "serve"]
 
 _DEFAULTS = ServerSettings()  # the options' defaults are the library's
 
@@ -35,6 +35,7 @@ EPILOG = (
     "that cannot be loaded; 3 the port cannot be bound.\n\n"
     "\b\nExamples:\n"
     "  rolloutctl serve --example calculator --port 9000\n"
+    "  rolloutctl serve my_agent.py:agent --workers auto --store sqlite:///records.db\n"
     "  ROLLOUTCTL_SERVER_KEY=k1 rolloutctl serve my_agent.py:agent --max-concurrent 500\n"
     "  rolloutctl serve my_agent.py:agent --allow-callback-host trainer.internal\n"
     "  rolloutctl serve --example calculator --protocol osmosis --artifacts-dir runs/"
@@ -116,6 +117,15 @@ def serve(
             "Default: any host.",
         ),
     ] = None,
+    workers: Annotated[
+        str,
+        typer.Option(
+            envvar=env_names("WORKERS"),
+            help="Server processes sharing the port, each using a core: a number, or 'auto' for "
+            "one per core. Above 1 the records are shared: in --store, else in an SQLite file "
+            "in a private temporary folder.",
+        ),
+    ] = "1",
     store: Annotated[
         str | None,
         typer.Option(
@@ -261,6 +271,7 @@ def serve(
     config = serving.ServeConfig(
         host=host,
         port=port,
+        workers=parse_workers(workers),
         # --debug shows tracebacks: those of failing agents and tools are DEBUG lines
         log_level="debug" if ctx.find_root().params.get("debug") else log_level.value,
         json_logs=json_logs,
@@ -268,6 +279,8 @@ def serve(
         tune_gc=True,  # this process is the server: its GC settings are ours to change
     )
     if protocol is Protocol.OSMOSIS:
+        if config.workers > 1:
+            raise InputError("--workers needs --protocol v1 (the SDK's server runs alone)")
         from rolloutctl.osmosis.grader import load_grader
         from rolloutctl.osmosis.serve import run_osmosis
 
@@ -276,6 +289,16 @@ def serve(
         raise InputError("--grader and --artifacts-dir need --protocol osmosis")
     else:
         serving.run(agent, config)
+
+
+def parse_workers(value: str) -> int:
+    """--workers as a number of processes; a bad value is a usage error (exit 2)."""
+    from rolloutctl.server.workers import worker_count
+
+    try:
+        return worker_count(value)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def refuse_invalid(agent: object) -> None:

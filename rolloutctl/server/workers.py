@@ -1,0 +1,188 @@
+"""`serve --workers N`: N forked server processes on one port, and the parent that keeps them.
+
+Each worker gets a listening socket of its own, all bound to the same port with
+`SO_REUSEPORT`, so the kernel spreads new connections over the workers by their
+address hash. One socket shared by all workers would let the worker that wakes
+first take the connections: a closed-loop driver's 32 keep-alive connections landed
+on a single worker in 2 of 3 runs that way (BENCHMARKS.md). The parent holds every
+socket, so the connections that reach a dead worker's socket wait for its
+replacement instead of being refused.
+
+The workers share the record store (SQLite or Redis), which makes a repeated init
+idempotent whichever worker it reaches. The parent restarts a worker that dies, and
+on SIGTERM or SIGINT asks every worker to drain as a single server does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from rich.console import Console
+
+from rolloutctl.agent.context import Agent
+from rolloutctl.logs import setup_logging
+from rolloutctl.net.sockets import bind_socket, socket_url
+from rolloutctl.server.app import routes_app
+from rolloutctl.server.board import WorkerBoard
+from rolloutctl.server.core import ServerCore
+from rolloutctl.server.run import ServeConfig, serve_banner, serve_forever
+from rolloutctl.server.settings import ServerSettings
+
+__all__ = ["RESTART_DELAY", "Supervisor", "private_store", "run_workers", "worker_count"]
+
+log = logging.getLogger("rolloutctl.server")
+
+RESTART_DELAY = 1.0  # seconds before restarting a worker that died within a second of its start
+DRAIN_MARGIN = 30.0  # seconds past the shutdown grace before a worker that does not exit is killed
+
+
+def worker_count(value: str) -> int:
+    """`auto` (the cores this process may use) or a number of at least 1."""
+    if value == "auto":
+        return len(os.sched_getaffinity(0))
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"--workers must be 'auto' or a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
+@contextlib.contextmanager
+def private_store(settings: ServerSettings) -> Iterator[ServerSettings]:
+    """`settings` with a store the workers share: theirs, or an SQLite file in a private
+    temporary folder (removed at the end) when they name none."""
+    if settings.store is not None:
+        yield settings
+        return
+    folder = tempfile.mkdtemp(prefix="rolloutctl-workers-")  # mode 0700
+    try:
+        yield replace(settings, store=f"sqlite:///{folder}/records.db")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def reuse_port_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    """`count` listening sockets on one port (port 0: the first picks a free one)."""
+    first = bind_socket(host, port, reuse_port=True)
+    port = first.getsockname()[1]
+    return [first, *(bind_socket(host, port, reuse_port=True) for _ in range(count - 1))]
+
+
+class Supervisor:
+    """Forks, watches and stops the workers; `serve(worker)` is what a worker runs."""
+
+    def __init__(self, sockets: list[socket.socket], serve: Any, grace: float) -> None:
+        self.sockets = sockets
+        self.serve = serve  # (index, socket, board) -> None, run in the worker
+        self.grace = grace
+        self.board = WorkerBoard(len(sockets))
+        self.processes: list[BaseProcess | None] = [None] * len(sockets)
+        self.started_at = [0.0] * len(sockets)
+        self.stopping = False
+        self._context = multiprocessing.get_context("fork")
+
+    def run(self) -> None:
+        """Start every worker, restart those that die, and drain them all on a signal."""
+        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for index in range(len(self.sockets)):
+                self._start(index, restart=False)
+            while not self.stopping:
+                self._watch()
+            self._drain()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _stop(self, signum: int, frame: object) -> None:
+        self.stopping = True
+
+    def _start(self, index: int, restart: bool) -> None:
+        process = self._context.Process(
+            target=self.serve, args=(index, self.sockets[index], self.board), daemon=False
+        )
+        process.start()
+        assert process.pid is not None
+        self.board.started(index, process.pid, restart)
+        self.processes[index] = process
+        self.started_at[index] = time.monotonic()
+
+    def _watch(self) -> None:
+        """Wait (up to half a second, to notice a signal) for a worker to exit; replace it."""
+        alive = {p.sentinel: i for i, p in enumerate(self.processes) if p is not None}
+        for sentinel in wait(list(alive), timeout=0.5):
+            index = alive[sentinel]  # type: ignore[index]
+            process = self.processes[index]
+            assert process is not None
+            process.join()
+            if self.stopping:
+                return
+            log.warning(
+                "worker %d (pid %s) exited with %s; starting a new one",
+                index,
+                process.pid,
+                _exit_reason(process.exitcode),
+            )
+            if time.monotonic() - self.started_at[index] < 1.0:
+                time.sleep(RESTART_DELAY)  # do not spin on a worker that cannot start
+            self._start(index, restart=True)
+
+    def _drain(self) -> None:
+        """SIGTERM every worker (each drains as one server does), then wait for them all."""
+        running = [p for p in self.processes if p is not None and p.is_alive()]
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid or 0, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace + DRAIN_MARGIN
+        for process in running:
+            process.join(max(deadline - time.monotonic(), 0.1))
+            if process.is_alive():
+                log.warning("worker pid %s did not drain in time; killed", process.pid)
+                process.kill()
+                process.join()
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is not None and code < 0:
+        return f"signal {signal.Signals(-code).name}"
+    return f"status {code}"
+
+
+def run_workers(agent: Agent, config: ServeConfig, console: Console) -> None:
+    """Serve `agent` with `config.workers` processes until SIGINT/SIGTERM, then drain."""
+    sockets = reuse_port_sockets(config.host, config.port, config.workers)
+    url = socket_url(config.host, sockets[0])
+    setup_logging(config.log_level, config.json_logs, console)
+    with private_store(config.settings) as settings:
+        config = replace(config, settings=settings)
+        if not config.json_logs:
+            console.print(serve_banner(agent, url, config))
+        Supervisor(sockets, _worker(agent, config), settings.shutdown_grace).run()
+
+
+def _worker(agent: Agent, config: ServeConfig) -> Any:
+    """The function a forked worker runs: a whole server on its socket, on the board."""
+
+    def serve(index: int, sock: socket.socket, board: WorkerBoard) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # not the supervisor's handler
+            signal.signal(sig, signal.SIG_DFL)
+        core = ServerCore(agent, config.settings)
+        core.workers = board
+        board.attach(index, core.counts)
+        try:
+            serve_forever(routes_app(core, with_lifespan=True), sock, config)
+        finally:
+            logging.shutdown()  # a forked process exits without running atexit
+
+    return serve
