@@ -170,6 +170,19 @@ def running_cluster(
             replica.stop()
 
 
+def serve_usage_error(*args: str) -> str:
+    """stderr of `serve --example echo ARGS`, checked to be one line and exit 2."""
+    result = subprocess.run(
+        [rolloutctl_bin(), "serve", "--example", "echo", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    return result.stderr
+
+
 def send_all(sends: list[tuple[str, dict[str, Any]]], parallel: int = 32) -> list[httpx.Response]:
     """POST every (server URL, init body) at once (at most `parallel` in flight)."""
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 
 from rolloutctl.server.store.base import RolloutRecord
 from rolloutctl.server.store.sqlite import SqliteStore, sqlite_path
-from tests.helpers import rolloutctl_bin
+from tests.server.store.replicas import serve_usage_error
 
 BODY = b'{"rollout_id": "x", "tools": []}'
 
@@ -80,12 +79,4 @@ def test_sqlite_urls_name_a_file_relative_or_absolute():
 
 def test_a_store_in_a_missing_folder_is_one_line_and_exit_2(tmp_path):
     url = f"sqlite:///{tmp_path / 'missing' / 'records.db'}"
-    result = subprocess.run(
-        [rolloutctl_bin(), "serve", "--example", "echo", "--store", url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2, result.stderr
-    assert "does not exist" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert "does not exist" in serve_usage_error("--store", url)

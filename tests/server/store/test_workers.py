@@ -1,0 +1,106 @@
+"""`serve --workers 2` as real processes: one port, two workers, one SQLite file between them."""
+
+from __future__ import annotations
+
+import random
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.recording_trainer import RecordingTrainer
+from tests.server.store.replicas import Cluster, Replica, send_all, serve_usage_error
+from tests.server.store.test_replicas import assert_one_completion_each, init_body
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Cluster]:
+    """`serve --workers 2` with its default store (a private SQLite file)."""
+    server = Replica(["--workers", "2", "--shutdown-grace", "1"], tmp_path / "serve.log")
+    server.start()
+    try:
+        yield Cluster("sqlite", [server])
+    finally:
+        server.stop()
+
+
+def clients_per_worker(url: str) -> dict[int, httpx.Client]:
+    """One client (one keep-alive connection) reaching each worker, found by trying."""
+    found: dict[int, httpx.Client] = {}
+    for _ in range(200):
+        client = httpx.Client(base_url=url, timeout=30)
+        worker = client.get("/health").json()["worker"]
+        if worker in found:
+            client.close()
+        else:
+            found[worker] = client
+        if len(found) == 2:
+            return found
+    raise AssertionError("the kernel sent 200 connections to one worker")
+
+
+def pending_writes(client: httpx.Client) -> int:
+    return int(client.get("/health").json()["store"]["pending_writes"])
+
+
+def start_all(server: Replica, trainer: RecordingTrainer, ids: list[str]) -> None:
+    responses = send_all([(server.url, init_body(trainer, i)) for i in ids])
+    assert {r.status_code for r in responses} == {202}
+
+
+def workers_health(cluster: Cluster) -> list[dict]:
+    return list(cluster.replicas[0].health()["workers"])
+
+
+def test_duplicate_inits_over_two_workers_run_each_id_once(workers, trainer):
+    url, ids = workers.urls[0], [f"w-{i}" for i in range(50)]
+    sends = [
+        (url, init_body(trainer, rollout_id, copy)) for rollout_id in ids for copy in range(30)
+    ]
+    random.Random(24).shuffle(sends)
+    responses = send_all(sends)
+    assert [r.status_code for r in responses] == [202] * len(sends)
+    bodies: dict[str, set[bytes]] = {i: set() for i in ids}
+    for response, (_, body) in zip(responses, sends, strict=True):
+        bodies[body["rollout_id"]].add(response.content)
+    assert all(len(first) == 1 for first in bodies.values())
+    for rollout_id in ids:
+        trainer.wait(rollout_id, timeout=120)
+    workers.wait_idle()
+    assert_one_completion_each(trainer, ids)
+    assert all(row["completed_rollouts"] > 0 for row in workers_health(workers))  # both ran some
+    clients = clients_per_worker(url)
+    for client in clients.values():
+        workers.wait_for(
+            "every record written",
+            lambda c=client: c.get("/health").json()["store"]["pending_writes"] == 0,
+        )
+    for rollout_id in ids:
+        seen = [client.get(f"/v1/rollout/{rollout_id}").json() for client in clients.values()]
+        assert seen[0] == seen[1] and seen[0]["state"] == "completed", seen
+    assert {c.get("/health").json()["worker"] for c in clients.values()} == {0, 1}
+    for client in clients.values():
+        client.close()
+
+
+def test_sigterm_drains_both_workers_with_one_completion_each(workers, trainer):
+    server, ids = workers.replicas[0], [f"t-{i}" for i in range(100)]
+    trainer.held.update(ids)
+    assert {
+        r.status_code for r in send_all([(server.url, init_body(trainer, i)) for i in ids])
+    } == {202}
+    workers.wait_for("every chat held", lambda: all(trainer.chats[i] for i in ids), timeout=120)
+    assert server.process is not None
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(120) == 0
+    server.process = None
+    for rollout_id in ids:
+        assert trainer.wait(rollout_id, timeout=60)["extra_fields"]["error_category"] == "shutdown"
+    assert {i: len(trainer.completions[i]) for i in ids} == dict.fromkeys(ids, 1)
+    trainer.held.clear()
+
+
+def test_workers_must_be_a_number_or_auto():
+    assert "--workers" in serve_usage_error("--workers", "many")
