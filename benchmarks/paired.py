@@ -3,7 +3,7 @@
 On a shared machine an unpaired figure drifts by up to 2x within minutes; a ratio taken
 between two runs made back to back drifts far less. This runs side A and side B
 alternately (A then B, then B then A, ...), each as its own process driven by the same
-`rolloutctl bench` engine (`rolloutctl.bench.runner.run_bench`, which samples the
+`rolloutctl bench` engine (`rolloutctl.bench.load.run_bench`, which samples the
 server's CPU from /proc), and prints, per concurrency, the median over the pairs of
 A/B rollouts/s and A/B server CPU ms per rollout.
 
@@ -23,8 +23,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from rolloutctl.bench.load import BenchConfig, run_bench
 from rolloutctl.bench.report import BenchResult
-from rolloutctl.bench.runner import BenchConfig, run_bench
 from rolloutctl.bench.server_process import ProcessSpec, ServerSpec
 from rolloutctl.eventloop import run_interruptible
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rolloutctl.bench.runner import quiet_trainer_logs
+from rolloutctl.bench.load import quiet_trainer_logs
 from rolloutctl.bench.server_process import ServerSpec, spawn_servers
 from rolloutctl.errors import DatasetError, InputError
 from rolloutctl.eval.dataset import BadRow, Row, parse_row_spec

@@ -19,8 +19,8 @@ from collections.abc import AsyncIterator
 import httpx
 from osmosis_ai.rollout.client import RolloutClient
 
+from rolloutctl.bench.load import Bench, BenchConfig, Progress, calculator_init, run_bench
 from rolloutctl.bench.report import BenchResult
-from rolloutctl.bench.runner import Bench, BenchConfig, Progress, calculator_init, run_bench
 from rolloutctl.bench.server_process import ServerSpec
 from rolloutctl.bench.tally import Phase
 from rolloutctl.errors import InitError, InitRefused

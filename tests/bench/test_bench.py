@@ -14,9 +14,9 @@ from typing import Any
 import pexpect
 
 from rolloutctl.agent.loader import load_example
+from rolloutctl.bench.load import BenchConfig, run_bench
 from rolloutctl.bench.procstats import machine_cpu, sample
 from rolloutctl.bench.report import BenchResult, passed
-from rolloutctl.bench.runner import BenchConfig, run_bench
 from rolloutctl.bench.server_process import ServerSpec
 from rolloutctl.bench.tally import percentiles
 from rolloutctl.protocol import INIT_PATH

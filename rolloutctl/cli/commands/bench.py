@@ -143,7 +143,7 @@ def bench(
     import json
     import sys
 
-    from rolloutctl.bench import runner as benching
+    from rolloutctl.bench import load as benching
     from rolloutctl.bench.report import passed, progress_bar, result_rows
     from rolloutctl.bench.server_process import ServerSpec
     from rolloutctl.eventloop import run_interruptible
