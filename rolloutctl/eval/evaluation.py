@@ -24,8 +24,8 @@ from rolloutctl.errors import InputError
 from rolloutctl.eval.dataset import parse_columns, read_dataset
 from rolloutctl.eval.progress import showing_progress
 from rolloutctl.eval.results import CONFIG, RunDirectory, default_run_dir
-from rolloutctl.eval.runner import EvalConfig, Grader, Tally, Task
 from rolloutctl.eval.session import Selection, execute, finish, plan_tasks, select_rows
+from rolloutctl.eval.workers import EvalConfig, Grader, Tally, Task
 from rolloutctl.eventloop import run_interruptible
 from rolloutctl.redaction import without_credentials
 from rolloutctl.trainer import TrainerConfig

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from rolloutctl.eval.runner import Tally
+from rolloutctl.eval.workers import Tally
 
 __all__ = [
     "counts_text",

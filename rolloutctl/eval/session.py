@@ -21,8 +21,8 @@ from rolloutctl.bench.server_process import ServerSpec, spawn_servers
 from rolloutctl.errors import DatasetError, InputError
 from rolloutctl.eval.dataset import BadRow, Row, parse_row_spec
 from rolloutctl.eval.results import RunDirectory
-from rolloutctl.eval.runner import EvalConfig, EvalRunner, Grader, Tally, Task
 from rolloutctl.eval.stats import summarize_outcomes
+from rolloutctl.eval.workers import EvalConfig, EvalRunner, Grader, Tally, Task
 from rolloutctl.harness import local_stack
 from rolloutctl.trainer import TrainerConfig
 
