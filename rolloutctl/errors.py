@@ -16,7 +16,7 @@ this tree lists every class defined here)::
     │   ├── CannotBind                   net.sockets: port in use, address not available
     │   ├── ServerStartError             bench.server_process: the server under test died
     │   ├── ServerUnreachable            check adapters: nothing answers at the URL
-    │   ├── TrainerUnreachable           remote.events: no mock trainer at the URL
+    │   ├── TrainerUnreachable           attach.events: no mock trainer at the URL
     │   └── UpstreamUnreachable          trainer.policies: no model at --upstream
     ├── AgentError                       the agent's own code or its model answers
     │   ├── ToolArgumentError            agent.tools: arguments that do not fit the schema
@@ -31,10 +31,10 @@ this tree lists every class defined here)::
     ├── ServerBusy                       server: draining or queue full (503)
     ├── StoreUnavailable                 server.store: the record store is down (503)
     ├── UpstreamError                    trainer.policies: the proxied model failed
-    ├── StreamEnded                      remote.events: the watched trainer stopped
+    ├── StreamEnded                      attach.events: the watched trainer stopped
     ├── NoCompletion                     cli try: the init failed, or no completion came
     └── InitError                        trainer.starter: the init was not delivered
-        └── InitRefused                  trainer.starter, remote.init: not answered 202
+        └── InitRefused                  trainer.starter, attach.init: not answered 202
 """
 
 from __future__ import annotations

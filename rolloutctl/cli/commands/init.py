@@ -103,8 +103,8 @@ def init(
     import uuid
 
     from rolloutctl import trial
+    from rolloutctl.attach.init import read_messages
     from rolloutctl.cli.commands.watch import watch_one
-    from rolloutctl.remote.init import read_messages
 
     if messages is not None and (prompt is not None or system is not None):
         raise InputError("give --messages or --prompt/--system, not both")
@@ -141,8 +141,8 @@ def init(
 def _send(
     server_url: str, trainer_url: str, body: dict[str, Any], server_key: str | None
 ) -> dict[str, Any]:
+    from rolloutctl.attach.init import check_trainer, send_init
     from rolloutctl.eventloop import run_interruptible
-    from rolloutctl.remote.init import check_trainer, send_init
 
     run_interruptible(check_trainer(trainer_url))
     accepted = run_interruptible(send_init(server_url, body, server_key))

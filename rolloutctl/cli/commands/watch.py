@@ -70,8 +70,8 @@ def watch_one(
 ) -> int:
     """Follow one rollout to its completion; `send` (server, init, key) starts it first.
     `json_output` prints the trajectory document at the end instead of the live view."""
+    from rolloutctl.attach.watch import Watcher, follow
     from rolloutctl.eventloop import run_interruptible
-    from rolloutctl.remote.watch import Watcher, follow
     from rolloutctl.status import ExitStatus
     from rolloutctl.trajectory.builder import TrajectoryBuilder
     from rolloutctl.trajectory.live import LiveView
@@ -107,7 +107,7 @@ def _report(traj: dict[str, Any], renderer: Renderer, json_output: bool) -> None
 
 async def _ended(view: LiveView, trainer_url: str) -> bool:
     """Whether the rollout ended before watching began; its messages are shown if so."""
-    from rolloutctl.remote.events import past_completion
+    from rolloutctl.attach.events import past_completion
 
     event = await past_completion(trainer_url, view.builder.rollout_id or "")
     if event is not None:
@@ -120,8 +120,8 @@ async def _start(
 ) -> bool:
     """Send the init, and show it as `try` would (the trainer did not send it, so its
     stream has no init events)."""
+    from rolloutctl.attach.init import send_init
     from rolloutctl.events import Event, EventKind
-    from rolloutctl.remote.init import send_init
     from rolloutctl.trainer.starter import redacted_init
 
     rollout_id = init["rollout_id"]
@@ -133,8 +133,8 @@ async def _start(
 
 def watch_all(trainer_url: str, view_options: tuple[bool, bool, int, bool]) -> int:
     """Every rollout the trainer sees, until Ctrl-C (the normal way to stop: exit 0)."""
+    from rolloutctl.attach.watch import Watcher, follow
     from rolloutctl.eventloop import run_interruptible
-    from rolloutctl.remote.watch import Watcher, follow
     from rolloutctl.trajectory.builder import TrajectoryBuilder
     from rolloutctl.trajectory.live import LiveView
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from rolloutctl.attach.events import open_events
 from rolloutctl.errors import StreamEnded
 from rolloutctl.events import Event, EventKind
-from rolloutctl.remote.events import open_events
 from rolloutctl.trajectory.live import LiveView
 
 __all__ = ["ViewFactory", "Watcher", "follow"]

@@ -1,1 +1,0 @@
-"""Driving a standalone stack: `init` one rollout on a running server, `watch` a trainer."""
