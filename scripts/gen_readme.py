@@ -1,7 +1,8 @@
 """Regenerate the documentation's generated parts from the code: the top-level
 `rolloutctl --help` in README.md, the table of `validate`'s finding codes in
-docs/commands.md, the table of environment variables in docs/configuration.md, and the
-whole of docs/reference.md (every command's `--help`).
+docs/commands.md, the table of environment variables in docs/configuration.md, the
+metric names in docs/observing.md, and the whole of docs/reference.md (every command's
+`--help`).
 
 Run `uv run python scripts/gen_readme.py` after changing commands, options or finding
 codes; the test suite fails while a generated part differs from what this script writes.
@@ -21,9 +22,11 @@ README = ROOT / "README.md"
 COMMANDS = ROOT / "docs" / "commands.md"
 REFERENCE = ROOT / "docs" / "reference.md"
 CONFIGURATION = ROOT / "docs" / "configuration.md"
+OBSERVING = ROOT / "docs" / "observing.md"
 TOP_HELP = "rolloutctl --help"
 VALIDATE_CODES = "validate finding codes"
 ENV_VARS = "environment variables"
+METRIC_NAMES = "metric names"
 
 
 def help_text(*command: str) -> str:
@@ -91,6 +94,12 @@ def env_table() -> str:
     return "\n".join(["| variable | option | commands |", "|---|---|---|", *rows])
 
 
+def metrics_table() -> str:
+    from rolloutctl.observe.names import metrics_table as table
+
+    return table()
+
+
 def render(text: str, sections: dict[str, Callable[[], str]]) -> str:
     """`text` with each generated section, between its markers, written afresh."""
     for name, build in sections.items():
@@ -110,6 +119,7 @@ def generated() -> dict[Path, str]:
         COMMANDS: render(COMMANDS.read_text(), {VALIDATE_CODES: codes_table}),
         CONFIGURATION: render(CONFIGURATION.read_text(), {ENV_VARS: env_table}),
         REFERENCE: reference(),
+        OBSERVING: render(OBSERVING.read_text(), {METRIC_NAMES: metrics_table}),
     }
 
 

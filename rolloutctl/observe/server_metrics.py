@@ -13,12 +13,28 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from rolloutctl.observe.labels import BoundedNames, replica_name
 
-__all__ = ["CALL_BUCKETS", "ROLLOUT_BUCKETS", "ServerMetrics"]
+__all__ = ["CALL_BUCKETS", "ROLLOUT_BUCKETS", "Described", "ServerMetrics", "define"]
 
 ROLLOUT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 CALL_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 _BASE = ("agent", "replica")
+Described = tuple[str, str, tuple[str, ...], str]  # name as exposed, type, labels, help
+
+
+def define[M: (Counter, Gauge, Histogram)](
+    described: list[Described],
+    registry: CollectorRegistry,
+    kind: type[M],
+    name: str,
+    doc: str,
+    labels: tuple[str, ...],
+    **kwargs: object,
+) -> M:
+    """A metric in `registry`, noted in `described` (the docs' table is made from it)."""
+    exposed = f"{name}_total" if kind is Counter else name
+    described.append((exposed, kind.__name__.lower(), labels, doc))
+    return kind(name, doc, labels, registry=registry, **kwargs)  # type: ignore[arg-type]
 
 
 class ServerMetrics:
@@ -27,6 +43,7 @@ class ServerMetrics:
     def __init__(self, agent: str, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         self.base = (agent, replica_name())
+        self.described: list[Described] = []
         self.tool_name = BoundedNames(100)
         self._define_rollouts()
         self._define_calls()
@@ -35,7 +52,7 @@ class ServerMetrics:
     def _metric[M: (Counter, Gauge, Histogram)](
         self, kind: type[M], name: str, doc: str, *labels: str, **kwargs: object
     ) -> M:
-        return kind(name, doc, (*_BASE, *labels), registry=self.registry, **kwargs)  # type: ignore[arg-type]
+        return define(self.described, self.registry, kind, name, doc, (*_BASE, *labels), **kwargs)
 
     def _define_rollouts(self) -> None:
         self.accepted = self._metric(
@@ -109,7 +126,7 @@ class ServerMetrics:
         self.loop_lag = self._metric(
             Histogram,
             "rolloutctl_event_loop_lag_seconds",
-            "How late the event loop ran a timer it was asked to run at once.",
+            "How much later than asked a 0.25 s sleep on the event loop woke.",
             buckets=LAG_BUCKETS,
         ).labels(*self.base)
         self.spans_dropped = self._metric(

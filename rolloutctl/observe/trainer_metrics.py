@@ -6,10 +6,12 @@ violation rule (a fixed set in `rolloutctl.trainer.violations`) and the policy n
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from rolloutctl.observe.labels import replica_name
-from rolloutctl.observe.server_metrics import CALL_BUCKETS
+from rolloutctl.observe.server_metrics import CALL_BUCKETS, Described, define
 
 __all__ = ["TrainerMetrics"]
 
@@ -20,29 +22,31 @@ class TrainerMetrics:
     def __init__(self, policy: str) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.replica = replica_name()
-        self.chat_calls = Counter(
+        self.described: list[Described] = []
+        metric = functools.partial(define, self.described, self.registry)
+        self.chat_calls = metric(
+            Counter,
             "rolloutctl_trainer_chat_calls",
             "Chat calls answered, by HTTP status.",
             ("replica", "status"),
-            registry=self.registry,
         )
-        self.completions = Counter(
+        self.completions = metric(
+            Counter,
             "rolloutctl_trainer_completions",
             "Completion posts answered, by HTTP status (200: received).",
             ("replica", "status"),
-            registry=self.registry,
         )
-        self.violations = Counter(
+        self.violations = metric(
+            Counter,
             "rolloutctl_trainer_violations",
             "Protocol violations found in what servers sent, by rule.",
             ("replica", "rule"),
-            registry=self.registry,
         )
-        self.policy_seconds = Histogram(
+        self.policy_seconds = metric(
+            Histogram,
             "rolloutctl_trainer_policy_duration_seconds",
             "Time the policy took to answer one chat call (injected latency excluded).",
             ("replica", "policy"),
-            registry=self.registry,
             buckets=CALL_BUCKETS,
         ).labels(self.replica, policy)
 

@@ -16,14 +16,19 @@ from tests.recording_trainer import assistant, call
 KEY = "sk-metrics-7a6b5c"
 
 
-def scrape(server: str, **headers: str) -> dict[tuple[str, frozenset], float]:
-    """Every sample of /metrics, keyed by (sample name, its labels)."""
+def families(server: str, **headers: str) -> list:
+    """The metric families of /metrics, read with prometheus-client's own parser."""
     response = httpx.get(f"{server}/metrics", headers=headers, timeout=30)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")
+    return list(text_string_to_metric_families(response.text))
+
+
+def scrape(server: str, **headers: str) -> dict[tuple[str, frozenset], float]:
+    """Every sample of /metrics, keyed by (sample name, its labels)."""
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
+        for family in families(server, **headers)
         for sample in family.samples
     }
 
@@ -170,3 +175,18 @@ def test_tool_names_past_a_hundred_are_counted_as_other():
     seen = {bound(f"tool{n}") for n in range(150)}
     assert len(seen) == 101 and OTHER in seen
     assert bound("tool5") == "tool5"  # a name kept stays itself
+
+
+def test_the_documented_table_names_every_metric_a_server_serves(trainer, start_server):
+    from rolloutctl.observe.names import metrics_table
+
+    server = start_server()
+    trainer.script("doc", assistant("", tool_calls=[call("add", {"a": 1, "b": 2})]))
+    assert post(server, init(trainer, "doc")).status_code == 202
+    trainer.wait("doc")
+    # prometheus-client adds a `_created` gauge (a start time) beside each counter and histogram
+    served = {f.name for f in families(server) if not f.name.endswith("_created")}
+    table = metrics_table()
+    documented = {line.split("`")[1] for line in table.splitlines() if line.startswith("| `")}
+    exposed = {name.removesuffix("_total") for name in documented}
+    assert {n for n in exposed if "trainer" not in n} == served
