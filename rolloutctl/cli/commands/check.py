@@ -88,7 +88,7 @@ def check(
         bool,
         typer.Option(
             "--strict",
-            envvar=env_names("STRICT", scope="CHECK"),
+            envvar=env_names("STRICT"),
             help="Fail (exit 1) on security advisories and lint warnings too, not only on "
             "broken protocol rules.",
         ),
