@@ -40,14 +40,14 @@ def _defined_classes() -> dict[str, str | None]:
     return found
 
 
-def test_the_drawn_tree_is_the_class_tree():
+def test_the_drawn_tree_is_the_class_tree() -> None:
     drawn = _drawn_tree()
     assert "InitRefused" in drawn and "TrainerUnreachable" in drawn  # the parser reads it
     assert drawn == _defined_classes()
     assert sorted(errors.__all__) == sorted(drawn)
 
 
-def test_no_module_but_errors_defines_an_error_class():
+def test_no_module_but_errors_defines_an_error_class() -> None:
     strays = []
     for info in pkgutil.walk_packages(rolloutctl.__path__, "rolloutctl."):
         if info.name.startswith(("rolloutctl._examples", "rolloutctl.__main__")):
@@ -63,14 +63,14 @@ def test_no_module_but_errors_defines_an_error_class():
     assert strays == []
 
 
-def test_exit_statuses_follow_the_branch():
+def test_exit_statuses_follow_the_branch() -> None:
     assert errors.TargetError.exit_status == ExitStatus.USAGE
     assert errors.TrainerUnreachable.exit_status == ExitStatus.CANNOT_START
     assert errors.InitRefused.exit_status == ExitStatus.FAILURE
     assert errors.RolloutTimedOut.exit_status == ExitStatus.FAILURE
 
 
-def test_a_refused_init_says_its_status_and_detail():
+def test_a_refused_init_says_its_status_and_detail() -> None:
     refused = errors.InitRefused(401, "missing server key")
     assert isinstance(refused, errors.InitError)
     assert str(refused) == "init refused with HTTP 401: missing server key"

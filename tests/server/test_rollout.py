@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -60,7 +60,7 @@ class Raiser(RolloutObserver):
         return super().__getattribute__(name)
 
 
-def serve(*observers: RolloutObserver) -> Iterator[str]:
+def serve(*observers: RolloutObserver) -> contextlib.AbstractContextManager[str]:
     app = create_app(load_example("calculator"), ServerSettings(retry=FAST_RETRY))
     assert isinstance(app, RolloutApp)
     app.core.observers.extend(observers)
@@ -77,7 +77,7 @@ def start(server: str, trainer: RecordingTrainer, rollout_id: str) -> None:
     assert response.status_code == 202
 
 
-def test_observers_see_every_point_of_a_rollout_in_order(trainer: RecordingTrainer):
+def test_observers_see_every_point_of_a_rollout_in_order(trainer: RecordingTrainer) -> None:
     recorder = Recorder()
     trainer.script("obs", assistant("", tool_calls=[call("add", {"a": 5, "b": 3})]))
     with serve(recorder) as server:
@@ -96,7 +96,7 @@ def test_observers_see_every_point_of_a_rollout_in_order(trainer: RecordingTrain
     assert {rollout_id for _, rollout_id, _ in recorder.seen} == {"obs"}
 
 
-def test_an_observer_that_raises_changes_nothing_for_the_rollout(trainer: RecordingTrainer):
+def test_an_observer_that_raises_changes_nothing_for_the_rollout(trainer: RecordingTrainer) -> None:
     recorder = Recorder()
     trainer.script("raise", assistant("", tool_calls=[call("add", {"a": 1, "b": 2})]))
     with serve(Raiser(), recorder) as server:
@@ -107,7 +107,7 @@ def test_an_observer_that_raises_changes_nothing_for_the_rollout(trainer: Record
     assert [point for point, _, _ in recorder.seen][-2:] == ["finished", "delivered"]
 
 
-def test_a_failed_chat_call_reaches_observers_with_its_error(trainer: RecordingTrainer):
+def test_a_failed_chat_call_reaches_observers_with_its_error(trainer: RecordingTrainer) -> None:
     recorder = Recorder()
     trainer.script("bad", (400, {"detail": "no"}))
     with serve(recorder) as server:
@@ -119,7 +119,7 @@ def test_a_failed_chat_call_reaches_observers_with_its_error(trainer: RecordingT
     assert ("finished", "bad", "ERROR") in recorder.seen
 
 
-def test_the_manager_before_start_up_fails_with_a_clear_message():
+def test_the_manager_before_start_up_fails_with_a_clear_message() -> None:
     core = ServerCore(load_example("echo"))
     with pytest.raises(RuntimeError, match="has not started"):
         _ = core.manager

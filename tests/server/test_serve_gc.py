@@ -53,12 +53,12 @@ def gc_while_serving(mode: str) -> tuple[Any, Any]:
     return seen["before"], seen["during"]
 
 
-def test_the_library_serve_keeps_the_callers_gc_settings():
+def test_the_library_serve_keeps_the_callers_gc_settings() -> None:
     before, during = gc_while_serving("keep")
     assert during == before
 
 
-def test_tune_gc_freezes_start_up_and_raises_the_threshold():
+def test_tune_gc_freezes_start_up_and_raises_the_threshold() -> None:
     (threshold, frozen), (tuned_threshold, tuned_frozen) = gc_while_serving("tune")
     assert tuned_threshold[0] > threshold[0]
     assert tuned_frozen > frozen
