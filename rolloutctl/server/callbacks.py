@@ -222,11 +222,11 @@ def _where(url: httpx.URL) -> str:
 
 
 def encode_body(body: dict[str, Any]) -> bytes:
-    """orjson: 20x faster than json on a long history; json only for ints past 64 bits.
+    """orjson, much faster than json on a long history; json only for ints past 64 bits.
 
-    orjson's result keeps a buffer of 4 KiB or more whatever its length, and a body
-    lives as long as its call (retries included): copied to its size, 2000 rollouts
-    waiting on a slow model hold 1 MiB instead of 8.
+    orjson's result keeps a buffer of a few KiB whatever its length, and a body lives
+    as long as its call (retries included), so it is copied to its size (the figures
+    are in BENCHMARKS.md).
     """
     try:
         return bytes(memoryview(orjson.dumps(body, default=str, option=orjson.OPT_NON_STR_KEYS)))

@@ -125,7 +125,7 @@ def serve_forever(app: Any, sock: socket.socket, config: ServeConfig, keep_alive
             access_log=False,
             log_level=config.log_level,
             timeout_keep_alive=keep_alive,
-            proxy_headers=False,  # no route reads the client address; 1% of an init's CPU
+            proxy_headers=False,  # no route reads the client address (BENCHMARKS.md)
             # uvicorn's hint says int, but it waits float seconds
             timeout_graceful_shutdown=config.settings.shutdown_grace + 10,  # type: ignore[arg-type]
         )
