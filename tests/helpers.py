@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import os
 import shutil
 import socket
@@ -10,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +189,13 @@ def assert_plain_text(text: str) -> None:
     assert "\x1b" not in text
     assert not set(text) & set("─│┃━┏┓┗┛┡┩└┘┌┐╇╈┼├┤"), text
     assert all(line == line.rstrip() for line in text.splitlines()), text
+
+
+def in_loop(test: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
+    """Run the async test body in a fresh event loop, within a generous bound."""
+
+    @functools.wraps(test)
+    def run() -> None:
+        asyncio.run(asyncio.wait_for(test(), 120))
+
+    return run

@@ -278,7 +278,7 @@ class HttpPool(httpx.AsyncBaseTransport):
             return
         now = connection.idle_since = asyncio.get_running_loop().time()
         idle.append(connection)
-        while idle[0].closed or now - idle[0].idle_since >= self._keepalive_expiry:
+        while idle and (idle[0].closed or now - idle[0].idle_since >= self._keepalive_expiry):
             idle.popleft().close()
 
     async def _connect(self, url: httpx.URL, deadline: float | None) -> _Connection:

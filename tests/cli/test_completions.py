@@ -81,20 +81,32 @@ def test_bash_completes_an_option_of_try():
     assert bash_complete("rolloutctl", "try", "--ex") == ["--example"]
 
 
-def test_tab_in_an_interactive_bash():
+# A prompt no typed line contains: waiting for it means bash itself is reading (readline
+# ready, the terminal raw), never just that the terminal echoed what the test typed.
+PROMPT = "ready> "
+
+
+def test_tab_in_an_interactive_bash() -> None:
+    """Each keystroke goes to a bash waiting at its prompt: typed ahead while a command still
+    ran, or before bash had set up the terminal, the line was cut (`olloutctl`), no
+    completion came and the test waited out its bound."""
     bash = pexpect.spawn(
         "bash",
         ["--norc", "--noprofile", "-i"],
-        env=shell_env(PS1="$ "),
+        env=shell_env(PS1=PROMPT),
         encoding="utf-8",
         timeout=CLI_BOUND,
         dimensions=(24, 200),
     )
-    bash.sendline(f"source {COMPLETIONS / 'rolloutctl.bash'}; echo sourced")
-    bash.expect("sourced")
+    bash.expect_exact(PROMPT)
+    # `$((6 * 7))` is echoed as typed and printed as 42: only the command's output matches.
+    bash.sendline(f"source {COMPLETIONS / 'rolloutctl.bash'}; echo sourced-$((6 * 7))")
+    bash.expect_exact("sourced-42")
+    bash.expect_exact(PROMPT)
     bash.send("rolloutctl try --ex\t")
-    bash.expect("--example ")
+    bash.expect_exact("--example ")
     bash.sendcontrol("c")
+    bash.expect_exact(PROMPT)
     bash.sendline("exit")
     bash.expect(pexpect.EOF)
 

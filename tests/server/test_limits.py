@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 import pytest
 
 from rolloutctl.server.limits import Slots, TimeLimit
-
-
-def in_loop(test: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]:
-    """Run the async test body in a fresh event loop, within a generous bound."""
-
-    @functools.wraps(test)
-    def run() -> None:
-        asyncio.run(asyncio.wait_for(test(), 120))
-
-    return run
+from tests.helpers import in_loop
 
 
 @in_loop
