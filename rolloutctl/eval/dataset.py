@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rolloutctl.errors import DatasetError, InputError
+from rolloutctl.jsonlimits import JsonLimitError, check_value, loads
 
 FIELDS = (
     "messages",
@@ -85,11 +86,14 @@ def parse_columns(pairs: list[str] | None) -> dict[str, str]:
 def read_dataset(path: Path, columns: dict[str, str] | None = None) -> list[Row | BadRow]:
     """Every row of `path` in order, bad ones as BadRow; DatasetError if unreadable."""
     columns = columns or {}
+    if path.is_dir():
+        raise DatasetError(f"{path} is a directory; give a JSONL, CSV or Parquet file")
     if not path.is_file():
         raise DatasetError(f"no such dataset file: {path}")
     records = _records(path)
+    cells = path.suffix.lower() == ".csv"  # only CSV holds objects as JSON text
     try:
-        return [_row(index, line, raw, columns) for index, (line, raw) in enumerate(records)]
+        return [_row(index, line, raw, columns, cells) for index, (line, raw) in enumerate(records)]
     except OSError as exc:
         raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
@@ -109,9 +113,11 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, Any]]:
             if not text.strip():
                 continue
             try:
-                yield number, json.loads(text)
+                yield number, loads(text, finite=True)
             except json.JSONDecodeError as exc:
                 yield number, ValueError(f"not JSON ({exc.msg} at column {exc.colno})")
+            except ValueError as exc:  # JsonLimitError, or past Python's digits limit
+                yield number, ValueError(str(exc))
 
 
 def _csv_records(path: Path) -> Iterator[tuple[int, Any]]:
@@ -139,26 +145,51 @@ def _parquet_records(path: Path) -> Iterator[tuple[int, Any]]:
     yield from enumerate(table.to_pylist(), 1)
 
 
-def _row(index: int, line: int, raw: Any, columns: dict[str, str]) -> Row | BadRow:
+def _row(index: int, line: int, raw: Any, columns: dict[str, str], cells: bool) -> Row | BadRow:
     if isinstance(raw, Exception):
         return BadRow(index, line, str(raw))
     if not isinstance(raw, dict):
         return BadRow(index, line, f"a row must be an object, not {type(raw).__name__}")
     try:
-        return _build(index, line, {name: raw.get(columns.get(name, name)) for name in FIELDS})
+        values = {name: raw.get(columns.get(name, name)) for name in FIELDS}
+        check_value(values)  # a Parquet row can hold NaN too
+        if cells:
+            _parse_cells(values)
+        return _build(index, line, values, _ColumnHint(raw, columns))
     except ValueError as exc:
         return BadRow(index, line, str(exc))
 
 
-def _build(index: int, line: int, values: dict[str, Any]) -> Row:
+@dataclass(frozen=True)
+class _ColumnHint:
+    """The row's columns and the --column mapping, to name what is missing."""
+
+    raw: dict[str, Any]
+    columns: dict[str, str]
+
+    def missing(self) -> str:
+        names = ", ".join(str(key) for key in self.raw) or "none"
+        mapped = [f"{f}={c}" for f, c in self.columns.items() if c not in self.raw]
+        if mapped:
+            return f"no column {', '.join(mapped)} (from --column); the row's columns: {names}"
+        return (
+            f"no 'messages' or 'prompt' column; the row's columns: {names} "
+            "(--column prompt=COLUMN reads the prompt from another one)"
+        )
+
+
+def _parse_cells(values: dict[str, Any]) -> None:
     for name in _JSON_FIELDS:
         if isinstance(values[name], str):
             values[name] = _json_cell(name, values[name])
+
+
+def _build(index: int, line: int, values: dict[str, Any], hint: _ColumnHint) -> Row:
     return Row(
         index=index,
         line=line,
         id=str(values["id"]) if values["id"] is not None else str(index),
-        messages=_messages(values),
+        messages=_messages(values, hint),
         ground_truth=values["ground_truth"],
         metadata=_object("metadata", values["metadata"]),
         completion_params=_object("completion_params", values["completion_params"]),
@@ -168,24 +199,41 @@ def _build(index: int, line: int, values: dict[str, Any]) -> Row:
 
 def _json_cell(name: str, text: str) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        raise ValueError(f"{name!r} is not valid JSON") from None
+        return loads(text, finite=True)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{name!r} is not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except JsonLimitError as exc:
+        raise ValueError(f"{name!r}: {exc}") from None
 
 
-def _messages(values: dict[str, Any]) -> list[dict[str, Any]]:
+def _messages(values: dict[str, Any], hint: _ColumnHint) -> list[dict[str, Any]]:
     messages, prompt, system = values["messages"], values["prompt"], values["system"]
     if messages is not None:
         if not isinstance(messages, list) or not messages:
-            raise ValueError("'messages' must be a non-empty list")
+            raise ValueError(
+                f"'messages' must be a non-empty list of message objects, not "
+                f"{_kind(messages)} (a plain question goes in 'prompt')"
+            )
         for number, message in enumerate(messages):
             if not isinstance(message, dict) or not isinstance(message.get("role"), str):
                 raise ValueError(f"messages[{number}] must be an object with a 'role'")
         return messages
+    if prompt is None:
+        raise ValueError(hint.missing())
     if not isinstance(prompt, str) or not prompt.strip():
-        raise ValueError("the row has neither 'messages' nor a non-empty 'prompt'")
+        raise ValueError(f"'prompt' must be a non-empty string, not {_kind(prompt)}")
     head = [{"role": "system", "content": str(system)}] if system else []
     return [*head, {"role": "user", "content": prompt}]
+
+
+def _kind(value: Any) -> str:
+    """`a string`, `an int (42)`: what a user wrote, briefly."""
+    if isinstance(value, str):
+        return "an empty string" if not value.strip() else "a string"
+    if isinstance(value, list):
+        return "an empty list" if not value else "a list"
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name} ({str(value)[:20]})"
 
 
 def _object(name: str, value: Any) -> dict[str, Any]:

@@ -85,12 +85,12 @@ class Evaluation:
         """Run (or resume) the evaluation; Ctrl-C stops it with what ran kept."""
         items = read_dataset(self.dataset, parse_columns(self.columns))
         selection = Selection(self.rows, self.limit, self.skip_bad_rows)
-        rows = select_rows(items, self.dataset, selection, self.warn)
+        rows, skipped = select_rows(items, self.dataset, selection, self.warn)
         grader = load_grader(self.grader) if self.grader else None
         if self.server_url:  # exit 3 before a run directory is made
             run_interruptible(check_reachable(self.server_url), fast_loop=True)
         run_dir, mode = self._run_directory()
-        tasks = plan_tasks(rows, self.epochs, run_dir, mode)
+        tasks = plan_tasks(rows, self.epochs, run_dir, mode, self.warn)
         tally = Tally(total=len(tasks))
         started = time.perf_counter()
         interrupted = False
@@ -109,6 +109,7 @@ class Evaluation:
             "dataset": str(self.dataset),
             "epochs": self.epochs,
             "interrupted": interrupted,
+            "skipped_rows": skipped,  # bad rows left out by --skip-bad-rows this session
             "this_session": session,
         }
         return EvalOutcome(finish(run_dir, facts), run_dir.path, interrupted)

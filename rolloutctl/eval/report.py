@@ -30,6 +30,8 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("slowest rows", _slowest(summary["slowest"])),
         ("failed rows", _failed(summary["failed_rows"])),
     ]
+    if summary.get("skipped_rows"):
+        rows.insert(2, ("skipped rows", f"{summary['skipped_rows']} bad rows (--skip-bad-rows)"))
     if summary.get("interrupted"):
         rows.insert(1, ("interrupted", "yes: the rows not listed here were not run"))
     return [(label, value) for label, value in rows if value]

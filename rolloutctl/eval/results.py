@@ -132,6 +132,22 @@ class RunDirectory:
                     out.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
         os.replace(staged, self.results)
 
+    def cut_torn_tail(self) -> int:
+        """Truncate a last line that a crash left without its newline; the bytes cut.
+
+        Every record is written with its newline in one write, so a line without one
+        is the fragment of a write that never finished: appending after it would glue
+        the next record onto it and lose both.
+        """
+        if not self.results.exists():
+            return 0
+        with self.results.open("rb+") as file:
+            size = file.seek(0, os.SEEK_END)
+            keep = _end_of_last_line(file, size)
+            if keep < size:
+                file.truncate(keep)
+        return size - keep
+
     def open_results(self) -> None:
         self._file = self.results.open("ab")
 
@@ -147,3 +163,16 @@ class RunDirectory:
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         (self.path / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def _end_of_last_line(file: IO[bytes], size: int, chunk: int = 65536) -> int:
+    """The offset just past the file's last newline (0 if it has none), reading backwards."""
+    end = size
+    while end > 0:
+        start = max(0, end - chunk)
+        file.seek(start)
+        at = file.read(end - start).rfind(b"\n")
+        if at >= 0:
+            return start + at + 1
+        end = start
+    return 0

@@ -46,13 +46,15 @@ class Selection:
 
 def select_rows(
     items: list[Row | BadRow], path: Path, selection: Selection, warn: Callable[[str], None]
-) -> list[Row]:
-    """The rows to run, in file order; a bad chosen row is fatal unless skipped (then warned)."""
+) -> tuple[list[Row], int]:
+    """The rows to run, in file order, and how many bad ones were skipped; a bad chosen row
+    is fatal unless skipped (then warned)."""
     wanted = parse_row_spec(selection.rows) if selection.rows else None
     chosen = [item for item in items if wanted is None or item.index in wanted]
     if selection.limit is not None:
         chosen = chosen[: selection.limit]
     rows: list[Row] = []
+    skipped = 0
     for item in chosen:
         if isinstance(item, Row):
             rows.append(item)
@@ -61,12 +63,15 @@ def select_rows(
         if not selection.skip_bad:
             raise DatasetError(message + " (--skip-bad-rows to go on without it)")
         warn(message + " (skipped)")
+        skipped += 1
     if not rows:
         raise InputError(f"{path}: no rows to run")
-    return rows
+    return rows, skipped
 
 
-def plan_tasks(rows: list[Row], epochs: int, run_dir: RunDirectory, mode: str) -> list[Task]:
+def plan_tasks(
+    rows: list[Row], epochs: int, run_dir: RunDirectory, mode: str, warn: Callable[[str], None]
+) -> list[Task]:
     """`fresh`: every (row, epoch); `resume`: those without a record; `retry`: the ERROR ones.
 
     For `retry` the ERROR records are removed from results.jsonl first, so that each
@@ -75,6 +80,12 @@ def plan_tasks(rows: list[Row], epochs: int, run_dir: RunDirectory, mode: str) -
     tasks = [Task(row, epoch) for row in rows for epoch in range(epochs)]
     if mode == "fresh":
         return tasks
+    cut = run_dir.cut_torn_tail()
+    if cut:
+        warn(
+            f"{run_dir.results}: the last line was cut short ({cut} bytes, a crash mid-write?);"
+            " removed, its rollout runs again"
+        )
     outcomes = run_dir.outcomes()
     if mode == "resume":
         done = {(o.row, o.epoch) for o in outcomes}

@@ -44,7 +44,7 @@ def test_csv_with_mapped_columns_and_json_cells(tmp_path):
     good, broken, empty = rows
     assert isinstance(good, Row) and good.ground_truth == "2" and good.metadata == {"level": 1}
     assert good.max_turns == 4 and good.line == 2
-    assert broken == BadRow(1, 3, "'metadata' is not valid JSON")
+    assert broken == BadRow(1, 3, "'metadata' is not valid JSON (Expecting value at column 1)")
     assert isinstance(empty, BadRow) and empty.line == 5 and "prompt" in empty.reason
 
 
@@ -63,6 +63,14 @@ def test_parquet_rows(tmp_path):
         ({"messages": [{"content": "x"}]}, "messages[0] must be an object with a 'role'"),
         ({"prompt": "x", "max_turns": 0}, "'max_turns' must be a positive integer"),
         ({"prompt": "x", "completion_params": [1]}, "'completion_params' must be an object"),
+        ({"messages": "hello"}, "'messages' must be a non-empty list of message objects, not a"),
+        ({"prompt": 42}, "'prompt' must be a non-empty string, not an int (42)"),
+        ({"prompt": ""}, "'prompt' must be a non-empty string, not an empty string"),
+        ({"id": 1, "question": "q"}, "no 'messages' or 'prompt' column; the row's columns: id,"),
+        (
+            {"prompt": "x", "metadata": {"n": 2**70}},
+            "metadata.n: the integer 1180591620717411303424 does not fit in 64 bits",
+        ),
     ],
 )
 def test_bad_rows_say_why(tmp_path, row, reason):
@@ -79,3 +87,47 @@ def test_row_spec_and_column_errors():
             parse_row_spec(spec)
     with pytest.raises(InputError, match="FIELD=COLUMN"):
         parse_columns(["answer"])
+
+
+def test_values_rolloutctl_cannot_carry_fail_their_row_only(tmp_path):
+    deep = {"prompt": "x", "metadata": {}}
+    inner = deep["metadata"]
+    for _ in range(300):
+        inner["a"] = {}
+        inner = inner["a"]
+    lines = [
+        json.dumps(deep),
+        '{"prompt": "x", "completion_params": {"temperature": NaN}}',
+        '{"prompt": "x", "ground_truth": Infinity}',
+        "[" * 200_000 + "]" * 200_000,
+        json.dumps({"prompt": "fine"}),
+        '{"id": 1, "prompt": "What is 2 + 2 and some more words to pad", "x": nope}',
+    ]
+    path = tmp_path / "d.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    rows = read_dataset(path)
+    reasons = [r.reason if isinstance(r, BadRow) else None for r in rows]
+    assert reasons[0].startswith("metadata.a.a.a.")
+    assert reasons[0].endswith(": nested deeper than 100 levels")
+    assert (
+        reasons[1] == "completion_params.temperature: nan is not a JSON number (NaN and "
+        "Infinity are not)"
+    )
+    assert reasons[2].startswith("ground_truth: inf is not a JSON number")
+    assert reasons[3] == "nested deeper than 100 levels"
+    assert reasons[4] is None
+    assert reasons[5] == f"not JSON (Expecting value at column {lines[5].index('nope') + 1})"
+    assert [r.line for r in rows] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_missing_mapped_column_and_a_directory_say_so(tmp_path):
+    path = tmp_path / "arith.csv"
+    path.write_text("id,question,answer\n1,What is 2+2?,4\n")
+    (bad,) = read_dataset(path, {"prompt": "questoin"})
+    assert bad.reason == (
+        "no column prompt=questoin (from --column); the row's columns: id, question, answer"
+    )
+    (unmapped,) = read_dataset(path)
+    assert "the row's columns: id, question, answer" in unmapped.reason
+    with pytest.raises(InputError, match="is a directory; give a JSONL, CSV or Parquet file"):
+        read_dataset(tmp_path)

@@ -70,16 +70,19 @@ def test_against_a_running_server_and_a_wrong_answer_scores_zero(served_calculat
 
 
 def test_bad_row_is_one_line_or_skipped(arithmetic, tmp_path):
-    dataset = arithmetic(5)
+    dataset = arithmetic(8)
     lines = dataset.read_text().splitlines()
     lines[2] = '{"prompt": ""}'
     lines[3] = "{not json"
+    lines[4] = '{"prompt": "x", "metadata": ' + '{"a": ' * 300 + "1" + "}" * 301
+    lines[5] = '{"prompt": "x", "completion_params": {"temperature": NaN}}'
+    lines[6] = '{"prompt": "x", "metadata": {"n": ' + "9" * 25 + "}}"
     dataset.write_text("\n".join(lines) + "\n")
     result = run_cli("eval", str(dataset), "--example", "calculator", "-o", str(tmp_path / "a"))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"rolloutctl: error: {dataset}:3: row 2: the row has neither 'messages' nor a "
-        "non-empty 'prompt' (--skip-bad-rows to go on without it)"
+        f"rolloutctl: error: {dataset}:3: row 2: 'prompt' must be a non-empty string, not an "
+        "empty string (--skip-bad-rows to go on without it)"
     ]
     assert "Traceback" not in result.stderr
     skipped = run_cli(
@@ -94,7 +97,16 @@ def test_bad_row_is_one_line_or_skipped(arithmetic, tmp_path):
     )
     assert skipped.returncode == 0, skipped.stderr
     assert f"{dataset}:4: row 3: not JSON" in skipped.stderr
-    assert sorted(r["row"] for r in records(tmp_path / "b")) == [0, 1, 4]
+    assert f"{dataset}:5: row 4: metadata.a.a.a." in skipped.stderr
+    assert "nested deeper than 100 levels (skipped)" in skipped.stderr
+    assert f"{dataset}:6: row 5: completion_params.temperature: nan is not" in skipped.stderr
+    assert f"{dataset}:7: row 6: metadata.n: the integer 9999" in skipped.stderr
+    assert "does not fit in 64 bits (skipped)" in skipped.stderr
+    assert "internal error" not in skipped.stderr
+    assert sorted(r["row"] for r in records(tmp_path / "b")) == [0, 1, 7]
+    assert json.loads(skipped.stdout)["skipped_rows"] == 5
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert summary["skipped_rows"] == 5
 
 
 def test_rows_limit_epochs_and_pass_at_k(arithmetic, tmp_path):
