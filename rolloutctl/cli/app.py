@@ -13,6 +13,7 @@ from rolloutctl import __version__
 from rolloutctl.cli.commands import (
     bench,
     check,
+    completions,
     diff,
     eval_,
     export,
@@ -44,7 +45,8 @@ app = typer.Typer(
     "  rolloutctl watch http://127.0.0.1:9001\n"
     "  rolloutctl eval data.jsonl --example calculator --concurrency 16\n"
     "  rolloutctl export runs/20261201-120000-data --format openai -o train.jsonl\n"
-    "  rolloutctl diff a.json b.json",
+    "  rolloutctl diff a.json b.json\n"
+    "  rolloutctl completions bash",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
@@ -86,5 +88,6 @@ for _module, _command in (
     (eval_, eval_.eval_),
     (export, export.export),
     (diff, diff.diff),
+    (completions, completions.completions),
 ):
     app.command(getattr(_module, "NAME", None), epilog=_module.EPILOG)(_command)

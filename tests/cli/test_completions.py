@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pexpect
@@ -53,23 +52,29 @@ def bash_complete(*words: str) -> list[str]:
     return result.stdout.split()
 
 
-def test_committed_scripts_match_the_cli(tmp_path):
-    subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "gen_completions.py"), "--out", str(tmp_path)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=CLI_BOUND,
-    )
-    stale = [
-        name
-        for name in FILES
-        if not (COMPLETIONS / name).is_file()
-        or (COMPLETIONS / name).read_bytes() != (tmp_path / name).read_bytes()
-    ]
+def test_completions_prints_the_committed_scripts():
+    """`rolloutctl completions SHELL` prints what completions/ holds, so the real-shell tests
+    below test what a user installs either way."""
+    shells = {"bash": "rolloutctl.bash", "zsh": "_rolloutctl", "fish": "rolloutctl.fish"}
+    stale = []
+    for shell, name in shells.items():
+        printed = subprocess.run(
+            [rolloutctl_bin(), "completions", shell], capture_output=True, timeout=CLI_BOUND
+        )
+        assert printed.returncode == 0, printed.stderr
+        if (
+            not (COMPLETIONS / name).is_file()
+            or (COMPLETIONS / name).read_bytes() != printed.stdout
+        ):
+            stale.append(name)
     assert not stale, (
         f"completions/ is out of date with the CLI ({', '.join(stale)}): run `{REGENERATE}`"
     )
+    unknown = subprocess.run(
+        [rolloutctl_bin(), "completions", "tcsh"], capture_output=True, text=True, timeout=CLI_BOUND
+    )
+    assert unknown.returncode == 2 and "tcsh" in unknown.stderr
+    assert len(unknown.stderr.strip().splitlines()) == 1
 
 
 def test_bash_offers_every_command():
