@@ -33,7 +33,7 @@ def completion_script(shell: str) -> str:
     header = (
         f"# {PROG} completion for {shell}: `{PROG} completions {shell}` prints it.\n"
         f"# At each TAB it runs `{PROG}` (found on PATH) to ask for the completions.\n"
-        f"# Commands when generated: {', '.join(sorted(command.commands))}\n"
+        f"# Commands when generated: {', '.join(sorted(getattr(command, 'commands', {})))}\n"
     )
     first, _, rest = body.partition("\n")
     if first.startswith("#compdef"):  # zsh reads this tag only on the first line
