@@ -11,6 +11,7 @@ this tree lists every class defined here)::
     │   ├── TrajectoryFormatError        trajectory.document: not a trajectory we read
     │   ├── StoreUrlError                server.store: --store is not memory, SQLite or Redis
     │   ├── DatasetError                 eval.dataset: unreadable dataset or unusable row
+    │   ├── JsonLimitError               jsonlimits: JSON too deep or too large to carry
     │   └── KeyRequired                  check: the server answers 401 to the key given
     ├── CannotStartError                 exit 3: a server could not start or be reached
     │   ├── CannotBind                   net.sockets: port in use, address not available
@@ -53,6 +54,7 @@ __all__ = [
     "InitError",
     "InitRefused",
     "InputError",
+    "JsonLimitError",
     "KeyRequired",
     "NoCompletion",
     "PolicyError",
@@ -111,6 +113,10 @@ class StoreUrlError(InputError):
 
 class DatasetError(InputError):
     """The dataset cannot be read, or a row is unusable; the message names FILE:LINE."""
+
+
+class JsonLimitError(InputError, ValueError):
+    """The value is valid JSON that rolloutctl will not carry; the message says why."""
 
 
 # ---- exit 3: a server could not start or be reached

@@ -13,19 +13,16 @@ import json
 import math
 from typing import Any
 
+from rolloutctl.errors import JsonLimitError
+
 __all__ = [
     "MAX_DEPTH",
-    "JsonLimitError",
     "check_value",
     "loads",
 ]
 
 MAX_DEPTH = 100  # levels of arrays and objects; real chat messages use fewer than 10
 INT_RANGE = (-(2**63), 2**64 - 1)  # what orjson writes
-
-
-class JsonLimitError(ValueError):
-    """The value is valid JSON that rolloutctl will not carry; the message says why."""
 
 
 def loads(text: str | bytes, finite: bool = False) -> Any:

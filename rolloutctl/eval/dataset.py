@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rolloutctl.errors import DatasetError, InputError
-from rolloutctl.jsonlimits import JsonLimitError, check_value, loads
+from rolloutctl.errors import DatasetError, InputError, JsonLimitError
+from rolloutctl.jsonlimits import check_value, loads
 
 FIELDS = (
     "messages",

@@ -41,7 +41,14 @@ from rolloutctl.server.core import ServerCore
 from rolloutctl.server.run import ServeConfig, serve_banner, serve_forever
 from rolloutctl.server.settings import ServerSettings
 
-__all__ = ["RESTART_DELAY", "Supervisor", "private_store", "run_workers", "worker_count"]
+__all__ = [
+    "RESTART_DELAY",
+    "Supervisor",
+    "private_store",
+    "reuse_port_sockets",
+    "run_workers",
+    "worker_count",
+]
 
 log = logging.getLogger("rolloutctl.server")
 
