@@ -13,8 +13,14 @@ from typing import Any
 
 import httpx
 
-from rolloutctl.errors import CannotStartError, InitRefused, InputError, TrainerUnreachable
-from rolloutctl.jsonlimits import JsonLimitError, loads
+from rolloutctl.errors import (
+    CannotStartError,
+    InitRefused,
+    InputError,
+    JsonLimitError,
+    TrainerUnreachable,
+)
+from rolloutctl.jsonlimits import loads
 from rolloutctl.protocol import INIT_PATH
 from rolloutctl.redaction import one_line
 

@@ -36,8 +36,8 @@ from typing import Any
 import orjson
 
 from rolloutctl import __version__
-from rolloutctl.errors import TrajectoryFormatError
-from rolloutctl.jsonlimits import JsonLimitError, loads
+from rolloutctl.errors import JsonLimitError, TrajectoryFormatError
+from rolloutctl.jsonlimits import loads
 from rolloutctl.trajectory.formats import Imported, read_foreign
 
 __all__ = [
