@@ -14,6 +14,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from rolloutctl.observe.scrape import server_rows
+
 __all__ = ["BUSY", "BenchResult", "passed", "progress_bar", "result_rows"]
 
 BUSY = 0.9  # a process using this share of one core or more is taken as the bound
@@ -119,7 +121,7 @@ def result_rows(result: BenchResult) -> list[tuple[str, str]]:
             " ".join(f"{k} {_num(latency.get(k), ' ms', 0)}" for k in ("p50", "p95", "p99", "max")),
         ),
         *_turn_rows(result.turn_ms),
-        *_server_metrics_rows(result.server_metrics),
+        *server_rows(result.server_metrics),
         ("rollouts", _counts(result)),
         ("duplicates", str(result.duplicates)),
         ("violations", _violations(result)),
@@ -165,25 +167,6 @@ def _turn_rows(turn_ms: dict[str, dict[str, float]]) -> list[tuple[str, str]]:
             shown = " ".join(f"{k} {figures[k]:,.1f} ms" for k in ("p50", "p95", "p99"))
             rows.append((label, f"{shown} ({meaning})"))
     return rows
-
-
-def _server_metrics_rows(figures: dict[str, float | None]) -> list[tuple[str, str]]:
-    """The server's own count and times (from its /metrics), beside the bench's."""
-    if not figures:
-        return []
-    counted = (
-        f"{figures['accepted']:.0f} accepted, {figures['completed']:.0f} completed, "
-        f"{figures['errors']:.0f} ERROR, {figures['refused']:.0f} refused, "
-        f"{figures['callback_retries']:.0f} callback retries, "
-        f"{figures['failed_deliveries']:.0f} lost deliveries"
-    )
-    means = (
-        f"rollout {_num(figures['rollout_ms_mean'], ' ms')}, "
-        f"LLM call {_num(figures['llm_call_ms_mean'], ' ms')}, "
-        f"tool call {_num(figures['tool_call_ms_mean'], ' ms', 2)}, "
-        f"loop lag {_num(figures['loop_lag_ms_mean'], ' ms')}"
-    )
-    return [("server saw", counted), ("server means", means)]
 
 
 def _servers(result: BenchResult) -> str:

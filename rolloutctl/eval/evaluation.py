@@ -106,6 +106,7 @@ class Evaluation:
             "wall_s": round(time.perf_counter() - started, 3),
             "rollouts_per_s": round(tally.rate, 2),  # server start-up and stop not counted
             "peak_rss_mib": round(peak_rss_mib(), 1),  # of this process, not the server's
+            "server_metrics": tally.server_metrics,  # what its /metrics counted; {}: none
         }
         facts = {
             "dataset": str(self.dataset),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rolloutctl.observe.scrape import server_rows
 from rolloutctl.trajectory.summary import format_ms
 
 __all__ = [
@@ -29,6 +30,7 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("violations", str(summary["violations"])),
         ("slowest rows", _slowest(summary["slowest"])),
         ("failed rows", _failed(summary["failed_rows"])),
+        *server_rows((summary.get("this_session") or {}).get("server_metrics") or {}),
     ]
     if summary.get("skipped_rows"):
         rows.insert(2, ("skipped rows", f"{summary['skipped_rows']} bad rows (--skip-bad-rows)"))

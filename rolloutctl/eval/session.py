@@ -25,6 +25,7 @@ from rolloutctl.eval.results import RunDirectory
 from rolloutctl.eval.stats import summarize_outcomes
 from rolloutctl.eval.workers import EvalConfig, EvalRunner, Grader, Tally, Task
 from rolloutctl.harness import local_stack
+from rolloutctl.observe.scrape import read_metrics, server_side
 from rolloutctl.trainer import TrainerConfig
 
 __all__ = [
@@ -134,7 +135,11 @@ async def execute(
         tally.started = time.perf_counter()
         if progress is not None:
             await stack.enter_async_context(progress)
+        before = await read_metrics([local.server_url], config.server_key)
         await EvalRunner(local, config, run_dir, tally, grader).run(tasks)
+        after = await read_metrics([local.server_url], config.server_key)
+        if before is not None and after is not None:  # the server offers /metrics
+            tally.server_metrics = server_side(before, after)
 
 
 def finish(run_dir: RunDirectory, facts: dict[str, Any]) -> dict[str, Any]:

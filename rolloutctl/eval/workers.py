@@ -68,6 +68,7 @@ class Tally:
     started: float = field(default_factory=time.perf_counter)
     last: float = 0.0  # when the latest rollout finished
     stopped_at: tuple[int, int] | None = None  # -x: the (row, epoch) that stopped the run
+    server_metrics: dict[str, float | None] = field(default_factory=dict)  # its /metrics
 
     def add(self, outcome: Outcome) -> None:
         self.done += 1

@@ -48,8 +48,7 @@ def observing(agent: str, settings: ServerSettings) -> Observer | None:
 
 
 def _watch(rollout: Rollout) -> RolloutWatch:
-    assert isinstance(rollout.watch, RolloutWatch)
-    return rollout.watch
+    return rollout.watch  # type: ignore[return-value]  # set at `accepted`
 
 
 class Observer(RolloutObserver):
@@ -61,6 +60,18 @@ class Observer(RolloutObserver):
         self.queued = self.running_now = 0
         self.open: dict[RolloutWatch, None] = {}  # in order of acceptance: the first is oldest
         self._series: dict[tuple[Any, ...], Any] = {}
+        self._tools: dict[str, Any] = {}
+        self.callbacks = {  # (attempts, retries, failures) of each endpoint, bound once
+            endpoint: tuple(
+                self.series(metric, endpoint)
+                for metric in (
+                    metrics.callback_attempts,
+                    metrics.callback_retries,
+                    metrics.callback_failures,
+                )
+            )
+            for endpoint in ("chat", "completed")
+        }
         metrics.queued.set_function(lambda: self.queued)
         metrics.in_flight.set_function(lambda: self.running_now)
         metrics.oldest.set_function(self.oldest_age)
@@ -90,6 +101,16 @@ class Observer(RolloutObserver):
         child = self._series.get(key)
         if child is None:
             child = self._series[key] = metric.labels(*self.metrics.base, *values)
+        return child
+
+    def tool_series(self, name: str) -> Any:
+        """The tool histogram's child for `name` (past 100 names: `other`)."""
+        child = self._tools.get(name)
+        if child is None:
+            bounded = self.metrics.tool_name(name)
+            child = self.series(self.metrics.tool_seconds, bounded)
+            if bounded == name:  # names past the bound are not kept, here either
+                self._tools[name] = child
         return child
 
     def oldest_age(self) -> float:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-__all__ = ["Samples", "read_metrics", "server_side"]
+__all__ = ["Samples", "read_metrics", "server_rows", "server_side"]
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]  # (name, other labels)
 _PER_PROCESS = ("agent", "replica")
@@ -75,3 +75,27 @@ def server_side(before: Samples, after: Samples) -> dict[str, float | None]:
         "loop_lag_ms_mean": _mean_ms(before, after, "rolloutctl_event_loop_lag_seconds"),
         "spans_dropped": grew("rolloutctl_spans_dropped_total"),
     }
+
+
+def _ms(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f} ms"
+
+
+def server_rows(figures: dict[str, float | None]) -> list[tuple[str, str]]:
+    """The server's own counts and mean times, as (label, text) rows; none without them."""
+    if not figures:
+        return []
+    count = {name: f"{value or 0:.0f}" for name, value in figures.items()}
+    counted = (
+        f"{count['accepted']} accepted, {count['completed']} completed, "
+        f"{count['errors']} ERROR, {count['refused']} refused, "
+        f"{count['callback_retries']} callback retries, "
+        f"{count['failed_deliveries']} lost deliveries"
+    )
+    means = (
+        f"rollout {_ms(figures['rollout_ms_mean'])}, "
+        f"LLM call {_ms(figures['llm_call_ms_mean'])}, "
+        f"tool call {_ms(figures['tool_call_ms_mean'], 2)}, "
+        f"loop lag {_ms(figures['loop_lag_ms_mean'])}"
+    )
+    return [("server saw", counted), ("server means", means)]

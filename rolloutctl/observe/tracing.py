@@ -55,7 +55,7 @@ class Tracing:
         self.provider.add_span_processor(self.queue)
         self.tracer = self.provider.get_tracer("rolloutctl", __version__)
 
-    def root(self, name: str, parent: bytes | None, attributes: dict[str, Any]) -> Span | None:
+    def root(self, name: str, parent: bytes | None, attributes: dict[str, Any]) -> Span:
         """A rollout's span: a child of the W3C `traceparent` given, if it is valid."""
         context = None
         if parent:

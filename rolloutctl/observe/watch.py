@@ -39,7 +39,11 @@ class RolloutWatch:
                 "gen_ai.operation.name": "invoke_agent",
                 "gen_ai.agent.name": observer.agent,
             }
-            self.span = self.tracing.root(f"invoke_agent {observer.agent}", parent, attributes)
+            span = self.tracing.root(f"invoke_agent {observer.agent}", parent, attributes)
+            if span.is_recording():
+                self.span = span
+            else:  # sampled out: no child spans, no headers, no further cost
+                self.tracing = None
 
     def started_running(self) -> None:
         """The rollout got a slot: queued no more."""
@@ -70,15 +74,15 @@ class RolloutWatch:
 
     def callback(self, endpoint: str, attempt: int, ok: bool | None) -> None:
         """One try of a callback (see `CallWatch.callback`)."""
-        metrics, observer = self.observer.metrics, self.observer
-        observer.series(metrics.callback_attempts, endpoint).inc()
+        attempts, retries, failures = self.observer.callbacks[endpoint]
+        attempts.inc()
         if attempt > 1:
-            observer.series(metrics.callback_retries, endpoint).inc()
+            retries.inc()
             span = self._chat if endpoint == "chat" else self._delivery
             if span is not None:
                 span.add_event("retry", {"attempt": attempt})
         if ok is False:
-            observer.series(metrics.callback_failures, endpoint).inc()
+            failures.inc()
 
     def answered(self, response: dict[str, Any]) -> None:
         if self.tracing is not None:
@@ -93,9 +97,8 @@ class RolloutWatch:
             span.end()
 
     def tool_ended(self, call: dict[str, Any], content: str, seconds: float) -> None:
-        metrics = self.observer.metrics
         name = str((call.get("function") or {}).get("name"))
-        self.observer.series(metrics.tool_seconds, metrics.tool_name(name)).observe(seconds)
+        self.observer.tool_series(name).observe(seconds)
         if self.tracing is not None:
             self.tracing.tool_span(self.span, name, str(call.get("id") or ""), content, seconds)
 

@@ -67,6 +67,8 @@ def test_against_a_running_server_and_a_wrong_answer_scores_zero(served_calculat
     assert [by_row[i]["reward"] for i in range(3)] == [1.0, 0.0, None]
     summary = json.loads(result.stdout)
     assert summary["status"] == {"COMPLETED": 3} and summary["reward"]["mean"] == 0.5
+    server = summary["this_session"]["server_metrics"]  # read from the server's /metrics
+    assert server["accepted"] == server["completed"] == 3
 
 
 def test_bad_row_is_one_line_or_skipped(arithmetic, tmp_path):

@@ -152,3 +152,17 @@ def test_serve_reads_the_standard_otel_variables(trainer, receiver, tmp_path):
         process.terminate()
         process.wait(timeout=60)
         log.close()
+
+
+def test_a_rollout_the_trainer_did_not_sample_makes_no_spans(trainer, start_server, receiver):
+    server = start_server(otel_endpoint=f"{receiver.url}/v1/traces")
+    unsampled = {"traceparent": f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-00"}
+    two_turns(trainer, "u1")
+    assert post(server, init(trainer, "u1"), headers=unsampled).status_code == 202
+    two_turns(trainer, "u2")  # sampled (no parent): its spans show the export works
+    assert post(server, init(trainer, "u2")).status_code == 202
+    trainer.wait("u1")
+    trainer.wait("u2")
+    spans = receiver.wait_for(5)
+    assert {s.attributes.get("rollout_id") for s in spans} == {None, "u2"}
+    assert all("traceparent" not in h for h in trainer.chat_headers["u1"])

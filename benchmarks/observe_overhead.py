@@ -1,0 +1,91 @@
+"""What metrics and traces cost the server: CPU per rollout with them on, over both off.
+
+Side A is `rolloutctl serve` as shipped (metrics on), with `--otel` unless `--no-traces`,
+its spans exported over OTLP/HTTP to a real receiver in this process
+(tests/otlp_receiver.py, which decodes every request with opentelemetry-proto), and
+sampled at `--ratio` (OTEL_TRACES_SAMPLER=parentbased_traceidratio; 1: every rollout).
+Side B is `serve --no-metrics` without tracing. Sides alternate run by run (A B, B A,
+...) as benchmarks/paired.py does; the medians of the pairwise ratios are printed.
+
+    uv run python benchmarks/observe_overhead.py [--pairs 5] [--concurrency 32]
+        [--rollouts 2000] [--warmup 200] [--ratio 1.0] [--no-traces]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from paired import bench_once, report_line, summary
+
+from rolloutctl.bench.load import BenchConfig
+from rolloutctl.bench.report import BenchResult
+from rolloutctl.bench.server_process import ServerSpec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.*
+
+from tests.helpers import run_server
+from tests.otlp_receiver import OtlpReceiver
+
+BASE = {"example": "calculator", "log_level": "info", "max_concurrent": 100}
+PLAIN = ServerSpec(**BASE, extra_args=("--no-metrics",))  # type: ignore[arg-type]
+
+
+def side_a_env(endpoint: str, ratio: float, traces: bool) -> dict[str, str]:
+    if not traces:
+        return {}
+    return {
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint,
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": str(ratio),
+    }
+
+
+def one(spec: ServerSpec, env: dict[str, str], config: BenchConfig) -> BenchResult:
+    """One bench run; the spawned server inherits `env` (and only that run's server)."""
+    os.environ.update(env)
+    try:
+        return bench_once(spec, config)
+    finally:
+        for name in env:
+            os.environ.pop(name, None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rollouts", type=int, default=2000)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--ratio", type=float, default=1.0, help="trace sampling ratio")
+    parser.add_argument("--no-traces", action="store_true", help="side A: metrics only")
+    options = parser.parse_args()
+    config = BenchConfig(
+        rollouts=options.rollouts, concurrency=options.concurrency, warmup=options.warmup
+    )
+    traced = ServerSpec(**BASE, extra_args=() if options.no_traces else ("--otel",))  # type: ignore[arg-type]
+    receiver = OtlpReceiver()
+    pairs = []
+    with run_server(receiver) as url:
+        env = side_a_env(f"{url}/v1/traces", options.ratio, not options.no_traces)
+        for index in range(options.pairs):
+            a_first = index % 2 == 0
+            first = one(traced, env, config) if a_first else one(PLAIN, {}, config)
+            second = one(PLAIN, {}, config) if a_first else one(traced, env, config)
+            a, b = (first, second) if a_first else (second, first)
+            print(f"  pair {index + 1} A: {summary(a)}", file=sys.stderr)
+            print(f"  pair {index + 1} B: {summary(b)}", file=sys.stderr)
+            pairs.append((a, b))
+    what = "metrics" if options.no_traces else f"metrics + traces sampled at {options.ratio:g}"
+    print(f"A = {what}, B = both off; spans received {len(receiver.spans)}; medians of "
+          f"{options.pairs} pairwise ratios (min-max)")  # fmt: skip
+    print("| C | CPU ms/rollout A/B | rollouts/s A/B | median CPU ms A / B | errors+lost "
+          "| other load (cores) |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    print(report_line(options.concurrency, pairs))
+
+
+if __name__ == "__main__":
+    main()
