@@ -23,6 +23,7 @@ from rolloutctl.cli.commands import (
     serve,
     try_,
     validate,
+    view,
     watch,
 )
 from rolloutctl.cli.options import env_names
@@ -46,6 +47,7 @@ app = typer.Typer(
     "  rolloutctl eval data.jsonl --example calculator --concurrency 16\n"
     "  rolloutctl export runs/20261201-120000-data --format openai -o train.jsonl\n"
     "  rolloutctl diff a.json b.json\n"
+    "  rolloutctl view runs/\n"
     "  rolloutctl completions bash",
     no_args_is_help=True,
     add_completion=False,
@@ -88,6 +90,7 @@ for _module, _command in (
     (eval_, eval_.eval_),
     (export, export.export),
     (diff, diff.diff),
+    (view, view.view),
     (completions, completions.completions),
 ):
     app.command(getattr(_module, "NAME", None), epilog=_module.EPILOG)(_command)

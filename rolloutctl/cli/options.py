@@ -95,6 +95,7 @@ SCOPES = {
     "eval": "EVAL",
     "export": "EXPORT",
     "diff": "DIFF",
+    "view": "VIEW",
 }
 
 

@@ -12,7 +12,7 @@ from tests.helpers import CLI_BOUND, rolloutctl_bin
 
 COMMANDS = {
     "serve", "try", "replay", "mock-trainer", "check", "validate", "bench", "init", "watch",
-    "eval", "export", "diff", "completions",
+    "eval", "export", "diff", "view", "completions",
 }  # fmt: skip
 
 

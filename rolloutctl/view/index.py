@@ -1,0 +1,186 @@
+"""A run's results.jsonl indexed by byte offsets, so no page ever loads every trajectory.
+
+One pass over the file keeps, per record, its offset and length, the few numbers of an
+`Outcome`, and a short lower-cased text of its prompt and answer for the free-text
+search. `refresh` reads only what was appended since the last call, so a run that
+`eval` is still writing costs one `stat` per request; a file that shrank or was replaced
+(`--retry-failed` rewrites it) is indexed again from the start.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from array import array
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from rolloutctl.eval.results import Outcome
+from rolloutctl.trajectory.document import conversation
+from rolloutctl.trajectory.text import display_content
+
+__all__ = ["ResultsIndex", "SearchChunk", "answer_of", "failure_of", "prompt_of"]
+
+SEARCH_CHARS = 400  # of the prompt and of the answer each, kept for the search
+MESSAGE_CHARS = 300  # of an error message, for the failure groups
+READ_BLOCK = 1 << 20
+
+
+@dataclass(slots=True)
+class SearchChunk:
+    """The search texts of consecutive records, joined, with where each one starts."""
+
+    first: int  # the position of its first record
+    text: str = ""
+    starts: array[int] = field(default_factory=lambda: array("q"))
+    parts: list[str] = field(default_factory=list)  # while it is being built
+
+    def add(self, text: str) -> None:
+        self.starts.append(self.starts[-1] + len(self.parts[-1]) if self.parts else 0)
+        self.parts.append(text)
+
+    def seal(self) -> None:
+        self.text, self.parts = "".join(self.parts), []
+
+    def positions(self, needle: str) -> set[int]:
+        found, at = set(), self.text.find(needle)
+        while at >= 0:
+            found.add(self.first + bisect_right(self.starts, at) - 1)
+            at = self.text.find(needle, at + 1)
+        return found
+
+
+class ResultsIndex:
+    """Offsets and outcomes of every complete line of one results.jsonl."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._reset(None)
+
+    def _reset(self, inode: int | None) -> None:
+        self.offsets: array[int] = array("q")
+        self.lengths: array[int] = array("q")
+        self.outcomes: list[Outcome] = []
+        self.failures: list[str | None] = []  # position -> failure category, or None
+        self.messages: dict[int, str] = {}  # position -> error message, failures only
+        self.by_key: dict[tuple[int, int], int] = {}  # (row, epoch) -> latest position
+        self.chunks: list[SearchChunk] = []
+        self.end = 0
+        self.inode = inode
+        self.generation = getattr(self, "generation", 0) + 1
+
+    def __len__(self) -> int:
+        return len(self.outcomes)
+
+    def refresh(self) -> bool:
+        """Index what was appended since the last call; True when anything changed."""
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return False
+        if stat.st_ino != self.inode or stat.st_size < self.end:
+            self._reset(stat.st_ino)
+        if stat.st_size == self.end:
+            return False
+        with self.path.open("rb") as file:
+            file.seek(self.end)
+            self._read(file, stat.st_size)
+        return True
+
+    def _read(self, file: Any, size: int) -> None:
+        chunk = SearchChunk(len(self.outcomes))
+        while self.end < size:
+            block = file.read(min(READ_BLOCK, size - self.end))
+            last = block.rfind(b"\n")
+            if last < 0:  # a line still being written (or longer than a block: read more)
+                if len(block) < READ_BLOCK:
+                    break
+                block += file.readline()
+                last = block.rfind(b"\n")
+                if last < 0:
+                    break
+            self._lines(block[: last + 1], chunk)
+            file.seek(self.end)
+        if chunk.parts:
+            chunk.seal()
+            self.chunks.append(chunk)
+
+    def _lines(self, block: bytes, chunk: SearchChunk) -> None:
+        start = 0
+        while start < len(block):
+            stop = block.index(b"\n", start) + 1
+            self._line(block[start:stop], self.end + start, chunk)
+            start = stop
+        self.end += len(block)
+
+    def _line(self, line: bytes, offset: int, chunk: SearchChunk) -> None:
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(record, dict) or "row" not in record:
+            return
+        position = len(self.outcomes)
+        outcome = Outcome.of(record)
+        self.offsets.append(offset)
+        self.lengths.append(len(line))
+        self.outcomes.append(outcome)
+        self.by_key[(outcome.row, outcome.epoch)] = position
+        failure = failure_of(record)
+        self.failures.append(sys.intern(failure[0]) if failure else None)
+        if failure is not None and failure[1]:
+            self.messages[position] = failure[1][:MESSAGE_CHARS]
+        chunk.add(_search_text(record))
+
+    def record(self, position: int) -> dict[str, Any]:
+        """The full record at `position`, read from the file."""
+        with self.path.open("rb") as file:
+            file.seek(self.offsets[position])
+            return orjson.loads(file.read(self.lengths[position]))
+
+    def current(self, position: int) -> bool:
+        """False for a record that a later line for the same (row, epoch) replaced."""
+        outcome = self.outcomes[position]
+        return self.by_key.get((outcome.row, outcome.epoch)) == position
+
+    def matching(self, text: str) -> set[int]:
+        """Positions whose prompt or answer holds `text` (case-insensitive)."""
+        needle = text.casefold()
+        return set().union(*(chunk.positions(needle) for chunk in self.chunks))
+
+
+def _search_text(record: dict[str, Any]) -> str:
+    traj = record.get("trajectory") or {}
+    prompt, answer = prompt_of(traj)[:SEARCH_CHARS], answer_of(traj)[:SEARCH_CHARS]
+    return f"{record.get('id') or ''}\x00{prompt}\x00{answer}\x01".casefold()
+
+
+def prompt_of(traj: dict[str, Any]) -> str:
+    """The user messages of the init, joined: what the row asked."""
+    messages = (traj.get("init") or {}).get("messages") or []
+    return "\n".join(display_content(m.get("content")) for m in messages if m.get("role") == "user")
+
+
+def answer_of(traj: dict[str, Any]) -> str:
+    """The content of the last assistant message: the rollout's final answer."""
+    for message in reversed(conversation(traj)):
+        if message.get("role") == "assistant" and message.get("content"):
+            return display_content(message["content"])
+    return ""
+
+
+def failure_of(record: dict[str, Any]) -> tuple[str, str | None] | None:
+    """(category, message) of a failed record: an error, a grader error or a reward <= 0."""
+    status = str(record.get("status"))
+    if status != "COMPLETED":
+        return str(record.get("error_category") or status.lower()), record.get("error_message")
+    if record.get("grader_error"):
+        return "grader_error", str(record["grader_error"])
+    reward = record.get("reward")
+    if reward is not None and reward <= 0:
+        return "reward_0", None
+    return None
