@@ -19,15 +19,15 @@ __all__ = ["MAX_PER_PAGE", "SORT_KEYS", "QueryError", "RowQuery", "page_of"]
 
 MAX_PER_PAGE = 500
 SORT_KEYS: dict[str, Callable[[Outcome], Any]] = {
-    "row": lambda o: (o.row, o.epoch),
-    "epoch": lambda o: (o.epoch, o.row),
-    "status": lambda o: (o.status, o.row),
-    "reward": lambda o: (o.reward is None, o.reward or 0.0, o.row),
-    "latency": lambda o: (o.latency_ms is None, o.latency_ms or 0.0, o.row),
-    "tokens": lambda o: (o.tokens, o.row),
-    "llm_calls": lambda o: (o.llm_calls, o.row),
-    "violations": lambda o: (o.violations, o.row),
-}
+    "row": lambda o: o.row,
+    "epoch": lambda o: o.epoch,
+    "status": lambda o: o.status,
+    "reward": lambda o: o.reward,
+    "latency": lambda o: o.latency_ms,
+    "tokens": lambda o: o.tokens,
+    "llm_calls": lambda o: o.llm_calls,
+    "violations": lambda o: o.violations,
+}  # a None (no reward, no latency) sorts last either way
 
 
 class QueryError(InputError):
@@ -115,7 +115,17 @@ def page_of(index: ResultsIndex, query: RowQuery) -> tuple[int, list[int]]:
         and index.current(p)
         and query.admits(outcomes[p], failures[p])
     ]
-    key = SORT_KEYS[query.sort]
-    positions.sort(key=lambda p: key(outcomes[p]), reverse=query.descending)
+    positions = _sorted(outcomes, positions, SORT_KEYS[query.sort], query.descending)
     start = (query.page - 1) * query.per_page
     return len(positions), positions[start : start + query.per_page]
+
+
+def _sorted(
+    outcomes: list[Outcome], positions: list[int], value: Callable[[Outcome], Any], desc: bool
+) -> list[int]:
+    """By value then (row, epoch), in the asked direction, with missing values at the end."""
+    present = [p for p in positions if value(outcomes[p]) is not None]
+    present.sort(
+        key=lambda p: (value(outcomes[p]), outcomes[p].row, outcomes[p].epoch), reverse=desc
+    )
+    return present + [p for p in positions if value(outcomes[p]) is None]

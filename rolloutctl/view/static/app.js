@@ -27,6 +27,13 @@ function append(node, children) {
   }
 }
 
+// Replaces a node's children; like h(), it takes nested arrays and skips null.
+function fill(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
 // An internal link: the href is built here from our own route pieces, never from data.
 function link(path, ...children) {
   return h("a", { href: path, "data-nav": true }, ...children);
@@ -159,7 +166,7 @@ async function route() {
 }
 
 function showError(main, error) {
-  main.replaceChildren(h("p", { class: "bad" }, `Error: ${error.message}`), link("/", "All runs"));
+  fill(main, h("p", { class: "bad" }, `Error: ${error.message}`), link("/", "All runs"));
 }
 
 document.addEventListener("click", (event) => {

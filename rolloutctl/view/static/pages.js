@@ -12,7 +12,7 @@ async function runsPage() {
     h("td", { class: "num" }, run.rows.toLocaleString()), h("td", { class: "num" }, pct(run.pass_rate)),
     h("td", { class: "num" }, fmt(run.mean_reward)), h("td", { class: `num ${run.errors ? "bad" : ""}` }, run.errors)));
   const head = ["run", "agent", "dataset", "date", "rows", "pass rate", "mean reward", "errors"];
-  main.replaceChildren(
+  fill(main, 
     h("h1", {}, "Runs"),
     data.runs.length ? h("table", { id: "runs" }, h("thead", {}, h("tr", {}, head.map((t) => h("th", {}, t)))), h("tbody", {}, rows))
       : h("p", { class: "muted" }, "No eval runs under the given paths."),
@@ -39,12 +39,12 @@ async function runPage(key) {
   crumbs([run.name, null]);
   const table = h("section", { id: "rows-section" });
   const summary = h("section", { id: "summary" }, summaryView(run));
-  main.replaceChildren(h("h1", {}, run.name), summary, h("h2", {}, "Rows"), table);
+  fill(main, h("h1", {}, run.name), summary, h("h2", {}, "Rows"), table);
   const state = tableState(run);
   await rowsTable(key, run, table, state);
   watch(key, run.state.version, async () => {
     const fresh = await api(`/api/runs/${enc(key)}`);
-    summary.replaceChildren(summaryView(fresh));
+    fill(summary, summaryView(fresh));
     await rowsTable(key, fresh, table, state);
   });
 }
@@ -118,7 +118,7 @@ async function rowsTable(key, run, section, state) {
   const data = await api(`/api/runs/${enc(key)}/rows?${query}`);
   const reload = (changes) => { Object.assign(state, changes); setQuery(state); rowsTable(key, run, section, state); };
   const pages = Math.max(1, Math.ceil(data.total / data.per_page));
-  section.replaceChildren(filtersForm(run, state, reload),
+  fill(section, filtersForm(run, state, reload),
     h("div", { class: "pager" }, h("span", { id: "rows-total" }, `${data.total.toLocaleString()} rollouts match`),
       h("button", { type: "button", id: "prev-page", disabled: state.page <= 1, onclick: () => reload({ page: state.page - 1 }) }, "‹ previous"),
       h("span", { id: "page-label" }, `page ${state.page} of ${pages}`),
@@ -175,7 +175,7 @@ async function comparePage() {
   const c = data.counts;
   const pages = Math.max(1, Math.ceil(data.total / 50));
   const side = h("section", { id: "side-by-side" });
-  main.replaceChildren(h("h1", {}, "Compare runs"),
+  fill(main, h("h1", {}, "Compare runs"),
     kv([["A", link(runPath(data.a.slug), data.a.name)], ["B", link(runPath(data.b.slug), data.b.name)]]),
     data.same_dataset ? null : h("div", { class: "banner" }, "These runs were made over different datasets: rows are aligned by number."),
     h("div", { class: "cards", id: "compare-counts" }, card("fixed", c.fixed, "failed in A, pass in B"), card("broken", c.broken, "passed in A, fail in B"),
@@ -201,7 +201,7 @@ async function sideBySide(section, data, row, epoch) {
   const [a, b] = await Promise.all([load(data.a.slug), load(data.b.slug)]);
   const column = (name, key, view) => h("div", { class: "panel" }, h("h2", {}, `${name}: `, link(rolloutPath(key, row, epoch), `row ${row} epoch ${epoch}`)),
     view.missing ? h("p", { class: "muted" }, view.missing) : rolloutBody(view));
-  section.replaceChildren(h("h2", {}, `Row ${row}, epoch ${epoch}`),
+  fill(section, h("h2", {}, `Row ${row}, epoch ${epoch}`),
     h("div", { class: "side-by-side" }, column(`A ${data.a.name}`, data.a.slug, a), column(`B ${data.b.name}`, data.b.slug, b)));
   section.scrollIntoView();
 }

@@ -14,7 +14,7 @@ async function rolloutPage(key, row, epoch) {
     withId(step("‹ previous row", nav.previous), "prev-row"),
     withId(step("next row ›", nav.next), "next-row"),
     withId(step("next failure ›", nav.next_failure), "next-failure"));
-  main.replaceChildren(h("h1", {}, `Row ${row}, epoch ${epoch}`, view.facts.id ? ` (${view.facts.id})` : ""), bar, rolloutBody(view));
+  fill(main, h("h1", {}, `Row ${row}, epoch ${epoch}`, view.facts.id ? ` (${view.facts.id})` : ""), bar, rolloutBody(view));
   watch(key, null, async (state) => { if (state.in_progress) setLive(`in progress · ${state.rollouts.toLocaleString()} rollouts`); });
 }
 
@@ -25,7 +25,7 @@ async function trajectoryPage(key) {
   const view = await api(`/api/trajectories/${enc(key)}`);
   document.title = `${view.file.name} · rolloutctl view`;
   crumbs([view.file.name, null]);
-  main.replaceChildren(h("h1", {}, view.file.name), rolloutBody(view));
+  fill(main, h("h1", {}, view.file.name), rolloutBody(view));
 }
 
 function rolloutBody(view) {
