@@ -69,7 +69,8 @@ class ResultsIndex:
         self.messages: dict[int, str] = {}  # position -> error message, failures only
         self.by_key: dict[tuple[int, int], int] = {}  # (row, epoch) -> latest position
         self.chunks: list[SearchChunk] = []
-        self.end = 0
+        self.end = 0  # just after the last complete line read
+        self.seen = -1  # the file's size when it was last read
         self.inode = inode
         self.generation = getattr(self, "generation", 0) + 1
 
@@ -77,19 +78,20 @@ class ResultsIndex:
         return len(self.outcomes)
 
     def refresh(self) -> bool:
-        """Index what was appended since the last call; True when anything changed."""
+        """Index what was appended since the last call; True when records were added."""
         try:
             stat = os.stat(self.path)
         except OSError:
             return False
         if stat.st_ino != self.inode or stat.st_size < self.end:
             self._reset(stat.st_ino)
-        if stat.st_size == self.end:
+        if stat.st_size == self.seen:  # nothing appended (a torn last line is not re-read)
             return False
+        self.seen, count = stat.st_size, len(self.outcomes)
         with self.path.open("rb") as file:
             file.seek(self.end)
             self._read(file, stat.st_size)
-        return True
+        return len(self.outcomes) != count
 
     def _read(self, file: Any, size: int) -> None:
         chunk = SearchChunk(len(self.outcomes))

@@ -23,11 +23,11 @@ class RunState:
     @staticmethod
     def quick(run: Run) -> dict[str, Any]:
         """What the live pages poll: cheap, and it changes whenever a row lands."""
-        index = run.index
+        index, busy = run.index, run.in_progress()
         return {
             "rollouts": len(index),
-            "version": f"{index.generation}.{len(index)}",
-            "in_progress": run.in_progress(),
+            "version": f"{index.generation}.{len(index)}.{int(busy)}",
+            "in_progress": busy,
         }
 
     def facts(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from rolloutctl.view.index import ResultsIndex
 
 __all__ = ["Catalog", "Run", "TrajectoryFile"]
 
+ATIF_NAME = "trajectory.json"  # the file name the SDK and `export --format atif` write
 PEEK_BYTES = 4096  # enough of a .json file to tell a trajectory from anything else
 _TRAJECTORY_MARKS = (b'"rolloutctl.trajectory"', b'"ATIF-')
 _KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
@@ -85,7 +86,8 @@ class Catalog:
     def _key(self, path: Path) -> str:
         if path in self._keys:
             return self._keys[path]
-        base = _KEY_CHARS.sub("-", path.name).lstrip(".-") or "run"
+        name = f"{path.parent.name}-{path.name}" if path.name == ATIF_NAME else path.name
+        base = _KEY_CHARS.sub("-", name).lstrip(".-") or "run"
         key, n = base, 1
         while key in self._keys.values():
             n += 1
@@ -115,12 +117,15 @@ def _runs_under(path: Path, depth: int = 2) -> list[Path]:
 
 
 def _trajectories_under(path: Path) -> list[Path]:
+    """`path` itself if it is a file; else its .json trajectories and those of `export
+    --format atif` (one folder per rollout, each with a trajectory.json)."""
     if path.is_file():
         return [path] if path.name != RESULTS else []
     if (path / RESULTS).is_file():
         return []
     try:
-        return sorted(p for p in path.glob("*.json") if p.is_file() and _looks_like_trajectory(p))
+        found = [*path.glob("*.json"), *path.glob(f"*/{ATIF_NAME}")]
+        return sorted(p for p in found if p.is_file() and _looks_like_trajectory(p))
     except OSError:
         return []
 
