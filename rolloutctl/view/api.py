@@ -115,8 +115,10 @@ async def api_rollout(request: Request) -> Response:
 def _neighbours(run: Run, key: tuple[int, int]) -> dict[str, Any]:
     """The rows before and after `key`, and the failures before and after it."""
     index = run.index
-    keys = sorted(index.by_key)
-    failed = [k for k in keys if index.failures[index.by_key[k]] is not None]
+    keys: list[tuple[int, int]] = index.memo("keys", lambda: sorted(index.by_key))
+    failed: list[tuple[int, int]] = index.memo(
+        "failed keys", lambda: [k for k in keys if index.failures[index.by_key[k]] is not None]
+    )
     at, failed_at = bisect_left(keys, key), bisect_left(failed, key)
     following = failed_at + (failed_at < len(failed) and failed[failed_at] == key)
     return {

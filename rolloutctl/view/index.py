@@ -13,6 +13,7 @@ import os
 import sys
 from array import array
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,20 @@ class ResultsIndex:
         self.seen = -1  # the file's size when it was last read
         self.inode = inode
         self.generation = getattr(self, "generation", 0) + 1
+        self._memo: dict[Any, Any] = {}
+
+    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """`compute()`, kept until the index changes (sorted orders, the live positions)."""
+        stamp = (self.generation, len(self.outcomes))
+        if self._memo.get("stamp") != stamp:
+            self._memo = {"stamp": stamp}
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def live(self) -> list[int]:
+        """Positions of the current records, in file order (a replaced line is left out)."""
+        return self.memo("live", lambda: [p for p in range(len(self)) if self.current(p)])
 
     def __len__(self) -> int:
         return len(self.outcomes)

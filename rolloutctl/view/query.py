@@ -105,27 +105,37 @@ def _number(params: Mapping[str, str], name: str, kind: type, low: float | None 
 
 
 def page_of(index: ResultsIndex, query: RowQuery) -> tuple[int, list[int]]:
-    """(how many positions match, the positions of the asked page in the asked order)."""
+    """(how many positions match, the positions of the asked page in the asked order).
+
+    The order of every position is kept per sort key until the index changes, so paging
+    through an unfiltered table is a slice, and a filter one pass over the numbers.
+    """
+    ordered = index.memo(("sorted", query.sort, query.descending), lambda: _sorted(index, query))
     found = index.matching(query.text) if query.text else None
-    outcomes, failures = index.outcomes, index.failures
-    positions = [
-        p
-        for p in range(len(outcomes))
-        if (found is None or p in found)
-        and index.current(p)
-        and query.admits(outcomes[p], failures[p])
-    ]
-    positions = _sorted(outcomes, positions, SORT_KEYS[query.sort], query.descending)
+    if found is not None or query != RowQuery(**_order_and_page(query)):
+        outcomes, failures = index.outcomes, index.failures
+        ordered = [
+            p
+            for p in ordered
+            if (found is None or p in found) and query.admits(outcomes[p], failures[p])
+        ]
     start = (query.page - 1) * query.per_page
-    return len(positions), positions[start : start + query.per_page]
+    return len(ordered), ordered[start : start + query.per_page]
 
 
-def _sorted(
-    outcomes: list[Outcome], positions: list[int], value: Callable[[Outcome], Any], desc: bool
-) -> list[int]:
-    """By value then (row, epoch), in the asked direction, with missing values at the end."""
+def _order_and_page(query: RowQuery) -> dict[str, Any]:
+    """The fields of `query` that filter nothing."""
+    names = ("sort", "descending", "page", "per_page")
+    return {name: getattr(query, name) for name in names}
+
+
+def _sorted(index: ResultsIndex, query: RowQuery) -> list[int]:
+    """Live positions by value then (row, epoch), in the asked direction, missing values last."""
+    outcomes, value = index.outcomes, SORT_KEYS[query.sort]
+    positions = index.live()
     present = [p for p in positions if value(outcomes[p]) is not None]
     present.sort(
-        key=lambda p: (value(outcomes[p]), outcomes[p].row, outcomes[p].epoch), reverse=desc
+        key=lambda p: (value(outcomes[p]), outcomes[p].row, outcomes[p].epoch),
+        reverse=query.descending,
     )
     return present + [p for p in positions if value(outcomes[p]) is None]

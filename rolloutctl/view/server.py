@@ -19,6 +19,7 @@ import uvicorn
 from rolloutctl.errors import InputError
 from rolloutctl.net.sockets import bind_socket, socket_url
 from rolloutctl.view.app import create_app
+from rolloutctl.view.runs import run_state
 from rolloutctl.view.sources import Catalog
 
 __all__ = ["ViewTarget", "parse_targets", "serve_view", "start_path"]
@@ -66,6 +67,9 @@ def serve_view(
     """Serve until Ctrl-C or SIGTERM (uvicorn's own handlers end the run cleanly)."""
     catalog = Catalog(target.paths)
     catalog.refresh()
+    app = create_app(catalog, host)
+    for run in catalog.runs.values():  # each run page answers at once, the first time too
+        run_state(run, app.state.cache)
     sock = bind_socket(host, port)
     url = socket_url(host, sock) + start_path(catalog, target.row)
     runs, files = len(catalog.runs), len(catalog.files)
@@ -74,8 +78,6 @@ def serve_view(
     say(url)
     if open_browser:
         threading.Timer(0.5, webbrowser.open, [url]).start()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(catalog, host), log_config=None, access_log=False)
-    )
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])

@@ -27,7 +27,7 @@ EXAMPLES_PER_MESSAGE = 5
 
 def run_summary(index: ResultsIndex) -> dict[str, Any]:
     """What the run page draws, for the records indexed so far."""
-    live = [p for p in range(len(index)) if index.current(p)]
+    live = index.live()
     outcomes = [index.outcomes[p] for p in live]
     summary = summarize_outcomes(outcomes)
     del summary["failed_rows"], summary["slowest"]  # the rows table shows those

@@ -186,13 +186,13 @@ async function comparePage() {
       h("button", { type: "button", disabled: state.page <= 1, onclick: () => reload({ page: state.page - 1 }) }, "‹ previous"),
       h("span", {}, `page ${state.page} of ${pages}`),
       h("button", { type: "button", disabled: state.page >= pages, onclick: () => reload({ page: state.page + 1 }) }, "next ›")),
+    side,
     h("table", { id: "compare-rows" }, h("thead", {}, h("tr", {}, ["row", "epoch", "change", "A status", "A reward", "B status", "B reward", ""].map((t) => h("th", {}, t)))),
       h("tbody", {}, data.rows.map((r) => h("tr", { "data-row": r.row, "data-change": r.change },
         h("td", { class: "num" }, r.row), h("td", { class: "num" }, r.epoch), h("td", { class: `change-${r.change}` }, r.change),
         h("td", { class: r.a ? `status-${r.a.status}` : "" }, r.a ? r.a.status : "–"), h("td", { class: "num" }, r.a ? fmt(r.a.reward) : "–"),
         h("td", { class: r.b ? `status-${r.b.status}` : "" }, r.b ? r.b.status : "–"), h("td", { class: "num" }, r.b ? fmt(r.b.reward) : "–"),
-        h("td", {}, h("button", { type: "button", class: "open-pair", onclick: () => reload({ row: r.row, epoch: r.epoch }) }, "side by side")))))),
-    side);
+        h("td", {}, h("button", { type: "button", class: "open-pair", onclick: () => reload({ row: r.row, epoch: r.epoch }) }, "side by side")))))));
   if (state.row !== "") await sideBySide(side, data, +state.row, +(state.epoch || 0));
 }
 
@@ -203,5 +203,4 @@ async function sideBySide(section, data, row, epoch) {
     view.missing ? h("p", { class: "muted" }, view.missing) : rolloutBody(view));
   fill(section, h("h2", {}, `Row ${row}, epoch ${epoch}`),
     h("div", { class: "side-by-side" }, column(`A ${data.a.name}`, data.a.slug, a), column(`B ${data.b.name}`, data.b.slug, b)));
-  section.scrollIntoView();
 }

@@ -41,7 +41,7 @@ function rolloutBody(view) {
     f.error_message ? h("div", { class: "banner bad", id: "rollout-error" }, `${f.error_category || "error"}: `, f.error_message) : null,
     f.grader_error ? h("div", { class: "banner bad" }, "grader error: ", f.grader_error) : null,
     h("h2", {}, "Prompt"), h("div", { class: "panel", id: "prompt" }, longText(view.prompt)),
-    h("h2", {}, "Turns"), h("div", { id: "turns" }, view.turns.map(turnView)),
+    h("h2", {}, "Turns"), h("div", { id: "turns" }, view.turns.length ? view.turns.map(turnView) : h("p", { class: "muted" }, "(no LLM call)")),
     view.final_messages.length ? [h("h2", {}, "After the last turn"), h("div", { class: "turn" }, view.final_messages.map(messageView))] : null,
     h("h2", {}, "Final answer"), h("div", { class: `panel answer ${failed ? "failed" : ""}`, id: "answer" }, longText(view.answer || "(no answer)")),
     h("h2", {}, "Reward and grading"), h("div", { class: "panel", id: "grading" }, kv([
