@@ -53,7 +53,9 @@ def view(
     open_browser: Annotated[
         bool,
         typer.Option(
-            "--open", envvar=env_names("OPEN_BROWSER", scope="VIEW"), help="Open the page in a web browser."
+            "--open",
+            envvar=env_names("OPEN_BROWSER", scope="VIEW"),
+            help="Open the page in a web browser.",
         ),
     ] = False,
 ) -> None:
