@@ -138,4 +138,6 @@ def _sorted(index: ResultsIndex, query: RowQuery) -> list[int]:
         key=lambda p: (value(outcomes[p]), outcomes[p].row, outcomes[p].epoch),
         reverse=query.descending,
     )
-    return present + [p for p in positions if value(outcomes[p]) is None]
+    missing = [p for p in positions if value(outcomes[p]) is None]
+    missing.sort(key=lambda p: (outcomes[p].row, outcomes[p].epoch))
+    return present + missing

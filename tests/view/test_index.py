@@ -72,7 +72,7 @@ def test_rows_query_filters_sorts_and_pages(runs: Runs) -> None:
     assert rows(index, status="ERROR") == [(9, 0)]
     assert rows(index, category="grader_error") == [(11, 0)]
     assert rows(index, failed="1") == [(8, 0), (9, 0), (11, 0)]
-    assert rows(index, max_reward="0") == [(8, 0), (9, 0)]
+    assert rows(index, max_reward="0") == [(8, 0)]  # 9 (an ERROR) has no reward
     assert rows(index, q="NEEDLE") == [(10, 0)] and rows(index, q="q7") == [(7, 0)]
     assert rows(index, sort="reward", order="desc")[-1] == (11, 0)  # no reward: last
     assert rows(index, per_page="5", page="3") == [(10, 0), (11, 0)]

@@ -37,7 +37,7 @@ def view(
     host: Annotated[
         str,
         typer.Option(
-            envvar=env_names("HOST", scope="VIEW"),
+            envvar=env_names("HOST"),
             help="Address to listen on (other than 127.0.0.1 exposes your runs).",
         ),
     ] = "127.0.0.1",
@@ -54,7 +54,7 @@ def view(
         bool,
         typer.Option(
             "--open",
-            envvar=env_names("OPEN_BROWSER", scope="VIEW"),
+            envvar=env_names("OPEN"),
             help="Open the page in a web browser.",
         ),
     ] = False,
