@@ -1,6 +1,6 @@
 # rolloutctl completion for bash: `rolloutctl completions bash` prints it.
 # At each TAB it runs `rolloutctl` (found on PATH) to ask for the completions.
-# Commands when generated: bench, check, completions, diff, eval, export, init, mock-trainer, replay, serve, try, validate, watch
+# Commands when generated: bench, check, completions, diff, eval, export, init, mock-trainer, replay, serve, try, validate, view, watch
 
 _rolloutctl_completion() {
     local IFS=$'
