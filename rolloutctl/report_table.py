@@ -11,13 +11,15 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
+from rolloutctl.trajectory.text import visible
+
 __all__ = ["plain_rows", "print_rows"]
 
 
 def print_rows(console: Console, title: str, rows: Sequence[tuple[str, str]], plain: bool) -> None:
     """Print `rows` of (label, value) under `title`."""
     if plain:
-        console.file.write(plain_rows(title, rows))
+        console.file.write(visible(plain_rows(title, rows)))  # values hold server text
         console.file.flush()
         return
     table = Table(title=title, show_header=False, title_justify="left")

@@ -26,6 +26,7 @@ from rolloutctl.trainer.bus import Subscription
 from rolloutctl.trainer.config import TrainerConfig
 from rolloutctl.trainer.fake_tokens import content_text
 from rolloutctl.trainer.mock import MockTrainer
+from rolloutctl.trajectory.render import make_console
 
 __all__ = ["SNIPPET", "event_line", "print_events", "serve_trainer", "trainer_banner"]
 
@@ -155,7 +156,7 @@ def serve_trainer(
     json_lines: bool = False,
 ) -> None:
     """Serve until SIGINT/SIGTERM; raises rolloutctl.net.sockets.CannotBind on bind errors."""
-    console = console or Console()
+    console = console or make_console(plain=False)  # every line through `visible`
     sock = bind_socket(host, port)
     trainer = MockTrainer(config)
     trainer.url = socket_url(host, sock)

@@ -15,10 +15,11 @@ import os
 from collections.abc import Iterable
 from typing import IO, Any
 
-from rich.console import Console, RenderableType
+from rich.console import Console, ConsoleOptions, RenderableType
 from rich.json import JSON
 from rich.panel import Panel
 from rich.rule import Rule
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -29,8 +30,10 @@ from rolloutctl.trajectory.text import (
     compact_call,
     decode_arguments,
     display_content,
+    has_controls,
     is_error_result,
     shown,
+    visible,
 )
 
 __all__ = [
@@ -56,11 +59,25 @@ _UNSET = object()  # no turn header printed yet
 
 
 class _Console(Console):
-    """A console whose closed pipe is a `BrokenPipeError` the CLI can end on cleanly.
+    """The one way rolloutctl's views reach a terminal.
 
-    rich would raise SystemExit(1) from whatever task happened to print, which inside
-    the event loop becomes pages of tracebacks.
+    Every segment of text it writes passes through `visible`, whatever built it (a
+    `Text`, markup, a table cell, a progress column): an ESC, OSC, CSI or C1 control in
+    model or server text is shown as an escape, never obeyed. Only rich's own control
+    segments (cursor moves of a live display) pass as they are. A closed pipe is a
+    `BrokenPipeError` the CLI can end on cleanly; rich would raise SystemExit(1) from
+    whatever task happened to print, which inside the event loop becomes pages of
+    tracebacks.
     """
+
+    def render(
+        self, renderable: RenderableType, options: ConsoleOptions | None = None
+    ) -> Iterable[Segment]:
+        for segment in super().render(renderable, options):
+            if segment.control or not has_controls(segment.text):
+                yield segment
+            else:
+                yield Segment(visible(segment.text), segment.style)
 
     def on_broken_pipe(self) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -293,14 +310,10 @@ class Renderer:
             raw = shown(str(data), self.max_chars)
             return Text.assemble(raw, (" (not valid JSON)", self._style("warn")))
         text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
-        if self.plain or len(text) > (self.max_chars or len(text)) or _has_controls(text):
+        if self.plain or len(text) > (self.max_chars or len(text)) or has_controls(text):
             return Text(shown(text, self.max_chars))
         return JSON(text)
 
 
 def visible_one_line(text: str) -> str:
     return shown(" ".join(text.split()), None)
-
-
-def _has_controls(text: str) -> bool:
-    return shown(text, None) != text

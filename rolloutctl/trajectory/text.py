@@ -20,6 +20,7 @@ __all__ = [
     "compact_call",
     "decode_arguments",
     "display_content",
+    "has_controls",
     "is_error_result",
     "shown",
     "visible",
@@ -36,6 +37,11 @@ _NAMED = {"\x1b": "\\e", "\r": "\\r", "\x00": "\\0"}
 def visible(text: str) -> str:
     """`text` with every control character but tab and newline shown as an escape."""
     return _CONTROL.sub(lambda m: _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}"), text)
+
+
+def has_controls(text: str) -> bool:
+    """Whether `visible` would change `text`."""
+    return _CONTROL.search(text) is not None
 
 
 def clip(text: str, max_chars: int | None) -> str:
