@@ -12,7 +12,7 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rolloutctl.observe.hooks import RolloutObserver
 from rolloutctl.observe.loop_lag import measure_lag
@@ -21,11 +21,17 @@ from rolloutctl.observe.watch import RolloutWatch
 if TYPE_CHECKING:
     from rolloutctl.observe.server_metrics import ServerMetrics
     from rolloutctl.observe.tracing import Tracing
-    from rolloutctl.server.callbacks import Delivery
-    from rolloutctl.server.rollout import Rollout
+    from rolloutctl.server.callbacks import CallWatch, Delivery
     from rolloutctl.server.settings import ServerSettings
 
-__all__ = ["ENDPOINT_VARIABLES", "METRICS_PATH", "Observer", "observing", "tracing_wanted"]
+__all__ = [
+    "ENDPOINT_VARIABLES",
+    "METRICS_PATH",
+    "Observed",
+    "Observer",
+    "observing",
+    "tracing_wanted",
+]
 
 METRICS_PATH = "/metrics"
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -47,7 +53,17 @@ def observing(agent: str, settings: ServerSettings) -> Observer | None:
     return Observer(agent, ServerMetrics(agent))
 
 
-def _watch(rollout: Rollout) -> RolloutWatch:
+class Observed(Protocol):
+    """What the observer reads of a rollout (`server.rollout.Rollout` is one)."""
+
+    traceparent: bytes | None
+    watch: CallWatch | None
+
+    @property
+    def rollout_id(self) -> str: ...
+
+
+def _watch(rollout: Observed) -> RolloutWatch:
     return rollout.watch  # type: ignore[return-value]  # set at `accepted`
 
 
@@ -125,27 +141,27 @@ class Observer(RolloutObserver):
         if not ok:
             self.series(self.metrics.store_errors, store).inc()
 
-    def accepted(self, rollout: Rollout) -> None:
+    def accepted(self, rollout: Observed) -> None:
         self.metrics.accepted.inc()
         self.queued += 1
         watch = RolloutWatch(self, rollout.rollout_id, rollout.traceparent)
         self.open[watch] = None
         rollout.watch = watch
 
-    def started(self, rollout: Rollout) -> None:
+    def started(self, rollout: Observed) -> None:
         _watch(rollout).started_running()
 
-    def llm_call(self, rollout: Rollout, seconds: float, error: BaseException | None) -> None:
+    def llm_call(self, rollout: Observed, seconds: float, error: BaseException | None) -> None:
         _watch(rollout).llm_ended(seconds, error)
 
     def tool_call(
-        self, rollout: Rollout, call: dict[str, Any], content: str, seconds: float
+        self, rollout: Observed, call: dict[str, Any], content: str, seconds: float
     ) -> None:
         _watch(rollout).tool_ended(call, content, seconds)
 
-    def finished(self, rollout: Rollout, payload: dict[str, Any]) -> None:
+    def finished(self, rollout: Observed, payload: dict[str, Any]) -> None:
         category = (payload.get("extra_fields") or {}).get("error_category", "")
         _watch(rollout).finished(payload["status"], str(category))
 
-    def delivered(self, rollout: Rollout, delivery: Delivery) -> None:
+    def delivered(self, rollout: Observed, delivery: Delivery) -> None:
         _watch(rollout).delivered(delivery.delivered, delivery.attempts)

@@ -7,7 +7,8 @@ workflow, the grader, and the mapping of `serve`'s settings onto the SDK's:
 - `max_concurrent` becomes the backend's slots (a slot covers the workflow and grading);
   the SDK's queue has no bound, so `max_queue` has no counterpart and it never answers 429;
 - `rollout_timeout` and the trainer-call retries apply inside the adapter;
-- `api_key` is the SDK's inbound key, which it requires on every route, `/health` too;
+- `api_key` is the SDK's inbound key, which it requires on every route, `/health` and
+  `/metrics` too (so `--metrics-public` does not apply);
 - a refused body's 422 names the fields but does not echo the input (FastAPI's default
   answer echoes the whole body, `llm_api_key` included, when a field is missing).
 
@@ -21,10 +22,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -42,6 +44,7 @@ from rich.panel import Panel
 from rolloutctl.agent.context import Agent, RolloutRequest
 from rolloutctl.logs import setup_logging
 from rolloutctl.net.sockets import bind_socket, socket_url
+from rolloutctl.observe.observer import METRICS_PATH, Observer
 from rolloutctl.osmosis.grader import AgentRewardGrader
 from rolloutctl.osmosis.workflow import AdapterOptions, adapter_workflow
 from rolloutctl.server.run import ServeConfig, serve_forever
@@ -85,7 +88,13 @@ def create_osmosis_app(
     """The SDK's FastAPI app serving `agent` through the adapter workflow."""
     settings = settings or ServerSettings()
     use_artifacts_dir(artifacts_dir)
-    workflow = adapter_workflow(agent, AdapterOptions(settings.rollout_timeout, settings.retry))
+    observer = None
+    if settings.metrics:  # metrics only: the SDK's server has no trace context to join
+        from rolloutctl.observe.server_metrics import ServerMetrics
+
+        observer = Observer(agent.name, ServerMetrics(agent.name))
+    options = AdapterOptions(settings.rollout_timeout, settings.retry, observer)
+    workflow = adapter_workflow(agent, options)
     slots = ConcurrencyConfig(max_concurrent=settings.max_concurrent)
     backend = LocalBackend(
         workflow=workflow,
@@ -93,8 +102,32 @@ def create_osmosis_app(
         grader=grader or AgentRewardGrader,
     )
     app = create_rollout_server(backend=backend, configure_logging=False, api_key=settings.api_key)
-    app.add_exception_handler(RequestValidationError, _refuse_without_input)
+    app.add_exception_handler(RequestValidationError, _refusing(observer))
+    if observer is not None:  # behind the SDK's key like its own routes (--metrics-public too)
+        route = _metrics_route(observer)
+        app.add_api_route(METRICS_PATH, route, methods=["GET"], include_in_schema=False)
     return app
+
+
+def _metrics_route(observer: Observer) -> Callable[[], Awaitable[Response]]:
+    """GET /metrics for the SDK's app: the observer's registry."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    async def metrics() -> Response:
+        return Response(generate_latest(observer.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
+
+
+def _refusing(observer: Observer | None) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """The 422 handler, counting refusals when the server has metrics."""
+
+    async def refuse(request: Request, exc: Exception) -> Response:
+        if observer is not None:
+            observer.refused(422)
+        return await _refuse_without_input(request, exc)
+
+    return refuse
 
 
 async def _refuse_without_input(request: Request, exc: Exception) -> JSONResponse:

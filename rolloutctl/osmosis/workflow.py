@@ -9,7 +9,9 @@ model side learns the tools only from the request, as any OpenAI-compatible serv
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
@@ -22,8 +24,9 @@ from osmosis_ai.rollout import (
 
 from rolloutctl.agent.context import Agent, LLMBackend, RolloutContext, RolloutRequest
 from rolloutctl.errors import RolloutFailed, RolloutFailure, RolloutTimedOut
+from rolloutctl.observe.observer import Observer
 from rolloutctl.protocol import ErrorCategory
-from rolloutctl.server.callbacks import RetryPolicy, TrainerClient
+from rolloutctl.server.callbacks import CallWatch, RetryPolicy, TrainerClient
 from rolloutctl.server.rollout import execute
 
 __all__ = [
@@ -44,6 +47,16 @@ class AdapterOptions:
 
     rollout_timeout: float = 600.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    observer: Observer | None = None  # counts for /metrics (serve's default)
+
+
+class _Seen:
+    """One 0.3 rollout as the observer sees it (the SDK's server owns the rest)."""
+
+    def __init__(self, rollout_id: str) -> None:
+        self.rollout_id = rollout_id
+        self.traceparent: bytes | None = None  # the SDK's server reads no trace context
+        self.watch: CallWatch | None = None
 
 
 class AgentAdapterWorkflow(AgentWorkflow[Any]):
@@ -60,19 +73,33 @@ class AgentAdapterWorkflow(AgentWorkflow[Any]):
             rollout_id=rollout.rollout_id, messages=list(ctx.prompt), metadata=ctx.metadata or {}
         )
         tools = list(self.agent.tools(request))
+        observer, seen = self.options.observer, _Seen(rollout.rollout_id)
+        if observer is not None:
+            observer.accepted(seen)
+            observer.started(seen)  # the SDK's slot is taken: the workflow runs in it
         client = TrainerClient(
             rollout.chat_completions_url,
             rollout.api_key,
             self.options.retry,
             chat_path=CHAT_SUFFIX,  # the process-wide connection pool, shared by all rollouts
+            watch=seen.watch,
         )
         llm = chat_backend(client, [t.schema() for t in tools])
+        if observer is not None:
+            llm = _timed(llm, functools.partial(observer.llm_call, seen))
         agent_ctx = RolloutContext(request, tools, llm)
+        if observer is not None:
+            agent_ctx.on_tool = functools.partial(observer.tool_call, seen)
         started = time.perf_counter()
         try:
             result = await execute(agent_ctx, self.agent, self.options.rollout_timeout)
         except RolloutFailure as failure:
+            if observer is not None:
+                category = {"error_category": failure.category.value}
+                observer.finished(seen, {"status": "ERROR", "extra_fields": category})
             raise _as_sdk_error(failure) from failure
+        if observer is not None:
+            observer.finished(seen, {"status": "COMPLETED"})
         agent_ctx.metrics.total_latency_ms = (time.perf_counter() - started) * 1000
         metrics = {name: float(value) for name, value in asdict(agent_ctx.metrics).items()}
         if result.reward is not None:
@@ -89,6 +116,22 @@ def chat_backend(client: TrainerClient, tools: list[dict[str, Any]]) -> LLMBacke
         if tools:
             body["tools"] = tools
         return await client.chat(body)
+
+    return chat
+
+
+def _timed(llm: LLMBackend, ended: Callable[[float, BaseException | None], None]) -> LLMBackend:
+    """`llm`, telling `ended` how long each call took and how it failed, if it did."""
+
+    async def chat(messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            response = await llm(messages, params)
+        except BaseException as exc:
+            ended(time.perf_counter() - started, exc)
+            raise
+        ended(time.perf_counter() - started, None)
+        return response
 
     return chat
 
