@@ -27,3 +27,6 @@ class ErrorCategory(StrEnum):
     AGENT_ERROR = "agent_error"
     SHUTDOWN = "shutdown"
     INTERNAL_ERROR = "internal_error"
+    # rolloutctl's, not the protocol's: the replica running the rollout stopped
+    # heartbeating in the shared store and another one ended it (docs/protocol.md)
+    SERVER_LOST = "server_lost"

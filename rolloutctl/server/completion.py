@@ -10,8 +10,9 @@ import orjson
 
 from rolloutctl.agent.context import RolloutContext, RolloutMetrics, RolloutResult
 from rolloutctl.errors import RolloutFailure
+from rolloutctl.status import ErrorCategory
 
-__all__ = ["build_payload", "kept_payload", "log_end"]
+__all__ = ["build_payload", "kept_payload", "log_end", "lost_payload"]
 
 log = logging.getLogger("rolloutctl.server")
 _METRIC_FIELDS = tuple(f.name for f in fields(RolloutMetrics))  # numbers: no deep copy needed
@@ -44,6 +45,23 @@ def build_payload(
             extra_fields=result.extra_fields,
         )
     return payload
+
+
+def lost_payload(
+    rollout_id: str, metrics: RolloutMetrics, messages: list[Any], why: str
+) -> dict[str, Any]:
+    """The ERROR `server_lost` completion a rescuer sends for a lost owner's rollout,
+    with the history and counts the owner last wrote to the store."""
+    return {
+        "rollout_id": rollout_id,
+        "metrics": {name: getattr(metrics, name) for name in _METRIC_FIELDS},
+        "status": "ERROR",
+        "final_messages": messages,
+        "finish_reason": "error",
+        "error_message": why,
+        "reward": None,
+        "extra_fields": {"error_category": ErrorCategory.SERVER_LOST.value},
+    }
 
 
 def kept_payload(payload: dict[str, Any], limit: int, size: int) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from rolloutctl.observe.observer import METRICS_PATH, observing
 from rolloutctl.protocol import INIT_PATH, InitRequest
 from rolloutctl.server.board import WorkerBoard
 from rolloutctl.server.manager import RolloutManager
+from rolloutctl.server.rescue import Rescuer
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.server.store import open_store
 
@@ -121,11 +122,15 @@ class ServerCore:
         async with HttpPool() as pool, self._observing():
             manager = RolloutManager(self.agent, self.settings, pool, store, self.observers)
             self._manager = manager
-            evictor = asyncio.create_task(_evict_forever(manager))
+            background = [
+                asyncio.create_task(_evict_forever(manager)),
+                asyncio.create_task(Rescuer(store, self.settings, pool).run()),
+            ]
             try:
                 yield
             finally:
-                evictor.cancel()
+                for task in background:
+                    task.cancel()
                 await manager.shutdown()
                 await store.aclose()
 

@@ -24,7 +24,7 @@ from rolloutctl.server.callbacks import HttpPool
 from rolloutctl.server.limits import Slots
 from rolloutctl.server.rollout import Rollout, to_rollout_request
 from rolloutctl.server.settings import ServerSettings
-from rolloutctl.server.store import RecordStore, RolloutRecord
+from rolloutctl.server.store import Callback, RecordStore, RolloutRecord
 
 __all__ = ["RolloutManager"]
 
@@ -78,7 +78,7 @@ class RolloutManager:
                 f"the agent's tools() raised {type(exc).__name__}: {exc}"
             ) from exc
         body = self._accepted_body(init.rollout_id, tools)
-        record = RolloutRecord(init.rollout_id, body)
+        record = RolloutRecord(init.rollout_id, body, callback=Callback(init.server_url, init.key))
         first = await self.store.claim(record)
         if first is not None:  # another replica (or a concurrent init) won the id
             return first
@@ -124,3 +124,5 @@ class RolloutManager:
         self.hard_stop = True
         for task in list(self._tasks):
             task.cancel()
+        if self._tasks:  # each notes its cut delivery in its record before the store closes
+            await asyncio.wait(set(self._tasks), timeout=5.0)

@@ -92,7 +92,7 @@ class Rollout:
         except ValueError as exc:  # init validation refuses these; no rollout may hang anyway
             return self._undeliverable(str(exc))
         ctx = self.context = RolloutContext(self.request, self.tools, self.chat)
-        self.record.metrics = ctx.metrics
+        self.record.metrics, self.record.context = ctx.metrics, ctx
         if manager.observers:
             ctx.on_tool = self._tool_called
         result = await self._agent_phase(ctx)
@@ -156,11 +156,23 @@ class Rollout:
             notify(self._manager.observers, "finished", self, payload)
 
     async def _deliver(self, body: bytes) -> None:
+        """Send the completion, unless another replica took its delivery over (this one
+        was silent in the shared store past --owner-timeout and was rescued)."""
+        store = self._manager.store
         try:
+            if not await store.claim_delivery(self.record):
+                log.warning(
+                    "rollout %s: another replica delivered its completion (server_lost); "
+                    "this one sends nothing",
+                    self.rollout_id,
+                    extra={"rollout_id": self.rollout_id},
+                )
+                return
             delivery = await self._client.complete(body)
         except asyncio.CancelledError:  # the process must exit: say so for this rollout
             delivery = Delivery(False, 0, "the server shut down before the trainer took it")
             self._delivered(delivery)
+            store.changed(self.record)
             log.warning(
                 "rollout %s: completion delivery failed: %s",
                 self.rollout_id,
@@ -177,7 +189,7 @@ class Rollout:
                 delivery.error,
                 extra={"rollout_id": self.rollout_id},
             )
-        self._manager.store.changed(self.record)
+        store.changed(self.record)
 
     def _delivered(self, delivery: Delivery) -> None:
         record = self.record

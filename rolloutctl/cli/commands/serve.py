@@ -153,6 +153,24 @@ def serve(
             help="Seconds a finished rollout's record is kept (idempotency and status).",
         ),
     ] = _DEFAULTS.record_ttl,
+    owner_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            envvar=env_names("OWNER_TIMEOUT"),
+            help="With a shared --store: seconds after a replica's last heartbeat before "
+            "another one ends its in-flight rollouts as ERROR server_lost.",
+        ),
+    ] = _DEFAULTS.owner_timeout,
+    heartbeat_interval: Annotated[
+        float,
+        typer.Option(
+            min=0.05,
+            envvar=env_names("HEARTBEAT_INTERVAL"),
+            help="With a shared --store: seconds between this replica's heartbeats "
+            "(keep it well under --owner-timeout).",
+        ),
+    ] = _DEFAULTS.heartbeat_interval,
     shutdown_grace: Annotated[
         float,
         typer.Option(
@@ -269,6 +287,8 @@ def serve(
         record_ttl=record_ttl,
         store=check_store_url(store),
         store_prefix=store_prefix,
+        owner_timeout=owner_timeout,
+        heartbeat_interval=heartbeat_interval,
         rollout_timeout=rollout_timeout,
         retry=replace(_DEFAULTS.retry, call_timeout=http_timeout),
         shutdown_grace=shutdown_grace,

@@ -131,6 +131,7 @@ class RecordStore(ABC):
             RolloutState.COMPLETED if payload["status"] == "COMPLETED" else RolloutState.ERROR
         )
         record.finished_at = time.monotonic()
+        record.context = record.callback = None  # kept for an hour: not the whole history
         self.active -= 1
         self.finished += 1
         self.changed(record)

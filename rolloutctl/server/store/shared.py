@@ -173,9 +173,13 @@ class SharedStore(MemoryStore):
         self._running.pop(record.rollout_id, None)
         while True:
             try:
-                return await self._claim_delivery(record)
+                won = await self._claim_delivery(record)
             except StoreUnavailable:
                 await asyncio.sleep(RETRY_DELAY)
+                continue
+            if not won:  # a rescuer's record is the id's record now: status reads it
+                self._records.pop(record.rollout_id, None)
+            return won
 
     async def scan_lost(self) -> list[RolloutRecord]:
         up_for = time.monotonic() - self.up_since if self.up_since is not None else 0.0

@@ -12,7 +12,7 @@ import contextlib
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -153,11 +153,16 @@ def store_url(store: str, redis: RedisServer | None, directory: Path) -> str | N
 
 @contextlib.contextmanager
 def running_cluster(
-    count: int, store: str, logs: Path, redis: RedisServer | None = None
+    count: int,
+    store: str,
+    logs: Path,
+    redis: RedisServer | None = None,
+    options: Sequence[str] = (),
 ) -> Iterator[Cluster]:
-    """`count` replicas sharing a `store` ("memory": each its own), stopped on exit."""
+    """`count` replicas sharing a `store` ("memory": each its own), stopped on exit;
+    `options` go to every replica's `serve`."""
     url = store_url(store, redis, logs)
-    store_args = ["--store", url, "--store-prefix", "test"] if url else []
+    store_args = [*(["--store", url, "--store-prefix", "test"] if url else []), *options]
     replicas = [Replica(store_args, logs / f"replica-{i}.log") for i in range(count)]
     try:
         for replica in replicas:  # start them all, then wait: they boot in parallel
@@ -188,7 +193,8 @@ def send_all(sends: list[tuple[str, dict[str, Any]]], parallel: int = 32) -> lis
 
     async def run() -> list[httpx.Response]:
         gate = asyncio.Semaphore(parallel)
-        async with httpx.AsyncClient(timeout=60) as client:
+        limits = httpx.Limits(max_connections=parallel, max_keepalive_connections=parallel)
+        async with httpx.AsyncClient(timeout=120, limits=limits) as client:
 
             async def one(url: str, body: dict[str, Any]) -> httpx.Response:
                 async with gate:
