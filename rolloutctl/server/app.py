@@ -75,13 +75,14 @@ def routes_app(core: ServerCore, with_lifespan: bool) -> RolloutApp:
     @app.get("/health")
     async def health() -> dict[str, Any]:
         store = core.manager.store
-        body = {
-            "status": "healthy",
-            "agent": agent.name,
-            "active_rollouts": store.active,
-            "completed_rollouts": store.finished,
-            "store": store.health(),
-        }
+        store_health = store.health()
+        body: dict[str, Any] = {"status": "healthy", "agent": agent.name}
+        if store_health["state"] != "up":  # still 200: running rollouts go on; inits get 503
+            body["status"] = "degraded"
+            body["reason"] = f"record store unavailable: {store_health.get('error')}"
+        body.update(
+            active_rollouts=store.active, completed_rollouts=store.finished, store=store_health
+        )
         if core.workers is not None:  # every worker's counts, and their totals on top
             body.update(core.workers.health(core.counts))
         return body

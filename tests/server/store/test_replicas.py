@@ -118,7 +118,7 @@ def test_a_dead_owner_leaves_its_last_state_with_owner_and_heartbeat(shared_clus
     victim.start()
 
 
-def test_redis_outage_refuses_inits_and_running_rollouts_deliver(redis_cluster, trainer):
+def test_redis_outage_refuses_inits_and_holds_completions_until_it_returns(redis_cluster, trainer):
     cluster = redis_cluster
     assert cluster.redis is not None
     running = [f"run-{i}" for i in range(12)]
@@ -133,13 +133,16 @@ def test_redis_outage_refuses_inits_and_running_rollouts_deliver(redis_cluster, 
         assert refused.status_code == 503 and refused.headers["retry-after"]
     cluster.wait_store("unavailable")
     trainer.held.clear()  # the running rollouts finish while Redis is down
-    for rollout_id in running:
-        trainer.wait(rollout_id, timeout=60)
     cluster.wait_idle()
     assert not trainer.chats["during-outage"]  # a refused init started nothing
+    # a completion is sent only once its delivery is claimed in the store (exactly once,
+    # even if another replica rescued the rollout): none can go out during the outage
+    assert not any(trainer.completions[i] for i in running)
 
     cluster.redis.start()
     cluster.wait_store("up")
+    for rollout_id in running:
+        trainer.wait(rollout_id, timeout=60)
     cluster.wait_for(
         "the records written after the outage",
         lambda: all(r.health()["store"]["pending_writes"] == 0 for r in cluster.replicas),

@@ -51,12 +51,16 @@ def test_a_server_started_while_redis_is_down_refuses_inits_then_recovers(
     server = start_server(store=later.url)
     store = wait_store_state(server, "unavailable")
     assert store["kind"] == "redis" and store["error"]
+    health = httpx.get(f"{server}/health")  # 200: the process is alive, but inits get 503
+    assert health.status_code == 200 and health.json()["status"] == "degraded"
+    assert health.json()["reason"].startswith("record store unavailable")
     refused = httpx.post(f"{server}/v1/rollout/init", json=init_body(trainer, "early"))
     assert refused.status_code == 503 and refused.headers["retry-after"]
     assert "record store unavailable" in refused.json()["detail"]
     later.start()
     try:
         wait_store_state(server, "up")
+        assert httpx.get(f"{server}/health").json()["status"] == "healthy"
         accepted = httpx.post(f"{server}/v1/rollout/init", json=init_body(trainer, "early"))
         assert accepted.status_code == 202
         assert trainer.wait("early")["status"] == "COMPLETED"
