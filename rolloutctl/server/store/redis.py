@@ -18,6 +18,7 @@ failing them, so a burst of inits waits its turn rather than getting 503.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Awaitable
 from typing import Any
@@ -31,12 +32,16 @@ from redis.exceptions import RedisError
 from rolloutctl.errors import StoreUnavailable
 from rolloutctl.server.store import redis_scripts as lua
 from rolloutctl.server.store.base import RolloutRecord
+from rolloutctl.server.store.batching import Batcher
 from rolloutctl.server.store.shared import SharedStore
 
 __all__ = ["CLAIM_WINDOW", "POOL_SIZE", "STORE_ERRORS", "RedisStore"]
 
 STORE_ERRORS = (RedisError, OSError)
-CLAIM_WINDOW = 4.0  # seconds (in Redis's clock) within which a claim may still be run
+CLAIM_WINDOW = 6.0  # seconds (in Redis's clock) within which a claim may still be run
+# seconds to wait for a claim's answer: well past the window, so that a claim Redis ran
+# in time is not given up for a busy event loop that reads its answer late
+CLAIM_TIMEOUT = 2 * CLAIM_WINDOW
 POOL_SIZE = 32  # connections; more callers queue for one
 POOL_WAIT = 30.0  # seconds a caller may queue for a connection
 
@@ -51,7 +56,7 @@ class RedisStore(SharedStore):
             url,
             max_connections=POOL_SIZE,
             timeout=POOL_WAIT,
-            socket_timeout=CLAIM_WINDOW + 1.0,
+            socket_timeout=CLAIM_TIMEOUT,
             socket_connect_timeout=1.0,
             # retries reconnect a pooled connection that a Redis restart broke; a retried
             # claim is safe, since a claim that finds its own value has won
@@ -67,21 +72,32 @@ class RedisStore(SharedStore):
         }
         self._owners = self.key("owners", "meta")
         self._owned = self.key(self.owner, "owned")
+        self._claims = Batcher(self._claim_batch)
+        self._deliveries = Batcher(self._claim_delivery_batch)
 
     def key(self, rollout_id: str, kind: str = "rollout") -> str:
         return f"{self.prefix}:{kind}:{rollout_id}"
 
     async def _insert(self, record: RolloutRecord) -> bytes | None:
+        won = await self._claims(record)
+        return None if won == 1 else lua.first_body(won)
+
+    async def _claim_batch(self, records: list[RolloutRecord]) -> list[Any]:
+        """Claim every id of `records` in one script call, if Redis runs it in time."""
         deadline = round((time.time() + self.clock_offset + CLAIM_WINDOW) * 1e6)
-        args: list[lua.Arg] = [lua.encode(record), self._ttl_ms, deadline, record.rollout_id]
+        keys = [self._owned]
+        args: list[lua.Arg] = [self._ttl_ms, deadline]
+        for record in records:
+            keys.append(self.key(record.rollout_id))
+            args += [lua.encode(record, secrets.token_hex(4)), record.rollout_id]
         try:
-            async with asyncio.timeout(CLAIM_WINDOW + 1.0):
-                won = await self._script("CLAIM", [self.key(record.rollout_id), self._owned], args)
+            async with asyncio.timeout(CLAIM_TIMEOUT):
+                won = await self._script("CLAIM", keys, args)
         except TimeoutError as exc:
             raise self._mark_down(exc) from exc
         if won == -1:
             raise StoreUnavailable("record store unavailable: the claim came too late")
-        return None if won == 1 else lua.first_body(won[1])
+        return list(won)
 
     async def _read(self, rollout_id: str) -> dict[str, Any] | None:
         stored = await self._round_trip(self.client.get(self.key(rollout_id)))
@@ -111,10 +127,15 @@ class RedisStore(SharedStore):
         await self._script("PUT", keys, args)
 
     async def _claim_delivery(self, record: RolloutRecord) -> bool:
-        rollout_id = record.rollout_id
-        keys = [self.key(rollout_id), self.key(rollout_id, "delivery"), self._owned]
-        args: list[lua.Arg] = [self.owner, lua.encode(record), self._ttl_ms, rollout_id]
-        return bool(await self._script("CLAIM_DELIVERY", keys, args))
+        return bool(await self._deliveries(record))
+
+    async def _claim_delivery_batch(self, records: list[RolloutRecord]) -> list[Any]:
+        keys = [self._owned]
+        args: list[lua.Arg] = [self.owner, self._ttl_ms]
+        for record in records:
+            keys += [self.key(record.rollout_id), self.key(record.rollout_id, "delivery")]
+            args += [lua.encode(record), record.rollout_id]
+        return list(await self._script("CLAIM_DELIVERY", keys, args))
 
     async def _beat(self) -> bool:
         sent = time.time()

@@ -34,30 +34,49 @@ Arg = bytes | str | int | float  # a script argument
 
 _NOW = "local t = redis.call('TIME') local now = t[1] * 1000000 + t[2]\n"
 
-# KEYS: record, owned set. ARGV: value, ttl ms, deadline (us), id.
-# -1: the deadline passed (the caller gave up waiting: write nothing), 1: claimed
-# (or claimed before by this very value, on a retried call), else {0, stored value}.
+# KEYS: owned set, then one record key per claim. ARGV: ttl ms, deadline (us), then per
+# claim: value, id. -1: the deadline passed (the callers gave up waiting: write
+# nothing); else per claim 1 (claimed, or claimed before by this very value, on a
+# retried call) or the value stored for that id before.
 CLAIM = (
     _NOW
     + """
-if now > tonumber(ARGV[3]) then return -1 end
-local old = redis.call('GET', KEYS[1])
-if old and old ~= ARGV[1] then return {0, old} end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('SADD', KEYS[2], ARGV[4])
-return 1
+if now > tonumber(ARGV[2]) then return -1 end
+local out, seen = {}, {}
+for i = 2, #KEYS do
+  local value, id = ARGV[2 * i - 1], ARGV[2 * i]
+  local old = redis.call('GET', KEYS[i])
+  if old and (old ~= value or seen[KEYS[i]]) then
+    out[i - 1] = old
+  else
+    redis.call('SET', KEYS[i], value, 'PX', ARGV[1])
+    redis.call('SADD', KEYS[1], id)
+    seen[KEYS[i]] = true
+    out[i - 1] = 1
+  end
+end
+return out
 """
 )
 
-# KEYS: record, delivery, owned set. ARGV: me, value, ttl ms, id.
-# 1: this process delivers (the finished record is written), 0: another process does.
+# KEYS: owned set, then per rollout: record key, delivery key. ARGV: me, ttl ms, then
+# per rollout: value, id. Per rollout 1: this process delivers (the finished record is
+# written), 0: another process took the delivery over.
 CLAIM_DELIVERY = """
-local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-redis.call('SREM', KEYS[3], ARGV[4])
-return 1
+local out = {}
+for i = 2, #KEYS, 2 do
+  local j = i + 1
+  local holder = redis.call('GET', KEYS[i + 1])
+  if holder and holder ~= ARGV[1] then
+    out[#out + 1] = 0
+  else
+    redis.call('SET', KEYS[i + 1], ARGV[1], 'PX', ARGV[2])
+    redis.call('SET', KEYS[i], ARGV[j], 'PX', ARGV[2])
+    redis.call('SREM', KEYS[1], ARGV[j + 1])
+    out[#out + 1] = 1
+  end
+end
+return out
 """
 
 # KEYS: owned set, then per record: record key, delivery key.
@@ -131,10 +150,13 @@ return found
 )
 
 
-def encode(record: RolloutRecord) -> bytes:
+def encode(record: RolloutRecord, claim: str | None = None) -> bytes:
     """The stored form: the first 202 body and the status, and while the rollout is in
-    flight, what a rescuer needs: the callback and the history so far."""
+    flight, what a rescuer needs: the callback and the history so far. `claim` makes a
+    claim's value unique, so that only a retry of the same claim finds it its own."""
     body: dict[str, Any] = {"body": record.response_body.decode(), "status": record.status()}
+    if claim is not None:
+        body["claim"] = claim
     if record.active and record.callback is not None:
         body["callback"] = {"url": record.callback.url, "key": record.callback.key}
         body["messages"] = record.history()

@@ -1,6 +1,6 @@
-"""Faults of a real Redis under the store: a stall (SIGSTOP) and a restart that lost
-everything. Store objects in this process stand for replicas; the process-level
-versions of these faults are in test_replicas.py."""
+"""Faults of a real Redis under the store: a stall (SIGSTOP), a restart that lost
+everything, a burst of inits. Store objects in this process stand for replicas; the
+process-level versions of the first two are in test_lost_owner.py."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ import redis
 
 from rolloutctl.errors import StoreUnavailable
 from rolloutctl.server.store.redis import RedisStore
+from tests.server.store.replicas import running_cluster, send_all
 from tests.server.store.test_ownership import WAIT, finish, in_flight, started
+from tests.server.store.test_replicas import init_body
 
 STALL = 8.0  # seconds Redis stays stopped, as in the audit
 
@@ -86,3 +88,17 @@ def shared_store(redis_server):
     """Redis stores only: these faults are Redis's."""
     prefix = f"f{os.getpid()}{time.monotonic_ns() % 10**6}"
     return lambda **options: RedisStore(redis_server.url, prefix=prefix, **options)
+
+
+def test_a_burst_of_1000_inits_to_one_replica_gets_no_503(redis_server, trainer, tmp_path):
+    ids = [f"burst-{i}" for i in range(1000)]
+    with running_cluster(1, "redis", tmp_path, redis_server) as cluster:
+        sends = [(cluster.urls[0], init_body(trainer, rollout_id)) for rollout_id in ids]
+        answers = send_all(sends, parallel=len(sends))  # every init at once
+        refused = [r.text for r in answers if r.status_code != 202]
+        slowest = max(r.elapsed.total_seconds() for r in answers)
+        assert not refused, (len(refused), refused[:3], slowest)
+        for rollout_id in ids:
+            trainer.wait(rollout_id, timeout=120)
+        cluster.wait_idle()
+    assert all(len(trainer.completions[i]) == 1 for i in ids)
