@@ -50,6 +50,9 @@ class Rescuer:
                     lost = await self.store.scan_lost()
                 except StoreUnavailable:
                     continue
+                except Exception:  # a record it cannot read must not end the watch
+                    log.exception("looking for lost replicas' rollouts failed")
+                    continue
                 for record in lost:
                     task = asyncio.create_task(self.rescue(record))
                     self._deliveries.add(task)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import RedisServer, running_redis
+from tests.helpers import RedisServer
 from tests.recording_trainer import RecordingTrainer
 from tests.server.store.replicas import Cluster, running_cluster, send_all
 from tests.server.store.test_replicas import init_body, round_robin
@@ -25,18 +25,12 @@ RESCUE_BOUND = OWNER_TIMEOUT + 30.0  # the issue's bound, from the loss to the c
 
 
 @pytest.fixture(scope="module")
-def lossy_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    with running_redis(tmp_path_factory.mktemp("redis")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def replicas(
-    lossy_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
+    shared_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
     options = ["--owner-timeout", str(OWNER_TIMEOUT), "--heartbeat-interval", "0.5"]
     logs = tmp_path_factory.mktemp("replicas")
-    with running_cluster(3, "redis", logs, lossy_redis, options) as cluster:
+    with running_cluster(3, "redis", logs, shared_redis, options) as cluster:
         yield cluster
 
 
