@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 _FIELDS = ("rollout_id", "status", "category")  # set by `extra=` on rollout lines
+TRACEBACK = "Traceback (most recent call last):"
 _UNPRINTABLE = re.compile(r"[^\S ]|[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _LEVEL_COLOURS = {"DEBUG": "2", "INFO": "36", "WARNING": "33", "ERROR": "31", "CRITICAL": "1;31"}
 
@@ -69,7 +70,9 @@ class LineFormatter(logging.Formatter):
         if second != self._second:  # strftime once a second, not once a line
             self._second, self._stamp = second, time.strftime("%H:%M:%S", time.localtime(second))
         level = self._levels.get(record.levelname) or self._level(record.levelname)
-        line = f"{self._stamp} {level} {_escaped(record.getMessage())}"
+        message = record.getMessage()  # the Osmosis SDK logs tracebacks as the message
+        shown = _traceback_lines(message) if message.startswith(TRACEBACK) else _escaped(message)
+        line = f"{self._stamp} {level} {shown}"
         if record.exc_info or record.exc_text or record.stack_info:
             line = self._with_traceback(line, record)
         return line
@@ -91,6 +94,13 @@ class LineFormatter(logging.Formatter):
         if record.stack_info:
             line = f"{line}\n{self.formatStack(record.stack_info)}"
         return line
+
+
+def _traceback_lines(message: str) -> str:
+    """A traceback logged as the message keeps its lines, each escaped; a line that does not
+    start indented is indented, so none can pass for a log line of its own."""
+    first, *rest = (_escaped(line) for line in message.rstrip("\n").split("\n"))
+    return "\n".join([first, *(line if line.startswith(" ") else f"  {line}" for line in rest)])
 
 
 def _escaped(message: str) -> str:

@@ -24,6 +24,7 @@ from rolloutctl.trajectory.builder import RenderItem, TrajectoryBuilder
 __all__ = [
     "CALCULATOR_SYSTEM",
     "DEFAULT_PROMPT",
+    "OsmosisFields",
     "TryOptions",
     "TryOutcome",
     "build_init",
@@ -37,6 +38,16 @@ DEFAULT_PROMPT = "What is (5 + 3) * 2?"  # two tool calls with the calculator to
 
 
 @dataclass(frozen=True)
+class OsmosisFields:
+    """What a 0.3 `POST /rollout` carries beyond v1's init (`try --protocol osmosis`)."""
+
+    label: str | None = None  # the ground truth a template-style grader reads (`ctx.label`)
+    agent_timeout: float | None = None  # agent_timeout_sec
+    grader_timeout: float | None = None  # grader_timeout_sec
+    extra_fields: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class TryOptions:
     prompt: str = DEFAULT_PROMPT
     system: str | None = None
@@ -47,6 +58,7 @@ class TryOptions:
     max_tokens_total: int | None = None
     completion_params: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    osmosis: OsmosisFields | None = None  # the 0.3 protocol's own request fields
     timeout: float = 60.0  # for the completion to arrive
     linger: float = 1.0  # with server_url: listen on after it, for late or repeated callbacks
 

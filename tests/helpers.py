@@ -24,6 +24,13 @@ HOST = "127.0.0.1"
 # speed limit (a command that imports the server stack needs tens of seconds when the
 # machine is crowded).
 CLI_BOUND = 240.0
+# The calculator tools, for chat requests sent by hand: the mock trainer's policies call
+# only the tools a request (or the rollout's 202) offers.
+CALCULATOR_TOOLS = [
+    {"type": "function", "function": {"name": name, "parameters": {
+        "type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}}}}}
+    for name in ("add", "subtract", "multiply", "divide")
+]  # fmt: skip
 
 
 def free_port() -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import traceback
 from collections.abc import Iterator
 
 import pytest
@@ -73,6 +74,19 @@ def test_a_traceback_follows_its_line(logged):
         logger.exception("rollout r-2 failed")
     text = stream.getvalue()
     assert "ERROR   rollout r-2 failed\nTraceback" in text and "ValueError: boom" in text
+
+
+def test_a_traceback_logged_as_the_message_keeps_its_lines_each_escaped(logged):
+    """The Osmosis SDK logs `traceback.format_exc()` as an error message."""
+    logger, stream = logged
+    try:
+        raise ValueError("boom\x1b[31m\n12:00:00 INFO    forged")
+    except ValueError:
+        logger.error(traceback.format_exc())
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith(" ERROR   Traceback (most recent call last):")
+    assert lines[1].startswith('  File "') and "raise ValueError" in lines[2]
+    assert lines[-2:] == ["  ValueError: boom\\x1b[31m", "  12:00:00 INFO    forged"]
 
 
 def test_colour_marks_only_the_level():

@@ -36,6 +36,8 @@ __all__ = [
     "read_dataset",
 ]
 _JSON_FIELDS = ("messages", "metadata", "completion_params")  # JSON text in a CSV cell
+# the columns of an `osmosis eval` dataset (ground_truth and metadata have our names)
+SDK_COLUMNS = {"prompt": "user_prompt", "system": "system_prompt"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,13 +153,21 @@ def _row(index: int, line: int, raw: Any, columns: dict[str, str], cells: bool) 
     if not isinstance(raw, dict):
         return BadRow(index, line, f"a row must be an object, not {type(raw).__name__}")
     try:
-        values = {name: raw.get(columns.get(name, name)) for name in FIELDS}
+        values = {name: _value(raw, name, columns) for name in FIELDS}
         check_value(values)  # a Parquet row can hold NaN too
         if cells:
             _parse_cells(values)
         return _build(index, line, values, _ColumnHint(raw, columns))
     except ValueError as exc:
         return BadRow(index, line, str(exc))
+
+
+def _value(raw: dict[str, Any], name: str, columns: dict[str, str]) -> Any:
+    """The field's column (`--column` chooses it); else the Osmosis SDK's name for it."""
+    value = raw.get(columns.get(name, name))
+    if value is None and name not in columns and name in SDK_COLUMNS:
+        return raw.get(SDK_COLUMNS[name])
+    return value
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from rolloutctl.eval.dataset import parse_columns, read_dataset
 from rolloutctl.eval.progress import showing_progress
 from rolloutctl.eval.results import CONFIG, RunDirectory, default_run_dir
 from rolloutctl.eval.session import Selection, execute, finish, plan_tasks, select_rows
-from rolloutctl.eval.workers import EvalConfig, Grader, Tally, Task
+from rolloutctl.eval.workers import EvalConfig, EvalRunner, Grader, Tally, Task
 from rolloutctl.eventloop import run_interruptible
 from rolloutctl.redaction import without_credentials
 from rolloutctl.trainer import TrainerConfig
@@ -80,13 +80,12 @@ class Evaluation:
     progress: Console | None = None
     live: bool = False
     warn: Callable[[str], None] = field(default=_ignore, repr=False)
-    keyword: str | None = None  # -k: rows whose id or text match this expression
-    fail_fast: bool = False  # -x: start nothing after the first rollout that did not pass
+    protocol: str = "v1"  # or "osmosis": the Osmosis SDK 0.3 protocol
 
     def run(self) -> EvalOutcome:
         """Run (or resume) the evaluation; Ctrl-C stops it with what ran kept."""
         items = read_dataset(self.dataset, parse_columns(self.columns))
-        selection = Selection(self.rows, self.limit, self.skip_bad_rows, self.keyword)
+        selection = Selection(self.rows, self.limit, self.skip_bad_rows)
         rows, skipped = select_rows(items, self.dataset, selection, self.warn)
         grader = load_grader(self.grader) if self.grader else None
         if self.server_url:  # exit 3 before a run directory is made
@@ -113,7 +112,6 @@ class Evaluation:
             "epochs": self.epochs,
             "interrupted": interrupted,
             "skipped_rows": skipped,  # bad rows left out by --skip-bad-rows this session
-            "stopped_at": tally.stopped_at,  # -x: (row, epoch) of the first that did not pass
             "this_session": session,
         }
         return EvalOutcome(finish(run_dir, facts), run_dir.path, interrupted)
@@ -158,7 +156,6 @@ class Evaluation:
             "policy": self.trainer.policy.describe(),
             "epochs": self.epochs,
             "rows": self.rows,
-            "keyword": self.keyword,
             "limit": self.limit,
             "seed": self.seed,
             "grader": self.grader,
@@ -174,15 +171,18 @@ class Evaluation:
             seed=self.seed,
             server_key=self.server_key,
             retry_errors=self.retry_errors,
-            fail_fast=self.fail_fast,
         )
-        spec = None
+        spec, runner = None, EvalRunner
+        osmosis = ("--protocol", "osmosis", "--artifacts-dir", str(run_dir.path / "artifacts"))
         if self.server_url is None:
             spec = ServerSpec(
                 target=self.target,
                 example=self.example,
                 max_concurrent=max(self.concurrency, 100),
+                extra_args=osmosis if self.protocol == "osmosis" else (),
             )
+        if self.protocol == "osmosis":
+            from rolloutctl.osmosis.eval import OsmosisEvalRunner as runner
         progress: Any = contextlib.nullcontext()
         if self.progress is not None:
             progress = showing_progress(tally, self.progress, self.live)
@@ -196,6 +196,7 @@ class Evaluation:
             spec=spec,
             grader=grader,
             progress=progress,
+            runner=runner,
         )
 
 

@@ -20,7 +20,6 @@ from rolloutctl.bench.load import quiet_trainer_logs
 from rolloutctl.bench.server_process import ServerSpec, spawn_servers
 from rolloutctl.errors import DatasetError, InputError
 from rolloutctl.eval.dataset import BadRow, Row, parse_row_spec
-from rolloutctl.eval.keywords import keyword_matcher, row_text
 from rolloutctl.eval.results import RunDirectory
 from rolloutctl.eval.stats import summarize_outcomes
 from rolloutctl.eval.workers import EvalConfig, EvalRunner, Grader, Tally, Task
@@ -44,7 +43,6 @@ class Selection:
     rows: str | None = None  # "3,7,10-20"
     limit: int | None = None
     skip_bad: bool = False
-    keyword: str | None = None  # -k: a pytest-like expression over a row's id and text
 
 
 def select_rows(
@@ -54,13 +52,6 @@ def select_rows(
     is fatal unless skipped (then warned)."""
     wanted = parse_row_spec(selection.rows) if selection.rows else None
     chosen = [item for item in items if wanted is None or item.index in wanted]
-    if selection.keyword is not None:
-        matches = keyword_matcher(selection.keyword)
-        chosen = [
-            item
-            for item in chosen
-            if isinstance(item, Row) and matches(row_text(item.id, item.messages))
-        ]
     if selection.limit is not None:
         chosen = chosen[: selection.limit]
     rows: list[Row] = []
@@ -75,8 +66,7 @@ def select_rows(
         warn(message + " (skipped)")
         skipped += 1
     if not rows:
-        matching = f" matches -k {selection.keyword!r}" if selection.keyword is not None else ""
-        raise InputError(f"{path}: no rows{matching} to run")
+        raise InputError(f"{path}: no rows to run")
     return rows, skipped
 
 
@@ -117,6 +107,7 @@ async def execute(
     spec: ServerSpec | None = None,
     grader: Grader | None = None,
     progress: Any = None,  # an async context manager drawing the tally, or None
+    runner: type[EvalRunner] = EvalRunner,  # the protocol's (osmosis.eval for 0.3)
 ) -> None:
     """Run `tasks` against `server_url`, or against a server spawned from `spec`."""
     if (server_url is None) == (spec is None):
@@ -136,7 +127,7 @@ async def execute(
         if progress is not None:
             await stack.enter_async_context(progress)
         before = await read_metrics([local.server_url], config.server_key)
-        await EvalRunner(local, config, run_dir, tally, grader).run(tasks)
+        await runner(local, config, run_dir, tally, grader).run(tasks)
         after = await read_metrics([local.server_url], config.server_key)
         if before is not None and after is not None:  # the server offers /metrics
             tally.server_metrics = server_side(before, after)

@@ -32,6 +32,7 @@ __all__ = [
     "Task",
     "build_init",
     "grade",
+    "v1_ending",
 ]
 
 ATTEMPT_FIELDS = ("rollout_id", "outcome", "error_category", "error_message", "latency_ms")
@@ -46,7 +47,6 @@ class EvalConfig:
     seed: int | None = None  # sent as completion_params.seed (+ epoch) when given
     server_key: str | None = field(default=None, repr=False)
     retry_errors: int = 0  # new attempts for a rollout that ended in an infrastructure error
-    fail_fast: bool = False  # -x: start no rollout after the first that did not pass
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
 
@@ -108,6 +108,12 @@ def build_init(rollout_id: str, task: Task, seed: int | None) -> dict[str, Any]:
     return init
 
 
+def v1_ending(completion: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """A v1 completion's (status, error_category, error_message)."""
+    category = (completion.get("extra_fields") or {}).get("error_category")
+    return completion.get("status"), category, completion.get("error_message")
+
+
 class EvalRunner:
     def __init__(
         self,
@@ -120,6 +126,8 @@ class EvalRunner:
         self.stack, self.config, self.run_dir = stack, config, run_dir
         self.tally, self.grader = tally, grader
         self._builders: dict[str, TrajectoryBuilder] = {}
+
+    ending = staticmethod(v1_ending)  # how a completion reads as (status, category, message)
 
     async def run(self, tasks: list[Task]) -> None:
         # The trainer serves in this loop, so its events can feed the builders directly.
@@ -138,13 +146,9 @@ class EvalRunner:
 
     async def _worker(self, queue: Iterator[Task]) -> None:
         for task in queue:
-            if self.tally.stopped_at is not None:
-                return  # -x: what is in flight finishes and is kept, nothing new starts
             record = await self._one(task)
             self.run_dir.write(record)
             self.tally.add(Outcome.of(record))
-            if self.config.fail_fast and record["outcome"] != "passed":
-                self.tally.stopped_at = self.tally.stopped_at or (task.row.index, task.epoch)
 
     async def _one(self, task: Task) -> dict[str, Any]:
         """Run one task, again while it ends in an infrastructure error and retries are left;
@@ -163,25 +167,35 @@ class EvalRunner:
         """One rollout; its builder has every event up to the completion when the wait ends
         (the trainer publishes the completion before it wakes the waiter)."""
         builder = self._builders[rollout_id] = TrajectoryBuilder(rollout_id)
-        init = build_init(rollout_id, task, self.config.seed)
         started = time.perf_counter()
         failure: tuple[str, str] | None = None
         try:
-            handle = await self.stack.trainer.start_rollout(
-                self.stack.server_url, init, self.config.server_key
-            )
-            if await handle.wait(self.config.timeout) is None:
-                failure = ("no_completion", f"no completion within {self.config.timeout:g} s")
+            failure = await self._drive(task, rollout_id)
         except InitRefused as exc:
             failure = ("init_refused", str(exc))
         except InitError as exc:
             failure = ("init_error", str(exc))
         finally:
             self._builders.pop(rollout_id, None)
+            known = self._known(rollout_id)
             self.stack.trainer.forget(rollout_id)
         latency_ms = (time.perf_counter() - started) * 1000
-        trajectory = builder.trajectory(copy_it=False)  # the builder is done with it
+        trajectory = builder.trajectory(copy_it=False) | known  # the builder is done with it
         return self._record(task, rollout_id, trajectory, latency_ms, failure)
+
+    async def _drive(self, task: Task, rollout_id: str) -> tuple[str, str] | None:
+        """Send the rollout and wait for its completion: None, or (category, message)."""
+        init = build_init(rollout_id, task, self.config.seed)
+        handle = await self.stack.trainer.start_rollout(
+            self.stack.server_url, init, self.config.server_key
+        )
+        if await handle.wait(self.config.timeout) is None:
+            return ("no_completion", f"no completion within {self.config.timeout:g} s")
+        return None
+
+    def _known(self, rollout_id: str) -> dict[str, Any]:
+        """What the trainer knows of the rollout beyond its events, before it forgets it."""
+        return {}
 
     def _record(
         self,
@@ -193,15 +207,15 @@ class EvalRunner:
     ) -> dict[str, Any]:
         summary = summarize(trajectory)
         completion = trajectory.get("completion") or {}
-        category = (completion.get("extra_fields") or {}).get("error_category")
+        status, category, message = (failure and ("ERROR", *failure)) or self.ending(completion)
         record = {
             "row": task.row.index,
             "id": task.row.id,
             "epoch": task.epoch,
             "rollout_id": rollout_id,
-            "status": "ERROR" if failure else summary.status,
-            "error_category": failure[0] if failure else category,
-            "error_message": failure[1] if failure else completion.get("error_message"),
+            "status": status,
+            "error_category": category,
+            "error_message": message,
             "finish_reason": summary.finish_reason,
             "reward": summary.reward,
             "metrics": summary.metrics,

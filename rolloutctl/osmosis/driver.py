@@ -58,6 +58,8 @@ class OsmosisRequest:
     metadata: dict[str, Any] | None = field(default_factory=lambda: {"source": "rolloutctl"})
     grade: bool = True
     agent_timeout_sec: float | None = None
+    grader_timeout_sec: float | None = None
+    extra_fields: dict[str, Any] | None = None
 
     def body(self, chat_completions_url: str) -> dict[str, Any]:
         """The POST /rollout body, as RolloutClient sends it."""
@@ -70,6 +72,8 @@ class OsmosisRequest:
             "metadata": self.metadata,
             "grade": self.grade,
             "agent_timeout_sec": self.agent_timeout_sec,
+            "grader_timeout_sec": self.grader_timeout_sec,
+            "extra_fields": self.extra_fields,
         }
 
 
@@ -78,7 +82,14 @@ def completion_from(result: RolloutResultResponse) -> dict[str, Any]:
     raw = result.model_dump(mode="json", exclude={"sample": {"trajectory_messages"}})
     sample = raw.pop("sample", None) or {}
     metrics = {k: _whole(v) for k, v in (sample.get("metrics") or {}).items()}
-    return {**raw, **sample, "metrics": metrics, "final_messages": sample.get("messages") or []}
+    completion = {
+        **raw,
+        **sample,
+        "metrics": metrics,
+        "final_messages": sample.get("messages") or [],
+    }
+    reason = (sample.get("extra_fields") or {}).get("finish_reason")
+    return completion | ({"finish_reason": reason} if isinstance(reason, str) else {})
 
 
 def _whole(value: Any) -> Any:
@@ -108,7 +119,11 @@ async def drive_rollout(
     except httpx.HTTPError as exc:
         records.emit(EventKind.INIT_RESPONSE, rid, {"status_code": 0, "body": repr(exc)})
         raise InitError(f"could not post the rollout to {client.url}: {exc!r}") from exc
-    accepted = {"rollout_id": rid, "status": handle.status.value}  # the lease token stays here
+    accepted = {  # the lease token stays here; the tools come with each chat request
+        "rollout_id": rid,
+        "status": handle.status.value,
+        "tools_offered": "per_request",
+    }
     records.emit(EventKind.INIT_RESPONSE, rid, {"status_code": 202, "body": accepted})
     try:
         result = await asyncio.wait_for(asyncio.shield(handle.result_task), timeout)

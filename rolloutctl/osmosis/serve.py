@@ -16,6 +16,7 @@ The SDK writes each rollout's artifacts and `trajectory.json` under a root read 
 `_OSMOSIS_ROLLOUT_ARTIFACT_ROOT` (default `~/.osmosis`). rolloutctl sets that variable
 to `artifacts_dir`, defaulting to a per-user directory under the system's temp dir, so a
 local server neither litters the home directory nor mixes with the Osmosis CLI's files.
+On SIGTERM it keeps serving results through the grace period (see `shutdown`).
 """
 
 from __future__ import annotations
@@ -42,10 +43,12 @@ from rich.markup import escape
 from rich.panel import Panel
 
 from rolloutctl.agent.context import Agent, RolloutRequest
+from rolloutctl.errors import InputError
 from rolloutctl.logs import setup_logging
 from rolloutctl.net.sockets import bind_socket, socket_url
 from rolloutctl.observe.observer import METRICS_PATH, Observer
 from rolloutctl.osmosis.grader import AgentRewardGrader
+from rolloutctl.osmosis.shutdown import ShutdownDrain
 from rolloutctl.osmosis.workflow import AdapterOptions, adapter_workflow
 from rolloutctl.server.run import ServeConfig, serve_forever
 from rolloutctl.server.settings import ServerSettings
@@ -53,15 +56,28 @@ from rolloutctl.server.settings import ServerSettings
 __all__ = [
     "create_osmosis_app",
     "default_artifacts_dir",
+    "entrypoint_port",
     "osmosis_banner",
     "run_osmosis",
     "use_artifacts_dir",
 ]
 
 ARTIFACT_ROOT_ENV = "_OSMOSIS_ROLLOUT_ARTIFACT_ROOT"
+PORT_ENV = "_OSMOSIS_ROLLOUT_PORT"
 # As the SDK's own server template: its client keeps connections for long polls, and
 # reusing one the server has just closed (uvicorn's default is 5 s, httpx's too) fails.
 KEEP_ALIVE_S = 2160
+
+
+def entrypoint_port(default: int) -> int:
+    """`$_OSMOSIS_ROLLOUT_PORT` (set by `osmosis eval run` for the entrypoint it launches)
+    when `--port` was not given, else `default`; InputError when it is not a port."""
+    value = os.environ.get(PORT_ENV, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not 0 <= int(value) <= 65535:
+        raise InputError(f"{PORT_ENV}={value!r} is not a port number (0-65535)")
+    return int(value)
 
 
 def default_artifacts_dir() -> Path:
@@ -175,4 +191,5 @@ def run_osmosis(
         grader_name = grader.__name__ if grader else "the agent's reward, else the label"
         artifacts = Path(os.environ[ARTIFACT_ROOT_ENV])
         console.print(osmosis_banner(agent, url, config.settings, grader_name, artifacts))
-    serve_forever(app, sock, config, keep_alive=KEEP_ALIVE_S)
+    shutdown = ShutdownDrain(app, config.settings.shutdown_grace)
+    serve_forever(shutdown, sock, config, keep_alive=KEEP_ALIVE_S, drain=shutdown.drain)

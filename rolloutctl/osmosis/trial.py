@@ -23,15 +23,25 @@ from rolloutctl.osmosis.serve import create_osmosis_app
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.trainer import MockTrainer, TrainerConfig
 from rolloutctl.trajectory.builder import RenderItem, TrajectoryBuilder
-from rolloutctl.trial import TryOptions, TryOutcome, _pump, build_init
+from rolloutctl.trial import OsmosisFields, TryOptions, TryOutcome, _pump, build_init
 
 __all__ = ["osmosis_request", "run_try_osmosis"]
 
 
 def osmosis_request(options: TryOptions) -> OsmosisRequest:
-    """try's prompt as a 0.3 rollout: `api_key` becomes the rollout's `llm_api_key`."""
+    """try's prompt as a 0.3 rollout: `api_key` becomes the rollout's `llm_api_key`,
+    `--metadata` its metadata (the SDK grades a request with metadata or a label)."""
     init = build_init("", options)
-    return OsmosisRequest(messages=init["messages"], llm_api_key=options.api_key)
+    fields = options.osmosis or OsmosisFields()
+    return OsmosisRequest(
+        messages=init["messages"],
+        llm_api_key=options.api_key,
+        label=fields.label,
+        metadata=options.metadata or {"source": "rolloutctl"},
+        agent_timeout_sec=fields.agent_timeout,
+        grader_timeout_sec=fields.grader_timeout,
+        extra_fields=fields.extra_fields,
+    )
 
 
 async def run_try_osmosis(

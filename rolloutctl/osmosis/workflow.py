@@ -18,9 +18,10 @@ from typing import Any, ClassVar
 from osmosis_ai.rollout import (
     AgentWorkflow,
     AgentWorkflowContext,
-    AgentWorkflowOutput,
     get_rollout_context,
 )
+from osmosis_ai.rollout.context import SampleSource
+from osmosis_ai.rollout.types import RolloutSample
 
 from rolloutctl.agent.context import Agent, LLMBackend, RolloutContext, RolloutRequest
 from rolloutctl.errors import RolloutFailed, RolloutFailure, RolloutTimedOut
@@ -30,6 +31,7 @@ from rolloutctl.server.callbacks import CallWatch, RetryPolicy, TrainerClient
 from rolloutctl.server.rollout import execute
 
 __all__ = [
+    "AdaptedSample",
     "AdapterOptions",
     "AgentAdapterWorkflow",
     "adapter_workflow",
@@ -65,7 +67,7 @@ class AgentAdapterWorkflow(AgentWorkflow[Any]):
     agent: ClassVar[Agent]
     options: ClassVar[AdapterOptions]
 
-    async def run(self, ctx: AgentWorkflowContext[Any]) -> AgentWorkflowOutput:
+    async def run(self, ctx: AgentWorkflowContext[Any]) -> None:
         rollout = get_rollout_context()
         if rollout is None or not rollout.chat_completions_url:
             raise RolloutFailed("internal_error: no rollout context with a chat_completions_url")
@@ -105,7 +107,22 @@ class AgentAdapterWorkflow(AgentWorkflow[Any]):
         if result.reward is not None:
             metrics[REWARD_METRIC] = float(result.reward)
         messages = agent_ctx.messages if result.messages is None else result.messages
-        return AgentWorkflowOutput(messages=messages, metrics=metrics)
+        extra = {**result.extra_fields, "finish_reason": result.finish_reason}
+        rollout.set_sample_source(AdaptedSample(messages, metrics, extra))
+        return None  # the SDK then takes the sample from the source: extra_fields included
+
+
+class AdaptedSample(SampleSource):
+    """The rollout's sample with the agent's `extra_fields` and `finish_reason`, which a
+    workflow's output has no field for (the sample's label is set by the grader)."""
+
+    def __init__(
+        self, messages: list[dict[str, Any]], metrics: dict[str, float], extra: dict[str, Any]
+    ) -> None:
+        self.messages, self.metrics, self.extra = messages, metrics, extra
+
+    async def get_sample(self) -> RolloutSample:
+        return RolloutSample(messages=self.messages, metrics=self.metrics, extra_fields=self.extra)
 
 
 def chat_backend(client: TrainerClient, tools: list[dict[str, Any]]) -> LLMBackend:

@@ -6,13 +6,15 @@ here before uvicorn starts, so "port in use" is one clear error instead of a log
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import os
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -28,7 +30,7 @@ from rolloutctl.server.app import create_app
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.server.store import shown_store
 
-__all__ = ["ServeConfig", "run", "serve_banner", "serve_forever"]
+__all__ = ["DrainingServer", "ServeConfig", "run", "serve_banner", "serve_forever"]
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -113,12 +115,21 @@ def run(agent: Agent, config: ServeConfig, console: Console | None = None) -> No
     serve_forever(create_app(agent, config.settings), sock, config)
 
 
-def serve_forever(app: Any, sock: socket.socket, config: ServeConfig, keep_alive: int = 5) -> None:
+def serve_forever(
+    app: Any,
+    sock: socket.socket,
+    config: ServeConfig,
+    keep_alive: int = 5,
+    drain: Callable[[], Awaitable[None]] | None = None,
+) -> None:
     """Serve the ASGI `app` on the bound `sock` until a signal, then drain (exit 0);
-    idle connections are closed after `keep_alive` seconds (uvicorn's default: 5)."""
+    idle connections are closed after `keep_alive` seconds (uvicorn's default: 5).
+    `drain`, if given, runs on the first signal while the server still serves; it stops
+    once `drain` returns (or at a second signal)."""
     if config.tune_gc:
         _settle_heap()
-    server = uvicorn.Server(
+    server = DrainingServer(
+        drain,
         uvicorn.Config(
             app,
             log_config=None,
@@ -128,10 +139,37 @@ def serve_forever(app: Any, sock: socket.socket, config: ServeConfig, keep_alive
             proxy_headers=False,  # no route reads the client address (BENCHMARKS.md)
             # uvicorn's hint says int, but it waits float seconds
             timeout_graceful_shutdown=config.settings.shutdown_grace + 10,  # type: ignore[arg-type]
-        )
+        ),
     )
     with _signals_end_cleanly():
         server.run(sockets=[sock])
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn closes its listener on the first signal; with a `drain`, the first signal
+    only starts it (on the loop's next tick), and the server stops when it is done."""
+
+    def __init__(self, drain: Callable[[], Awaitable[None]] | None, config: uvicorn.Config):
+        super().__init__(config)
+        self._drain, self._requested = drain, False
+        self._draining: asyncio.Task[None] | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._drain is None or self._requested or self.should_exit:
+            return super().handle_exit(sig, frame)
+        self._captured_signals.append(sig)  # re-raised after the run, as uvicorn does
+        self._requested = True
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._requested and self._draining is None and self._drain is not None:
+            self._draining = asyncio.create_task(self._drain_then_stop(self._drain))
+        return await super().on_tick(counter)
+
+    async def _drain_then_stop(self, drain: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await drain()
+        finally:
+            self.should_exit = True
 
 
 def _settle_heap() -> None:

@@ -21,12 +21,7 @@ from rolloutctl.trainer.config import TrainerConfig
 from rolloutctl.trainer.fake_tokens import logprobs_for, message_ids, prompt_ids
 from rolloutctl.trainer.policies.base import Policy, Reply, Turn
 from rolloutctl.trainer.records import UNAUTHORIZED, Records, TrainerRolloutRecord
-from rolloutctl.trainer.violations import (
-    history_breach,
-    message_shape_problem,
-    params_finding,
-    tool_message_findings,
-)
+from rolloutctl.trainer.violations import history_breach, params_finding, tool_message_findings
 
 __all__ = [
     "END_OF_TEXT",
@@ -63,14 +58,13 @@ def build_response(turn: Turn, reply: Reply, policy: str) -> dict[str, Any]:
     }
 
 
-def request_tools(
-    state: TrainerRolloutRecord | None, body: dict[str, Any]
-) -> list[dict[str, Any]] | None:
-    """The rollout's tools from its 202; else those of the request (OpenAI clients send them)."""
+def request_tools(state: TrainerRolloutRecord | None, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rollout's tools from its 202; else those of the request (OpenAI clients and the
+    0.3 protocol send them there); else none: a policy calls only the tools offered."""
     if state is not None and state.tools is not None:
         return state.tools
     tools = body.get("tools")
-    return tools if isinstance(tools, list) else None
+    return tools if isinstance(tools, list) else []
 
 
 class ChatHandler:
@@ -81,9 +75,6 @@ class ChatHandler:
         rollout_id, messages = body.get("rollout_id"), body.get("messages")
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             return self._invalid(str(rollout_id or ""), "messages: required, a list of objects")
-        problem = message_shape_problem(messages)
-        if problem is not None:
-            return self._invalid(str(rollout_id or ""), problem, status=400)
         if not isinstance(rollout_id, str) or not rollout_id:
             return await self._plain(body, messages, auth)
         state = self.records.state(rollout_id)
@@ -177,6 +168,6 @@ class ChatHandler:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter, INIT_WAIT_S)
 
-    def _invalid(self, rollout_id: str, detail: str, status: int = 422) -> JsonAnswer:
+    def _invalid(self, rollout_id: str, detail: str) -> JsonAnswer:
         self.records.report(rollout_id, "chat_invalid", detail)
-        return status, {"detail": detail}
+        return 422, {"detail": detail}

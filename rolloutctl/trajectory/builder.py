@@ -33,7 +33,9 @@ __all__ = [
 
 
 class ItemKind(StrEnum):
-    HEADER = "header"  # data: {"rollout_id", "tools": [names]}, once the tools are known
+    HEADER = "header"  # data: {"rollout_id", "tools": [names]}, once the tools are known;
+    # "per_request": the protocol offers them with each chat request (Osmosis 0.3);
+    # "learned": the tools of the first chat request, shown as they become known
     MESSAGE = "message"  # data: the message; call: the tool call a tool message answers
     STATS = "stats"  # data: the turn (latency_ms, usage, finish_reason)
     FAILED_CALL = "failed_call"  # data: {"status_code", "latency_ms"}
@@ -72,14 +74,18 @@ def trajectory_items(traj: dict[str, Any]) -> list[RenderItem]:
     return items + _message_items(traj["final_added"], None, calls)
 
 
-def header_item(traj: dict[str, Any]) -> RenderItem:
-    """What the view's header shows of a trajectory: its id and the names of its tools."""
+def header_item(traj: dict[str, Any], learned: bool = False) -> RenderItem:
+    """What the view's header shows of a trajectory: its id and the names of its tools;
+    `learned`: they have just become known from the first chat request (0.3)."""
     names = [
         str((tool.get("function") or {}).get("name"))
         for tool in traj.get("tools") or []
         if isinstance(tool, dict)
     ]
-    return RenderItem(ItemKind.HEADER, {"rollout_id": traj.get("rollout_id"), "tools": names})
+    data: dict[str, Any] = {"rollout_id": traj.get("rollout_id"), "tools": names}
+    if traj.get("protocol") == "osmosis":
+        data["per_request"] = True
+    return RenderItem(ItemKind.HEADER, data | ({"learned": True} if learned else {}))
 
 
 def select_items(
@@ -158,7 +164,10 @@ class TrajectoryBuilder:
         self._traj["init_status_code"] = data.get("status_code")
         if not _ok(data.get("status_code")):
             return [RenderItem(ItemKind.INIT_ERROR, data)]
-        self._traj["tools"] = (data.get("body") or {}).get("tools") or []
+        body = data.get("body") or {}
+        self._traj["tools"] = body.get("tools") or []
+        if body.get("tools_offered") == "per_request":
+            self._traj["protocol"] = "osmosis"
         return [header_item(self._traj)]
 
     def _on_chat_request(self, data: dict[str, Any]) -> list[RenderItem]:
@@ -169,7 +178,16 @@ class TrajectoryBuilder:
         self._open = new_turn(len(self._traj["turns"]) + 1, _new_messages(messages, self._seen))
         self._traj["turns"].append(self._open)
         self._seen = list(messages)
-        return _message_items(self._open["added"], self._open["index"], self._calls)
+        learned = self._learn_tools((data.get("body") or {}).get("tools"))
+        return learned + _message_items(self._open["added"], self._open["index"], self._calls)
+
+    def _learn_tools(self, tools: Any) -> list[RenderItem]:
+        """Where tools come with each chat request (0.3), the first request's are the ones
+        the workflow really offered: the header learns them."""
+        if self._traj.get("protocol") != "osmosis" or self._traj["tools"] or not tools:
+            return []
+        self._traj["tools"] = tools if isinstance(tools, list) else []
+        return [header_item(self._traj, learned=True)]
 
     def _on_chat_response(self, data: dict[str, Any]) -> list[RenderItem]:
         turn = self._open

@@ -83,6 +83,7 @@ def _from_atif(raw: dict[str, Any]) -> Imported:
         "schema_version": raw["schema_version"],
         "agent": f"{agent.get('name', '?')} {agent.get('version', '')}".strip(),
         "reward": osmosis.get("reward"),
+        "sample_metrics": osmosis.get("sample_metrics") or {},
     }
     rollout_id = osmosis.get("rollout_id") or raw.get("session_id")
     tools = agent.get("tool_definitions") or []

@@ -222,8 +222,13 @@ class Renderer:
                 line.append(f"{key} ", style=self._style("quiet"))
                 line.append(visible_one_line(str(value)), style="" if self.plain else "bold")
         tools = ", ".join(visible_one_line(name) for name in data.get("tools") or [])
+        if data.get("learned"):  # only the tools line, now that the first request told them
+            line = Text("tools ", style=self._style("quiet"))
+            line.append(tools, style=self._style("call"))
+            return line.append(" (as the first chat request offered them)")
         line.append("\ntools ", style=self._style("quiet"))
-        return line.append(tools or "(none)", style=self._style("call"))
+        shown = tools or ("offered per request" if data.get("per_request") else "(none)")
+        return line.append(shown, style=self._style("call"))
 
     def _turn_rule(self, step: int | None) -> None:
         title = f"turn {step}" if step is not None else "from the completion"

@@ -107,12 +107,31 @@ def _metrics(traj: dict[str, Any]) -> dict[str, Any]:
         return reported  # v1's metrics; a 0.3 sample's are free-form, so the turns are counted
     answered = [turn for turn in traj["turns"] if turn.get("assistant")]
     usages = [turn.get("usage") or {} for turn in answered]
-    return (reported if isinstance(reported, dict) else {}) | {
-        "num_llm_calls": len(answered),
-        "num_tool_calls": sum(len(t["assistant"].get("tool_calls") or []) for t in answered),
-        "prompt_tokens": sum(usage.get("prompt_tokens", 0) for usage in usages),
-        "response_tokens": sum(usage.get("completion_tokens", 0) for usage in usages),
-    }
+    return (
+        (reported if isinstance(reported, dict) else {})
+        | {
+            "num_llm_calls": len(answered),
+            "num_tool_calls": sum(len(t["assistant"].get("tool_calls") or []) for t in answered),
+            "prompt_tokens": sum(usage.get("prompt_tokens", 0) for usage in usages),
+            "response_tokens": sum(usage.get("completion_tokens", 0) for usage in usages),
+        }
+        | ({} if any(usages) else _sample_tokens(traj))
+    )
+
+
+def _sample_tokens(traj: dict[str, Any]) -> dict[str, Any]:
+    """An SDK ATIF file's token counts, which it keeps in the sample's metrics
+    (`extra.osmosis.sample_metrics`) rather than on its steps."""
+    metrics = (traj.get("imported_from") or {}).get("sample_metrics") or {}
+    names = {"prompt_tokens": ("prompt_tokens",),
+             "response_tokens": ("completion_tokens", "response_tokens")}  # fmt: skip
+    found = {ours: next((metrics[n] for n in theirs if n in metrics), None)
+             for ours, theirs in names.items()}  # fmt: skip
+    return {name: _whole(value) for name, value in found.items() if isinstance(value, int | float)}
+
+
+def _whole(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
 
 
 def _span(traj: dict[str, Any]) -> float | None:

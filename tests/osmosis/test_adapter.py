@@ -12,7 +12,7 @@ from osmosis_ai.rollout.client import RolloutClient
 from rolloutctl.agent.context import Agent, RolloutContext, RolloutResult
 from rolloutctl.agent.loader import load_example
 from rolloutctl.errors import InputError
-from rolloutctl.osmosis.grader import load_grader
+from rolloutctl.osmosis.grader import label_matches, load_grader
 from rolloutctl.osmosis.serve import create_osmosis_app
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.trainer import MockTrainer, TrainerConfig, make_policy
@@ -116,3 +116,46 @@ def test_injected_chat_failures_are_retried(tmp_path: Path) -> None:
     result = rollout(load_example("calculator"), tmp_path, config, label="16")
     assert result.status.value == "success"
     assert [m["content"] for m in result.sample.messages if m["role"] == "tool"] == ["8", "16"]
+
+
+class Extra(Agent):
+    name = "extra"
+
+    async def run(self, ctx: RolloutContext) -> RolloutResult:
+        await ctx.chat()
+        return RolloutResult("length", extra_fields={"trace_id": "t-9", "steps": [1, 2]})
+
+
+def test_the_agents_extra_fields_and_finish_reason_pass_through(tmp_path: Path) -> None:
+    result = rollout(Extra(), tmp_path, TrainerConfig(policy=make_policy("echo")), label="x")
+    assert result.status.value == "success"
+    extra = result.sample.extra_fields
+    assert extra == {"trace_id": "t-9", "steps": [1, 2], "finish_reason": "length"}
+    assert result.sample.label == "x"  # the grader labels the sample the SDK left bare
+
+
+@pytest.mark.parametrize(
+    ("label", "answer", "matches"),
+    [
+        ("42", "The answer is 42.", True),
+        ("42.0", "The answer is 42.", True),
+        ("4", "The answer is 42.", False),
+        ("2", "The answer is 42.", False),
+        ("1,000", "It comes to 1000 in all.", True),
+        ("-3", "x is -3", True),
+        ("paris", "It is Paris.", True),
+        ("paris", "It is Parisian.", False),
+        ("new york", "In New York City.", True),
+        ("york new", "In New York City.", False),
+    ],
+)
+def test_the_default_grader_compares_numbers_as_numbers_and_words_whole(
+    label: str, answer: str, matches: bool
+) -> None:
+    assert label_matches(label, answer) is matches
+
+
+def test_the_default_grader_scores_the_calculators_answer_by_the_rule(tmp_path: Path) -> None:
+    calculator = load_example("calculator")
+    assert rollout(calculator, tmp_path, label="16.0").sample.reward == 1.0
+    assert rollout(calculator, tmp_path, label="6").sample.reward == 0.0  # "16" contains "6"

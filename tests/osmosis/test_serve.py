@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.helpers import HOST, free_port, rolloutctl_bin
+from tests.osmosis.servers import process_server
 
 
 def serve(*args: str) -> subprocess.CompletedProcess[str]:
@@ -58,3 +60,18 @@ def test_an_unloadable_grader_is_a_usage_error() -> None:
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_without_port_it_listens_where_osmosis_eval_run_says(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "_OSMOSIS_ROLLOUT_PORT": str(port)}
+    argv = [rolloutctl_bin(), "serve", "--example", "calculator", "--protocol", "osmosis"]
+    with process_server([*argv, "--artifacts-dir", str(tmp_path)], port, env) as url:
+        assert httpx.get(url + "/health", timeout=30).json()["status"] == "ok"
+    bad = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False,
+                         env={**os.environ, "_OSMOSIS_ROLLOUT_PORT": "eighty"})  # fmt: skip
+    assert bad.returncode == 2
+    assert (
+        bad.stderr
+        == "rolloutctl: error: _OSMOSIS_ROLLOUT_PORT='eighty' is not a port number (0-65535)\n"
+    )

@@ -16,7 +16,7 @@ import pytest
 from rolloutctl.trainer import MockTrainer, Turn, make_policy
 from rolloutctl.trainer.policies.arithmetic import parse
 from rolloutctl.trainer.policies.calculation import plan
-from tests.helpers import run_server
+from tests.helpers import CALCULATOR_TOOLS, run_server
 
 OPS = {
     "add": operator.add,
@@ -60,7 +60,12 @@ def solve(client: httpx.Client, rollout_id: str, prompt: str) -> tuple[str, int]
     """Play the RolloutServer's loop; return the final answer and the tool calls made."""
     messages, calls = [SYSTEM, {"role": "user", "content": prompt}], 0
     for _ in range(12):
-        body = {"model": "default", "rollout_id": rollout_id, "messages": messages}
+        body = {
+            "model": "default",
+            "rollout_id": rollout_id,
+            "messages": messages,
+            "tools": CALCULATOR_TOOLS,
+        }
         answer = client.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]
         messages = [*messages, answer]
         if not answer.get("tool_calls"):
@@ -77,6 +82,13 @@ def client():
     with run_server(trainer.app) as url, httpx.Client(base_url=url, timeout=30) as client:
         yield client
     assert trainer.violations() == []
+
+
+def test_without_tools_offered_it_answers_without_tool_calls(client: httpx.Client) -> None:
+    body = {"model": "default", "rollout_id": "calc-no-tools",
+            "messages": [{"role": "user", "content": "What is (5 + 3) * 2?"}]}  # fmt: skip
+    answer = client.post("/v1/chat/completions", json=body).json()["choices"][0]["message"]
+    assert answer == {"role": "assistant", "content": "The answer is 16."}
 
 
 @pytest.mark.parametrize("prompt, expected, tool_calls", PROMPTS)

@@ -16,7 +16,7 @@ from rich.console import Console
 from rolloutctl.events import Event, EventKind
 from rolloutctl.trainer import TrainerConfig
 from rolloutctl.trainer.console import event_line, trainer_banner
-from tests.helpers import CLI_BOUND, free_port
+from tests.helpers import CALCULATOR_TOOLS, CLI_BOUND, free_port
 
 SERVE = (
     "import sys; from rolloutctl.trainer import TrainerConfig; "
@@ -40,7 +40,8 @@ def spawn(port: int, mode: str, key: str = "") -> pexpect.spawn:
 
 
 def post_chat(port: int, headers: dict | None = None) -> None:
-    body = {"model": "default", "rollout_id": "cli-1", "messages": [TRICKY]}
+    body = {"model": "default", "rollout_id": "cli-1", "messages": [TRICKY],
+            "tools": CALCULATOR_TOOLS}  # fmt: skip
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
     httpx.post(url, json=body, headers=headers, timeout=30).raise_for_status()
 

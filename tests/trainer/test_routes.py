@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from rolloutctl.trainer import MockTrainer, TrainerConfig, make_policy
-from tests.helpers import run_server
+from tests.helpers import CALCULATOR_TOOLS, run_server
 
 USER = [{"role": "user", "content": "What is 5 + 3?"}]
 KEY = "sk-canary-trainer-routes-5d1"
@@ -26,7 +26,8 @@ def serving(trainer: MockTrainer) -> Iterator[httpx.Client]:
 def chat(
     client: httpx.Client, rollout_id: str, messages: list, headers: dict | None = None, **extra
 ) -> httpx.Response:
-    body = {"model": "default", "rollout_id": rollout_id, "messages": messages, **extra}
+    body = {"model": "default", "rollout_id": rollout_id, "messages": messages,
+            "tools": CALCULATOR_TOOLS, **extra}  # fmt: skip
     return client.post("/v1/chat/completions", json=body, headers=headers)
 
 
@@ -166,23 +167,3 @@ def test_latency_is_added_to_each_chat_answer() -> None:
 def test_config_refuses_bad_values(name: str, value: float) -> None:
     with pytest.raises(ValueError, match=name):
         TrainerConfig(**{name: value})
-
-
-@pytest.mark.parametrize(
-    ("message", "field"),
-    [
-        ({"role": "assistant", "content": None, "tool_calls": "junk"}, "messages[1].tool_calls"),
-        ({"role": "assistant", "tool_calls": [1, 2]}, "messages[1].tool_calls"),
-        ({"role": "assistant", "tool_calls": [{"id": "c"}]}, "messages[1].tool_calls"),
-        ({"role": 7, "content": "x"}, "messages[1].role"),
-        ({"role": "user", "content": {"a": 1}}, "messages[1].content"),
-    ],
-)
-def test_malformed_messages_get_400_naming_the_field(message: dict, field: str) -> None:
-    trainer = MockTrainer()
-    with serving(trainer) as client:
-        answer = chat(client, "r-malformed", [*USER, message])
-        assert answer.status_code == 400, answer.text
-        assert answer.json()["detail"].startswith(field)
-        plain = client.post("/v1/chat/completions", json={"messages": [*USER, message]})
-        assert plain.status_code == 400, plain.text

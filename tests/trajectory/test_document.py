@@ -16,6 +16,7 @@ from rolloutctl.errors import TrajectoryFormatError
 from rolloutctl.events import Event, EventKind
 from rolloutctl.trajectory.builder import ItemKind, TrajectoryBuilder, trajectory_items
 from rolloutctl.trajectory.document import load_trajectory, save_trajectory, scrub
+from rolloutctl.trajectory.summary import summarize, summary_rows
 
 ROLLOUT = "calc-1"
 CANARY = "sk-canary-7d1e0c"
@@ -253,6 +254,20 @@ def test_atif_written_by_the_osmosis_sdk_loads(tmp_path: Path) -> None:
     }
     assert first["usage"]["completion_tokens"] == 8
     assert traj["turns"][-1]["assistant"]["content"] == "The answer is 16."
+
+
+def test_the_tokens_of_sdk_atif_come_from_its_sample_metrics(tmp_path: Path) -> None:
+    """The SDK keeps token counts in `extra.osmosis.sample_metrics`, not on its steps."""
+    messages = [SYSTEM, USER, ASSISTANT_1, TOOL_1, ASSISTANT_2, TOOL_2, ASSISTANT_3]
+    sample = RolloutSample(messages=messages, reward=1.0,
+                           metrics={"prompt_tokens": 20.0, "completion_tokens": 10.0})  # fmt: skip
+    result = ExecutionResult(status=RolloutStatus.SUCCESS, sample=sample)
+    asyncio.run(osmosis_save_trajectory(rollout_id=ROLLOUT, result=result, artifact_root=tmp_path))
+    summary = summarize(load_trajectory(tmp_path / ROLLOUT / "trajectory.json"))
+    assert (summary.metrics["prompt_tokens"], summary.metrics["response_tokens"]) == (20, 10)
+    assert (
+        "20 prompt + 10 completion" in dict((k, v) for k, v, _ in summary_rows(summary))["tokens"]
+    )
 
 
 BAD_FILES = {

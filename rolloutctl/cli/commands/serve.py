@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer._click.core import ParameterSource
 
 from rolloutctl.cli.options import (
     Example,
@@ -55,7 +56,8 @@ def serve(
             min=0,
             max=65535,
             envvar=env_names("PORT", "ROLLOUT_SERVER_PORT", scope="SERVE"),
-            help="Port to listen on (0: any free port).",
+            help="Port to listen on (0: any free port); with --protocol osmosis and no --port, "
+            "$_OSMOSIS_ROLLOUT_PORT when set (as osmosis eval run sets it).",
         ),
     ] = 9000,
     max_concurrent: Annotated[
@@ -248,15 +250,6 @@ def serve(
             "else 1.0 when the final answer contains the label.",
         ),
     ] = None,
-    reload: Annotated[
-        bool,
-        typer.Option(
-            "--reload",
-            envvar=env_names("RELOAD"),
-            help="Restart the server whenever a .py file of the agent's folder changes "
-            "(for development; in-flight rollouts end as at SIGTERM).",
-        ),
-    ] = False,
     artifacts_dir: Annotated[
         Path | None,
         typer.Option(
@@ -275,9 +268,6 @@ def serve(
     from rolloutctl.server.store import check_store_url
 
     agent = resolve_agent(target, example)
-    if reload:
-        _reload(target, example, workers)
-        return
     if not no_validate:
         refuse_invalid(agent)
     settings = ServerSettings(
@@ -314,27 +304,15 @@ def serve(
         if config.workers > 1:
             raise InputError("--workers needs --protocol v1 (the SDK's server runs alone)")
         from rolloutctl.osmosis.grader import load_grader
-        from rolloutctl.osmosis.serve import run_osmosis
+        from rolloutctl.osmosis.serve import entrypoint_port, run_osmosis
 
+        if ctx.get_parameter_source("port") is ParameterSource.DEFAULT:
+            config = replace(config, port=entrypoint_port(port))
         run_osmosis(agent, config, load_grader(grader) if grader else None, artifacts_dir)
     elif grader or artifacts_dir:
         raise InputError("--grader and --artifacts-dir need --protocol osmosis")
     else:
         serving.run(agent, config)
-
-
-def _reload(target: str | None, example: str | None, workers: str) -> None:
-    """Serve this command line without --reload in a child, restarted on every change."""
-    import sys
-
-    from rolloutctl.agent.loader import examples_dir
-    from rolloutctl.server.reload import reload_dirs, serve_with_reload
-
-    if parse_workers(workers) > 1:
-        raise InputError("--reload serves one worker: give no --workers")
-    args = [arg for arg in sys.argv[1:] if arg != "--reload"]
-    dirs = reload_dirs(target, examples_dir() if example and not target else None)
-    serve_with_reload(args, dirs)
 
 
 def parse_workers(value: str) -> int:

@@ -38,6 +38,13 @@ from rolloutctl.cli.options import (
     resolve_agent,
     trainer_config,
 )
+from rolloutctl.cli.osmosis_options import (
+    AgentTimeout,
+    ExtraFields,
+    GraderTimeout,
+    Label,
+    osmosis_fields,
+)
 from rolloutctl.errors import CannotStartError, InputError, NoCompletion
 from rolloutctl.trajectory.text import DEFAULT_MAX_CHARS
 
@@ -115,6 +122,10 @@ def try_(
     max_chars: MaxChars = DEFAULT_MAX_CHARS,
     full: FullFlag = False,
     protocol: ProtocolOption = Protocol.V1,
+    label: Label = None,
+    agent_timeout: AgentTimeout = None,
+    grader_timeout: GraderTimeout = None,
+    extra_fields: ExtraFields = None,
 ) -> int:
     """Run one rollout end to end and show it live."""
     from rolloutctl import trial
@@ -122,6 +133,7 @@ def try_(
     if server_url and (target or example):
         raise InputError("give TARGET/--example or --server-url, not both")
     check_save_path(save)
+    fields = osmosis_fields(protocol, label, agent_timeout, grader_timeout, extra_fields)
     server_url = checked_url(server_url) if server_url else None
     agent = None if server_url else resolve_agent(target, example)
     config = trainer_config(policy, script, upstream, model, upstream_key_env)
@@ -139,6 +151,7 @@ def try_(
         max_tokens_total=max_tokens_total,
         completion_params=parse_params(param),
         metadata=parse_metadata(metadata),
+        osmosis=fields,
         timeout=timeout,
         linger=linger,
     )
