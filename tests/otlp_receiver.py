@@ -19,6 +19,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
+from rolloutctl.trainer.asgi import read_body
+
 
 def plain(value: AnyValue) -> Any:
     """An OTLP attribute value as the Python value it carries."""
@@ -64,12 +66,7 @@ class OtlpReceiver:
                 await send({"type": kind + ".complete"})
                 if kind == "lifespan.shutdown":
                     return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         status = 404
         if scope["path"] == "/v1/traces" and scope["method"] == "POST":
             status = 200

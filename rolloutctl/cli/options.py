@@ -38,6 +38,7 @@ __all__ = [
     "MaxTurns",
     "MetadataJson",
     "Model",
+    "NoMetrics",
     "Params",
     "PlainFlag",
     "PolicyName",
@@ -223,6 +224,14 @@ UpstreamKeyEnv = Annotated[
         envvar=env_names("UPSTREAM_KEY_ENV"),
         show_default=False,
         help="For --policy proxy: the NAME of the environment variable holding the upstream key.",
+    ),
+]
+NoMetrics = Annotated[
+    bool,
+    typer.Option(
+        "--no-metrics",
+        envvar=env_names("NO_METRICS"),
+        help="No GET /metrics (Prometheus text format; on by default).",
     ),
 ]
 PlainFlag = Annotated[

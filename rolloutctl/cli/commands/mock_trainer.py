@@ -8,6 +8,7 @@ import typer
 
 from rolloutctl.cli.options import (
     Model,
+    NoMetrics,
     PolicyName,
     ScriptFile,
     Upstream,
@@ -85,14 +86,7 @@ def mock_trainer(
             "seed fails the same calls.",
         ),
     ] = None,
-    no_metrics: Annotated[
-        bool,
-        typer.Option(
-            "--no-metrics",
-            envvar=env_names("NO_METRICS"),
-            help="No GET /metrics (Prometheus text format; on by default).",
-        ),
-    ] = False,
+    no_metrics: NoMetrics = False,
     json_output: Annotated[
         bool,
         typer.Option(

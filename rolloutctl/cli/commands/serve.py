@@ -11,6 +11,7 @@ from typer._click.core import ParameterSource
 from rolloutctl.cli.options import (
     Example,
     LogLevel,
+    NoMetrics,
     Protocol,
     ProtocolOption,
     Target,
@@ -213,14 +214,7 @@ def serve(
     json_logs: Annotated[
         bool, typer.Option(envvar=env_names("JSON_LOGS"), help="Log JSON lines to stdout.")
     ] = False,
-    no_metrics: Annotated[
-        bool,
-        typer.Option(
-            "--no-metrics",
-            envvar=env_names("NO_METRICS"),
-            help="No GET /metrics (Prometheus text format; on by default).",
-        ),
-    ] = False,
+    no_metrics: NoMetrics = False,
     metrics_public: Annotated[
         bool,
         typer.Option(
