@@ -15,8 +15,8 @@ from starlette.responses import Response
 from rolloutctl.errors import InputError
 from rolloutctl.trajectory.document import load_trajectory
 from rolloutctl.view.compare import compare_runs
-from rolloutctl.view.index import answer_of, prompt_of
 from rolloutctl.view.query import QueryError, RowQuery, page_of
+from rolloutctl.view.records import answer_of, prompt_of
 from rolloutctl.view.rollout import record_view, trajectory_view
 from rolloutctl.view.runs import RunState, run_state, runs_list
 from rolloutctl.view.safety import shown
@@ -37,14 +37,17 @@ def catalog_of(request: Request) -> Catalog:
 
 
 def run_of(request: Request) -> Run:
-    """The run named in the URL, indexed up to now; 404 if there is none by that key."""
-    catalog = catalog_of(request)
-    key = request.path_params["key"]
+    """The run named in the URL's path."""
+    return find_run(catalog_of(request), request.path_params["key"], "run")
+
+
+def find_run(catalog: Catalog, key: str, what: str) -> Run:
+    """The run `key` (looked for again if new), indexed up to now; 404 naming `what`."""
     if key not in catalog.runs:
         catalog.scan()
     run = catalog.runs.get(key)
     if run is None:
-        raise HTTPException(404, f"no run {key!r}")
+        raise HTTPException(404, f"{what}: no run {key!r}")
     run.index.refresh()
     return run
 
@@ -132,7 +135,7 @@ def _neighbours(run: Run, key: tuple[int, int]) -> dict[str, Any]:
 async def api_compare(request: Request) -> Response:
     catalog = catalog_of(request)
     params = request.query_params
-    a, b = (_named_run(catalog, params.get(side, ""), side) for side in ("a", "b"))
+    a, b = (find_run(catalog, params.get(side, ""), side) for side in ("a", "b"))
     try:
         query = RowQuery.parse(params)
     except QueryError as exc:
@@ -141,14 +144,6 @@ async def api_compare(request: Request) -> Response:
     datasets = [run.config().get("dataset") for run in (a, b)]
     sides = {"a": {"slug": a.key, "name": a.path.name}, "b": {"slug": b.key, "name": b.path.name}}
     return json_response(body | sides | {"same_dataset": datasets[0] == datasets[1]})
-
-
-def _named_run(catalog: Catalog, key: str, side: str) -> Run:
-    run = catalog.runs.get(key)
-    if run is None:
-        raise HTTPException(404, f"{side}: no run {key!r}")
-    run.index.refresh()
-    return run
 
 
 async def api_trajectory(request: Request) -> Response:

@@ -21,10 +21,9 @@ from typing import Any
 import orjson
 
 from rolloutctl.eval.results import Outcome
-from rolloutctl.trajectory.document import conversation
-from rolloutctl.trajectory.text import display_content
+from rolloutctl.view.records import failure_of, search_text
 
-__all__ = ["ResultsIndex", "SearchChunk", "answer_of", "failure_of", "prompt_of"]
+__all__ = ["ResultsIndex", "SearchChunk"]
 
 SEARCH_CHARS = 400  # of the prompt and of the answer each, kept for the search
 MESSAGE_CHARS = 300  # of an error message, for the failure groups
@@ -151,7 +150,7 @@ class ResultsIndex:
         self.failures.append(sys.intern(failure[0]) if failure else None)
         if failure is not None and failure[1]:
             self.messages[position] = failure[1][:MESSAGE_CHARS]
-        chunk.add(_search_text(record))
+        chunk.add(search_text(record, SEARCH_CHARS))
 
     def record(self, position: int) -> dict[str, Any]:
         """The full record at `position`, read from the file."""
@@ -168,36 +167,3 @@ class ResultsIndex:
         """Positions whose prompt or answer holds `text` (case-insensitive)."""
         needle = text.casefold()
         return set().union(*(chunk.positions(needle) for chunk in self.chunks))
-
-
-def _search_text(record: dict[str, Any]) -> str:
-    traj = record.get("trajectory") or {}
-    prompt, answer = prompt_of(traj)[:SEARCH_CHARS], answer_of(traj)[:SEARCH_CHARS]
-    return f"{record.get('id') or ''}\x00{prompt}\x00{answer}\x01".casefold()
-
-
-def prompt_of(traj: dict[str, Any]) -> str:
-    """The user messages of the init, joined: what the row asked."""
-    messages = (traj.get("init") or {}).get("messages") or []
-    return "\n".join(display_content(m.get("content")) for m in messages if m.get("role") == "user")
-
-
-def answer_of(traj: dict[str, Any]) -> str:
-    """The content of the last assistant message: the rollout's final answer."""
-    for message in reversed(conversation(traj)):
-        if message.get("role") == "assistant" and message.get("content"):
-            return display_content(message["content"])
-    return ""
-
-
-def failure_of(record: dict[str, Any]) -> tuple[str, str | None] | None:
-    """(category, message) of a failed record: an error, a grader error or a reward <= 0."""
-    status = str(record.get("status"))
-    if status != "COMPLETED":
-        return str(record.get("error_category") or status.lower()), record.get("error_message")
-    if record.get("grader_error"):
-        return "grader_error", str(record["grader_error"])
-    reward = record.get("reward")
-    if reward is not None and reward <= 0:
-        return "reward_0", None
-    return None

@@ -12,7 +12,7 @@ from typing import Any
 
 from rolloutctl.trajectory.summary import summarize
 from rolloutctl.trajectory.text import decode_arguments, display_content, is_error_result
-from rolloutctl.view.index import answer_of, failure_of, prompt_of
+from rolloutctl.view.records import answer_of, failure_of, prompt_of
 
 __all__ = ["record_view", "trajectory_view"]
 

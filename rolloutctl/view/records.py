@@ -1,0 +1,45 @@
+"""What the viewer reads out of one eval record: its prompt, its answer, and whether (and
+how) it failed. One definition each, for the index, the rows table and the rollout page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rolloutctl.trajectory.document import conversation
+from rolloutctl.trajectory.text import display_content
+
+__all__ = ["answer_of", "failure_of", "prompt_of", "search_text"]
+
+
+def search_text(record: dict[str, Any], chars: int) -> str:
+    """What the free-text search looks in: the row's id, prompt and answer, lower-cased."""
+    traj = record.get("trajectory") or {}
+    prompt, answer = prompt_of(traj)[:chars], answer_of(traj)[:chars]
+    return f"{record.get('id') or ''}\x00{prompt}\x00{answer}\x01".casefold()
+
+
+def prompt_of(traj: dict[str, Any]) -> str:
+    """The user messages of the init, joined: what the row asked."""
+    messages = (traj.get("init") or {}).get("messages") or []
+    return "\n".join(display_content(m.get("content")) for m in messages if m.get("role") == "user")
+
+
+def answer_of(traj: dict[str, Any]) -> str:
+    """The content of the last assistant message: the rollout's final answer."""
+    for message in reversed(conversation(traj)):
+        if message.get("role") == "assistant" and message.get("content"):
+            return display_content(message["content"])
+    return ""
+
+
+def failure_of(record: dict[str, Any]) -> tuple[str, str | None] | None:
+    """(category, message) of a failed record: an error, a grader error or a reward <= 0."""
+    status = str(record.get("status"))
+    if status != "COMPLETED":
+        return str(record.get("error_category") or status.lower()), record.get("error_message")
+    if record.get("grader_error"):
+        return "grader_error", str(record["grader_error"])
+    reward = record.get("reward")
+    if reward is not None and reward <= 0:
+        return "reward_0", None
+    return None
