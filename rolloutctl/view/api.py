@@ -68,7 +68,7 @@ async def api_run(request: Request) -> Response:
 
 async def api_state(request: Request) -> Response:
     run = run_of(request)
-    return json_response(RunState.quick(run))
+    return json_response(run_state(run, request.app.state.cache).quick())
 
 
 async def api_rows(request: Request) -> Response:

@@ -1,8 +1,14 @@
 """A run's state for the pages: in progress or not, how many rollouts, and its summary,
-computed again only when the index changed."""
+computed again only when the index changed.
+
+A growing run of 100,000 rows would otherwise spend most of its time summing itself up
+(about a second each time on a busy machine): while rows land, a summary is reused
+until SETTLE times what it cost to compute has passed, so the rows table and the live
+count stay quick and the summary follows a few seconds behind."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,41 +16,64 @@ from typing import Any
 from rolloutctl.view.sources import Catalog, Run
 from rolloutctl.view.summary import run_summary
 
-__all__ = ["RunState", "SummaryCache", "run_state", "runs_list"]
+__all__ = ["RunState", "SummaryCache", "Summed", "run_state", "runs_list"]
 
-SummaryCache = dict[str, tuple[tuple[int, int], dict[str, Any]]]
+SETTLE = 5.0
+
+
+@dataclass(frozen=True)
+class Summed:
+    stamp: tuple[int, int]  # the index's (generation, length) it was computed at
+    summary: dict[str, Any]
+    at: float  # time.monotonic() when computed
+    cost: float  # seconds it took
+
+
+SummaryCache = dict[str, Summed]
 
 
 @dataclass(frozen=True)
 class RunState:
     run: Run
-    summary: dict[str, Any]
+    summed: Summed
 
-    @staticmethod
-    def quick(run: Run) -> dict[str, Any]:
-        """What the live pages poll: cheap, and it changes whenever a row lands."""
-        index, busy = run.index, run.in_progress()
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self.summed.summary
+
+    def quick(self) -> dict[str, Any]:
+        """What the live pages poll: its version changes when a row lands, when the run
+        ends, and when a summary held back while rows landed is brought up to date."""
+        index, busy = self.run.index, self.run.in_progress()
+        stamp = ".".join(map(str, self.summed.stamp))
         return {
             "rollouts": len(index),
-            "version": f"{index.generation}.{len(index)}.{int(busy)}",
+            "version": f"{index.generation}.{len(index)}.{int(busy)}.{stamp}",
             "in_progress": busy,
         }
 
     def facts(self) -> dict[str, Any]:
         final = self.run.final_summary()
-        return RunState.quick(self.run) | {
+        return self.quick() | {
             "interrupted": bool(final.get("interrupted")),
             "wall_s": (final.get("this_session") or {}).get("wall_s"),
         }
 
 
 def run_state(run: Run, cache: SummaryCache) -> RunState:
-    """The run with its summary, from `cache` when nothing was appended since."""
+    """The run with its summary, from `cache` when nothing was appended since, or when
+    rows are still landing and the last summary is recent (see the module's docstring)."""
     stamp = (run.index.generation, len(run.index))
     cached = cache.get(run.key)
-    if cached is None or cached[0] != stamp:
-        cached = cache[run.key] = (stamp, run_summary(run.index))
-    return RunState(run, cached[1])
+    if cached is None or (cached.stamp != stamp and not _held(cached, run)):
+        started = time.monotonic()
+        summary = run_summary(run.index)
+        cached = cache[run.key] = Summed(stamp, summary, started, time.monotonic() - started)
+    return RunState(run, cached)
+
+
+def _held(summed: Summed, run: Run) -> bool:
+    return run.in_progress() and time.monotonic() - summed.at < SETTLE * summed.cost
 
 
 def runs_list(catalog: Catalog, cache: SummaryCache) -> list[dict[str, Any]]:
