@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from rolloutctl.counters import RolloutMetrics
 from rolloutctl.status import ErrorCategory
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
     "MAX_METADATA_BYTES",
     "TOOL_NAME_PATTERN",
     "CompletedRequest",
-    "CompletionMetrics",
     "ErrorCategory",
     "FunctionSchema",
     "InitRequest",
@@ -148,18 +148,6 @@ class InitResponse(_Body):
     tools: list[ToolSchema] = Field(default_factory=list)
 
 
-class CompletionMetrics(_Body):
-    """The `metrics` of a completion (the counters of `agent.context.RolloutMetrics`)."""
-
-    num_llm_calls: int = 0
-    num_tool_calls: int = 0
-    prompt_tokens: int = 0
-    response_tokens: int = 0
-    total_latency_ms: float = 0.0
-    llm_latency_ms: float = 0.0
-    tool_latency_ms: float = 0.0
-
-
 class CompletedRequest(_Body):
     """Body of POST {server_url}/v1/rollout/completed."""
 
@@ -169,5 +157,5 @@ class CompletedRequest(_Body):
     finish_reason: str
     error_message: str | None = None
     reward: float | None = None
-    metrics: CompletionMetrics
+    metrics: RolloutMetrics  # the counters the agent's context keeps
     extra_fields: dict[str, Any] = Field(default_factory=dict)

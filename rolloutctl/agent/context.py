@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rolloutctl.agent.tools import Tool
+from rolloutctl.counters import RolloutMetrics
 from rolloutctl.errors import BadModelResponse, TurnLimitReached
 
 __all__ = [
@@ -47,17 +48,6 @@ class RolloutRequest:
     max_tokens_total: int = 8192
     metadata: dict[str, Any] = field(default_factory=dict)
     tool_server_url: str | None = None
-
-
-@dataclass
-class RolloutMetrics:
-    num_llm_calls: int = 0
-    num_tool_calls: int = 0
-    prompt_tokens: int = 0
-    response_tokens: int = 0
-    total_latency_ms: float = 0.0
-    llm_latency_ms: float = 0.0
-    tool_latency_ms: float = 0.0
 
 
 @dataclass

@@ -13,7 +13,14 @@ from typing import Any
 
 import httpx
 
-from rolloutctl.errors import CannotStartError, InitRefused, InputError, TrainerUnreachable
+from rolloutctl.errors import (
+    CannotStartError,
+    InitRefused,
+    InputError,
+    JsonLimitError,
+    TrainerUnreachable,
+)
+from rolloutctl.jsonlimits import loads
 from rolloutctl.protocol import INIT_PATH
 from rolloutctl.redaction import one_line
 
@@ -23,9 +30,11 @@ __all__ = ["check_trainer", "read_messages", "send_init"]
 def read_messages(path: Path) -> list[dict[str, Any]]:
     """The init's messages from a JSON file: a list of message objects."""
     try:
-        messages = json.loads(path.read_text(encoding="utf-8"))
+        messages = loads(path.read_text(encoding="utf-8"), finite=True)
     except OSError as exc:
         raise InputError(f"--messages: cannot read {path}: {exc.strerror or exc}") from None
+    except JsonLimitError as exc:
+        raise InputError(f"--messages: {path}: {exc}") from None
     except ValueError as exc:
         raise InputError(f"--messages: {path} is not JSON: {one_line(str(exc))}") from None
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):

@@ -21,6 +21,7 @@ from typing import IO, Protocol
 
 import httpx
 
+from rolloutctl.children import die_with_parent
 from rolloutctl.errors import ServerStartError
 from rolloutctl.net.http_pool import HttpPool
 
@@ -33,7 +34,6 @@ __all__ = [
     "spawn_servers",
 ]
 
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 STARTUP_TIMEOUT = 120.0  # a crowded machine takes tens of seconds to import the server
 STOP_TIMEOUT = 20.0
 # The child's options come from the bench's command line only, never from these.
@@ -133,27 +133,13 @@ async def _spawn(
             stdout=subprocess.DEVNULL,
             stderr=stderr,
             env=_child_env(),
-            preexec_fn=_die_with_parent(os.getpid()) if sys.platform == "linux" else None,
+            preexec_fn=die_with_parent(),
         )
         url = f"http://{spec.host}:{port}"
         try:
             yield SpawnedServer(url, process.pid, port), lambda: _wait_healthy(process, url, stderr)
         finally:
             await _stop(process)
-
-
-def _die_with_parent(parent: int) -> Callable[[], None]:
-    """Run in the child before exec: SIGTERM it when this process dies, even by SIGKILL,
-    so a killed eval or bench never leaves a server holding its port (Linux prctl)."""
-
-    def arm() -> None:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # the parent died before the signal was armed
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return arm
 
 
 def _child_env() -> dict[str, str]:

@@ -80,12 +80,14 @@ class Evaluation:
     progress: Console | None = None
     live: bool = False
     warn: Callable[[str], None] = field(default=_ignore, repr=False)
+    keyword: str | None = None  # -k: rows whose id or text match this expression
+    fail_fast: bool = False  # -x: start nothing after the first rollout that did not pass
     protocol: str = "v1"  # or "osmosis": the Osmosis SDK 0.3 protocol
 
     def run(self) -> EvalOutcome:
         """Run (or resume) the evaluation; Ctrl-C stops it with what ran kept."""
         items = read_dataset(self.dataset, parse_columns(self.columns))
-        selection = Selection(self.rows, self.limit, self.skip_bad_rows)
+        selection = Selection(self.rows, self.limit, self.skip_bad_rows, self.keyword)
         rows, skipped = select_rows(items, self.dataset, selection, self.warn)
         grader = load_grader(self.grader) if self.grader else None
         if self.server_url:  # exit 3 before a run directory is made
@@ -112,6 +114,7 @@ class Evaluation:
             "epochs": self.epochs,
             "interrupted": interrupted,
             "skipped_rows": skipped,  # bad rows left out by --skip-bad-rows this session
+            "stopped_at": tally.stopped_at,  # -x: (row, epoch) of the first that did not pass
             "this_session": session,
         }
         return EvalOutcome(finish(run_dir, facts), run_dir.path, interrupted)
@@ -156,6 +159,7 @@ class Evaluation:
             "policy": self.trainer.policy.describe(),
             "epochs": self.epochs,
             "rows": self.rows,
+            "keyword": self.keyword,
             "limit": self.limit,
             "seed": self.seed,
             "grader": self.grader,
@@ -171,6 +175,7 @@ class Evaluation:
             seed=self.seed,
             server_key=self.server_key,
             retry_errors=self.retry_errors,
+            fail_fast=self.fail_fast,
         )
         spec, runner = None, EvalRunner
         osmosis = ("--protocol", "osmosis", "--artifacts-dir", str(run_dir.path / "artifacts"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ __all__ = [
     "Source",
     "atif_document",
     "export_record",
+    "folder_name",
     "openai_call",
     "openai_message",
     "openai_tool",
@@ -34,6 +36,9 @@ __all__ = [
     "wanted",
     "write_export",
 ]
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class ExportFormat(StrEnum):
@@ -100,6 +105,7 @@ def write_export(
     single = not (path.is_dir() or path.suffix == ".jsonl")
     into_dir = fmt is ExportFormat.ATIF and to is not None
     exported = seen = 0
+    names: set[str] = set()  # folder names given so far, casefolded
     with contextlib.ExitStack() as stack:
         out = sys.stdout if to is None or into_dir else stack.enter_context(_create(to))
         for source in read_sources(path):
@@ -112,7 +118,7 @@ def write_export(
             exported += 1
             if into_dir:
                 assert to is not None
-                _write_atif_file(to, record, seen)
+                _write_atif_file(to, record, folder_name(record.get("session_id"), seen, names))
             else:
                 indent = 2 if fmt is ExportFormat.ATIF and single else None
                 out.write(json.dumps(record, ensure_ascii=False, indent=indent) + "\n")
@@ -126,8 +132,21 @@ def _create(path: Path) -> IO[str]:
         raise InputError(f"--output {path}: {exc.strerror or exc}") from None
 
 
-def _write_atif_file(root: Path, doc: dict[str, Any], number: int) -> None:
-    folder = root / str(doc.get("session_id") or f"rollout-{number}")
+def folder_name(rollout_id: Any, number: int, taken: set[str]) -> str:
+    """A folder name for a rollout id that stays inside the output directory: only
+    letters, digits, `.`, `_` and `-`, never `.` or `..`, at most 100 characters; a name
+    already given (ignoring case, for case-blind file systems) gets `-2`, `-3`, ..."""
+    name = _UNSAFE.sub("_", str(rollout_id or ""))[:100].lstrip(".") or f"rollout-{number}"
+    unique, suffix = name, 1
+    while unique.casefold() in taken:
+        suffix += 1
+        unique = f"{name}-{suffix}"
+    taken.add(unique.casefold())
+    return unique
+
+
+def _write_atif_file(root: Path, doc: dict[str, Any], name: str) -> None:
+    folder = root / name
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -36,6 +36,9 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         rows.insert(2, ("skipped rows", f"{summary['skipped_rows']} bad rows (--skip-bad-rows)"))
     if summary.get("interrupted"):
         rows.insert(1, ("interrupted", "yes: the rows not listed here were not run"))
+    elif summary.get("stopped_at"):
+        row, epoch = summary["stopped_at"]
+        rows.insert(1, ("stopped", f"after row {row} epoch {epoch} did not pass (-x)"))
     return [(label, value) for label, value in rows if value]
 
 

@@ -20,6 +20,7 @@ from rolloutctl.bench.load import quiet_trainer_logs
 from rolloutctl.bench.server_process import ServerSpec, spawn_servers
 from rolloutctl.errors import DatasetError, InputError
 from rolloutctl.eval.dataset import BadRow, Row, parse_row_spec
+from rolloutctl.eval.keywords import keyword_matcher, row_text
 from rolloutctl.eval.results import RunDirectory
 from rolloutctl.eval.stats import summarize_outcomes
 from rolloutctl.eval.workers import EvalConfig, EvalRunner, Grader, Tally, Task
@@ -43,6 +44,7 @@ class Selection:
     rows: str | None = None  # "3,7,10-20"
     limit: int | None = None
     skip_bad: bool = False
+    keyword: str | None = None  # -k: a pytest-like expression over a row's id and text
 
 
 def select_rows(
@@ -52,6 +54,13 @@ def select_rows(
     is fatal unless skipped (then warned)."""
     wanted = parse_row_spec(selection.rows) if selection.rows else None
     chosen = [item for item in items if wanted is None or item.index in wanted]
+    if selection.keyword is not None:
+        matches = keyword_matcher(selection.keyword)
+        chosen = [
+            item
+            for item in chosen
+            if isinstance(item, Row) and matches(row_text(item.id, item.messages))
+        ]
     if selection.limit is not None:
         chosen = chosen[: selection.limit]
     rows: list[Row] = []
@@ -66,7 +75,8 @@ def select_rows(
         warn(message + " (skipped)")
         skipped += 1
     if not rows:
-        raise InputError(f"{path}: no rows to run")
+        matching = f" matches -k {selection.keyword!r}" if selection.keyword is not None else ""
+        raise InputError(f"{path}: no rows{matching} to run")
     return rows, skipped
 
 

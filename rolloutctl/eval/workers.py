@@ -47,6 +47,7 @@ class EvalConfig:
     seed: int | None = None  # sent as completion_params.seed (+ epoch) when given
     server_key: str | None = field(default=None, repr=False)
     retry_errors: int = 0  # new attempts for a rollout that ended in an infrastructure error
+    fail_fast: bool = False  # -x: start no rollout after the first that did not pass
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
 
@@ -146,9 +147,13 @@ class EvalRunner:
 
     async def _worker(self, queue: Iterator[Task]) -> None:
         for task in queue:
+            if self.tally.stopped_at is not None:
+                return  # -x: what is in flight finishes and is kept, nothing new starts
             record = await self._one(task)
             self.run_dir.write(record)
             self.tally.add(Outcome.of(record))
+            if self.config.fail_fast and record["outcome"] != "passed":
+                self.tally.stopped_at = self.tally.stopped_at or (task.row.index, task.epoch)
 
     async def _one(self, task: Task) -> dict[str, Any]:
         """Run one task, again while it ends in an infrastructure error and retries are left;

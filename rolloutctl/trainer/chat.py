@@ -21,7 +21,12 @@ from rolloutctl.trainer.config import TrainerConfig
 from rolloutctl.trainer.fake_tokens import logprobs_for, message_ids, prompt_ids
 from rolloutctl.trainer.policies.base import Policy, Reply, Turn
 from rolloutctl.trainer.records import UNAUTHORIZED, Records, TrainerRolloutRecord
-from rolloutctl.trainer.violations import history_breach, params_finding, tool_message_findings
+from rolloutctl.trainer.violations import (
+    history_breach,
+    message_shape_problem,
+    params_finding,
+    tool_message_findings,
+)
 
 __all__ = [
     "END_OF_TEXT",
@@ -75,6 +80,9 @@ class ChatHandler:
         rollout_id, messages = body.get("rollout_id"), body.get("messages")
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             return self._invalid(str(rollout_id or ""), "messages: required, a list of objects")
+        problem = message_shape_problem(messages)
+        if problem is not None:
+            return self._invalid(str(rollout_id or ""), problem, status=400)
         if not isinstance(rollout_id, str) or not rollout_id:
             return await self._plain(body, messages, auth)
         state = self.records.state(rollout_id)
@@ -168,6 +176,6 @@ class ChatHandler:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter, INIT_WAIT_S)
 
-    def _invalid(self, rollout_id: str, detail: str) -> JsonAnswer:
+    def _invalid(self, rollout_id: str, detail: str, status: int = 422) -> JsonAnswer:
         self.records.report(rollout_id, "chat_invalid", detail)
-        return 422, {"detail": detail}
+        return status, {"detail": detail}

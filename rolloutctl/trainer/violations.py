@@ -6,6 +6,7 @@ trainer records them as Violations. Messages never contain an api_key.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from hmac import compare_digest
@@ -21,6 +22,7 @@ __all__ = [
     "ViolationFinding",
     "bearer_finding",
     "history_breach",
+    "message_shape_problem",
     "params_finding",
     "payload_finding",
     "tool_message_findings",
@@ -146,7 +148,7 @@ def params_finding(params: dict[str, Any], body: dict[str, Any]) -> ViolationFin
     lost = [
         k
         for k, v in params.items()
-        if k not in ("model", "rollout_id", "messages") and body.get(k, _ABSENT) != v
+        if k not in ("model", "rollout_id", "messages") and not _same(body.get(k, _ABSENT), v)
     ]
     if not lost:
         return None
@@ -157,6 +159,34 @@ def params_finding(params: dict[str, Any], body: dict[str, Any]) -> ViolationFin
 
 
 _ABSENT = object()
+
+
+def _same(sent: Any, given: Any) -> bool:
+    """Equal, counting NaN as NaN (a copied NaN is copied, though NaN != NaN)."""
+    if isinstance(sent, float) and isinstance(given, float) and math.isnan(sent):
+        return math.isnan(given)
+    return bool(sent == given)
+
+
+def message_shape_problem(messages: Messages) -> str | None:
+    """The first message whose role, content or tool_calls a chat model could not read,
+    named by its index: the trainer answers 400 instead of failing on it later."""
+    for index, message in enumerate(messages):
+        if not isinstance(message.get("role"), str):
+            return f"messages[{index}].role: required, a string"
+        content = message.get("content")
+        if content is not None and not isinstance(content, str | list):
+            return f"messages[{index}].content: must be a string, a list of parts or null"
+        calls = message.get("tool_calls")
+        if calls is not None and not _call_list(calls):
+            return f"messages[{index}].tool_calls: must be a list of objects with a 'function'"
+    return None
+
+
+def _call_list(calls: Any) -> bool:
+    return isinstance(calls, list) and all(
+        isinstance(call, dict) and isinstance(call.get("function"), dict) for call in calls
+    )
 
 
 def payload_finding(body: dict[str, Any]) -> ViolationFinding | None:

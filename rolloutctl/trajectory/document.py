@@ -36,7 +36,8 @@ from typing import Any
 import orjson
 
 from rolloutctl import __version__
-from rolloutctl.errors import TrajectoryFormatError
+from rolloutctl.errors import JsonLimitError, TrajectoryFormatError
+from rolloutctl.jsonlimits import loads
 from rolloutctl.trajectory.formats import Imported, read_foreign
 
 __all__ = [
@@ -171,9 +172,11 @@ def save_trajectory(path: str | Path, traj: dict[str, Any]) -> None:
 def load_trajectory(path: str | Path) -> dict[str, Any]:
     """Read a trajectory, a bare completion payload or an ATIF trajectory.json."""
     try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        raw = loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise TrajectoryFormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except JsonLimitError as exc:
+        raise TrajectoryFormatError(f"{path}: {exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise TrajectoryFormatError(f"{path}: not JSON ({_one_line(exc)})") from None
     if not isinstance(raw, dict):

@@ -140,3 +140,18 @@ def test_init_watch_json_prints_one_trajectory_document(start_server, mock_train
     assert document["completion"]["status"] == "COMPLETED"
     assert document["init"]["server_url"] == mock_trainer and len(document["turns"]) == 3
     assert KEY not in result.stdout
+
+
+def test_init_watch_gives_up_after_timeout_when_the_trainer_refuses_the_completion(
+    start_server,
+):
+    trainer = MockTrainer(TrainerConfig(expect_api_key="sk-not-sent"))  # every callback: 401
+    with run_server(trainer.app) as refusing:
+        trainer.url = refusing
+        result = run(
+            "init", start_server(), "--trainer-url", refusing, "--watch", "--plain",
+            "--timeout", "3",
+        )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "no completion of init-" in result.stderr and "within 3 s (--timeout)" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -167,3 +167,23 @@ def test_latency_is_added_to_each_chat_answer() -> None:
 def test_config_refuses_bad_values(name: str, value: float) -> None:
     with pytest.raises(ValueError, match=name):
         TrainerConfig(**{name: value})
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        ({"role": "assistant", "content": None, "tool_calls": "junk"}, "messages[1].tool_calls"),
+        ({"role": "assistant", "tool_calls": [1, 2]}, "messages[1].tool_calls"),
+        ({"role": "assistant", "tool_calls": [{"id": "c"}]}, "messages[1].tool_calls"),
+        ({"role": 7, "content": "x"}, "messages[1].role"),
+        ({"role": "user", "content": {"a": 1}}, "messages[1].content"),
+    ],
+)
+def test_malformed_messages_get_400_naming_the_field(message: dict, field: str) -> None:
+    trainer = MockTrainer()
+    with serving(trainer) as client:
+        answer = chat(client, "r-malformed", [*USER, message])
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["detail"].startswith(field)
+        plain = client.post("/v1/chat/completions", json={"messages": [*USER, message]})
+        assert plain.status_code == 400, plain.text

@@ -179,3 +179,12 @@ def test_violations_are_logged_and_published(side: Side, caplog: pytest.LogCaptu
     assert "history_not_append_only" in caplog.text and "logged" in caplog.text
     listed = side.client.get("/v1/rollouts").json()["rollouts"][0]
     assert listed["rollout_id"] == "logged" and listed["violations"] == 1
+
+
+def test_a_copied_nan_param_is_copied_and_a_changed_one_is_not() -> None:
+    from rolloutctl.trainer.violations import params_finding
+
+    params = {"temperature": float("nan"), "top_p": 0.9}
+    assert params_finding(params, {"temperature": float("nan"), "top_p": 0.9}) is None
+    rule, message = params_finding(params, {"temperature": 0.5, "top_p": 0.9})
+    assert rule == "completion_params_missing" and message.endswith(": temperature")

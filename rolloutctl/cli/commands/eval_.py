@@ -47,10 +47,11 @@ EPILOG = (
     "server's grader reads. The columns of an osmosis eval dataset (user_prompt, "
     "system_prompt, ground_truth, metadata) are read as they are; --column overrides.\n\n"
     "Exit status: 0 every rollout COMPLETED with no error, grader error or protocol "
-    "violation; 1 otherwise; 2 usage or dataset error; 3 the server did not start; 130 "
-    "interrupted (what finished is kept; rerun with --resume DIR).\n\n"
+    "violation; 1 otherwise (or stopped by -x); 2 usage or dataset error; 3 the server "
+    "did not start; 130 interrupted (what finished is kept; rerun with --resume DIR).\n\n"
     "\b\nExamples:\n"
     "  rolloutctl eval data.jsonl --example calculator\n"
+    "  rolloutctl eval data.jsonl my_agent.py:agent -k 'add and not slow' -x\n"
     "  rolloutctl eval data.csv my_agent.py:agent --policy proxy --upstream "
     "http://localhost:11434/v1 --model qwen3 --epochs 4"
 )
@@ -105,6 +106,27 @@ def eval_(
     limit: Annotated[
         int | None, _opt("LIMIT", "Only the first K rows chosen.", min=1, show_default=False)
     ] = None,
+    keyword: Annotated[
+        str | None,
+        _opt(
+            "KEYWORD",
+            "Only rows whose id or text match EXPR, as pytest's -k: words (case ignored) "
+            "with and, or, not and parentheses, e.g. 'add and not q1'.",
+            "-k",
+            "--keyword",
+            show_default=False,
+        ),
+    ] = None,
+    fail_fast: Annotated[
+        bool,
+        _opt(
+            "FAIL_FAST",
+            "Stop at the first rollout that does not pass (failed, error or grader error): "
+            "start nothing more, keep what finishes; --resume goes on.",
+            "-x",
+            "--fail-fast",
+        ),
+    ] = False,
     epochs: Annotated[
         int, _opt("EPOCHS", "Samples per row (pass@k up to this).", "--epochs", "--repeat", min=1)
     ] = 1,
@@ -197,6 +219,8 @@ def eval_(
         columns=column or [],
         rows=rows,
         limit=limit,
+        keyword=keyword,
+        fail_fast=fail_fast,
         skip_bad_rows=skip_bad_rows,
         epochs=epochs,
         seed=seed,
@@ -229,6 +253,12 @@ def _report(outcome: EvalOutcome, json_output: bool, plain: bool) -> int:
         print_rows(console, "eval summary", summary_rows(outcome.summary), plain)
         for line in failure_lines(outcome.summary):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
+    stopped = outcome.summary.get("stopped_at")
+    if stopped and not outcome.interrupted:
+        row, epoch = stopped
+        _warn(f"stopped after row {row} (epoch {epoch}) did not pass (-x)")
+        _warn(f"go on with: {resume_command(outcome.run_dir)}")
+        return ExitStatus.FAILURE  # rows were left unrun
     if outcome.interrupted:
         kept = outcome.summary["rollouts"]
         _warn(f"interrupted: {kept} rollouts kept in {outcome.run_dir}")

@@ -92,6 +92,14 @@ def init(
             help="Show the rollout live from the trainer's events until it completes.",
         ),
     ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            envvar=env_names("TIMEOUT", scope="INIT"),
+            help="With --watch: seconds to wait for the completion before giving up (exit 1).",
+            min=0.1,
+        ),
+    ] = 600.0,
     json_output: JsonFlag = False,
     plain: PlainFlag = False,
     verbose: VerboseFlag = False,
@@ -127,7 +135,7 @@ def init(
     if watch:
         renderer = make_renderer(plain, verbose, max_chars, full, server=server_url)
         send = (server_url, body, server_key)
-        return watch_one(trainer_url, rollout_id, renderer, send, json_output)
+        return watch_one(trainer_url, rollout_id, renderer, send, json_output, timeout)
     accepted = _send(server_url, trainer_url, body, server_key)
     if json_output:
         typer.echo(json.dumps(accepted))

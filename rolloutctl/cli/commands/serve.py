@@ -244,6 +244,15 @@ def serve(
             "else 1.0 when the final answer contains the label.",
         ),
     ] = None,
+    reload: Annotated[
+        bool,
+        typer.Option(
+            "--reload",
+            envvar=env_names("RELOAD"),
+            help="Restart the server whenever a .py file of the agent's folder changes "
+            "(for development; in-flight rollouts end as at SIGTERM).",
+        ),
+    ] = False,
     artifacts_dir: Annotated[
         Path | None,
         typer.Option(
@@ -262,6 +271,9 @@ def serve(
     from rolloutctl.server.store import check_store_url
 
     agent = resolve_agent(target, example)
+    if reload:
+        _reload(target, example, workers)
+        return
     if not no_validate:
         refuse_invalid(agent)
     settings = ServerSettings(
@@ -307,6 +319,20 @@ def serve(
         raise InputError("--grader and --artifacts-dir need --protocol osmosis")
     else:
         serving.run(agent, config)
+
+
+def _reload(target: str | None, example: str | None, workers: str) -> None:
+    """Serve this command line without --reload in a child, restarted on every change."""
+    import sys
+
+    from rolloutctl.agent.loader import examples_dir
+    from rolloutctl.server.reload import reload_dirs, serve_with_reload
+
+    if parse_workers(workers) > 1:
+        raise InputError("--reload serves one worker: give no --workers")
+    args = [arg for arg in sys.argv[1:] if arg != "--reload"]
+    dirs = reload_dirs(target, examples_dir() if example and not target else None)
+    serve_with_reload(args, dirs)
 
 
 def parse_workers(value: str) -> int:

@@ -67,9 +67,13 @@ def watch_one(
     renderer: Renderer,
     send: tuple[str, dict[str, Any], str | None] | None = None,
     json_output: bool = False,
+    timeout: float | None = None,
 ) -> int:
     """Follow one rollout to its completion; `send` (server, init, key) starts it first.
-    `json_output` prints the trajectory document at the end instead of the live view."""
+    `json_output` prints the trajectory document at the end instead of the live view;
+    past `timeout` seconds without a completion it stops and says so (exit 1)."""
+    import asyncio
+
     from rolloutctl.attach.watch import Watcher, follow
     from rolloutctl.eventloop import run_interruptible
     from rolloutctl.status import ExitStatus
@@ -83,7 +87,17 @@ def watch_one(
         (lambda: _ended(view, trainer_url)) if send is None else (lambda: _start(view, *send))
     )
     try:
-        run_interruptible(follow(trainer_url, Watcher(lambda _: view), rollout_id, subscribed))
+        following = follow(trainer_url, Watcher(lambda _: view), rollout_id, subscribed)
+        run_interruptible(asyncio.wait_for(following, timeout))
+    except TimeoutError:
+        view.close()
+        _report(view.builder.trajectory() | {"timed_out": timeout}, renderer, json_output)
+        typer.echo(
+            f"rolloutctl: no completion of {rollout_id} reached the trainer within "
+            f"{timeout:g} s (--timeout); the server may still be delivering it",
+            err=True,
+        )
+        return ExitStatus.FAILURE
     except KeyboardInterrupt:
         view.close()
         _report(view.builder.trajectory() | {"interrupted": True}, renderer, json_output)
@@ -133,6 +147,7 @@ async def _start(
 
 def watch_all(trainer_url: str, view_options: tuple[bool, bool, int, bool]) -> int:
     """Every rollout the trainer sees, until Ctrl-C (the normal way to stop: exit 0)."""
+
     from rolloutctl.attach.watch import Watcher, follow
     from rolloutctl.eventloop import run_interruptible
     from rolloutctl.trajectory.builder import TrajectoryBuilder

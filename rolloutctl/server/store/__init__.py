@@ -55,7 +55,7 @@ def check_store_url(url: str | None) -> str | None:
 
 
 def _check_sqlite(url: str) -> str:
-    from rolloutctl.server.store.sqlite import sqlite_path
+    from rolloutctl.server.store.sqlite_sql import sqlite_path
 
     path = sqlite_path(url)
     if not path.name or path.is_dir():

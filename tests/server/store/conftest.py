@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,14 +72,17 @@ def shared_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     cluster.heal()
 
 
-@pytest.fixture(params=["redis"])
-def shared_store(request: pytest.FixtureRequest) -> Callable[..., RecordStore]:
+@pytest.fixture(params=["sqlite", "redis"])
+def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., RecordStore]:
     """Stores that share one backend, as replicas do: each call is another process's
-    view of it (`open(heartbeat_interval=..., owner_timeout=...)`, not yet started).
-    A shared store joins `params` once it implements owners (`SharedStore._beat`,
-    `_claim_delivery`, `_take_lost`)."""
-    server: RedisServer = request.getfixturevalue("redis_server")
+    view of it (`open(heartbeat_interval=..., owner_timeout=...)`, not yet started)."""
     prefix = f"t{uuid.uuid4().hex[:8]}"
+    if request.param == "sqlite":
+        from rolloutctl.server.store.sqlite import SqliteStore
+
+        url = f"sqlite:///{tmp_path / 'records.db'}"
+        return lambda **options: SqliteStore(url, prefix=prefix, **options)
+    server: RedisServer = request.getfixturevalue("redis_server")
 
     def open_store(**options: Any) -> RecordStore:
         from rolloutctl.server.store.redis import RedisStore

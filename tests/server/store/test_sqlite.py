@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from rolloutctl.server.store.base import RolloutRecord
-from rolloutctl.server.store.sqlite import SqliteStore, sqlite_path
+from rolloutctl.server.store.sqlite import SqliteStore
+from rolloutctl.server.store.sqlite_sql import sqlite_path
 from tests.server.store.replicas import serve_usage_error
 
 BODY = b'{"rollout_id": "x", "tools": []}'

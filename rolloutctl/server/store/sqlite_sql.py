@@ -1,0 +1,170 @@
+"""The SQLite store's file: schema, statements, connections, and what a row holds.
+
+`rollouts` has one row per rollout: the first 202 body, the status body, and while
+the rollout is in flight what a rescuer needs (`rescue`: callback and history).
+`delivery` names the process that claimed the delivery of its completion; once set,
+no other process writes the row. `owners` holds each process's last heartbeat.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from rolloutctl.agent.context import RolloutMetrics
+from rolloutctl.server.store.base import Callback, RolloutRecord, RolloutState
+
+__all__ = [
+    "ADOPT",
+    "BEAT",
+    "BUSY_TIMEOUT",
+    "CLAIM",
+    "CLAIM_DELIVERY",
+    "EXPIRE",
+    "FIRST_BEAT",
+    "FIRST_BODY",
+    "LOST",
+    "OWNERS",
+    "STATUS",
+    "TRIM",
+    "WRITE",
+    "connect",
+    "decode",
+    "immediate",
+    "owner_dead",
+    "rescue_value",
+    "sqlite_path",
+]
+
+BUSY_TIMEOUT = 2.0  # seconds a statement waits for another process's write lock
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rollouts (
+    prefix TEXT NOT NULL, rollout_id TEXT NOT NULL, body BLOB NOT NULL,
+    status BLOB NOT NULL, active INTEGER NOT NULL, expires_at REAL NOT NULL,
+    owner TEXT NOT NULL, rescue BLOB, delivery TEXT,
+    PRIMARY KEY (prefix, rollout_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rollouts_expiry ON rollouts (prefix, active, expires_at);
+CREATE TABLE IF NOT EXISTS owners (
+    prefix TEXT NOT NULL, owner TEXT NOT NULL, beat_at REAL NOT NULL,
+    PRIMARY KEY (prefix, owner)) WITHOUT ROWID;
+"""
+# the claim replaces only an expired row
+CLAIM = """
+INSERT INTO rollouts VALUES (?, ?, ?, ?, 1, ?, ?, ?, NULL)
+ON CONFLICT DO UPDATE SET body = excluded.body, status = excluded.status, active = 1,
+    expires_at = excluded.expires_at, owner = excluded.owner, rescue = excluded.rescue,
+    delivery = NULL WHERE rollouts.expires_at < ?
+RETURNING 1
+"""
+FIRST_BODY = "SELECT body FROM rollouts WHERE prefix = ? AND rollout_id = ?"
+STATUS = "SELECT status FROM rollouts WHERE prefix = ? AND rollout_id = ? AND expires_at >= ?"
+# a write of a record whose delivery another process claimed is dropped
+WRITE = """
+INSERT INTO rollouts VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)
+ON CONFLICT DO UPDATE SET status = excluded.status, active = excluded.active,
+    expires_at = excluded.expires_at, rescue = excluded.rescue
+    WHERE rollouts.delivery IS NULL OR rollouts.delivery = excluded.owner
+"""
+CLAIM_DELIVERY = """
+INSERT INTO rollouts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO UPDATE SET status = excluded.status, active = excluded.active,
+    expires_at = excluded.expires_at, rescue = excluded.rescue, delivery = excluded.delivery
+    WHERE rollouts.delivery IS NULL OR rollouts.delivery = excluded.delivery
+RETURNING 1
+"""
+EXPIRE = "DELETE FROM rollouts WHERE prefix = ? AND expires_at < ?"
+TRIM = """
+DELETE FROM rollouts WHERE prefix = ? AND rollout_id IN (
+    SELECT rollout_id FROM rollouts WHERE prefix = ? AND active = 0
+    ORDER BY expires_at LIMIT max(0, (SELECT count(*) FROM rollouts WHERE prefix = ?) - ?))
+"""
+BEAT = "UPDATE owners SET beat_at = ? WHERE prefix = ? AND owner = ?"
+FIRST_BEAT = "INSERT OR REPLACE INTO owners VALUES (?, ?, ?)"
+OWNERS = "SELECT DISTINCT owner FROM rollouts WHERE prefix = ? AND active = 1 AND delivery IS NULL"
+# in flight, delivery unclaimed, and its owner dead (in a JSON list) or (when asked) silent
+LOST = """
+SELECT rollout_id, body, status, owner, rescue FROM rollouts
+WHERE prefix = ? AND active = 1 AND delivery IS NULL AND owner != ? AND (
+    owner IN (SELECT value FROM json_each(?)) OR (? AND owner NOT IN (
+        SELECT owner FROM owners WHERE prefix = ? AND beat_at >= ?)))
+LIMIT ?
+"""
+ADOPT = "UPDATE rollouts SET delivery = ? WHERE prefix = ? AND rollout_id = ?"
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of `sqlite:///records.db` (relative) or `sqlite:////srv/records.db` (absolute)."""
+    return Path(url.removeprefix("sqlite://").removeprefix("/"))
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, schema in place."""
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.executescript(_SCHEMA)
+    return db
+
+
+@contextlib.contextmanager
+def immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction, taking the write lock at once (so it cannot deadlock later)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def owner_dead(owner: str, me: str) -> bool:
+    """Whether `owner` (host:pid:token) is a process of this machine that no longer runs:
+    its pid is gone, or it is this process's pid with another token (an earlier start).
+    Owners on other machines are never declared dead here (their heartbeat tells)."""
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = parts[1]
+    if int(pid) == os.getpid():
+        return owner != me
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def rescue_value(record: RolloutRecord) -> bytes | None:
+    """What a rescuer needs of an in-flight record: callback (with its key) and history.
+    Nothing once the rollout finished: the key is kept no longer than needed."""
+    if not record.active or record.callback is None:
+        return None
+    value = {"url": record.callback.url, "key": record.callback.key, "messages": record.history()}
+    return orjson.dumps(value, default=str)
+
+
+def decode(row: tuple[str, bytes, bytes, str, bytes | None]) -> RolloutRecord:
+    """A lost record as its owner last wrote it, with its callback and history."""
+    rollout_id, body, status_json, owner, rescue = row
+    status: dict[str, Any] = orjson.loads(status_json)
+    record = RolloutRecord(rollout_id, bytes(body), state=RolloutState(status["state"]))
+    record.owner = owner
+    record.metrics = RolloutMetrics(
+        num_llm_calls=status.get("num_llm_calls", 0), num_tool_calls=status.get("num_tool_calls", 0)
+    )
+    if rescue is not None:
+        value = orjson.loads(rescue)
+        record.callback = Callback(value["url"], value.get("key"))
+        record.messages = value.get("messages")
+    return record
