@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -160,6 +161,16 @@ def test_latency_is_added_to_each_chat_answer() -> None:
         raise AssertionError("no chat_response event")
 
     assert asyncio.run(run()) >= 50  # the injected 60 ms, less the event loop's timer slack
+
+
+def test_latency_is_added_to_a_chat_call_without_a_rollout_id_too() -> None:
+    """As the upstream of another trainer's proxy policy, the mock trainer still plays a
+    model that takes --latency-ms to answer (a lower bound: a busy machine only adds)."""
+    with serving(MockTrainer(TrainerConfig(latency_ms=300))) as client:
+        started = time.perf_counter()
+        response = client.post("/v1/chat/completions", json={"messages": USER})
+        took = time.perf_counter() - started
+    assert response.status_code == 200 and took >= 0.29
 
 
 @pytest.mark.parametrize("name, value", [("fail_rate", 1.5), ("fail_completed_rate", -0.1),
