@@ -8,6 +8,7 @@ each event, only what it newly shows, so a live view prints every message exactl
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import takewhile
@@ -151,6 +152,14 @@ class TrajectoryBuilder:
     @property
     def rollout_id(self) -> str | None:
         return self._traj["rollout_id"]
+
+    def interrupted(self) -> dict[str, Any]:
+        """The trajectory so far, stopped now (Ctrl-C): its time runs to the interruption,
+        not to the last event seen."""
+        traj = self.trajectory() | {"interrupted": True}
+        if traj["completion"] is None and traj["started_at"]:
+            traj["finished_at"] = iso_time(time.time())
+        return traj
 
     def trajectory(self, copy_it: bool = True) -> dict[str, Any]:
         """The trajectory so far; `copy_it=False` hands over the builder's own (no more adds)."""

@@ -135,8 +135,10 @@ def _whole(value: float) -> float | int:
 
 
 def _span(traj: dict[str, Any]) -> float | None:
+    """Seconds from the init to the completion; unknown (None) when the init was not seen,
+    as when `watch` joins a rollout that had already ended."""
     start, end = traj.get("started_at"), traj.get("finished_at")
-    if not (start and end):
+    if not (start and end and traj.get("init")):
         return None
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
@@ -180,6 +182,7 @@ def _times(summary: Summary) -> str | None:
     parts = []
     if summary.span is not None:
         end = "completion" if summary.status in ("COMPLETED", "ERROR") else "last event"
+        end = "interruption" if summary.status == "interrupted" else end
         parts.append(f"{summary.span:.2f} s from init to {end}")
     if summary.model_ms is not None:
         parts.append(f"model {format_ms(summary.model_ms)}")

@@ -75,6 +75,8 @@ def test_init_then_watch_a_rollout_that_already_ended(start_server, mock_trainer
     assert watched is not None and watched.returncode == 0, watched.stderr
     assert "-> divide(a=9, b=0)\ntool       Error:" in watched.stdout
     assert "1 of 1 tool calls failed" in watched.stdout
+    assert "0.00 s" not in watched.stdout  # the init was not seen: no span to show
+    assert "server says" in watched.stdout  # the server's own figures stand in
 
 
 def test_watch_every_rollout_until_ctrl_c(start_server, mock_trainer):

@@ -214,7 +214,7 @@ def run_live(
         outcome = run_interruptible(run(agent, options, config, show, view.builder))
     except KeyboardInterrupt:
         view.close()
-        traj = view.builder.trajectory() | {"interrupted": True}
+        traj = view.builder.interrupted()
         finish(traj, renderer, json_output, save, None)
         raise  # cli.core says "interrupted" and exits 130
     finally:

@@ -100,7 +100,7 @@ def watch_one(
         return ExitStatus.FAILURE
     except KeyboardInterrupt:
         view.close()
-        _report(view.builder.trajectory() | {"interrupted": True}, renderer, json_output)
+        _report(view.builder.interrupted(), renderer, json_output)
         return ExitStatus.INTERRUPTED
     finally:
         view.close()
