@@ -82,7 +82,8 @@ class Evaluation:
     warn: Callable[[str], None] = field(default=_ignore, repr=False)
     keyword: str | None = None  # -k: rows whose id or text match this expression
     fail_fast: bool = False  # -x: start nothing after the first rollout that did not pass
-    protocol: str = "v1"  # or "osmosis": the Osmosis SDK 0.3 protocol
+    protocol: str = "v1"  # or "osmosis": the Osmosis SDK 0.3 protocol (served so when spawned)
+    runner: type[EvalRunner] = EvalRunner  # the protocol's (`osmosis.eval` for "osmosis")
 
     def run(self) -> EvalOutcome:
         """Run (or resume) the evaluation; Ctrl-C stops it with what ran kept."""
@@ -177,7 +178,7 @@ class Evaluation:
             retry_errors=self.retry_errors,
             fail_fast=self.fail_fast,
         )
-        spec, runner = None, EvalRunner
+        spec = None
         osmosis = ("--protocol", "osmosis", "--artifacts-dir", str(run_dir.path / "artifacts"))
         if self.server_url is None:
             spec = ServerSpec(
@@ -186,8 +187,6 @@ class Evaluation:
                 max_concurrent=max(self.concurrency, 100),
                 extra_args=osmosis if self.protocol == "osmosis" else (),
             )
-        if self.protocol == "osmosis":
-            from rolloutctl.osmosis.eval import OsmosisEvalRunner as runner
         progress: Any = contextlib.nullcontext()
         if self.progress is not None:
             progress = showing_progress(tally, self.progress, self.live)
@@ -201,7 +200,7 @@ class Evaluation:
             spec=spec,
             grader=grader,
             progress=progress,
-            runner=runner,
+            runner=self.runner,
         )
 
 

@@ -34,6 +34,7 @@ from rolloutctl.status import ExitStatus
 
 if TYPE_CHECKING:
     from rolloutctl.eval.evaluation import EvalOutcome
+    from rolloutctl.eval.workers import EvalRunner
 
 NAME = "eval"
 EPILOG = (
@@ -235,6 +236,7 @@ def eval_(
         live=live,
         warn=_warn,
         protocol=protocol.value,
+        runner=_runner(protocol),
     )
     return _report(evaluation.run(), json_output, plain)
 
@@ -285,3 +287,14 @@ def resume_command(run_dir: Path) -> str:
 
 def _warn(message: str) -> None:
     typer.echo(f"rolloutctl: {message}", err=True)
+
+
+def _runner(protocol: Protocol) -> type[EvalRunner]:
+    """The protocol's eval loop; the Osmosis one imports the SDK, so only when asked for."""
+    if protocol is Protocol.OSMOSIS:
+        from rolloutctl.osmosis.eval import OsmosisEvalRunner
+
+        return OsmosisEvalRunner
+    from rolloutctl.eval.workers import EvalRunner
+
+    return EvalRunner
