@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import operator
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -136,17 +137,30 @@ def test_start_rollout_learns_tools_and_awaits_the_completion() -> None:
 
 
 class LateReader(httpx.AsyncHTTPTransport):
-    """Reads each response late, so the server's first chat call arrives before the 202."""
+    """Hands the trainer its init's 202 only once the server's first chat call has reached
+    the trainer, so that call certainly comes before the trainer knows the tools."""
+
+    def __init__(self, chat_arrived: threading.Event) -> None:
+        super().__init__()
+        self.chat_arrived = chat_arrived
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await super().handle_async_request(request)
-        await asyncio.sleep(0.3)
+        if request.url.path.endswith("/v1/rollout/init"):
+            assert await asyncio.to_thread(self.chat_arrived.wait, 60), "no chat call came"
         return response
 
 
 def test_declared_tool_names_are_used_even_when_chat_beats_the_202() -> None:
     async def run() -> None:
-        trainer = MockTrainer(client=httpx.AsyncClient(transport=LateReader()))
+        chat_arrived = threading.Event()
+        trainer = MockTrainer(client=httpx.AsyncClient(transport=LateReader(chat_arrived)))
+
+        def on_event(event: Event) -> None:
+            if event.kind == EventKind.CHAT_REQUEST:
+                chat_arrived.set()
+
+        trainer.bus.listen(on_event)
         async with stack(FakeRolloutServer(tools=ALIASED), trainer) as url:
             completion = await finish(trainer, url, init("alias"))
         calls = [m["tool_calls"][0] for m in completion["final_messages"] if m.get("tool_calls")]
