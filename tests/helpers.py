@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 
@@ -100,10 +101,35 @@ def rolloutctl_bin() -> str:
     return str(Path(sys.executable).with_name("rolloutctl"))
 
 
+def run_cli(
+    *args: str, timeout: float = CLI_BOUND, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `rolloutctl` with `args` to its end; its output captured as text."""
+    return subprocess.run(
+        [rolloutctl_bin(), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd
+    )
+
+
+def init_body(trainer: Any, rollout_id: str = "r1", **extra: Any) -> dict[str, Any]:
+    """A v1 init of the calculator question, calling back `trainer` (anything with a `url`)."""
+    body: dict[str, Any] = {
+        "rollout_id": rollout_id,
+        "server_url": trainer.url,
+        "messages": [
+            {"role": "system", "content": "be exact"},
+            {"role": "user", "content": "What is 5 + 3?"},
+        ],
+    }
+    body.update(extra)
+    return body
+
+
+def post_init(server: str, body: dict[str, Any], **kwargs: Any) -> httpx.Response:
+    return httpx.post(f"{server}/v1/rollout/init", json=body, timeout=30, **kwargs)
+
+
 def wait_healthy(url: str, process: subprocess.Popen | None = None, timeout: float = 30) -> None:
     """Poll `url`/health until it answers; fail early if `process` (the server) died."""
-    import httpx
-
     deadline = time.monotonic() + timeout
     while True:
         try:

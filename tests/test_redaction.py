@@ -12,9 +12,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from rolloutctl.redaction import mask, one_line
-from tests.cli.test_try import run
-from tests.helpers import run_server
-from tests.server.test_protocol import init_body, post_init
+from tests.helpers import init_body, post_init, run_cli, run_server
 
 CANARY = "sk-pad-canary-41"
 
@@ -62,7 +60,7 @@ def echoing_server(mode: str) -> Starlette:
 @pytest.mark.parametrize("mode", ["json", "stripped", "text"])
 def test_try_masks_the_server_key_that_a_server_echoes(mode):
     with run_server(echoing_server(mode)) as url:
-        result = run("try", "--server-url", url, "--server-key", CANARY, "--plain")
+        result = run_cli("try", "--server-url", url, "--server-key", CANARY, "--plain")
     assert result.returncode == 1
     assert "***" in result.stdout + result.stderr
     assert CANARY not in result.stdout + result.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import subprocess
 import textwrap
 
 import httpx
@@ -15,15 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.helpers import CLI_BOUND, rolloutctl_bin, run_server
+from tests.helpers import CLI_BOUND, rolloutctl_bin, run_cli, run_server
 
 KEY = "sk-canary-try-31d2"
-
-
-def run(*args: str, timeout: float = CLI_BOUND) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [rolloutctl_bin(), *args], capture_output=True, text=True, timeout=timeout
-    )
 
 
 def styled(*words: str) -> str:
@@ -59,7 +52,7 @@ def test_try_calculator_live_in_a_terminal():
 
 def test_try_save_then_replay_gives_the_same_messages(tmp_path):
     saved = tmp_path / "t.json"
-    result = run(
+    result = run_cli(
         "try",
         "--example",
         "calculator",
@@ -73,16 +66,16 @@ def test_try_save_then_replay_gives_the_same_messages(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "The answer is 4" in result.stdout
     assert KEY not in result.stdout + result.stderr + saved.read_text()
-    replayed = json.loads(run("replay", str(saved), "--json").stdout)
+    replayed = json.loads(run_cli("replay", str(saved), "--json").stdout)
     original = json.loads(saved.read_text())
     assert replayed["completion"]["final_messages"] == original["completion"]["final_messages"]
     assert replayed["init"]["api_key"] == "***"
-    plain = run("replay", str(saved), "--plain", "--role", "tool").stdout
+    plain = run_cli("replay", str(saved), "--plain", "--role", "tool").stdout
     assert "-> divide(a=12, b=4)\ntool       3\n" in plain and "assistant" not in plain
 
 
 def test_try_json_prints_one_trajectory_document():
-    result = run("try", "--example", "echo", "--prompt", "[bold red]hello[/]", "--json")
+    result = run_cli("try", "--example", "echo", "--prompt", "[bold red]hello[/]", "--json")
     assert result.returncode == 0, result.stderr
     traj = json.loads(result.stdout)
     assert traj["format"] == "rolloutctl.trajectory" and traj["version"] == 1
@@ -90,7 +83,9 @@ def test_try_json_prints_one_trajectory_document():
 
 
 def test_try_escapes_markup_in_messages():
-    result = run("try", "--example", "echo", "--policy", "echo", "--prompt", "[bold red]hello[/]")
+    result = run_cli(
+        "try", "--example", "echo", "--policy", "echo", "--prompt", "[bold red]hello[/]"
+    )
     assert result.stdout.count("[bold red]hello[/]") >= 2  # the prompt and its echo
 
 
@@ -110,7 +105,7 @@ BROKEN_AGENT = textwrap.dedent("""
 
 def test_try_exits_1_when_the_agent_rewrites_history(tmp_path):
     (tmp_path / "broken.py").write_text(BROKEN_AGENT)
-    result = run("try", f"{tmp_path / 'broken.py'}:Rewriter", "--policy", "echo", "--plain")
+    result = run_cli("try", f"{tmp_path / 'broken.py'}:Rewriter", "--policy", "echo", "--plain")
     assert result.returncode == 1
     assert "append" in result.stdout.lower()
 
@@ -155,20 +150,20 @@ def double_completion_server(pause: float = 0.0) -> Starlette:
 
 def test_try_server_url_catches_a_second_completion():
     with run_server(double_completion_server()) as url:
-        result = run("try", "--server-url", url, "--plain")
+        result = run_cli("try", "--server-url", url, "--plain")
     assert result.returncode == 1
     assert "second completion" in result.stdout.lower() or "duplicate" in result.stdout.lower()
 
 
 def test_try_server_url_catches_a_late_second_completion_within_the_linger():
     with run_server(double_completion_server(pause=0.5)) as url:
-        result = run("try", "--server-url", url, "--linger", "20", "--plain")
+        result = run_cli("try", "--server-url", url, "--linger", "20", "--plain")
     assert result.returncode == 1
     assert "second completion" in result.stdout.lower() or "duplicate" in result.stdout.lower()
 
 
 def test_try_server_url_against_our_own_server(start_server):
-    result = run("try", "--server-url", start_server(), "--plain")
+    result = run_cli("try", "--server-url", start_server(), "--plain")
     assert result.returncode == 0, result.stdout
     assert "The answer is 16" in result.stdout
 
@@ -183,7 +178,7 @@ def test_usage_errors_exit_2_without_traceback(tmp_path):
         ("replay", str(tmp_path / "missing.json")),
         ("try", "--bogus-option"),
     ]:
-        result = run(*args)
+        result = run_cli(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert "Traceback" not in result.stderr
         assert result.stderr.startswith("rolloutctl: error:")
@@ -191,10 +186,10 @@ def test_usage_errors_exit_2_without_traceback(tmp_path):
 
 def test_replay_reads_a_bare_completion_payload(tmp_path):
     saved = tmp_path / "t.json"
-    assert run("try", "--example", "calculator", "--save", str(saved)).returncode == 0
+    assert run_cli("try", "--example", "calculator", "--save", str(saved)).returncode == 0
     payload = tmp_path / "payload.json"
     payload.write_text(json.dumps(json.loads(saved.read_text())["completion"]))
-    result = run("replay", str(payload), "--plain")
+    result = run_cli("replay", str(payload), "--plain")
     assert result.returncode == 0, result.stderr
     assert "The answer is 16." in result.stdout and "COMPLETED" in result.stdout
 
@@ -210,7 +205,7 @@ def echoing_422_server() -> Starlette:
 
 def test_try_never_shows_a_key_that_a_server_echoes():
     with run_server(echoing_422_server()) as url:
-        result = run("try", "--server-url", url, "--callback-key", KEY, "--plain")
+        result = run_cli("try", "--server-url", url, "--callback-key", KEY, "--plain")
     assert result.returncode == 1
     assert "422" in result.stdout + result.stderr
     assert KEY not in result.stdout + result.stderr
@@ -226,24 +221,24 @@ def test_cli_input_errors_and_unreachable_servers(tmp_path):
         ("try", "--server-url", "ftp://host"),
         ("replay", str(tmp_path), "--role", "robot"),
     ]:
-        result = run(*args)
+        result = run_cli(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert result.stderr.count("\n") == 1 and "env var: '[" not in result.stderr
     with refused_url() as url:
-        result = run("try", "--server-url", url)
+        result = run_cli("try", "--server-url", url)
     assert result.returncode == 3 and "Traceback" not in result.stderr
 
 
 def test_replay_json_honours_the_filters_and_rejects_bad_latencies(tmp_path):
     saved = tmp_path / "t.json"
-    assert run("try", "--example", "calculator", "--save", str(saved)).returncode == 0
-    step = json.loads(run("replay", str(saved), "--step", "2", "--json").stdout)
+    assert run_cli("try", "--example", "calculator", "--save", str(saved)).returncode == 0
+    step = json.loads(run_cli("replay", str(saved), "--step", "2", "--json").stdout)
     assert {entry["turn"] for entry in step} == {2}
     assert [e["message"]["role"] for e in step] == ["assistant", "tool"]
-    tools = json.loads(run("replay", str(saved), "--role", "tool", "--json").stdout)
+    tools = json.loads(run_cli("replay", str(saved), "--role", "tool", "--json").stdout)
     assert [e["message"]["content"] for e in tools] == ["8", "16"]
     traj = json.loads(saved.read_text())
     traj["turns"][0]["latency_ms"] = "slow"
     saved.write_text(json.dumps(traj))
-    bad = run("replay", str(saved))
+    bad = run_cli("replay", str(saved))
     assert bad.returncode == 2 and "latency_ms" in bad.stderr and "Traceback" not in bad.stderr

@@ -39,14 +39,6 @@ def arithmetic(tmp_path: Path) -> Callable[[int], Path]:
     return lambda count: write_jsonl(tmp_path / f"arith{count}.jsonl", arithmetic_rows(count))
 
 
-def run_cli(
-    *args: str, timeout: float = 180, cwd: Path | None = None
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [rolloutctl_bin(), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd
-    )
-
-
 def records(run_dir: Path) -> list[dict]:
     lines = (run_dir / "results.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]

@@ -8,8 +8,8 @@ import textwrap
 import pexpect
 import pytest
 
-from tests.eval.conftest import records, run_cli, write_jsonl
-from tests.helpers import CLI_BOUND, assert_plain_text, rolloutctl_bin
+from tests.eval.conftest import records, write_jsonl
+from tests.helpers import CLI_BOUND, assert_plain_text, rolloutctl_bin, run_cli
 from tests.trajectory.openai_format import problems
 
 # Each test runs the real binary (and a spawned server) a few times: slow on a busy machine.

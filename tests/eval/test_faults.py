@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.eval.conftest import records, run_cli, write_jsonl
-from tests.helpers import CLI_BOUND, rolloutctl_bin
+from tests.eval.conftest import records, write_jsonl
+from tests.helpers import CLI_BOUND, rolloutctl_bin, run_cli
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from tests.eval.conftest import arithmetic_rows, records, run_cli, write_jsonl
+from tests.eval.conftest import arithmetic_rows, records, write_jsonl
 from tests.eval.flaky_upstream import upstream, url_of
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.timeout(900)
 

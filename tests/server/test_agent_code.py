@@ -12,9 +12,8 @@ import time
 import httpx
 
 from rolloutctl import ToolLoopAgent, tool
-from tests.helpers import free_port, rolloutctl_bin, wait_healthy
+from tests.helpers import free_port, init_body, post_init, rolloutctl_bin, wait_healthy
 from tests.recording_trainer import assistant, call
-from tests.server.test_protocol import init_body, post_init
 
 
 @tool

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from rolloutctl import Agent, RolloutContext, RolloutResult
+from tests.helpers import init_body, post_init
 from tests.recording_trainer import assistant
-from tests.server.test_protocol import init_body, post_init
 
 
 def raw_post(server: str, body: bytes, headers: dict | None = None) -> httpx.Response:

@@ -10,26 +10,10 @@ import httpx
 import pytest
 
 from rolloutctl import Agent, RolloutContext, RolloutResult
+from tests.helpers import init_body, post_init
 from tests.recording_trainer import assistant, call
 
 KEY = "sk-canary-9f8e7d6c"
-
-
-def init_body(trainer, rollout_id: str = "r1", **extra) -> dict:
-    body = {
-        "rollout_id": rollout_id,
-        "server_url": trainer.url,
-        "messages": [
-            {"role": "system", "content": "be exact"},
-            {"role": "user", "content": "What is 5 + 3?"},
-        ],
-    }
-    body.update(extra)
-    return body
-
-
-def post_init(server: str, body: dict, **kwargs) -> httpx.Response:
-    return httpx.post(f"{server}/v1/rollout/init", json=body, timeout=30, **kwargs)
 
 
 def test_init_answers_202_with_the_calculator_tools(trainer, start_server):

@@ -17,131 +17,24 @@ from rolloutctl.events import Event, EventKind
 from rolloutctl.trajectory.builder import ItemKind, TrajectoryBuilder, trajectory_items
 from rolloutctl.trajectory.document import load_trajectory, save_trajectory, scrub
 from rolloutctl.trajectory.summary import summarize, summary_rows
-
-ROLLOUT = "calc-1"
-CANARY = "sk-canary-7d1e0c"
-SYSTEM = {"role": "system", "content": "You are a calculator. Use the tools."}
-USER = {"role": "user", "content": "What is (5 + 3) * 2?"}
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": name,
-            "description": f"{name} two numbers",
-            "parameters": {
-                "type": "object",
-                "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
-                "required": ["a", "b"],
-            },
-        },
-    }
-    for name in ("add", "multiply")
-]
-
-
-def tool_call(call_id: str, name: str, a: int, b: int) -> dict:
-    arguments = json.dumps({"a": a, "b": b})
-    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
-
-
-ASSISTANT_1 = {"role": "assistant", "content": None, "tool_calls": [tool_call("c1", "add", 5, 3)]}
-TOOL_1 = {"role": "tool", "content": "8", "tool_call_id": "c1"}
-ASSISTANT_2 = {
-    "role": "assistant",
-    "content": None,
-    "tool_calls": [tool_call("c2", "multiply", 8, 2)],
-}
-TOOL_2 = {"role": "tool", "content": "16", "tool_call_id": "c2"}
-ASSISTANT_3 = {"role": "assistant", "content": "The answer is 16."}
-HISTORY = [SYSTEM, USER, ASSISTANT_1, TOOL_1, ASSISTANT_2, TOOL_2, ASSISTANT_3]
-STEPS = [(ASSISTANT_1, [TOOL_1], "tool_calls"), (ASSISTANT_2, [TOOL_2], "tool_calls")]
-STEPS.append((ASSISTANT_3, [], "stop"))
-
-
-def completion_payload(messages: list[dict]) -> dict:
-    metrics = {
-        "num_llm_calls": 3,
-        "num_tool_calls": 2,
-        "prompt_tokens": 90,
-        "response_tokens": 24,
-        "total_latency_ms": 52.0,
-        "llm_latency_ms": 37.5,
-        "tool_latency_ms": 0.4,
-    }
-    return {
-        "rollout_id": ROLLOUT,
-        "status": "COMPLETED",
-        "final_messages": messages,
-        "finish_reason": "stop",
-        "reward": None,
-        "metrics": metrics,
-        "extra_fields": {},
-    }
-
-
-def chat_body(message: dict, finish_reason: str, n: int) -> dict:
-    return {
-        "id": f"chatcmpl-{n}",
-        "object": "chat.completion",
-        "model": "mock",
-        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
-        "usage": {"prompt_tokens": 30, "completion_tokens": 8, "total_tokens": 38},
-        "token_ids": [101 + n, 102, 103],
-        "logprobs": [-0.25, -0.5, -0.125],
-        "prompt_token_ids": [1, 2, 3, 4],
-    }
-
-
-class Clock:
-    """Event timestamps one second apart, so the recorded times are predictable."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def event(self, kind: EventKind, data: dict, rollout_id: str = ROLLOUT) -> Event:
-        self.now += 1
-        return Event(kind, rollout_id, data, self.now)
-
-
-def calculator_events(api_key: str = "***", tail: list[dict] | None = None) -> list[Event]:
-    """The events the mock trainer publishes for a two-tool calculator rollout."""
-    clock = Clock()
-    init = {
-        "rollout_id": ROLLOUT,
-        "server_url": "http://127.0.0.1:9001",
-        "messages": [SYSTEM, USER],
-        "completion_params": {"temperature": 0},
-        "api_key": api_key,
-        "max_turns": 10,
-    }
-    events = [clock.event(EventKind.INIT_SENT, {"request": init})]
-    response = {"status_code": 202, "body": {"rollout_id": ROLLOUT, "tools": TOOLS}}
-    events.append(clock.event(EventKind.INIT_RESPONSE, response))
-    history = [SYSTEM, USER]
-    for n, (assistant, tools, finish) in enumerate(STEPS):
-        request = {"model": "default", "rollout_id": ROLLOUT, "messages": list(history)}
-        events.append(clock.event(EventKind.CHAT_REQUEST, {"index": n, "body": request}))
-        answer = {"index": n, "status_code": 200, "body": chat_body(assistant, finish, n)}
-        events.append(clock.event(EventKind.CHAT_RESPONSE, answer | {"latency_ms": 12.5}))
-        history += [assistant, *tools]
-    body = completion_payload(history + (tail or []))
-    events.append(clock.event(EventKind.COMPLETION, {"status_code": 200, "body": body}))
-    return events
-
-
-def build(events: list[Event]) -> tuple[dict, list]:
-    builder = TrajectoryBuilder()
-    items = [item for event in events for item in builder.add(event)]
-    return builder.trajectory(), items
-
-
-def write_atif(directory: Path, messages: list[dict], reward: float | None = 1.0) -> Path:
-    """An ATIF trajectory.json written by the installed osmosis-ai SDK itself."""
-    sample = RolloutSample(messages=messages, reward=reward)
-    result = ExecutionResult(status=RolloutStatus.SUCCESS, sample=sample)
-    save = osmosis_save_trajectory(rollout_id=ROLLOUT, result=result, artifact_root=directory)
-    asyncio.run(save)
-    return directory / ROLLOUT / "trajectory.json"
+from tests.trajectory.samples import (
+    ASSISTANT_1,
+    ASSISTANT_2,
+    ASSISTANT_3,
+    CANARY,
+    HISTORY,
+    ROLLOUT,
+    SYSTEM,
+    TOOL_1,
+    TOOL_2,
+    TOOLS,
+    USER,
+    Clock,
+    build,
+    calculator_events,
+    completion_payload,
+    write_atif,
+)
 
 
 def test_builder_records_every_turn() -> None:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
 from rolloutctl.events import Event, EventKind
 from rolloutctl.trajectory.builder import TrajectoryBuilder
 from rolloutctl.trajectory.document import load_trajectory
-from rolloutctl.trajectory.render import Renderer, make_console
-from tests.trajectory.test_document import (
+from tests.trajectory.samples import (
     ASSISTANT_3,
     HISTORY,
     ROLLOUT,
@@ -21,21 +18,12 @@ from tests.trajectory.test_document import (
     USER,
     build,
     calculator_events,
+    plain_renderer,
+    rich_renderer,
     write_atif,
 )
 
 MARKUP = "[bold red]not markup[/] :smile: [link=http://x]y[/link]"
-
-
-def plain_renderer(**options: bool) -> tuple[Renderer, io.StringIO]:
-    out = io.StringIO()
-    return Renderer(make_console(True, file=out, width=100), plain=True, **options), out
-
-
-def rich_renderer() -> tuple[Renderer, io.StringIO]:
-    out = io.StringIO()
-    console = Console(file=out, width=100, force_terminal=True, color_system="truecolor")
-    return Renderer(console), out
 
 
 def replay(traj: dict, **filters: object) -> str:

@@ -10,8 +10,13 @@ import pytest
 from rolloutctl.events import Event, EventKind
 from rolloutctl.trajectory.document import load_trajectory, save_trajectory
 from rolloutctl.trajectory.text import clip, compact_call, visible
-from tests.trajectory.test_document import ROLLOUT, build, calculator_events
-from tests.trajectory.test_render import plain_renderer, rich_renderer
+from tests.trajectory.samples import (
+    ROLLOUT,
+    build,
+    calculator_events,
+    plain_renderer,
+    rich_renderer,
+)
 
 
 def with_assistant(message: dict, results: list[dict]) -> list[Event]:

@@ -13,8 +13,8 @@ from rolloutctl.agent.loader import load_agent
 from rolloutctl.validate.blocking import blocking_calls
 from rolloutctl.validate.report import Severity
 from rolloutctl.validate.validator import blocking_findings, dry_run_request, parameters_findings
-from tests.helpers import free_port, rolloutctl_bin
-from tests.validate.test_validate import check, codes, validate, write_agent
+from tests.helpers import free_port, rolloutctl_bin, run_cli
+from tests.validate.helpers import check, codes, write_agent
 
 BLOCKING = '''
 import time
@@ -134,12 +134,12 @@ agent = Toolsets()
 
 def test_validate_takes_metadata_for_per_rollout_tools(tmp_path):
     target = write_agent(tmp_path, PER_ROLLOUT)
-    assert "V003" in codes(json.loads(validate(target, "--json").stdout))
-    result = validate(target, "--json", "--metadata", '{"toolset": "text"}')
+    assert "V003" in codes(json.loads(run_cli("validate", target, "--json").stdout))
+    result = run_cli("validate", target, "--json", "--metadata", '{"toolset": "text"}')
     report = json.loads(result.stdout)
     assert result.returncode == 0 and report["valid"], report["findings"]
     assert [t["function"]["name"] for t in report["tools"]] == ["shout"]
-    bad = validate(target, "--metadata", "[1]")
+    bad = run_cli("validate", target, "--metadata", "[1]")
     assert bad.returncode == 2 and "--metadata must be a JSON object" in bad.stderr
 
 
@@ -205,7 +205,7 @@ def test_serve_refuses_an_agent_validate_rejects_unless_told(tmp_path):
 
 def test_the_bundled_examples_still_pass_with_tool_calls():
     for example in ("calculator", "echo"):
-        report = json.loads(validate("--example", example, "--json").stdout)
+        report = json.loads(run_cli("validate", "--example", example, "--json").stdout)
         assert report["valid"] and report["findings"] == [], report["findings"]
 
 

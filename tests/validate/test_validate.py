@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import subprocess
-import textwrap
 from pathlib import Path
 
 from rolloutctl import Agent, RolloutResult, ToolLoopAgent, tool
 from rolloutctl.schema.lint import schema_problems
-from rolloutctl.validate.validator import validate_agent
-from tests.helpers import CLI_BOUND, rolloutctl_bin
+from tests.helpers import run_cli
+from tests.validate.helpers import check, codes, write_agent
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BROKEN = """
@@ -62,25 +59,9 @@ agent = Raises()
 """
 
 
-def validate(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [rolloutctl_bin(), "validate", *args], capture_output=True, text=True, timeout=CLI_BOUND
-    )
-
-
-def write_agent(directory: Path, source: str) -> str:
-    path = directory / "agent_under_test.py"
-    path.write_text(textwrap.dedent(source))
-    return f"{path}:agent"
-
-
-def codes(report: dict) -> set[str]:
-    return {finding["code"] for finding in report["findings"]}
-
-
 def test_bundled_examples_are_valid():
     for example, tools in [("calculator", ["add", "subtract", "multiply", "divide"]), ("echo", [])]:
-        result = validate("--example", example, "--json")
+        result = run_cli("validate", "--example", example, "--json")
         assert result.returncode == 0, result.stdout + result.stderr
         report = json.loads(result.stdout)
         assert report["valid"] and report["errors"] == 0 and report["agent"] == example
@@ -91,7 +72,7 @@ def test_bundled_examples_are_valid():
 
 
 def test_human_report_is_plain_text_on_a_pipe():
-    result = validate(f"{EXAMPLES / 'calculator.py'}:agent")
+    result = run_cli("validate", f"{EXAMPLES / 'calculator.py'}:agent")
     assert result.returncode == 0, result.stderr
     assert "\x1b[" not in result.stdout
     assert "add(a: number, b: number)" in result.stdout
@@ -100,7 +81,7 @@ def test_human_report_is_plain_text_on_a_pipe():
 
 
 def test_broken_agent_gets_each_code_and_exit_1(tmp_path):
-    result = validate(write_agent(tmp_path, BROKEN), "--json")
+    result = run_cli("validate", write_agent(tmp_path, BROKEN), "--json")
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
     assert not report["valid"]
@@ -122,7 +103,7 @@ def test_unloadable_targets_exit_2_with_one_line(tmp_path):
         ["--example", "nope"],
         [],
     ]:
-        result = validate(*args, "--json")
+        result = run_cli("validate", *args, "--json")
         assert result.returncode == 2, (args, result.stderr)
         assert "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
@@ -130,7 +111,7 @@ def test_unloadable_targets_exit_2_with_one_line(tmp_path):
 
 
 def test_agent_that_raises_fails_the_dry_rollout(tmp_path):
-    result = validate(write_agent(tmp_path, RAISES), "--json")
+    result = run_cli("validate", write_agent(tmp_path, RAISES), "--json")
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
     assert codes(report) == {"V021"}
@@ -186,10 +167,6 @@ class RewritesHistory(Agent):
     async def run(self, ctx):
         reply = await ctx.chat()
         return RolloutResult(messages=[reply.message])  # drops the initial messages
-
-
-def check(agent: Agent) -> dict:
-    return asyncio.run(validate_agent(agent, timeout=30.0)).to_dict()
 
 
 def test_warnings_alone_keep_an_agent_valid():
