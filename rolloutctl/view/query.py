@@ -7,8 +7,9 @@ A page is cut from the index in memory (a few numbers per rollout), so any page 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from rolloutctl.errors import InputError
@@ -18,16 +19,16 @@ from rolloutctl.view.index import ResultsIndex
 __all__ = ["MAX_PER_PAGE", "SORT_KEYS", "QueryError", "RowQuery", "page_of"]
 
 MAX_PER_PAGE = 500
-SORT_KEYS: dict[str, Callable[[Outcome], Any]] = {
-    "row": lambda o: o.row,
-    "epoch": lambda o: o.epoch,
-    "status": lambda o: o.status,
-    "reward": lambda o: o.reward,
-    "latency": lambda o: o.latency_ms,
-    "tokens": lambda o: o.tokens,
-    "llm_calls": lambda o: o.llm_calls,
-    "violations": lambda o: o.violations,
-}  # a None (no reward, no latency) sorts last either way
+SORT_KEYS = {
+    "row": "row",
+    "epoch": "epoch",
+    "status": "status",
+    "reward": "reward",
+    "latency": "latency_ms",
+    "tokens": "tokens",
+    "llm_calls": "llm_calls",
+    "violations": "violations",
+}  # the sort's name in the URL -> the Outcome field; a None sorts last either way
 
 
 class QueryError(InputError):
@@ -130,14 +131,16 @@ def _order_and_page(query: RowQuery) -> dict[str, Any]:
 
 
 def _sorted(index: ResultsIndex, query: RowQuery) -> list[int]:
-    """Live positions by value then (row, epoch), in the asked direction, missing values last."""
-    outcomes, value = index.outcomes, SORT_KEYS[query.sort]
-    positions = index.live()
-    present = [p for p in positions if value(outcomes[p]) is not None]
-    present.sort(
-        key=lambda p: (value(outcomes[p]), outcomes[p].row, outcomes[p].epoch),
-        reverse=query.descending,
+    """Live positions by the asked field, ties (and missing values, at the end) by (row,
+    epoch). A stable sort of the (row, epoch) order on the bare values keeps it quick."""
+    outcomes = index.outcomes
+    by_row: list[int] = index.memo(
+        ("sorted", "row", False),
+        lambda: sorted(index.live(), key=lambda p: (outcomes[p].row, outcomes[p].epoch)),
     )
-    missing = [p for p in positions if value(outcomes[p]) is None]
-    missing.sort(key=lambda p: (outcomes[p].row, outcomes[p].epoch))
-    return present + missing
+    if query.sort == "row":
+        return by_row[::-1] if query.descending else by_row
+    get = attrgetter(SORT_KEYS[query.sort])
+    pairs = [(v, p) for p in by_row if (v := get(outcomes[p])) is not None]
+    pairs.sort(key=itemgetter(0), reverse=query.descending)
+    return [p for _, p in pairs] + [p for p in by_row if get(outcomes[p]) is None]

@@ -19,6 +19,7 @@ import uvicorn
 from rolloutctl.errors import InputError
 from rolloutctl.net.sockets import bind_socket, socket_url
 from rolloutctl.view.app import create_app
+from rolloutctl.view.query import RowQuery, page_of
 from rolloutctl.view.runs import run_state
 from rolloutctl.view.sources import Catalog
 
@@ -70,6 +71,7 @@ def serve_view(
     app = create_app(catalog, host)
     for run in catalog.runs.values():  # each run page answers at once, the first time too
         run_state(run, app.state.cache)
+        page_of(run.index, RowQuery())
     sock = bind_socket(host, port)
     url = socket_url(host, sock) + start_path(catalog, target.row)
     runs, files = len(catalog.runs), len(catalog.files)
