@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.eval.conftest import run_cli, write_jsonl
-from tests.helpers import CLI_BOUND, rolloutctl_bin
+from tests.eval.conftest import write_jsonl
+from tests.helpers import CLI_BOUND, rolloutctl_bin, run_cli
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = "/usr/bin/chromium"

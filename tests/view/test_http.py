@@ -12,8 +12,8 @@ import pytest
 
 from rolloutctl.trajectory.document import save_trajectory
 from rolloutctl.view import Catalog, create_app
-from tests.eval.conftest import records, run_cli
-from tests.helpers import CLI_BOUND, free_port, rolloutctl_bin, run_server
+from tests.eval.conftest import records
+from tests.helpers import CLI_BOUND, free_port, rolloutctl_bin, run_cli, run_server
 from tests.view.conftest import Runs
 
 TRAVERSALS = [
