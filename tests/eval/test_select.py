@@ -8,7 +8,8 @@ import pytest
 
 from rolloutctl.errors import InputError
 from rolloutctl.eval.keywords import keyword_matcher, row_text
-from tests.eval.conftest import records, run_cli, write_jsonl
+from tests.eval.conftest import records, write_jsonl
+from tests.helpers import run_cli
 
 
 @pytest.mark.parametrize(
