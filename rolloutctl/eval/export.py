@@ -161,6 +161,7 @@ def atif_document(traj: dict[str, Any], reward: float | None) -> dict[str, Any]:
         traj.get("final_added") or [],
         traj.get("tools") or [],
         reward,
+        (traj.get("imported_from") or {}).get("atif"),
     )
 
 

@@ -84,6 +84,11 @@ def _from_atif(raw: dict[str, Any]) -> Imported:
         "agent": f"{agent.get('name', '?')} {agent.get('version', '')}".strip(),
         "reward": osmosis.get("reward"),
         "sample_metrics": osmosis.get("sample_metrics") or {},
+        "atif": {  # what an ATIF export of this trajectory gives back as it was
+            "trajectory_id": raw.get("trajectory_id"),
+            "agent": raw.get("agent"),
+            "osmosis": osmosis,
+        },
     }
     rollout_id = osmosis.get("rollout_id") or raw.get("session_id")
     tools = agent.get("tool_definitions") or []
@@ -165,12 +170,14 @@ def to_atif(
     final_added: list[dict[str, Any]],
     tools: list[dict[str, Any]],
     reward: float | None = None,
+    kept: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An ATIF document of a history given as turns, the shape `_from_atif` reads back.
 
     Tool results fold into the agent step whose calls they answer (ATIF's
     `observation`); a result answering no call of the step before it becomes a step
-    of its own, its call id kept in `extra`.
+    of its own, its call id kept in `extra`. `kept` (of a trajectory read from ATIF)
+    gives back its `trajectory_id`, `agent` and every `extra.osmosis` field.
     """
     from rolloutctl import __version__
 
@@ -191,6 +198,18 @@ def to_atif(
         "final_metrics": _atif_final_metrics(steps),
         "extra": {"osmosis": {"rollout_id": rollout_id, "reward": reward}},
     }
+    return _with_kept(doc, kept) if kept else doc
+
+
+def _with_kept(doc: dict[str, Any], kept: dict[str, Any]) -> dict[str, Any]:
+    osmosis = {**(kept.get("osmosis") or {}), **doc["extra"]["osmosis"]}
+    if doc["extra"]["osmosis"]["reward"] is None:
+        osmosis["reward"] = (kept.get("osmosis") or {}).get("reward")
+    doc["extra"]["osmosis"] = {k: v for k, v in osmosis.items() if v is not None}
+    if isinstance(kept.get("agent"), dict):
+        doc["agent"] = kept["agent"]
+    if kept.get("trajectory_id") is not None:
+        doc["trajectory_id"] = kept["trajectory_id"]
     return doc
 
 

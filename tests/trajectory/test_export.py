@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 
 import pytest
+from osmosis_ai.rollout.trajectory import save_trajectory as osmosis_save_trajectory
 from osmosis_ai.rollout.trajectory.atif import Trajectory as SdkAtif
+from osmosis_ai.rollout.types import ExecutionResult, RolloutSample, RolloutStatus
 
 from rolloutctl.trajectory.document import conversation, load_trajectory, save_trajectory
 from tests.helpers import rolloutctl_bin
@@ -192,3 +195,27 @@ def test_a_reader_that_stops_early_is_not_an_error(tried, tmp_path):
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
+
+
+def test_an_sdk_atif_file_exported_again_keeps_every_field(tmp_path):
+    """trajectory_id, label, sample_metrics, request_extra_fields and agent come back."""
+    messages = [{"role": "user", "content": "What is 2 + 3?"},
+                {"role": "assistant", "content": "The answer is 5."}]  # fmt: skip
+    sample = RolloutSample(messages=messages, reward=1.0, label="5",
+                           metrics={"prompt_tokens": 20.0, "completion_tokens": 10.0})  # fmt: skip
+    result = ExecutionResult(status=RolloutStatus.SUCCESS, sample=sample)
+    save = osmosis_save_trajectory(
+        rollout_id="sdk-1", result=result, request_label="5",
+        request_extra_fields={"trace": "t-1"}, artifact_root=tmp_path,
+    )  # fmt: skip
+    asyncio.run(save)
+    original = json.loads((tmp_path / "sdk-1" / "trajectory.json").read_text())
+    exported = run("export", str(tmp_path / "sdk-1" / "trajectory.json"), "--format", "atif")
+    assert exported.returncode == 0, exported.stderr
+    again = json.loads(exported.stdout)
+    SdkAtif.model_validate(again)
+    assert again["trajectory_id"] == original["trajectory_id"] == "sdk-1"
+    assert again["agent"] == original["agent"]
+    kept = again["extra"]["osmosis"]
+    for field in ("label", "sample_metrics", "request_extra_fields", "reward", "rollout_id"):
+        assert kept[field] == original["extra"]["osmosis"][field], field
