@@ -65,6 +65,8 @@ def default_owner() -> str:
 class SharedStore(MemoryStore):
     """A MemoryStore whose records every process using the same store can see."""
 
+    write_linger = 0.0  # seconds a write waits for more changes to write with it
+
     def __init__(
         self,
         url: str,
@@ -232,6 +234,8 @@ class SharedStore(MemoryStore):
         while True:
             if self.up:
                 await self._wake.wait()
+                if self.write_linger:  # let the changes of the next moments join the batch
+                    await asyncio.sleep(self.write_linger)
             self._wake.clear()
             batch = self._take()
             try:
