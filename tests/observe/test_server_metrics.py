@@ -190,3 +190,17 @@ def test_the_documented_table_names_every_metric_a_server_serves(trainer, start_
     documented = {line.split("`")[1] for line in table.splitlines() if line.startswith("| `")}
     exposed = {name.removesuffix("_total") for name in documented}
     assert {n for n in exposed if "trainer" not in n} == served
+
+
+def test_record_store_round_trips_by_kind(trainer, start_server, redis_server, tmp_path):
+    for store, kind in (
+        (f"sqlite:///{tmp_path}/records.db", "sqlite"),
+        (redis_server.url, "redis"),
+    ):
+        server = start_server(store=store)
+        trainer.script(f"st-{kind}", assistant("8"))
+        assert post(server, init(trainer, f"st-{kind}")).status_code == 202
+        trainer.wait(f"st-{kind}")
+        samples = wait_for(server, "rolloutctl_store_round_trip_seconds_count", 2, store=kind)
+        assert value(samples, "rolloutctl_store_round_trip_seconds_count", store=kind) >= 2
+        assert value(samples, "rolloutctl_store_errors_total", store=kind) == 0

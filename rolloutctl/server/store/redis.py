@@ -175,9 +175,5 @@ class RedisStore(SharedStore):
         self._mark_up()
         return result
 
-    def _observed(self, started: float, ok: bool) -> None:
-        if self.observe_round_trip is not None:
-            self.observe_round_trip(self.kind, time.perf_counter() - started, ok)
-
     async def _disconnect(self) -> None:
         await self.client.aclose()

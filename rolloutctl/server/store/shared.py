@@ -297,6 +297,11 @@ class SharedStore(MemoryStore):
         for rollout_id in [i for i in self._progress if i not in self._running]:
             del self._progress[rollout_id]
 
+    def _observed(self, started: float, ok: bool) -> None:
+        """Tell the server's observer of one round trip begun at `started` (perf_counter)."""
+        if self.observe_round_trip is not None:
+            self.observe_round_trip(self.kind, time.perf_counter() - started, ok)
+
     def _mark_down(self, exc: BaseException) -> StoreUnavailable:
         """Note the store down because of `exc`; the StoreUnavailable to raise."""
         self.last_error = one_line(f"{type(exc).__name__}: {exc}".removesuffix(": "))

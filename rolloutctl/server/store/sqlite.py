@@ -155,21 +155,27 @@ class SqliteStore(SharedStore):
 
     async def _in_writer(self, work: Any, *args: Any) -> Any:
         """Run `work(*args)` in the writer thread; SQLite errors mark the store down."""
+        started = time.perf_counter()
         try:
             result = await asyncio.get_running_loop().run_in_executor(self._thread, work, *args)
         except sqlite3.Error as exc:
+            self._observed(started, False)
             raise self._mark_down(exc) from exc
+        self._observed(started, True)
         self._mark_up()
         return result
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction on the loop's connection, counted; errors mark the store down."""
+        started = time.perf_counter()
         try:
             with sql.immediate(self._loop_db()) as db:
                 yield db
         except sqlite3.Error as exc:
+            self._observed(started, False)
             raise self._mark_down(exc) from exc
+        self._observed(started, True)
         self.transactions += 1
 
     def _loop_db(self) -> sqlite3.Connection:
