@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from rolloutctl.errors import InputError
-from rolloutctl.eval.results import read_records, results_path
+from rolloutctl.eval.results import read_records_in_row_order, results_path
 from rolloutctl.trajectory.document import conversation, load_trajectory, scrub
 from rolloutctl.trajectory.formats import to_atif
 from rolloutctl.trajectory.summary import summarize
@@ -57,9 +57,10 @@ class Source:
 
 
 def read_sources(path: Path) -> Iterator[Source]:
-    """The trajectories of a run directory, a results.jsonl, or one trajectory file."""
+    """The trajectories of a run directory or a results.jsonl (in row order, as the
+    dataset lists them, not in the order they finished), or of one trajectory file."""
     if path.is_dir() or path.suffix == ".jsonl":
-        for record in read_records(results_path(path)):
+        for record in read_records_in_row_order(results_path(path)):
             yield Source(record.get("trajectory") or {}, record.get("reward"), record["status"])
         return
     trajectory = load_trajectory(path)

@@ -25,6 +25,7 @@ __all__ = [
     "RunDirectory",
     "default_run_dir",
     "read_records",
+    "read_records_in_row_order",
     "results_path",
 ]
 
@@ -76,17 +77,45 @@ def default_run_dir(name: str, root: Path = Path("runs")) -> Path:
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
-    """The records of a results.jsonl, one at a time; a torn last line is skipped."""
+    """The records of a results.jsonl, one at a time, in the order they finished; a torn
+    last line is skipped."""
     with path.open("rb") as lines:
         for line in lines:
-            if not line.strip():
-                continue
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(record, dict) and "row" in record:
+            record = _record(line)
+            if record is not None:
                 yield record
+
+
+def read_records_in_row_order(path: Path) -> Iterator[dict[str, Any]]:
+    """The records by (row, epoch), as a dataset lists them: one pass notes where each
+    starts, then each is read again from there, so memory holds offsets, not records."""
+    places: list[tuple[int, int, int]] = []
+    with path.open("rb") as lines:
+        offset = 0
+        for line in lines:
+            record = _record(line)
+            if record is not None:
+                places.append((_number(record["row"]), _number(record.get("epoch")), offset))
+            offset += len(line)
+        for *_, start in sorted(places):
+            lines.seek(start)
+            record = _record(lines.readline())
+            if record is not None:
+                yield record
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    if not line.strip():
+        return None
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) and "row" in record else None
+
+
+def _number(value: Any) -> int:
+    return value if isinstance(value, int) else 0
 
 
 def results_path(run: Path) -> Path:

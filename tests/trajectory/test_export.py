@@ -219,3 +219,19 @@ def test_an_sdk_atif_file_exported_again_keeps_every_field(tmp_path):
     kept = again["extra"]["osmosis"]
     for field in ("label", "sample_metrics", "request_extra_fields", "reward", "rollout_id"):
         assert kept[field] == original["extra"]["osmosis"][field], field
+
+
+def test_a_run_exports_in_row_order_whatever_order_its_rollouts_finished(tried, tmp_path):
+    traj = load_trajectory(tried)
+    results = tmp_path / "results.jsonl"
+    finished = [(2, 0), (0, 1), (1, 0), (0, 0), (2, 1)]  # as concurrent rollouts may end
+    results.write_text("".join(
+        json.dumps({"row": row, "epoch": epoch, "status": "COMPLETED", "reward": 1.0,
+                    "trajectory": traj | {"completion": traj["completion"]
+                                          | {"rollout_id": f"r{row}-{epoch}"}}}) + "\n"
+        for row, epoch in finished
+    ) + '{"row": 9, "torn')  # fmt: skip
+    exported = run("export", str(results), "--format", "jsonl")
+    assert exported.returncode == 0, exported.stderr
+    ids = [json.loads(line)["rollout_id"] for line in exported.stdout.splitlines()]
+    assert ids == ["r0-0", "r0-1", "r1-0", "r2-0", "r2-1"]
