@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 from dataclasses import dataclass, field
+from itertools import takewhile
 from typing import Any
 
 from rolloutctl.trajectory.summary import summarize
@@ -56,15 +57,25 @@ def diff_trajectories(a: dict[str, Any], b: dict[str, Any]) -> DiffResult:
 
 
 def _turns(traj: dict[str, Any]) -> list[tuple[int | str, list[dict[str, Any]]]]:
-    """(turn index, its normalised messages); the completion's additions come last."""
+    """(turn index, its normalised messages); the completion's additions come last. The
+    tool results that answer a turn's calls belong to that turn, as `replay` shows them,
+    though the wire carries them in the next request."""
     ids: dict[Any, str] = {}
-    turns = []
-    for turn in traj.get("turns") or []:
-        messages = [*(turn.get("added") or []), turn.get("assistant") or {}]
-        turns.append((turn.get("index"), [_normal(m, ids) for m in messages]))
-    final = traj.get("final_added") or []
-    if final:
-        turns.append((END, [_normal(m, ids) for m in final]))
+    turns: list[tuple[int | str, list[dict[str, Any]]]] = []
+    sources: list[tuple[Any, list[Any], dict[str, Any] | None]] = [
+        (t.get("index"), t.get("added") or [], t.get("assistant") or {})
+        for t in traj.get("turns") or []
+    ]
+    sources.append((END, traj.get("final_added") or [], None))
+    for index, added, reply in sources:
+        results = list(takewhile(lambda m: isinstance(m, dict) and m.get("role") == "tool", added))
+        if turns:
+            turns[-1][1].extend(_normal(m, ids) for m in results)
+        else:
+            results = []
+        messages = [*added[len(results) :], *([reply] if reply is not None else [])]
+        if messages or index != END:
+            turns.append((index, [_normal(m, ids) for m in messages]))
     return turns
 
 

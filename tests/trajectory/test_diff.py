@@ -73,10 +73,11 @@ def test_ids_and_argument_spacing_do_not_count_but_a_later_turn_and_reward_do():
     c = _traj([([user], _call("y9", '{"a": 1, "b": 2}')),
                ([{"role": "tool", "tool_call_id": "y9", "content": "4"}], done)], 0.0)  # fmt: skip
     result = diff_trajectories(a, c)
-    assert result.first_difference == 2
+    assert result.first_difference == 1  # the call's result belongs to the calling turn
     assert result.summary == {"reward": [1.0, 0.0]}
+    assert result.lines.index("+tool #1: 4") < result.lines.index(" --- turn 2 ---")
     shorter = _traj([([user], _call("x1", '{"a":1,"b":2}'))])
-    assert diff_trajectories(a, shorter).first_difference == 2
+    assert diff_trajectories(a, shorter).first_difference == 1  # a's call was answered
 
 
 @pytest.mark.timeout(600)
