@@ -10,17 +10,24 @@ A/B rollouts/s and A/B server CPU ms per rollout.
 A side is `rolloutctl` (this checkout's `serve`, default settings: --log-level info,
 --max-concurrent 100), `ceiling` (benchmarks/ceiling_server.py), or the path of another
 environment's python (its `rolloutctl serve`, e.g. a checkout of main, for before/after).
+`--a-args`/`--b-args` add options to a `rolloutctl` side's serve (`{tmp}` is a fresh
+temporary folder per run), `--target` serves another agent than the calculator.
 
     uv run python benchmarks/paired.py [--pairs 5] [--concurrency 1,32,128]
         [--a rolloutctl] [--b ceiling] [--rollouts 3000] [--warmup 300]
+    uv run python benchmarks/paired.py --b rolloutctl --a-args "--store sqlite:///{tmp}/r.db"
+    uv run python benchmarks/paired.py --b rolloutctl --a-args "--workers 2" \\
+        --target benchmarks/cpu_agent.py:agent
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import statistics
 import sys
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rolloutctl.bench.load import BenchConfig, run_bench
@@ -44,18 +51,46 @@ class CommandSpec:
         return [part.replace("{port}", str(port)) for part in self.command]
 
 
-def side(name: str, http: str) -> ProcessSpec:
+@dataclass(frozen=True)
+class Side:
+    """One side of the pairs, by the label its rows show."""
+
+    label: str
+    spec: ProcessSpec
+
+    def fresh(self) -> ProcessSpec:
+        """The spec of one run: `{tmp}` in a serve option becomes a new folder."""
+        if not isinstance(self.spec, ServerSpec) or "{tmp}" not in " ".join(self.spec.extra_args):
+            return self.spec
+        folder = tempfile.mkdtemp(prefix="paired-")
+        args = tuple(arg.replace("{tmp}", folder) for arg in self.spec.extra_args)
+        return replace(self.spec, extra_args=args)
+
+
+def rolloutctl_side(extra: str, target: str | None) -> Side:
+    """This checkout's serve, with `extra` options and the agent at `target`."""
+    spec = replace(SERVE_DEFAULTS, extra_args=tuple(shlex.split(extra)))
+    if target:
+        spec = replace(spec, target=target, example=None)
+    return Side(" ".join([spec.label, extra]).strip(), spec)
+
+
+def side(name: str, http: str, extra: str = "", target: str | None = None) -> Side:
     if name == "rolloutctl":
-        return SERVE_DEFAULTS
+        return rolloutctl_side(extra, target)
+    return Side(*_other(name, http))
+
+
+def _other(name: str, http: str) -> tuple[str, ProcessSpec]:
     if name == "ceiling":
         command = (sys.executable, str(CEILING), "--port", "{port}", "--http", http)
-        return CommandSpec(f"ceiling ({http})", command)
+        return f"ceiling ({http})", CommandSpec(f"ceiling ({http})", command)
     python = Path(name)
     if not python.is_file():
         raise SystemExit(f"a side is rolloutctl, ceiling or a python executable, not {name!r}")
-    command = [str(python), *SERVE_DEFAULTS.argv(0)[1:]]
-    command[command.index("--port") + 1] = "{port}"
-    return CommandSpec(f"serve of {python}", tuple(command))
+    argv = [str(python), *SERVE_DEFAULTS.argv(0)[1:]]
+    argv[argv.index("--port") + 1] = "{port}"
+    return f"serve of {python}", CommandSpec(f"serve of {python}", tuple(argv))
 
 
 def bench_once(spec: ProcessSpec, config: BenchConfig) -> BenchResult:
@@ -71,16 +106,17 @@ def summary(result: BenchResult) -> str:
 
 
 def run_pairs(
-    a: ProcessSpec, b: ProcessSpec, config: BenchConfig, pairs: int
+    a: Side, b: Side, config: BenchConfig, pairs: int
 ) -> list[tuple[BenchResult, BenchResult]]:
     """`pairs` pairs, the first side alternating: A B, B A, A B, ..."""
     results = []
     for index in range(pairs):
-        order = (a, b) if index % 2 == 0 else (b, a)
-        done = {spec.label: bench_once(spec, config) for spec in order}
-        pair = done[a.label], done[b.label]
-        for spec, result in zip((a, b), pair, strict=True):
-            print(f"  pair {index + 1} {spec.label:>24}: {summary(result)}", file=sys.stderr)
+        order = ("a", "b") if index % 2 == 0 else ("b", "a")
+        sides = {"a": a, "b": b}
+        done = {name: bench_once(sides[name].fresh(), config) for name in order}
+        pair = done["a"], done["b"]
+        for one, result in zip((a, b), pair, strict=True):
+            print(f"  pair {index + 1} {one.label:>24}: {summary(result)}", file=sys.stderr)
         results.append(pair)
     return results
 
@@ -115,8 +151,12 @@ def main() -> None:
     parser.add_argument("--concurrency", default="32", help="comma-separated, e.g. 1,32,128")
     parser.add_argument("--rollouts", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--a-args", default="", help="options added to side A's serve")
+    parser.add_argument("--b-args", default="", help="options added to side B's serve")
+    parser.add_argument("--target", default=None, help="the agent of rolloutctl sides")
     options = parser.parse_args()
-    a, b = side(options.a, options.http), side(options.b, options.http)
+    a = side(options.a, options.http, options.a_args, options.target)
+    b = side(options.b, options.http, options.b_args, options.target)
     rows = [
         f"A = {a.label}, B = {b.label}; medians of {options.pairs} pairwise ratios (min-max)",
         "| C | CPU ms/rollout A/B | rollouts/s A/B | median CPU ms A / B | errors+lost "

@@ -59,7 +59,9 @@ DRAIN_MARGIN = 30.0  # seconds past the shutdown grace before a worker that does
 def worker_count(value: str) -> int:
     """`auto` (the cores this process may use) or a number of at least 1."""
     if value == "auto":
-        return len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity"):  # the cores this process may use (Linux)
+            return len(os.sched_getaffinity(0))
+        return os.cpu_count() or 1
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"--workers must be 'auto' or a whole number of at least 1, not {value!r}")
     return int(value)

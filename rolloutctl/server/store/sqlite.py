@@ -1,13 +1,13 @@
 """Records in an SQLite file, shared by the processes of one machine and kept across restarts.
 
-One row per rollout in WAL mode (readers never wait for the writer). The claim is
-one `BEGIN IMMEDIATE` transaction on the event loop: an upsert that only replaces an
-expired row, so exactly one process wins an id. It takes tens of microseconds (see
-BENCHMARKS.md); another process's write can hold it up for as long as that write
-takes, bounded by `BUSY_TIMEOUT`. Later changes are batched (`SharedStore`) and
-written by one thread of their own, in order with the delivery claims, so the event
-loop never waits for them. `synchronous=NORMAL`: a killed process loses nothing
-committed; only a power loss may lose the last changes.
+One row per rollout, in WAL mode (readers never wait for the writer). Every write goes
+through one thread of its own, in order: the claim of an id (an upsert that replaces
+only an expired row, so exactly one process wins it), the batched record changes
+(`SharedStore`), the delivery claims, heartbeats and scans. What arrives while a
+transaction runs goes into the next one, so under load one transaction serves many
+rollouts, and the event loop never waits for a lock another process holds. Status
+reads run on the loop: WAL readers do not wait. `synchronous=NORMAL`: a killed process
+loses nothing committed; only a power loss may lose the last changes.
 
 Owners (see `SharedStore`): a process of this machine whose pid is gone is known to
 be dead, so its rollouts are taken over at the next scan instead of after
@@ -17,12 +17,11 @@ be dead, so its rollouts are taken over at the next scan instead of after
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -32,6 +31,8 @@ from rolloutctl.server.store.shared import SCAN_BATCH, SharedStore
 
 __all__ = ["SqliteStore"]
 
+T = TypeVar("T")
+Op = Callable[[sqlite3.Connection], Any]
 Row = tuple[str, str, bytes, bytes, int, float, str, bytes | None]
 
 
@@ -43,22 +44,27 @@ class SqliteStore(SharedStore):
     def _configure(self, url: str) -> None:
         self.path = sql.sqlite_path(url)
         self.transactions = 0
-        self._db: sqlite3.Connection | None = None  # the event loop's: claims, reads, scans
+        self._db: sqlite3.Connection | None = None  # the event loop's, for reads
         self._writer: sqlite3.Connection | None = None  # the writer thread's
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="rolloutctl-sqlite")
+        self._ops: list[tuple[Op, asyncio.Future[Any]]] = []  # for the next transaction
+        self._sending = False  # a transaction is under way in the writer thread
         self._trim = True  # expire and trim once at start
         self._beaten = False
 
     async def _insert(self, record: RolloutRecord) -> bytes | None:
         now = time.time()
-        status = orjson.dumps(record.status(), default=str)
         key = (self.prefix, record.rollout_id)
-        rescue = sql.rescue_value(record)
-        row = (*key, record.response_body, status, now + self.ttl, self.owner, rescue, now)
-        with self._transaction() as db:
-            won = db.execute(sql.CLAIM, row).fetchone() is not None
-            first = None if won else db.execute(sql.FIRST_BODY, key).fetchone()
-        return None if first is None else bytes(first[0])
+        status = orjson.dumps(record.status(), default=str)
+        row = (*key, record.response_body, status, now + self.ttl, self.owner)
+        claim = (*row, sql.rescue_value(record), now)
+
+        def op(db: sqlite3.Connection) -> bytes | None:
+            if db.execute(sql.CLAIM, claim).fetchone() is not None:
+                return None
+            return bytes(db.execute(sql.FIRST_BODY, key).fetchone()[0])
+
+        return await self._run(op)
 
     async def _read(self, rollout_id: str) -> dict[str, Any] | None:
         try:
@@ -69,19 +75,17 @@ class SqliteStore(SharedStore):
         return None if found is None else dict(orjson.loads(found[0]))
 
     async def _beat(self) -> bool:
-        known = bool(await self._in_writer(self._beat_in_thread))
+        now = time.time()
+
+        def op(db: sqlite3.Connection) -> bool:
+            if db.execute(sql.BEAT, (now, self.prefix, self.owner)).rowcount > 0:
+                return True
+            db.execute(sql.FIRST_BEAT, (self.prefix, self.owner, now))
+            return False
+
+        known = await self._run(op)
         lost_data, self._beaten = self._beaten and not known, True
         return lost_data
-
-    def _beat_in_thread(self) -> bool:
-        """Whether the file knew this owner (it beat before, or this is its first beat)."""
-        now = time.time()
-        with sql.immediate(self._writer_db()) as db:
-            known = db.execute(sql.BEAT, (now, self.prefix, self.owner)).rowcount > 0
-            if not known:
-                db.execute(sql.FIRST_BEAT, (self.prefix, self.owner, now))
-        self.transactions += 1
-        return known
 
     async def scan_lost(self) -> list[RolloutRecord]:
         """The rollouts of silent owners (after `owner_timeout`), else those of dead
@@ -93,13 +97,10 @@ class SqliteStore(SharedStore):
         return await self._adopt(limit, True)
 
     async def _adopt(self, limit: int, silent_too: bool) -> list[RolloutRecord]:
-        rows = await self._in_writer(self._adopt_in_thread, limit, silent_too)
-        return [sql.decode(row) for row in rows]
-
-    def _adopt_in_thread(self, limit: int, silent_too: bool) -> list[Any]:
         """Claim the deliveries of in-flight records of dead (and silent) owners."""
         me, prefix = self.owner, self.prefix
-        with sql.immediate(self._writer_db()) as db:
+
+        def op(db: sqlite3.Connection) -> list[Any]:
             owners = db.execute(sql.OWNERS, (prefix,)).fetchall()
             dead = [owner for (owner,) in owners if sql.owner_dead(owner, me)]
             if not dead and not silent_too:
@@ -108,19 +109,13 @@ class SqliteStore(SharedStore):
             query = (prefix, me, orjson.dumps(dead), silent_too, prefix, since, limit)
             rows = db.execute(sql.LOST, query).fetchall()
             db.executemany(sql.ADOPT, [(me, prefix, row[0]) for row in rows])
-        self.transactions += 1
-        return rows
+            return rows
+
+        return [sql.decode(row) for row in await self._run(op)]
 
     async def _claim_delivery(self, record: RolloutRecord) -> bool:
-        """In the writer thread, after the writes of this record already under way."""
-        row = self._row(record, time.time() + self.ttl)
-        return bool(await self._in_writer(self._claim_in_thread, row))
-
-    def _claim_in_thread(self, row: Row) -> bool:
-        with sql.immediate(self._writer_db()) as db:
-            won = db.execute(sql.CLAIM_DELIVERY, (*row, self.owner)).fetchone() is not None
-        self.transactions += 1
-        return won
+        claim = (*self._row(record, time.time() + self.ttl), self.owner)
+        return bool(await self._run(lambda db: db.execute(sql.CLAIM_DELIVERY, claim).fetchone()))
 
     def evict(self) -> None:
         super().evict()
@@ -131,8 +126,16 @@ class SqliteStore(SharedStore):
         expires = time.time() + self.ttl
         rows = [self._row(record, expires) for record in records]
         trim, self._trim = self._trim, False
+        keep = self.max_records * 9 // 10  # as in memory: trim below the bound
+
+        def op(db: sqlite3.Connection) -> None:
+            db.executemany(sql.WRITE, rows)
+            if trim:
+                db.execute(sql.EXPIRE, (self.prefix, time.time()))
+                db.execute(sql.TRIM, (self.prefix, self.prefix, self.prefix, keep))
+
         try:
-            await self._in_writer(self._commit, rows, trim)
+            await self._run(op)
         except Exception:
             self._trim |= trim
             raise
@@ -143,50 +146,57 @@ class SqliteStore(SharedStore):
         key = (self.prefix, record.rollout_id)
         return (*key, record.response_body, status, active, expires, self.owner, rescue)
 
-    def _commit(self, rows: list[Row], trim: bool) -> None:
-        """In the writer thread: write `rows` (and expire, trim) in one transaction."""
-        with sql.immediate(self._writer_db()) as db:
-            db.executemany(sql.WRITE, rows)
-            if trim:
-                db.execute(sql.EXPIRE, (self.prefix, time.time()))
-                keep = self.max_records * 9 // 10  # as in memory: trim below the bound
-                db.execute(sql.TRIM, (self.prefix, self.prefix, self.prefix, keep))
-        self.transactions += 1
+    async def _run(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """`op(db)` in the writer thread, in the next transaction. Raises StoreUnavailable."""
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._ops.append((op, done))
+        if not self._sending:
+            self._send()
+        return await done
 
-    async def _in_writer(self, work: Any, *args: Any) -> Any:
-        """Run `work(*args)` in the writer thread; SQLite errors mark the store down."""
+    def _send(self) -> None:
+        ops, self._ops = self._ops, []
+        self._sending = True
         started = time.perf_counter()
-        try:
-            result = await asyncio.get_running_loop().run_in_executor(self._thread, work, *args)
-        except sqlite3.Error as exc:
-            self._observed(started, False)
-            raise self._mark_down(exc) from exc
-        self._observed(started, True)
-        self._mark_up()
-        return result
+        job = asyncio.get_running_loop().run_in_executor(
+            self._thread, self._commit, [op for op, _ in ops]
+        )
+        job.add_done_callback(lambda done: self._settle(done, [f for _, f in ops], started))
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction on the loop's connection, counted; errors mark the store down."""
-        started = time.perf_counter()
-        try:
-            with sql.immediate(self._loop_db()) as db:
-                yield db
-        except sqlite3.Error as exc:
-            self._observed(started, False)
-            raise self._mark_down(exc) from exc
-        self._observed(started, True)
+    def _commit(self, ops: list[Op]) -> list[Any]:
+        """In the writer thread: every op in one transaction."""
+        if self._writer is None:
+            self._writer = sql.connect(self.path)
+        with sql.immediate(self._writer) as db:
+            results = [op(db) for op in ops]
         self.transactions += 1
+        return results
+
+    def _settle(
+        self, job: asyncio.Future[list[Any]], waiting: list[asyncio.Future[Any]], started: float
+    ) -> None:
+        """Answer each op of a finished transaction, then send what came meanwhile."""
+        self._sending = False
+        error = job.exception()
+        self._observed(started, error is None)
+        if error is None:
+            self._mark_up()
+        failure = self._mark_down(error) if isinstance(error, sqlite3.Error) else error
+        results = job.result() if error is None else [None] * len(waiting)
+        for done, result in zip(waiting, results, strict=True):
+            if done.done():
+                continue
+            if failure is not None:
+                done.set_exception(failure)
+            else:
+                done.set_result(result)
+        if self._ops:
+            self._send()
 
     def _loop_db(self) -> sqlite3.Connection:
         if self._db is None:
             self._db = sql.connect(self.path)
         return self._db
-
-    def _writer_db(self) -> sqlite3.Connection:
-        if self._writer is None:
-            self._writer = sql.connect(self.path)
-        return self._writer
 
     def health(self) -> dict[str, Any]:
         return {**super().health(), "round_trips": self.transactions}

@@ -20,6 +20,7 @@ from typing import IO, Any
 import httpx
 
 from tests.helpers import HOST, RedisServer, free_port, rolloutctl_bin
+from tests.recording_trainer import RecordingTrainer
 
 START_TIMEOUT = 60.0  # a busy machine starts Python processes slowly
 WAIT_TIMEOUT = 60.0
@@ -173,6 +174,21 @@ def running_cluster(
     finally:
         for replica in replicas:
             replica.stop()
+
+
+def init_body(trainer: RecordingTrainer, rollout_id: str, variant: int = 0) -> dict[str, Any]:
+    """An init; `variant` changes the body but not the id, as a retried init may."""
+    return {
+        "rollout_id": rollout_id,
+        "server_url": trainer.url,
+        "messages": [{"role": "user", "content": f"What is 5 + 3? (try {variant})"}],
+    }
+
+
+def assert_one_completion_each(trainer: RecordingTrainer, ids: list[str]) -> None:
+    counts = {rollout_id: len(trainer.completions[rollout_id]) for rollout_id in ids}
+    assert counts == dict.fromkeys(ids, 1)
+    assert all(len(trainer.chats[rollout_id]) == 1 for rollout_id in ids)  # each ran once
 
 
 def serve_usage_error(*args: str) -> str:

@@ -13,27 +13,11 @@ import socket
 import time
 from typing import Any
 
-from tests.recording_trainer import RecordingTrainer
-from tests.server.store.replicas import Cluster, send_all
-
-
-def init_body(trainer: RecordingTrainer, rollout_id: str, variant: int = 0) -> dict[str, Any]:
-    """An init; `variant` changes the body but not the id, as a retried init may."""
-    return {
-        "rollout_id": rollout_id,
-        "server_url": trainer.url,
-        "messages": [{"role": "user", "content": f"What is 5 + 3? (try {variant})"}],
-    }
+from tests.server.store.replicas import Cluster, assert_one_completion_each, init_body, send_all
 
 
 def round_robin(urls: list[str], bodies: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     return [(urls[i % len(urls)], body) for i, body in enumerate(bodies)]
-
-
-def assert_one_completion_each(trainer: RecordingTrainer, ids: list[str]) -> None:
-    counts = {rollout_id: len(trainer.completions[rollout_id]) for rollout_id in ids}
-    assert counts == dict.fromkeys(ids, 1)
-    assert all(len(trainer.chats[rollout_id]) == 1 for rollout_id in ids)  # each ran once
 
 
 def assert_every_replica_shows(cluster: Cluster, ids: list[str], state: str) -> None:

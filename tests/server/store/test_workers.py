@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 from collections.abc import Iterator
@@ -11,8 +12,14 @@ import httpx
 import pytest
 
 from tests.recording_trainer import RecordingTrainer
-from tests.server.store.replicas import Cluster, Replica, send_all, serve_usage_error
-from tests.server.store.test_replicas import assert_one_completion_each, init_body
+from tests.server.store.replicas import (
+    Cluster,
+    Replica,
+    assert_one_completion_each,
+    init_body,
+    send_all,
+    serve_usage_error,
+)
 
 
 @pytest.fixture
@@ -83,6 +90,33 @@ def test_duplicate_inits_over_two_workers_run_each_id_once(workers, trainer):
     assert {c.get("/health").json()["worker"] for c in clients.values()} == {0, 1}
     for client in clients.values():
         client.close()
+
+
+def test_a_killed_worker_is_replaced_and_only_its_rollouts_end_as_errors(workers, trainer):
+    server, ids = workers.replicas[0], [f"k-{i}" for i in range(24)]
+    trainer.held.update(ids)
+    assert {
+        r.status_code for r in send_all([(server.url, init_body(trainer, i)) for i in ids])
+    } == {202}
+    workers.wait_for("every chat held", lambda: all(trainer.chats[i] for i in ids))
+    owners = {i: server.status(i).json()["owner"] for i in ids}
+    victim = workers_health(workers)[0]
+    doomed = [i for i in ids if owners[i].split(":")[1] == str(victim["pid"])]
+    spared = [i for i in ids if i not in doomed]
+    assert doomed and spared, owners  # 24 inits over up to 24 connections reach both workers
+    os.kill(victim["pid"], signal.SIGKILL)
+    for rollout_id in doomed:
+        completion = trainer.wait(rollout_id, timeout=120)
+        assert completion["status"] == "ERROR"
+        assert completion["extra_fields"]["error_category"] == "server_lost"
+    replaced = workers_health(workers)[0]
+    assert replaced["restarts"] == 1 and replaced["pid"] != victim["pid"]
+    assert not any(trainer.completions[i] for i in spared)  # no other rollout touched
+    trainer.held.clear()
+    for rollout_id in spared:
+        assert trainer.wait(rollout_id, timeout=120)["status"] == "COMPLETED"
+    workers.wait_idle()
+    assert {i: len(trainer.completions[i]) for i in ids} == dict.fromkeys(ids, 1)
 
 
 def test_sigterm_drains_both_workers_with_one_completion_each(workers, trainer):
