@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import subprocess
+import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -68,3 +69,29 @@ def served_calculator() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def gated_agent(tmp_path: Path, gate: Path) -> Path:
+    """An agent whose tool waits past row 2 until `gate` exists."""
+    agent = tmp_path / "gated.py"
+    agent.write_text(
+        textwrap.dedent(f"""
+        import asyncio
+        from pathlib import Path
+        from rolloutctl import ToolLoopAgent, tool
+
+        @tool
+        async def add(a: float, b: float) -> str:
+            \"\"\"Add two numbers; past row 2, only once the gate is open.\"\"\"
+            while a >= 3 and not Path({str(gate)!r}).exists():
+                await asyncio.sleep(0.05)
+            return str(int(a + b))
+
+        class Gated(ToolLoopAgent):
+            name = "gated"
+            tool_list = (add,)
+
+        agent = Gated()
+    """)
+    )
+    return agent

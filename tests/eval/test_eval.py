@@ -8,7 +8,7 @@ import textwrap
 import pexpect
 import pytest
 
-from tests.eval.conftest import records, write_jsonl
+from tests.eval.conftest import gated_agent, records, write_jsonl
 from tests.helpers import CLI_BOUND, assert_plain_text, rolloutctl_bin, run_cli
 from tests.trajectory.openai_format import problems
 
@@ -136,27 +136,8 @@ def test_rows_limit_epochs_and_pass_at_k(arithmetic, tmp_path):
 
 
 def test_ctrl_c_keeps_what_finished_and_resume_redoes_nothing(tmp_path):
-    gate, slow = tmp_path / "gate", tmp_path / "slow.py"
-    slow.write_text(
-        textwrap.dedent(f"""
-        import asyncio
-        from pathlib import Path
-        from rolloutctl import ToolLoopAgent, tool
-
-        @tool
-        async def add(a: float, b: float) -> str:
-            \"\"\"Add two numbers; past row 2, only once the gate is open.\"\"\"
-            while a >= 3 and not Path({str(gate)!r}).exists():
-                await asyncio.sleep(0.05)
-            return str(int(a + b))
-
-        class Slow(ToolLoopAgent):
-            name = "slow"
-            tool_list = (add,)
-
-        agent = Slow()
-    """)
-    )
+    gate = tmp_path / "gate"
+    slow = gated_agent(tmp_path, gate)
     dataset = write_jsonl(
         tmp_path / "d.jsonl", [{"prompt": f"What is {i} + 1?"} for i in range(60)]
     )

@@ -8,42 +8,15 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.eval.conftest import records, write_jsonl
+from tests.eval.conftest import gated_agent, records, write_jsonl
 from tests.helpers import CLI_BOUND, rolloutctl_bin, run_cli
 
 pytestmark = pytest.mark.timeout(900)
-
-
-def gated_agent(tmp_path: Path, gate: Path) -> Path:
-    """An agent whose tool waits past row 2 until `gate` exists."""
-    agent = tmp_path / "gated.py"
-    agent.write_text(
-        textwrap.dedent(f"""
-        import asyncio
-        from pathlib import Path
-        from rolloutctl import ToolLoopAgent, tool
-
-        @tool
-        async def add(a: float, b: float) -> str:
-            \"\"\"Add two numbers; past row 2, only once the gate is open.\"\"\"
-            while a >= 3 and not Path({str(gate)!r}).exists():
-                await asyncio.sleep(0.05)
-            return str(int(a + b))
-
-        class Gated(ToolLoopAgent):
-            name = "gated"
-            tool_list = (add,)
-
-        agent = Gated()
-    """)
-    )
-    return agent
 
 
 def wait_for(condition, what: str, bound: float = CLI_BOUND) -> None:
