@@ -94,7 +94,7 @@ function failuresPanel(key, groups) {
   if (!groups.length) { panel.append(h("p", { class: "muted" }, "no failures")); return panel; }
   for (const group of groups) {
     panel.append(h("div", { class: "group" }, h("b", { class: "bad" }, `${group.category} `), h("span", { class: "muted" }, `${group.count.toLocaleString()} rollouts`),
-      h("ul", {}, group.messages.map((m) => h("li", {}, h("span", {}, m.message || "(no message)"), ` ×${m.count} `,
+      h("ul", {}, group.messages.map((m) => h("li", {}, h("span", {}, m.message || (group.category === "reward_0" ? "graded 0 or less" : "(no message)")), ` ×${m.count} `,
         m.examples.map(([row, epoch]) => [link(rolloutPath(key, row, epoch), `row ${row}${epoch ? `:${epoch}` : ""}`), " "]))))));
   }
   return panel;
