@@ -65,8 +65,9 @@ class Rescuer:
         """Send `record`'s trainer one ERROR server_lost and note how that went."""
         assert record.callback is not None  # written with every in-flight record
         why = (
-            f"the server running this rollout ({record.owner}) was silent for more than "
-            f"{self.settings.owner_timeout:g} s (--owner-timeout); {self.store.owner} ended it"
+            f"the server running this rollout ({record.owner}) is gone: its process ended, or "
+            f"it was silent for more than {self.settings.owner_timeout:g} s (--owner-timeout); "
+            f"{self.store.owner} ended it"
         )
         payload = lost_payload(
             record.rollout_id, record.metrics or RolloutMetrics(), record.history(), why
