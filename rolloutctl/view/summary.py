@@ -1,24 +1,23 @@
 """The run page's numbers, from the index alone: one pass over a few numbers per rollout.
 
-The counts, reward interval and pass@k are eval's own (`summarize_outcomes`), so the
-page and `summary.json` never disagree; added here are what a page shows and a terminal
-does not: the Wilson interval of the pass rate, histograms, and the failures grouped
-by category with their messages.
+The counts, the pass rate with its Wilson interval, the reward interval and pass@k are
+eval's own (`summarize_outcomes`), so the page and `summary.json` never disagree; added
+here are what a page shows and a terminal does not: histograms, and the failures
+grouped by category with their messages.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from rolloutctl.bench.tally import percentiles
 from rolloutctl.eval.results import Outcome
-from rolloutctl.eval.stats import Z_95, summarize_outcomes
+from rolloutctl.eval.stats import summarize_outcomes
 from rolloutctl.view.index import ResultsIndex
 
-__all__ = ["histogram", "run_summary", "wilson"]
+__all__ = ["histogram", "run_summary"]
 
 BINS = 10
 MESSAGES_PER_CATEGORY = 8
@@ -30,10 +29,8 @@ def run_summary(index: ResultsIndex) -> dict[str, Any]:
     live = index.live()
     outcomes = [index.outcomes[p] for p in live]
     summary = summarize_outcomes(outcomes)
-    del summary["failed_rows"], summary["slowest"]  # the rows table shows those
-    passed = sum(1 for o in outcomes if o.reward == 1.0)
-    if summary["pass"] is not None:
-        summary["pass"]["ci95"] = wilson(passed, len(outcomes))
+    for listed in ("failed_rows", "slowest", "not_passed"):  # the rows table shows those
+        summary.pop(listed, None)
     latencies = [o.latency_ms for o in outcomes if o.latency_ms is not None]
     summary["latency_ms"] = percentiles(latencies)
     summary["histograms"] = {
@@ -45,16 +42,6 @@ def run_summary(index: ResultsIndex) -> dict[str, Any]:
     summary["epochs"] = sorted({o.epoch for o in outcomes})
     summary["failures"] = failure_groups(index, live)
     return summary
-
-
-def wilson(successes: int, trials: int) -> list[float] | None:
-    """The 95% Wilson score interval of a proportion: sound near 0 and 1, unlike p ± z·se."""
-    if trials == 0:
-        return None
-    p, z2 = successes / trials, Z_95 * Z_95
-    centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
-    half = Z_95 * math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / (1 + z2 / trials)
-    return [max(0.0, centre - half), min(1.0, centre + half)]
 
 
 def histogram(values: Sequence[float], bins: int = BINS) -> dict[str, Any] | None:

@@ -57,7 +57,7 @@ function summaryView(run) {
   return [progress,
     h("div", { class: "cards" },
       card("rollouts", s.rollouts.toLocaleString(), `${s.rows.toLocaleString()} rows · epochs ${s.epochs.join(", ") || "–"}`),
-      card("pass rate", pass ? pct(pass.pass_rate) : "–", pass && pass.ci95 ? `95% CI ${pct(pass.ci95[0])} – ${pct(pass.ci95[1])} (Wilson)` : "rewards not all 0 or 1"),
+      card("pass rate", pass ? pct(pass.pass_rate) : "–", pass && pass.pass_rate_ci95 ? `95% CI ${pct(pass.pass_rate_ci95[0])} – ${pct(pass.pass_rate_ci95[1])} (Wilson)` : "rewards not all 0 or 1"),
       passCard(pass),
       card("mean reward", reward ? fmt(reward.mean) : "–", reward ? `95% CI ${fmt(reward.ci95[0])} – ${fmt(reward.ci95[1])}` : null),
       card("latency p50", ms(s.latency_ms.p50), `p95 ${ms(s.latency_ms.p95)} · p99 ${ms(s.latency_ms.p99)} · max ${ms(s.latency_ms.max)}`),
