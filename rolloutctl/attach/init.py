@@ -23,8 +23,9 @@ from rolloutctl.errors import (
 from rolloutctl.jsonlimits import loads
 from rolloutctl.protocol import INIT_PATH
 from rolloutctl.redaction import one_line
+from rolloutctl.trainer.start_route import START_PATH
 
-__all__ = ["check_trainer", "read_messages", "send_init"]
+__all__ = ["read_messages", "send_init", "start_through_trainer"]
 
 
 def read_messages(path: Path) -> list[dict[str, Any]]:
@@ -66,15 +67,36 @@ async def send_init(
     return body if isinstance(body, dict) else {}
 
 
-async def check_trainer(trainer_url: str) -> None:
-    """TrainerUnreachable (exit 3) when nothing answers at the trainer URL. Checked before
-    the init: a server accepts it all the same and fails its first callback only later,
-    in its own log."""
-    async with httpx.AsyncClient(timeout=10.0) as client:
+async def start_through_trainer(
+    trainer_url: str, server_url: str, init: dict[str, Any], server_key: str | None
+) -> dict[str, Any]:
+    """Have the mock trainer at `trainer_url` send the init (so that it knows the rollout's
+    tools and limits, as a trainer that starts a rollout does); the 202 body. A trainer
+    without that route (not rolloutctl's) is left out: the init is sent from here."""
+    url = trainer_url.rstrip("/") + START_PATH
+    request = {"rollout_server_url": server_url, "init": init, "server_key": server_key}
+    async with httpx.AsyncClient(timeout=60.0) as client:
         try:
-            await client.get(trainer_url.rstrip("/") + "/health")
+            response = await client.post(url, json=request)
         except httpx.TransportError as exc:
             reason = one_line(str(exc)) or type(exc).__name__
             raise TrainerUnreachable(
                 f"cannot reach the trainer at {trainer_url}: {reason}"
             ) from None
+    if response.status_code in (404, 405):
+        return await send_init(server_url, init, server_key)
+    answer = (
+        response.json()
+        if response.headers.get("content-type", "").startswith("application/json")
+        else {}
+    )
+    secrets = (init.get("api_key"), server_key)
+    if response.status_code != 200 or not isinstance(answer, dict):
+        detail = answer.get("detail") if isinstance(answer, dict) else response.text[:300]
+        raise CannotStartError(one_line(str(detail), *secrets))
+    if answer.get("status_code") != 202:
+        shown = answer.get("detail")
+        shown = shown if isinstance(shown, str) else json.dumps(shown, default=str)
+        raise InitRefused(int(answer.get("status_code") or 0), one_line(shown, *secrets))
+    body = answer.get("body")
+    return body if isinstance(body, dict) else {}

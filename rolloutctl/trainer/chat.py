@@ -93,8 +93,7 @@ class ChatHandler:
         index = state.turns - retry  # a retry shows as the turn it repeats
         self.records.emit(EventKind.CHAT_REQUEST, rollout_id, {"index": index, "body": body})
         status, answer = await self._answer(state, body, messages, retry)
-        if self.config.latency_ms:
-            await asyncio.sleep(self.config.latency_ms / 1000)
+        await self._delay()
         tools = len(state.last_reply.get("tool_calls") or []) if state.last_reply else 0
         state.calls.append((started, time.perf_counter(), tools if status == 200 else 0))
         if self.records.bus.active:
@@ -133,7 +132,13 @@ class ChatHandler:
         if not self.records.authorize(TrainerRolloutRecord(""), auth):
             return UNAUTHORIZED
         answer, _ = await self._respond(Turn("", 0, messages, body, request_tools(None, body)))
+        await self._delay()
         return answer
+
+    async def _delay(self) -> None:
+        """--latency-ms: the model's time, added to every chat answer."""
+        if self.config.latency_ms:
+            await asyncio.sleep(self.config.latency_ms / 1000)
 
     async def _respond(self, turn: Turn) -> tuple[JsonAnswer, Reply | None]:
         started = time.perf_counter()

@@ -28,6 +28,7 @@ from rolloutctl.trainer.policies.per_rollout import (
 )
 from rolloutctl.trainer.records import Records
 from rolloutctl.trainer.rollout_chat import RolloutChatRoute
+from rolloutctl.trainer.start_route import START_PATH, StartRoute
 from rolloutctl.trainer.starter import RolloutHandle, Starter
 from rolloutctl.trainer.violations import Violation
 
@@ -57,7 +58,11 @@ class MockTrainer:
             CompletionHandler(self.records, self.config, rng), self._plans, self.records
         )
         health = {"policy": self.config.policy.name, "faults": self.config.faults()}
-        posts: dict[str, Handler] = {CHAT_PATH: chat, COMPLETED_PATH: completed}
+        posts: dict[str, Handler] = {
+            CHAT_PATH: chat,
+            COMPLETED_PATH: completed,
+            START_PATH: StartRoute(self.start_rollout),
+        }
         route = RolloutChatRoute(chat, self.records).route  # the 0.3 protocol's per-rollout chat
         self.app = TrainerApp(self.records, posts, health, route)
         self._starter = Starter(self.records, client)

@@ -157,3 +157,30 @@ def test_init_watch_gives_up_after_timeout_when_the_trainer_refuses_the_completi
     assert result.returncode == 1, result.stderr
     assert "no completion of init-" in result.stderr and "within 3 s (--timeout)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_trainer_plays_with_the_tools_the_rollout_offers(start_server, mock_trainer):
+    """init has the mock trainer send the init, so it knows the 202's tools: against an
+    agent without calculator tools, the calculator policy calls none it does not have."""
+    from rolloutctl import ToolLoopAgent, tool
+
+    @tool
+    def forecast(city: str) -> str:
+        """Forecast the weather.
+
+        Args:
+            city: the city
+        """
+        return "sunny"
+
+    class Weather(ToolLoopAgent):
+        name = "weather"
+        tool_list = (forecast,)
+
+    server = start_server(Weather())
+    result = run("init", server, "--trainer-url", mock_trainer, "--watch", "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    calls = [c for t in document["turns"] for c in t["assistant"].get("tool_calls") or []]
+    assert calls == [] and document["violations"] == []
+    assert [t["function"]["name"] for t in document["tools"]] == ["forecast"]

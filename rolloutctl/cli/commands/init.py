@@ -149,11 +149,10 @@ def init(
 def _send(
     server_url: str, trainer_url: str, body: dict[str, Any], server_key: str | None
 ) -> dict[str, Any]:
-    from rolloutctl.attach.init import check_trainer, send_init
+    from rolloutctl.attach.init import start_through_trainer
     from rolloutctl.eventloop import run_interruptible
 
-    run_interruptible(check_trainer(trainer_url))
-    accepted = run_interruptible(send_init(server_url, body, server_key))
+    accepted = run_interruptible(start_through_trainer(trainer_url, server_url, body, server_key))
     tools = accepted.get("tools")
     return accepted | {
         "tools": [t for t in tools if isinstance(t, dict)] if isinstance(tools, list) else []

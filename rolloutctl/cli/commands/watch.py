@@ -84,7 +84,9 @@ def watch_one(
     spinner = not (renderer.plain or json_output) and renderer.console.is_terminal
     view = LiveView(renderer, TrajectoryBuilder(rollout_id), spinner, shown=not json_output)
     subscribed = (
-        (lambda: _ended(view, trainer_url)) if send is None else (lambda: _start(view, *send))
+        (lambda: _ended(view, trainer_url))
+        if send is None
+        else (lambda: _start(trainer_url, *send))
     )
     try:
         following = follow(trainer_url, Watcher(lambda _: view), rollout_id, subscribed)
@@ -130,18 +132,12 @@ async def _ended(view: LiveView, trainer_url: str) -> bool:
 
 
 async def _start(
-    view: LiveView, server_url: str, init: dict[str, Any], server_key: str | None
+    trainer_url: str, server_url: str, init: dict[str, Any], server_key: str | None
 ) -> bool:
-    """Send the init, and show it as `try` would (the trainer did not send it, so its
-    stream has no init events)."""
-    from rolloutctl.attach.init import send_init
-    from rolloutctl.events import Event, EventKind
-    from rolloutctl.trainer.starter import redacted_init
+    """Have the trainer send the init: its stream then shows the init and the 202 too."""
+    from rolloutctl.attach.init import start_through_trainer
 
-    rollout_id = init["rollout_id"]
-    view.feed(Event(EventKind.INIT_SENT, rollout_id, {"request": redacted_init(init)}))
-    accepted = await send_init(server_url, init, server_key)
-    view.feed(Event(EventKind.INIT_RESPONSE, rollout_id, {"status_code": 202, "body": accepted}))
+    await start_through_trainer(trainer_url, server_url, init, server_key)
     return False
 
 
