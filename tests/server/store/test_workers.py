@@ -138,3 +138,21 @@ def test_sigterm_drains_both_workers_with_one_completion_each(workers, trainer):
 
 def test_workers_must_be_a_number_or_auto():
     assert "--workers" in serve_usage_error("--workers", "many")
+
+
+def test_workers_share_a_redis_store_too(tmp_path, redis_server, trainer):
+    args = ["--workers", "2", "--store", redis_server.url, "--store-prefix", "w"]
+    server = Replica(args, tmp_path / "serve.log")
+    server.start()
+    try:
+        ids = [f"r-{i}" for i in range(10)]
+        sends = [(server.url, init_body(trainer, i, copy)) for i in ids for copy in range(5)]
+        assert {r.status_code for r in send_all(sends)} == {202}
+        for rollout_id in ids:
+            trainer.wait(rollout_id, timeout=120)
+        Cluster("redis", [server]).wait_idle()
+        assert_one_completion_each(trainer, ids)
+        health = server.health()
+        assert health["store"]["kind"] == "redis" and len(health["workers"]) == 2
+    finally:
+        server.stop()
