@@ -41,7 +41,7 @@ ROWS_PAGES = {
     "rows: sort reward desc": "sort=reward&order=desc",
     "rows: sort latency, page 500": "sort=latency&page=500",
     "rows: status=ERROR": "status=ERROR",
-    "rows: category=reward_0": "category=reward_0",
+    "rows: category=low_reward": "category=low_reward",
     "rows: 0.5 <= reward <= 1": "min_reward=0.5&max_reward=1",
     "rows: search 'what is 7'": "q=what+is+7",
 }

@@ -1,6 +1,6 @@
 """Two runs of one dataset aligned by (row, epoch): which rows were fixed, broken or changed.
 
-A row passes when it has no failure (see `index.failure_of`). Fixed: failed in A,
+A row passes when eval says so (`Outcome.kind`, see `records.failure_category`). Fixed: failed in A,
 passes in B; broken: the reverse; changed: same verdict but another status or reward;
 missing: in one run only.
 """

@@ -21,12 +21,11 @@ from typing import Any
 import orjson
 
 from rolloutctl.eval.results import Outcome
-from rolloutctl.view.records import failure_of, search_text
+from rolloutctl.view.records import failure_category, search_text
 
 __all__ = ["ResultsIndex", "SearchChunk"]
 
 SEARCH_CHARS = 400  # of the prompt and of the answer each, kept for the search
-MESSAGE_CHARS = 300  # of an error message, for the failure groups
 READ_BLOCK = 1 << 20
 
 
@@ -66,7 +65,6 @@ class ResultsIndex:
         self.lengths: array[int] = array("q")
         self.outcomes: list[Outcome] = []
         self.failures: list[str | None] = []  # position -> failure category, or None
-        self.messages: dict[int, str] = {}  # position -> error message, failures only
         self.by_key: dict[tuple[int, int], int] = {}  # (row, epoch) -> latest position
         self.chunks: list[SearchChunk] = []
         self.end = 0  # just after the last complete line read
@@ -146,10 +144,8 @@ class ResultsIndex:
         self.lengths.append(len(line))
         self.outcomes.append(outcome)
         self.by_key[(outcome.row, outcome.epoch)] = position
-        failure = failure_of(record)
-        self.failures.append(sys.intern(failure[0]) if failure else None)
-        if failure is not None and failure[1]:
-            self.messages[position] = failure[1][:MESSAGE_CHARS]
+        category = failure_category(outcome)
+        self.failures.append(sys.intern(category) if category else None)
         chunk.add(search_text(record, SEARCH_CHARS))
 
     def record(self, position: int) -> dict[str, Any]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rolloutctl.eval.results import Outcome
 from rolloutctl.trajectory.document import conversation
 from rolloutctl.trajectory.text import display_content
 
-__all__ = ["answer_of", "failure_of", "prompt_of", "search_text"]
+__all__ = ["answer_of", "failure_category", "prompt_of", "search_text"]
 
 
 def search_text(record: dict[str, Any], chars: int) -> str:
@@ -32,14 +33,13 @@ def answer_of(traj: dict[str, Any]) -> str:
     return ""
 
 
-def failure_of(record: dict[str, Any]) -> tuple[str, str | None] | None:
-    """(category, message) of a failed record: an error, a grader error or a reward <= 0."""
-    status = str(record.get("status"))
-    if status != "COMPLETED":
-        return str(record.get("error_category") or status.lower()), record.get("error_message")
-    if record.get("grader_error"):
-        return "grader_error", str(record["grader_error"])
-    reward = record.get("reward")
-    if reward is not None and reward <= 0:
-        return "reward_0", None
-    return None
+def failure_category(outcome: Outcome) -> str | None:
+    """Where a rollout that did not pass (by eval's own verdict, `Outcome.kind`) is grouped:
+    its error category, `grader_error`, or `low_reward` (a reward below 1)."""
+    if outcome.kind == "passed":
+        return None
+    if outcome.kind == "grader_error":
+        return "grader_error"
+    if outcome.status != "COMPLETED":
+        return outcome.category or outcome.status.lower()
+    return "low_reward"

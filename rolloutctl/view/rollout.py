@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rolloutctl.eval.results import Outcome
 from rolloutctl.trajectory.summary import summarize
 from rolloutctl.trajectory.text import decode_arguments, display_content, is_error_result
-from rolloutctl.view.records import answer_of, failure_of, prompt_of
+from rolloutctl.view.records import answer_of, failure_category, prompt_of
 
 __all__ = ["record_view", "trajectory_view"]
 
@@ -27,8 +28,7 @@ def record_view(record: dict[str, Any]) -> dict[str, Any]:
     traj = record.get("trajectory") or {}
     view = trajectory_view(traj)
     view["facts"] |= {k: record[k] for k in RECORD_FACTS if k in record}
-    failure = failure_of(record)
-    view["failure"] = failure[0] if failure else None
+    view["failure"] = failure_category(Outcome.of(record))
     view["grader"] = _grader(record, traj)
     return view
 

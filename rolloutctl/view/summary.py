@@ -71,7 +71,7 @@ def failure_groups(index: ResultsIndex, live: list[int]) -> list[dict[str, Any]]
         category = index.failures[position]
         if category is None:
             continue
-        message = index.messages.get(position, "")
+        message = index.outcomes[position].message or ""
         groups.setdefault(category, Counter())[message] += 1
         shown = examples.setdefault((category, message), [])
         if len(shown) < EXAMPLES_PER_MESSAGE:

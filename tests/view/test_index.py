@@ -56,7 +56,7 @@ def test_summary_failures_and_pass_interval(runs: Runs) -> None:
     summary = run_summary(indexed(runs.b))
     assert summary["rollouts"] == 12 and summary["status"] == {"COMPLETED": 11, "ERROR": 1}
     groups = {g["category"]: g for g in summary["failures"]}
-    assert set(groups) == {"agent_error", "grader_error", "reward_0"}
+    assert set(groups) == {"agent_error", "grader_error", "low_reward"}
     assert groups["agent_error"]["messages"][0]["message"].endswith("exploded on purpose")
     assert groups["agent_error"]["messages"][0]["examples"] == [[9, 0]]
     assert summary["histograms"]["reward"]["bars"][-1] == {"from": 1.0, "to": 1.0, "count": 9}

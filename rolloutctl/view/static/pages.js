@@ -94,7 +94,7 @@ function failuresPanel(key, groups) {
   if (!groups.length) { panel.append(h("p", { class: "muted" }, "no failures")); return panel; }
   for (const group of groups) {
     panel.append(h("div", { class: "group" }, h("b", { class: "bad" }, `${group.category} `), h("span", { class: "muted" }, `${group.count.toLocaleString()} rollouts`),
-      h("ul", {}, group.messages.map((m) => h("li", {}, h("span", {}, m.message || (group.category === "reward_0" ? "graded 0 or less" : "(no message)")), ` ×${m.count} `,
+      h("ul", {}, group.messages.map((m) => h("li", {}, h("span", {}, m.message || "(no message)"), ` ×${m.count} `,
         m.examples.map(([row, epoch]) => [link(rolloutPath(key, row, epoch), `row ${row}${epoch ? `:${epoch}` : ""}`), " "]))))));
   }
   return panel;
@@ -115,7 +115,9 @@ function tableState() {
 async function rowsTable(key, run, section, state) {
   const query = new URLSearchParams();
   for (const [k, v] of Object.entries(state)) if (v !== "" && v !== null) query.set(k, v);
+  const ticket = (section.ticket = (section.ticket || 0) + 1);
   const data = await api(`/api/runs/${enc(key)}/rows?${query}`);
+  if (ticket !== section.ticket) return; // a later request owns the table now
   const reload = (changes) => { Object.assign(state, changes); setQuery(state); rowsTable(key, run, section, state); };
   const pages = Math.max(1, Math.ceil(data.total / data.per_page));
   fill(section, filtersForm(run, state, reload),
