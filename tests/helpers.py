@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
+import click
 import httpx
 import pytest
 import uvicorn
@@ -128,7 +129,9 @@ def post_init(server: str, body: dict[str, Any], **kwargs: Any) -> httpx.Respons
     return httpx.post(f"{server}/v1/rollout/init", json=body, timeout=30, **kwargs)
 
 
-def wait_healthy(url: str, process: subprocess.Popen | None = None, timeout: float = 30) -> None:
+def wait_healthy(
+    url: str, process: subprocess.Popen[Any] | None = None, timeout: float = 30
+) -> None:
     """Poll `url`/health until it answers; fail early if `process` (the server) died."""
     deadline = time.monotonic() + timeout
     while True:
@@ -232,3 +235,14 @@ def in_loop(test: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]
         asyncio.run(asyncio.wait_for(test(), 120))
 
     return run
+
+
+def cli_group() -> click.Group:
+    """The click group behind `rolloutctl`, with every command and option as users get them."""
+    import typer
+
+    from rolloutctl.cli.app import app
+
+    root = typer.main.get_command(app)
+    assert isinstance(root, click.Group)
+    return root

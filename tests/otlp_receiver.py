@@ -48,6 +48,7 @@ class OtlpReceiver:
 
     def __init__(self) -> None:
         self.spans: list[ReceivedSpan] = []
+        self.url = ""  # set by whoever serves it
         self.requests = 0
         self._changed = threading.Condition()
         self._open = threading.Event()

@@ -55,6 +55,7 @@ class RecordingTrainer:
     """Answers chat calls from per-rollout scripts and records every callback."""
 
     def __init__(self, chat_delay: float = 0.0, hold_until: int = 0) -> None:
+        self.url = ""  # set by whoever serves it
         self.chat_delay = chat_delay
         self.hold_until = hold_until  # hold chat answers until this many are in flight
         self._enough = asyncio.Event()

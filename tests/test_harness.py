@@ -42,7 +42,8 @@ def test_a_rollout_through_the_stack_then_everything_is_closed():
                 {"rollout_id": "h-1", "messages": [{"role": "user", "content": "hi"}]}
             )
             completion = await handle.wait(10.0)
-            urls = [stack.server_url, stack.trainer.url]
+            urls = [stack.server_url, str(stack.trainer.url)]
+        assert completion is not None
         return completion, urls
 
     completion, urls = asyncio.run(scenario())
@@ -65,7 +66,7 @@ def test_an_error_in_the_block_still_shuts_both_servers_down():
 
     async def scenario() -> None:
         async with local_stack(load_example("calculator")) as stack:
-            urls.extend([stack.server_url, stack.trainer.url])
+            urls.extend([stack.server_url, str(stack.trainer.url)])
             raise KeyError("the caller's own failure")
 
     with pytest.raises(KeyError):

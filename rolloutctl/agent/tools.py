@@ -13,7 +13,7 @@ import json
 import re
 import types
 from collections.abc import Callable
-from typing import Any, get_type_hints
+from typing import Any, get_type_hints, overload
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -90,12 +90,24 @@ class Tool:
         return f"Tool({self.name!r})"
 
 
+@overload
+def tool(
+    func: Callable[..., Any], *, name: str | None = None, description: str | None = None
+) -> Tool: ...
+
+
+@overload
+def tool(
+    func: None = None, *, name: str | None = None, description: str | None = None
+) -> Callable[[Callable[..., Any]], Tool]: ...
+
+
 def tool(
     func: Callable[..., Any] | None = None,
     *,
     name: str | None = None,
     description: str | None = None,
-) -> Any:
+) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Decorate a sync or async function as a `Tool` (`@tool` or `@tool(name=...)`)."""
     if func is None:
         return lambda f: Tool(f, name=name, description=description)

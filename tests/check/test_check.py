@@ -41,7 +41,7 @@ from tests.helpers import CLI_BOUND, refused_url, rolloutctl_bin, run_server
 
 # A generous bound for each completion (only a broken server reaches it); a short linger,
 # raised where a check must see a late second callback.
-FAST = {"timeout": 120.0, "linger": 0.3}
+FAST: dict[str, Any] = {"timeout": 120.0, "linger": 0.3}
 TOOL_CHECKS = ("tool-rollout", "max-turns", "max-tokens")
 
 
@@ -264,7 +264,7 @@ def test_trainer_scripts_one_rollout_and_leaves_the_others_to_the_policy():
     with pytest.raises(ValueError):
         trainer.plan_rollout("r2", [200])
     with run_server(trainer.app) as url, httpx.Client(base_url=url) as client:
-        chat = {"rollout_id": "r1", "messages": [{"role": "user", "content": "hi"}]}
+        chat: dict[str, Any] = {"rollout_id": "r1", "messages": [{"role": "user", "content": "hi"}]}
         codes = [client.post("/v1/chat/completions", json=chat) for _ in range(2)]
         assert [r.status_code for r in codes] == [503, 200]
         scripted = codes[1].json()["choices"][0]["message"]
@@ -355,7 +355,8 @@ def test_a_server_that_wants_a_key_gets_one_hint_instead_of_a_wall_of_401s(capsy
 
 
 async def buggy_check(session: Session) -> Verdict:
-    return {"a": 1}["b"]  # a bug in rolloutctl: KeyError
+    bug: dict[str, Verdict] = {}
+    return bug["b"]  # a bug in rolloutctl: KeyError
 
 
 async def broken_connection(session: Session) -> Verdict:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
-import typer
-
-from rolloutctl.cli.app import app
 from rolloutctl.cli.options import SCOPES
-from tests.helpers import CLI_BOUND, rolloutctl_bin
+from tests.helpers import CLI_BOUND, cli_group, rolloutctl_bin
 
 COMMANDS = {
     "serve", "try", "replay", "mock-trainer", "check", "validate", "bench", "init", "watch",
@@ -18,7 +15,7 @@ COMMANDS = {
 
 def _options():
     """(command, click option) for every option of every command."""
-    root = typer.main.get_command(app)
+    root = cli_group()
     for name, command in root.commands.items():
         for param in command.params:
             if param.param_type_name == "option" and param.name != "help":
@@ -34,7 +31,7 @@ def _flag(param) -> str:
 def test_every_command_exists_and_every_option_reads_the_environment():
     """The rule, stated once in the docs: ROLLOUTCTL_<OPTION>, and ROLLOUTCTL_<COMMAND>_<OPTION>
     only where two commands give the same option different defaults."""
-    root = typer.main.get_command(app)
+    root = cli_group()
     assert set(root.commands) == COMMANDS
     defaults: dict[str, set[str]] = {}
     for _, param in _options():

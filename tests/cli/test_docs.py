@@ -6,6 +6,8 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+from tests.helpers import cli_group
+
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
@@ -102,7 +104,7 @@ def test_docs_link_the_protocol_in_the_repository_and_document_init_and_watch() 
 def test_help_names_the_protocol_file_that_exists() -> None:
     from rolloutctl.cli.options import ProtocolOption
 
-    help_text = ProtocolOption.__metadata__[0].help
+    help_text = ProtocolOption.__metadata__[0].help  # type: ignore[attr-defined]
     assert "docs/protocol.md" in help_text and (ROOT / "docs" / "protocol.md").exists()
 
 
@@ -114,11 +116,7 @@ def test_every_option_the_docs_name_exists():
     """A renamed option (--expect-api-key, now --expect-callback-key) cannot linger in a guide."""
     import re
 
-    import typer
-
-    from rolloutctl.cli.app import app
-
-    root = typer.main.get_command(app)
+    root = cli_group()
     known = {
         "--help",
         *FOREIGN_OPTIONS,

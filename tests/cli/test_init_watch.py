@@ -72,7 +72,8 @@ def test_init_then_watch_a_rollout_that_already_ended(start_server, mock_trainer
         watched = run("watch", mock_trainer, "--rollout-id", "r-div", "--plain")
         if "status" in watched.stdout:
             break
-    assert watched is not None and watched.returncode == 0, watched.stderr
+    assert watched is not None
+    assert watched.returncode == 0, watched.stderr
     assert "-> divide(a=9, b=0)\ntool       Error:" in watched.stdout
     assert "1 of 1 tool calls failed" in watched.stdout
     assert "0.00 s" not in watched.stdout  # the init was not seen: no span to show

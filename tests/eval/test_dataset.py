@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 
 from rolloutctl.errors import InputError
@@ -90,7 +91,7 @@ def test_row_spec_and_column_errors():
 
 
 def test_values_rolloutctl_cannot_carry_fail_their_row_only(tmp_path):
-    deep = {"prompt": "x", "metadata": {}}
+    deep: dict[str, Any] = {"prompt": "x", "metadata": {}}
     inner = deep["metadata"]
     for _ in range(300):
         inner["a"] = {}
@@ -106,7 +107,7 @@ def test_values_rolloutctl_cannot_carry_fail_their_row_only(tmp_path):
     path = tmp_path / "d.jsonl"
     path.write_text("\n".join(lines) + "\n")
     rows = read_dataset(path)
-    reasons = [r.reason if isinstance(r, BadRow) else None for r in rows]
+    reasons = [r.reason if isinstance(r, BadRow) else "" for r in rows]
     assert reasons[0].startswith("metadata.a.a.a.")
     assert reasons[0].endswith(": nested deeper than 100 levels")
     assert (
@@ -124,10 +125,12 @@ def test_a_missing_mapped_column_and_a_directory_say_so(tmp_path):
     path = tmp_path / "arith.csv"
     path.write_text("id,question,answer\n1,What is 2+2?,4\n")
     (bad,) = read_dataset(path, {"prompt": "questoin"})
+    assert isinstance(bad, BadRow)
     assert bad.reason == (
         "no column prompt=questoin (from --column); the row's columns: id, question, answer"
     )
     (unmapped,) = read_dataset(path)
+    assert isinstance(unmapped, BadRow)
     assert "the row's columns: id, question, answer" in unmapped.reason
     with pytest.raises(InputError, match="is a directory; give a JSONL, CSV or Parquet file"):
         read_dataset(tmp_path)

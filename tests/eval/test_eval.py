@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from typing import Any
 
 import pexpect
 import pytest
@@ -46,13 +47,13 @@ def test_200_arithmetic_rows_all_completed_with_reward_one(arithmetic, tmp_path)
         "export", str(run_dir), "--format", "openai", "--only-completed", "--min-reward", "1"
     )
     assert exported.returncode == 0, exported.stderr
-    lines = exported.stdout.splitlines()
-    assert len(lines) == 200
-    assert [problems(line) for line in lines] == [[]] * 200
+    exported_lines = exported.stdout.splitlines()
+    assert len(exported_lines) == 200
+    assert [problems(line) for line in exported_lines] == [[]] * 200
 
 
 def test_against_a_running_server_and_a_wrong_answer_scores_zero(served_calculator, tmp_path):
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"prompt": "What is 6 * 7?", "ground_truth": 42},
         {"prompt": "What is 6 * 7?", "ground_truth": "41"},
         {"prompt": "What is 2 + 2?"},  # no ground truth: no reward

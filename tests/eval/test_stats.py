@@ -22,6 +22,7 @@ def test_pass_at_k_is_the_unbiased_estimate():
     outcomes = [outcome(0, e, 1.0 if e == 0 else 0.0) for e in range(4)]
     outcomes += [outcome(1, e, 1.0) for e in range(4)]
     passes = summarize_outcomes(outcomes)["pass"]
+    assert passes is not None
     assert passes["pass_rate"] == pytest.approx(5 / 8)
     assert passes["pass_at_k"]["1"] == pytest.approx((0.25 + 1) / 2)
     assert passes["pass_at_k"]["2"] == pytest.approx(
@@ -32,6 +33,7 @@ def test_pass_at_k_is_the_unbiased_estimate():
 
 def test_reward_interval_and_non_binary_rewards_have_no_pass_rate():
     stats = reward_stats([0.0, 1.0, 0.5, 0.5])
+    assert stats is not None
     assert stats["mean"] == 0.5
     half = 1.96 * math.sqrt(1 / 6) / 2
     assert stats["ci95"] == pytest.approx([0.5 - half, 0.5 + half])
@@ -41,11 +43,17 @@ def test_reward_interval_and_non_binary_rewards_have_no_pass_rate():
     assert reward_stats([]) is None and ks_for(1) == [1] and ks_for(6) == [1, 2, 4, 6]
 
 
+def interval(rewards: list[float]) -> list[float]:
+    stats = reward_stats(rewards)
+    assert stats is not None
+    return list(stats["ci95"])
+
+
 def test_pass_rate_intervals_stay_inside_0_and_1():
     """Wilson's interval: 10 of 10 passes is not '0.689 to 1.011'."""
-    low, high = reward_stats([1.0] * 10)["ci95"]
+    low, high = interval([1.0] * 10)
     assert high == 1.0 and low == pytest.approx(0.7225, abs=1e-4)
-    low, high = reward_stats([0.0] * 10)["ci95"]
+    low, high = interval([0.0] * 10)
     assert low == 0.0 and high == pytest.approx(0.2775, abs=1e-4)
     passes = summarize_outcomes([outcome(0, 0, 1.0), outcome(1, 0, 0.0)])["pass"]
     low, high = passes["pass_rate_ci95"]

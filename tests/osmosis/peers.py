@@ -38,7 +38,8 @@ def rewriting(app: Asgi, method: str, path_test: Callable[[str], bool], change: 
     async def wrapped(scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http" or scope["method"] != method or not path_test(scope["path"]):
             return await app(scope, receive, send)
-        request, answer = bytearray(), {"status": 200, "body": bytearray()}
+        request = bytearray()
+        answer: dict[str, Any] = {"status": 200, "body": bytearray()}
 
         async def recording_receive() -> dict:
             message = await receive()
@@ -95,14 +96,14 @@ def build(breach: str) -> Asgi:
     module = sdk_calculator()
     if breach == "no-bearer":
 
-        class NoBearer(module.CalculatorWorkflow):
+        class NoBearer(module.CalculatorWorkflow):  # type: ignore[name-defined,misc]
             def chat_headers(self, api_key: str | None) -> dict[str, str]:
                 return {}
 
         return module.make_app(workflow=NoBearer)
     if breach == "rewrites-history":
 
-        class Forgetful(module.CalculatorWorkflow):
+        class Forgetful(module.CalculatorWorkflow):  # type: ignore[name-defined,misc]
             def sent(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 return messages[:1] + messages[2:] if len(messages) > 2 else messages
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from osmosis_ai.rollout.client import RolloutClient
 
@@ -28,7 +29,7 @@ def rolloutctl(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[
     )
 
 
-async def sdk_rollout(server: str, trainer_url: str, rollout_id: str) -> object:
+async def sdk_rollout(server: str, trainer_url: str, rollout_id: str) -> Any:
     client = RolloutClient(url=server)
     try:
         return await client.run_rollout(
@@ -56,7 +57,8 @@ def test_the_sdk_client_drives_the_adapter_served_agent(tmp_path: Path) -> None:
     assert result.sample.metrics["num_llm_calls"] == 3
     assert trainer.violations() == []
     # every chat call carried the rollout's tools, which is all the model side learns of them
-    assert {t["function"]["name"] for t in trainer.records.state(rollout_id).request_tools} == {
+    tools = trainer.records.state(rollout_id).request_tools or []
+    assert {t["function"]["name"] for t in tools} == {
         "add", "subtract", "multiply", "divide"
     }  # fmt: skip
 

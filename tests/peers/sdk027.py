@@ -166,7 +166,11 @@ class Sdk027Peer:
         messages = list(request.messages)
         try:
             finish = await self._loop(request, messages, metrics)
-            payload = {"status": "COMPLETED", "final_messages": messages, "finish_reason": finish}
+            payload: dict[str, Any] = {
+                "status": "COMPLETED",
+                "final_messages": messages,
+                "finish_reason": finish,
+            }
         except (TrainerRefused, httpx.HTTPError) as exc:
             payload = {"status": "ERROR", "final_messages": [], "finish_reason": "error",
                        "error_message": f"{type(exc).__name__}: {exc}"}  # fmt: skip

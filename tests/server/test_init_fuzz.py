@@ -55,7 +55,7 @@ def body_from(data, trainer_url: str, raw: bytes | None) -> bytes:
     if field is not None:
         base[field] = value
     text = json.dumps(base)
-    return text.replace('"What is 5 + 3?"', odd) if odd else text.encode()
+    return (text.replace('"What is 5 + 3?"', odd) if odd else text).encode()
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))

@@ -11,7 +11,7 @@ from rolloutctl.trainer import MockTrainer, TrainerConfig
 from rolloutctl.trainer.rollout_chat import chat_base_url
 from tests.helpers import run_server
 
-ADD = {
+ADD: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "add",

@@ -50,7 +50,7 @@ def _tool_names(tools: Any) -> tuple[set[str] | None, list[str]]:
             found.append(f"tools[{number}] has no name")
         if not isinstance(function.get("parameters", {}), dict):
             found.append(f"tools[{number}].parameters must be an object")
-        names.add(function.get("name"))
+        names.add(str(function.get("name")))
     return names, found
 
 
@@ -106,7 +106,7 @@ def _calls(
         if tools is not None and function.get("name") not in tools:
             found.append(f"{at}: tool {function.get('name')!r} is not in 'tools'")
         try:
-            arguments = json.loads(function.get("arguments"))
+            arguments = json.loads(function.get("arguments"))  # type: ignore[arg-type]  # a non-string is what this tests for
         except (TypeError, ValueError):
             arguments = None
         if not isinstance(arguments, dict):

@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 from osmosis_ai.rollout.trajectory import save_trajectory as osmosis_save_trajectory
 from osmosis_ai.rollout.types import ExecutionResult, RolloutSample, RolloutStatus
@@ -17,10 +18,11 @@ from rolloutctl.trajectory.builder import TrajectoryBuilder
 from rolloutctl.trajectory.render import Renderer, make_console
 
 ROLLOUT = "calc-1"
+Message = dict[str, Any]
 CANARY = "sk-canary-7d1e0c"
-SYSTEM = {"role": "system", "content": "You are a calculator. Use the tools."}
-USER = {"role": "user", "content": "What is (5 + 3) * 2?"}
-TOOLS = [
+SYSTEM: Message = {"role": "system", "content": "You are a calculator. Use the tools."}
+USER: Message = {"role": "user", "content": "What is (5 + 3) * 2?"}
+TOOLS: list[Message] = [
     {
         "type": "function",
         "function": {
@@ -37,26 +39,33 @@ TOOLS = [
 ]
 
 
-def tool_call(call_id: str, name: str, a: int, b: int) -> dict:
+def tool_call(call_id: str, name: str, a: int, b: int) -> Message:
     arguments = json.dumps({"a": a, "b": b})
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
-ASSISTANT_1 = {"role": "assistant", "content": None, "tool_calls": [tool_call("c1", "add", 5, 3)]}
-TOOL_1 = {"role": "tool", "content": "8", "tool_call_id": "c1"}
-ASSISTANT_2 = {
+ASSISTANT_1: Message = {
+    "role": "assistant",
+    "content": None,
+    "tool_calls": [tool_call("c1", "add", 5, 3)],
+}
+TOOL_1: Message = {"role": "tool", "content": "8", "tool_call_id": "c1"}
+ASSISTANT_2: Message = {
     "role": "assistant",
     "content": None,
     "tool_calls": [tool_call("c2", "multiply", 8, 2)],
 }
-TOOL_2 = {"role": "tool", "content": "16", "tool_call_id": "c2"}
-ASSISTANT_3 = {"role": "assistant", "content": "The answer is 16."}
-HISTORY = [SYSTEM, USER, ASSISTANT_1, TOOL_1, ASSISTANT_2, TOOL_2, ASSISTANT_3]
-STEPS = [(ASSISTANT_1, [TOOL_1], "tool_calls"), (ASSISTANT_2, [TOOL_2], "tool_calls")]
+TOOL_2: Message = {"role": "tool", "content": "16", "tool_call_id": "c2"}
+ASSISTANT_3: Message = {"role": "assistant", "content": "The answer is 16."}
+HISTORY: list[Message] = [SYSTEM, USER, ASSISTANT_1, TOOL_1, ASSISTANT_2, TOOL_2, ASSISTANT_3]
+STEPS: list[tuple[Message, list[Message], str]] = [
+    (ASSISTANT_1, [TOOL_1], "tool_calls"),
+    (ASSISTANT_2, [TOOL_2], "tool_calls"),
+]
 STEPS.append((ASSISTANT_3, [], "stop"))
 
 
-def completion_payload(messages: list[dict]) -> dict:
+def completion_payload(messages: list[Message]) -> dict[str, Any]:
     metrics = {
         "num_llm_calls": 3,
         "num_tool_calls": 2,
@@ -77,7 +86,7 @@ def completion_payload(messages: list[dict]) -> dict:
     }
 
 
-def chat_body(message: dict, finish_reason: str, n: int) -> dict:
+def chat_body(message: Message, finish_reason: str, n: int) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-{n}",
         "object": "chat.completion",
@@ -96,12 +105,12 @@ class Clock:
     def __init__(self) -> None:
         self.now = 1_700_000_000.0
 
-    def event(self, kind: EventKind, data: dict, rollout_id: str = ROLLOUT) -> Event:
+    def event(self, kind: EventKind, data: dict[str, Any], rollout_id: str = ROLLOUT) -> Event:
         self.now += 1
         return Event(kind, rollout_id, data, self.now)
 
 
-def calculator_events(api_key: str = "***", tail: list[dict] | None = None) -> list[Event]:
+def calculator_events(api_key: str = "***", tail: list[Message] | None = None) -> list[Event]:
     """The events the mock trainer publishes for a two-tool calculator rollout."""
     clock = Clock()
     init = {
@@ -127,13 +136,13 @@ def calculator_events(api_key: str = "***", tail: list[dict] | None = None) -> l
     return events
 
 
-def build(events: list[Event]) -> tuple[dict, list]:
+def build(events: list[Event]) -> tuple[dict[str, Any], list[Any]]:
     builder = TrajectoryBuilder()
     items = [item for event in events for item in builder.add(event)]
     return builder.trajectory(), items
 
 
-def write_atif(directory: Path, messages: list[dict], reward: float | None = 1.0) -> Path:
+def write_atif(directory: Path, messages: list[Message], reward: float | None = 1.0) -> Path:
     """An ATIF trajectory.json written by the installed osmosis-ai SDK itself."""
     sample = RolloutSample(messages=messages, reward=reward)
     result = ExecutionResult(status=RolloutStatus.SUCCESS, sample=sample)
@@ -142,9 +151,9 @@ def write_atif(directory: Path, messages: list[dict], reward: float | None = 1.0
     return directory / ROLLOUT / "trajectory.json"
 
 
-def plain_renderer(**options: bool) -> tuple[Renderer, io.StringIO]:
+def plain_renderer(show_tools: bool = True) -> tuple[Renderer, io.StringIO]:
     out = io.StringIO()
-    return Renderer(make_console(True, file=out, width=100), plain=True, **options), out
+    return Renderer(make_console(True, file=out, width=100), True, show_tools), out
 
 
 def rich_renderer() -> tuple[Renderer, io.StringIO]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+from typing import Any
 
 import pytest
 from osmosis_ai.rollout.trajectory import save_trajectory as osmosis_save_trajectory
@@ -69,7 +70,7 @@ def test_openai_lines_pass_the_format_checks_and_keep_tool_calls(tried):
 def test_the_checker_catches_what_fine_tuning_refuses():
     call = {"id": "c1", "type": "function", "function": {"name": "add", "arguments": "{}"}}
     tools = [{"type": "function", "function": {"name": "add", "parameters": {}}}]
-    good = [
+    good: list[dict[str, Any]] = [
         {"role": "user", "content": "hi"},
         {"role": "assistant", "tool_calls": [call]},
         {"role": "tool", "tool_call_id": "c1", "content": "2"},

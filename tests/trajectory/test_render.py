@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ from tests.trajectory.samples import (
 MARKUP = "[bold red]not markup[/] :smile: [link=http://x]y[/link]"
 
 
-def replay(traj: dict, **filters: object) -> str:
+def replay(traj: dict, **filters: Any) -> str:
     renderer, out = plain_renderer()
     renderer.render_trajectory(traj, **filters)
     return out.getvalue()

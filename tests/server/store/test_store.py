@@ -37,7 +37,7 @@ def test_prefixes_keep_two_agents_apart_in_one_redis(redis_server, trainer, star
     assert httpx.post(f"{first}/v1/rollout/init", json=init_body(trainer, "x1")).status_code == 202
     trainer.wait("x1")
     assert httpx.get(f"{second}/v1/rollout/x1").status_code == 404
-    keys = redis.Redis.from_url(redis_server.url).keys("*")
+    keys: list[bytes] = redis.Redis.from_url(redis_server.url).keys("*")  # type: ignore[assignment]
     assert b"agent-a:rollout:x1" in keys
     assert {key.split(b":")[0] for key in keys} == {b"agent-a", b"agent-b"}
     assert not [key for key in keys if key.startswith(b"agent-b:") and b"x1" in key]
