@@ -186,5 +186,7 @@ def test_a_copied_nan_param_is_copied_and_a_changed_one_is_not() -> None:
 
     params = {"temperature": float("nan"), "top_p": 0.9}
     assert params_finding(params, {"temperature": float("nan"), "top_p": 0.9}) is None
-    rule, message = params_finding(params, {"temperature": 0.5, "top_p": 0.9})
+    finding = params_finding(params, {"temperature": 0.5, "top_p": 0.9})
+    assert finding is not None
+    rule, message = finding
     assert rule == "completion_params_missing" and message.endswith(": temperature")
