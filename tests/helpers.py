@@ -16,10 +16,10 @@ from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
-import click
 import httpx
 import pytest
 import uvicorn
+from typer.core import TyperGroup
 
 HOST = "127.0.0.1"
 # Seconds a CLI run or terminal wait may take: a hang guard under pytest's 300 s, not a
@@ -237,12 +237,12 @@ def in_loop(test: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], None]
     return run
 
 
-def cli_group() -> click.Group:
-    """The click group behind `rolloutctl`, with every command and option as users get them."""
+def cli_group() -> TyperGroup:
+    """The command group behind `rolloutctl`, with every command and option as users get them."""
     import typer
 
     from rolloutctl.cli.app import app
 
     root = typer.main.get_command(app)
-    assert isinstance(root, click.Group)
+    assert isinstance(root, TyperGroup)
     return root
