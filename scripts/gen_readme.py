@@ -10,11 +10,13 @@ codes; the test suite fails while a generated part differs from what this script
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +31,7 @@ ENV_VARS = "environment variables"
 METRIC_NAMES = "metric names"
 
 
+@functools.cache
 def help_text(*command: str) -> str:
     """`rolloutctl [command] --help` at a fixed width, as a user's terminal would show it."""
     env = {**os.environ, "COLUMNS": "100", "TERM": "dumb", "NO_COLOR": "1"}
@@ -56,12 +59,15 @@ def top_help() -> str:
 
 def reference() -> str:
     """docs/reference.md: every command's help, in the order of `rolloutctl --help`."""
+    names = command_names()
+    with ThreadPoolExecutor(4) as pool:  # each help is a process that mostly imports
+        blocks = list(pool.map(help_block, names))
     parts = [
         "# Command reference\n\nEvery command's `--help`, generated from the CLI by "
         "`scripts/gen_readme.py` (a test\nfails when this file is stale; do not edit it by "
         "hand). What each command is for, with\nexamples, is in [commands.md](commands.md).",
         f"## `rolloutctl`\n\n{help_block()}",
-        *(f"## `rolloutctl {name}`\n\n{help_block(name)}" for name in command_names()),
+        *(f"## `rolloutctl {name}`\n\n{block}" for name, block in zip(names, blocks, strict=True)),
     ]
     return "\n\n".join(parts) + "\n"
 

@@ -130,7 +130,7 @@ def post_init(server: str, body: dict[str, Any], **kwargs: Any) -> httpx.Respons
 
 
 def wait_healthy(
-    url: str, process: subprocess.Popen[Any] | None = None, timeout: float = 30
+    url: str, process: subprocess.Popen[Any] | None = None, timeout: float = CLI_BOUND
 ) -> None:
     """Poll `url`/health until it answers; fail early if `process` (the server) died."""
     deadline = time.monotonic() + timeout
