@@ -71,7 +71,11 @@ async def sdk_grades(url: str) -> list[float]:
             ]
         finally:
             await client.aclose()
-    return [float(result.sample.reward) for result in results]
+    rewards = []
+    for result in results:
+        assert result.sample is not None and result.sample.reward is not None, result
+        rewards.append(float(result.sample.reward))
+    return rewards
 
 
 def messages(row: dict[str, Any]) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from osmosis_ai.rollout.client import RolloutClient, RolloutProtocolError
@@ -73,7 +74,7 @@ def wait_until_up(url: str) -> None:
 
 async def during_shutdown(
     server: subprocess.Popen[str], url: str, trainer: MockTrainer, trainer_url: str
-) -> tuple[object, object, int]:
+) -> tuple[Any, Any, int]:
     client = RolloutClient(url=url)
     try:
         handles = [

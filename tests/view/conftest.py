@@ -13,8 +13,12 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Dialog, Page
 
 from tests.eval.conftest import write_jsonl
 from tests.helpers import CLI_BOUND, rolloutctl_bin, run_cli
@@ -119,7 +123,7 @@ def viewer(runs: Runs) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=60_000)  # generous: the machine may be busy
@@ -134,18 +138,23 @@ def browser() -> Iterator[object]:
 class Tab:
     """A page with what it saw: dialogs opened and script errors thrown."""
 
-    page: object
+    page: Page
     dialogs: list[str]
     errors: list[str]
 
 
 @pytest.fixture
-def tab(browser: object) -> Iterator[Tab]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+def tab(browser: Browser) -> Iterator[Tab]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(60_000)  # generous: the machine may be busy
     seen = Tab(page, [], [])
-    page.on("dialog", lambda dialog: (seen.dialogs.append(dialog.message), dialog.dismiss()))
+
+    def on_dialog(dialog: Dialog) -> None:
+        seen.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     page.on("pageerror", lambda error: seen.errors.append(str(error)))
     yield seen
     context.close()

@@ -23,4 +23,4 @@ def lenient(completion: dict, row: dict) -> float:
         raise ValueError("this grader cannot read the truth")
     words = [w.strip(".") for w in str(completion["final_messages"][-1].get("content")).split()]
     numbers = [float(w) for w in words if w.lstrip("-").replace(".", "", 1).isdigit()]
-    return 1.0 if numbers and abs(numbers[-1] - float(truth)) <= 1 else 0.0
+    return 1.0 if numbers and abs(numbers[-1] - float(str(truth))) <= 1 else 0.0

@@ -13,14 +13,16 @@ pytestmark = pytest.mark.timeout(600)
 
 def rows_shown(tab: Tab) -> list[tuple[str, str]]:
     """(row, epoch) of every line of the rows table, in order."""
-    cells = tab.page.locator("#rows tbody tr")  # type: ignore[attr-defined]
-    return [(r.get_attribute("data-row"), r.get_attribute("data-epoch")) for r in cells.all()]
+    cells = tab.page.locator("#rows tbody tr")
+    return [
+        (str(r.get_attribute("data-row")), str(r.get_attribute("data-epoch"))) for r in cells.all()
+    ]
 
 
 def wait_total(tab: Tab, text: str) -> None:
     from playwright.sync_api import expect
 
-    expect(tab.page.locator("#rows-total")).to_have_text(text)  # type: ignore[attr-defined]
+    expect(tab.page.locator("#rows-total")).to_have_text(text)
 
 
 def test_runs_then_run_then_rollout_then_back(viewer: str, tab: Tab) -> None:

@@ -37,7 +37,7 @@ TRAVERSALS = [
 def raw_get(base: str, path: str, host: str | None = None) -> tuple[int, bytes]:
     """GET with the path sent exactly as written (no client-side normalising)."""
     parts = urlsplit(base)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    connection = http.client.HTTPConnection(str(parts.hostname), parts.port, timeout=60)
     try:
         connection.putrequest("GET", path, skip_host=True)
         connection.putheader("Host", host or parts.netloc)
