@@ -11,6 +11,7 @@ this tree lists every class defined here)::
     │   ├── TrajectoryFormatError        trajectory.document: not a trajectory we read
     │   ├── StoreUrlError                server.store: --store is not memory, SQLite or Redis
     │   ├── DatasetError                 eval.dataset: unreadable dataset or unusable row
+    │   ├── QueryError                   view.query: a bad query parameter (answered 400)
     │   ├── JsonLimitError               jsonlimits: JSON too deep or too large to carry
     │   └── KeyRequired                  check: the server answers 401 to the key given
     ├── CannotStartError                 exit 3: a server could not start or be reached
@@ -58,6 +59,7 @@ __all__ = [
     "KeyRequired",
     "NoCompletion",
     "PolicyError",
+    "QueryError",
     "RolloutAborted",
     "RolloutFailed",
     "RolloutFailure",
@@ -105,6 +107,10 @@ class PolicyError(InputError, ValueError):
 
 class TrajectoryFormatError(InputError, ValueError):
     """A file that is no trajectory this version can read; the message is one line."""
+
+
+class QueryError(InputError):
+    """A bad query parameter of the viewer; the message names it (the app answers 400)."""
 
 
 class StoreUrlError(InputError):

@@ -22,7 +22,20 @@ from rolloutctl.view.runs import RunState, run_state, runs_list
 from rolloutctl.view.safety import shown
 from rolloutctl.view.sources import Catalog, Run
 
-__all__ = ["ROUTES"]
+__all__ = [
+    "ROUTES",
+    "api_compare",
+    "api_rollout",
+    "api_rows",
+    "api_run",
+    "api_runs",
+    "api_state",
+    "api_trajectory",
+    "catalog_of",
+    "find_run",
+    "json_response",
+    "run_of",
+]
 
 EXCERPT_CHARS = 160
 

@@ -21,7 +21,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from rolloutctl.view.api import ROUTES, run_of
 from rolloutctl.view.sources import Catalog
 
-__all__ = ["create_app"]
+__all__ = [
+    "SecurityHeaders",
+    "asset",
+    "create_app",
+    "page",
+]
 
 ASSETS = {
     "app.js": "text/javascript",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from operator import attrgetter, itemgetter
 from typing import Any
 
-from rolloutctl.errors import InputError
+from rolloutctl.errors import QueryError
 from rolloutctl.eval.results import Outcome
 from rolloutctl.view.index import ResultsIndex
 
@@ -29,10 +29,6 @@ SORT_KEYS = {
     "llm_calls": "llm_calls",
     "violations": "violations",
 }  # the sort's name in the URL -> the Outcome field; a None sorts last either way
-
-
-class QueryError(InputError):
-    """A bad query parameter; the message names it (the app answers 400)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,11 @@ from rolloutctl.eval.results import Outcome
 from rolloutctl.eval.stats import summarize_outcomes
 from rolloutctl.view.index import ResultsIndex
 
-__all__ = ["histogram", "run_summary"]
+__all__ = [
+    "failure_groups",
+    "histogram",
+    "run_summary",
+]
 
 BINS = 10
 MESSAGES_PER_CATEGORY = 8
