@@ -122,7 +122,10 @@ def viewer(runs: Runs) -> Iterator[str]:
         process.wait(timeout=CLI_BOUND)
 
 
-@pytest.fixture(scope="session")
+# Module scope: playwright's sync API keeps an event loop running in this thread while the
+# browser is open, so a later test of another module in the same xdist worker could not
+# call asyncio.run(); pytest closes it as soon as the worker moves to another module.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     from playwright.sync_api import expect, sync_playwright
 
