@@ -7,7 +7,9 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from typing import Any
 
 import httpx
 
@@ -16,40 +18,43 @@ from tests.helpers import free_port, init_body, post_init, rolloutctl_bin, wait_
 from tests.recording_trainer import assistant, call
 
 
-@tool
-def nap(seconds: float) -> str:
-    """Sleep the way blocking library code does."""
-    time.sleep(seconds)
-    return "rested"
-
-
 class Sleepy(ToolLoopAgent):
+    """Its `nap` blocks the way library code does: each call waits in its worker thread
+    until all three calls are in (so none waits for another) and the test lets them go."""
+
     name = "sleepy"
-    tool_list = (nap,)
+
+    def __init__(self) -> None:
+        self.all_in = threading.Event()
+        self.gate = threading.Barrier(3, action=self.all_in.set, timeout=120)
+        self.release = threading.Event()
+
+    @tool
+    def nap(self, seconds: float) -> str:
+        """Sleep the way blocking library code does."""
+        self.gate.wait()
+        self.release.wait(120)
+        return "rested"
+
+    def tools(self, request: Any) -> list[Any]:
+        return [self.nap]
 
 
 def test_sync_tools_block_neither_each_other_nor_health(trainer, start_server):
-    server = start_server(Sleepy())
+    """By events, not a clock: the three blocking calls are running at the same time, and
+    /health answers while all of them block."""
+    agent = Sleepy()
+    server = start_server(agent)
     ids = ["s1", "s2", "s3"]
     for rollout_id in ids:
         trainer.script(rollout_id, assistant("", tool_calls=[call("nap", {"seconds": 1})]))
-    bodies = [json.dumps(init_body(trainer, i)).encode() for i in ids]
-    with httpx.Client(base_url=server, timeout=30) as client:
-        client.get("/health")  # connect before the clock starts
-        started = time.perf_counter()
-        for body in bodies:
-            assert client.post("/v1/rollout/init", content=body).status_code == 202
-        health = []
-        while any(not trainer.completions.get(i) for i in ids):
-            before = time.perf_counter()
-            assert client.get("/health").status_code == 200
-            health.append(time.perf_counter() - before)
-            assert time.perf_counter() - started < 30
-            time.sleep(0.005)
-        total = time.perf_counter() - started
+    with httpx.Client(base_url=server, timeout=120) as client:
+        for rollout_id in ids:
+            assert post_init(server, init_body(trainer, rollout_id)).status_code == 202
+        assert agent.all_in.wait(120), "the three sync tool calls never ran at once"
+        assert client.get("/health").status_code == 200  # while all three still block
+        agent.release.set()
     assert all(trainer.wait(i)["final_messages"][3]["content"] == "rested" for i in ids)
-    assert total < 2.0, f"three 1 s sync tools took {total:.2f} s"
-    assert max(health) < 0.1, f"/health took {max(health) * 1000:.0f} ms"
 
 
 AGENT = '''
