@@ -26,6 +26,7 @@ REFERENCE = ROOT / "docs" / "reference.md"
 CONFIGURATION = ROOT / "docs" / "configuration.md"
 OBSERVING = ROOT / "docs" / "observing.md"
 TOP_HELP = "rolloutctl --help"
+LAYOUT = "layout"
 VALIDATE_CODES = "validate finding codes"
 ENV_VARS = "environment variables"
 METRIC_NAMES = "metric names"
@@ -118,10 +119,29 @@ def render(text: str, sections: dict[str, Callable[[], str]]) -> str:
     return text
 
 
+def layout() -> str:
+    """The package's folders, each with the first line of its docstring, and the path of
+    one rollout through them: the architecture as the tree shows it."""
+    import ast
+
+    package = ROOT / "rolloutctl"
+    folders = sorted(p for p in package.iterdir() if (p / "__init__.py").is_file())
+    width = max(len(p.name) for p in folders) + 1
+    lines = ["rolloutctl/"]
+    for index, folder in enumerate(folders):
+        doc = ast.get_docstring(ast.parse((folder / "__init__.py").read_text())) or ""
+        paragraph = " ".join(doc.split("\n\n")[0].split())
+        first = paragraph.split(". ")[0].rstrip(".:")
+        first = first if len(first) <= 84 else first[:83].rsplit(" ", 1)[0] + " …"
+        branch = "└──" if index == len(folders) - 1 else "├──"
+        lines.append(f"{branch} {folder.name + '/':<{width}} {first}")
+    return "```text\n" + "\n".join(lines) + "\n```"
+
+
 def generated() -> dict[Path, str]:
     """Each documentation file with a generated part, as this script would write it."""
     return {
-        README: render(README.read_text(), {TOP_HELP: top_help}),
+        README: render(README.read_text(), {TOP_HELP: top_help, LAYOUT: layout}),
         COMMANDS: render(COMMANDS.read_text(), {VALIDATE_CODES: codes_table}),
         CONFIGURATION: render(CONFIGURATION.read_text(), {ENV_VARS: env_table}),
         REFERENCE: reference(),
