@@ -15,7 +15,7 @@ from rolloutctl.trainer import MockTrainer, TrainerConfig
 from rolloutctl.trainer.rollout_chat import chat_base_url
 from tests.conftest import FAST_RETRY
 from tests.helpers import run_server
-from tests.observe.test_server_metrics import scrape, value
+from tests.observe.scraping import scrape, value
 
 QUESTION = [{"role": "user", "content": "What is (5 + 3) * 2?"}]
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.helpers import HOST, free_port, refused_url, rolloutctl_bin, run_server, wait_healthy
-from tests.observe.test_server_metrics import init, post, value, wait_for
+from tests.observe.scraping import init, post, value, wait_for
 from tests.otlp_receiver import OtlpReceiver
 from tests.recording_trainer import assistant, call
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from rolloutctl.trainer import MockTrainer, TrainerConfig, make_policy
-from tests.trainer.test_routes import USER, chat, completed, serving
+from tests.trainer.serving import USER, chat, completed, serving
 
 
 def samples(client) -> dict:

@@ -3,38 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from rolloutctl.trainer import MockTrainer, TrainerConfig, make_policy
-from tests.helpers import CALCULATOR_TOOLS, run_server
+from tests.helpers import run_server
+from tests.trainer.serving import USER, chat, completed, serving
 
-USER = [{"role": "user", "content": "What is 5 + 3?"}]
 KEY = "sk-canary-trainer-routes-5d1"
-
-
-@contextlib.contextmanager
-def serving(trainer: MockTrainer) -> Iterator[httpx.Client]:
-    with run_server(trainer.app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        trainer.url = url
-        yield client
-
-
-def chat(
-    client: httpx.Client, rollout_id: str, messages: list, headers: dict | None = None, **extra
-) -> httpx.Response:
-    body = {"model": "default", "rollout_id": rollout_id, "messages": messages,
-            "tools": CALCULATOR_TOOLS, **extra}  # fmt: skip
-    return client.post("/v1/chat/completions", json=body, headers=headers)
-
-
-def completed(rollout_id: str, final: list, status: str = "COMPLETED") -> dict:
-    return {"rollout_id": rollout_id, "status": status, "final_messages": final,
-            "finish_reason": "stop", "metrics": {"num_llm_calls": 1}}  # fmt: skip
 
 
 def test_chat_answer_looks_like_a_real_trainer() -> None:

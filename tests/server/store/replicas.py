@@ -219,3 +219,7 @@ def send_all(sends: list[tuple[str, dict[str, Any]]], parallel: int = 32) -> lis
             return await asyncio.gather(*(one(url, body) for url, body in sends))
 
     return asyncio.run(run())
+
+
+def round_robin(urls: list[str], bodies: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    return [(urls[i % len(urls)], body) for i, body in enumerate(bodies)]

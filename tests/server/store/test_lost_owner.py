@@ -17,8 +17,7 @@ import pytest
 
 from tests.helpers import RedisServer
 from tests.recording_trainer import RecordingTrainer
-from tests.server.store.replicas import Cluster, init_body, running_cluster, send_all
-from tests.server.store.test_replicas import round_robin
+from tests.server.store.replicas import Cluster, init_body, round_robin, running_cluster, send_all
 
 OWNER_TIMEOUT = 8.0  # short for the test, long enough that a busy machine's stall is no loss
 RESCUE_BOUND = OWNER_TIMEOUT + 30.0  # the bound, from the loss to the completion

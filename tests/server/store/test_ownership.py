@@ -9,37 +9,13 @@ partitioned or paused replica would look to the others.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 from rolloutctl.server.store import Callback, RecordStore, RolloutRecord, RolloutState
+from tests.server.store.owners import WAIT, finish, in_flight, started
 
 SILENT = 3600.0  # a heartbeat interval no test lives to see
 TIMEOUT = 0.5  # owner timeout of the rescuers
-WAIT = 60.0  # bound of every wait: the machine may be busy
-
-
-def in_flight(rollout_id: str) -> RolloutRecord:
-    record = RolloutRecord(rollout_id, f'{{"rollout_id": "{rollout_id}", "tools": []}}'.encode())
-    record.callback = Callback("http://127.0.0.1:9/trainer", "k-secret")
-    record.messages = [{"role": "user", "content": f"question {rollout_id}"}]
-    return record
-
-
-def finish(store: RecordStore, record: RolloutRecord) -> None:
-    store.finish(record, {"rollout_id": record.rollout_id, "status": "COMPLETED"})
-
-
-@contextlib.asynccontextmanager
-async def started(opener: Callable[..., RecordStore], **options: Any) -> AsyncIterator[RecordStore]:
-    store = opener(**options)
-    await store.start()
-    try:
-        yield store
-    finally:
-        await store.aclose()
 
 
 async def rescue_until(rescuer: RecordStore, wanted: int) -> list[RolloutRecord]:

@@ -22,8 +22,8 @@ from rolloutctl.errors import StoreUnavailable
 from rolloutctl.server.store.redis import RedisStore
 from tests.helpers import run_server
 from tests.recording_trainer import assistant
+from tests.server.store.owners import WAIT, finish, in_flight, started
 from tests.server.store.replicas import init_body, running_cluster, send_all
-from tests.server.store.test_ownership import WAIT, finish, in_flight, started
 
 STALL = 8.0  # seconds Redis stays stopped, as in the audit
 

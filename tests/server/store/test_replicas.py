@@ -11,13 +11,14 @@ from __future__ import annotations
 import random
 import socket
 import time
-from typing import Any
 
-from tests.server.store.replicas import Cluster, assert_one_completion_each, init_body, send_all
-
-
-def round_robin(urls: list[str], bodies: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    return [(urls[i % len(urls)], body) for i, body in enumerate(bodies)]
+from tests.server.store.replicas import (
+    Cluster,
+    assert_one_completion_each,
+    init_body,
+    round_robin,
+    send_all,
+)
 
 
 def assert_every_replica_shows(cluster: Cluster, ids: list[str], state: str) -> None:
