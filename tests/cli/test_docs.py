@@ -108,8 +108,11 @@ def test_help_names_the_protocol_file_that_exists() -> None:
     assert "docs/protocol.md" in help_text and (ROOT / "docs" / "protocol.md").exists()
 
 
-# Options of other tools that the docs show (ruff format --check, pytest --durations, ...).
-FOREIGN_OPTIONS = {"--check", "--durations", "--locked", "--group", "--frozen"}
+# Options of other tools that the docs show (ruff format --check, pytest --durations,
+# uv sync --project, osmosis eval run --dataset-file, ...).
+FOREIGN_OPTIONS = {
+    "--check", "--durations", "--locked", "--group", "--frozen", "--project", "--dataset-file"
+}  # fmt: skip
 
 
 def test_every_option_the_docs_name_exists():
