@@ -3,9 +3,10 @@
 On a shared machine an unpaired figure drifts by up to 2x within minutes; a ratio taken
 between two runs made back to back drifts far less. This runs side A and side B
 alternately (A then B, then B then A, ...), each as its own process driven by the same
-`rolloutctl bench` engine (`rolloutctl.bench.load.run_bench`, which samples the
-server's CPU from /proc), and prints, per concurrency, the median over the pairs of
-A/B rollouts/s and A/B server CPU ms per rollout.
+`rolloutctl bench` engine (`rolloutctl.bench.load.run_bench`, which samples the CPU
+of the server's whole process tree from /proc: under `--workers` the workers too),
+and prints, per concurrency, the median over the pairs of A/B rollouts/s and A/B
+server CPU ms per rollout.
 
 A side is `rolloutctl` (this checkout's `serve`, default settings: --log-level info,
 --max-concurrent 100), `ceiling` (benchmarks/ceiling_server.py), or the path of another

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import glob
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["MIB", "PeakRss", "ProcSample", "machine_cpu", "sample", "sample_all"]
+__all__ = ["MIB", "PeakRss", "ProcSample", "machine_cpu", "sample", "sample_all", "sample_tree"]
 
 MIB = 1024 * 1024
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -28,7 +29,11 @@ class ProcSample:
 
 def sample(pid: int | None = None) -> ProcSample | None:
     """The process's CPU time and RSS now (this process when `pid` is None); None if gone."""
-    where = f"/proc/{pid if pid is not None else 'self'}"
+    return _read(f"/proc/{pid if pid is not None else 'self'}", reaped=False)
+
+
+def _read(where: str, reaped: bool) -> ProcSample | None:
+    """CPU and RSS from /proc; with `reaped`, the CPU of the children it waited for too."""
     try:
         with open(f"{where}/stat", "rb") as stat:
             fields = stat.read().rsplit(b")", 1)[1].split()
@@ -36,13 +41,45 @@ def sample(pid: int | None = None) -> ProcSample | None:
             rss_kib = next(int(line.split()[1]) for line in status if line.startswith(b"VmRSS:"))
     except (OSError, StopIteration, IndexError, ValueError):
         return None
-    # after the ")" that ends the command name, utime and stime are fields 12 and 13
-    return ProcSample((int(fields[11]) + int(fields[12])) / _CLOCK_TICKS, rss_kib * 1024)
+    # after the ")" that ends the command name: utime, stime, cutime, cstime are fields 12-15
+    ticks = sum(int(field) for field in fields[11 : 15 if reaped else 13])
+    return ProcSample(ticks / _CLOCK_TICKS, rss_kib * 1024)
+
+
+def sample_tree(pid: int) -> ProcSample | None:
+    """The summed CPU time and RSS of process `pid` and all its descendants (the workers
+    of `serve --workers N` do the work; their parent only watches); None if `pid` is gone.
+
+    The CPU of descendants that exited and were waited for stays in (the kernel adds it
+    to their parent's), so a worker that died mid-run is not lost. RSS counts pages that
+    forked processes share once per process: an upper bound."""
+    root = _read(f"/proc/{pid}", reaped=True)
+    if root is None:
+        return None
+    found = [s for s in (_read(f"/proc/{child}", reaped=True) for child in _descendants(pid)) if s]
+    return ProcSample(
+        root.cpu_s + sum(s.cpu_s for s in found), root.rss_bytes + sum(s.rss_bytes for s in found)
+    )
+
+
+def _descendants(pid: int) -> list[int]:
+    """The pids below `pid`, from each thread's /proc children list (Linux)."""
+    found: list[int] = []
+    stack = [pid]
+    while stack:
+        for children in glob.glob(f"/proc/{stack.pop()}/task/*/children"):
+            with contextlib.suppress(OSError, ValueError):
+                with open(children, "rb") as listed:
+                    kids = [int(child) for child in listed.read().split()]
+                found.extend(kids)
+                stack.extend(kids)
+    return found
 
 
 def sample_all(pids: Sequence[int]) -> ProcSample | None:
-    """The summed CPU time and RSS of `pids` (the replicas of one server); None if any is gone."""
-    samples = [sample(pid) for pid in pids]
+    """The summed CPU time and RSS of the process trees of `pids` (the replicas of one
+    server, each with its workers); None if any is gone."""
+    samples = [sample_tree(pid) for pid in pids]
     if not samples or None in samples:
         return None
     return ProcSample(sum(s.cpu_s for s in samples if s), sum(s.rss_bytes for s in samples if s))
