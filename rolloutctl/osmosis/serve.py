@@ -50,7 +50,7 @@ from rolloutctl.observe.observer import METRICS_PATH, Observer
 from rolloutctl.osmosis.grader import AgentRewardGrader
 from rolloutctl.osmosis.shutdown import ShutdownDrain
 from rolloutctl.osmosis.workflow import AdapterOptions, adapter_workflow
-from rolloutctl.server.run import ServeConfig, serve_forever
+from rolloutctl.server.serving import ServeConfig, serve_forever
 from rolloutctl.server.settings import ServerSettings
 
 __all__ = [

@@ -36,9 +36,10 @@ from rolloutctl.agent.context import Agent
 from rolloutctl.logs import setup_logging
 from rolloutctl.net.sockets import bind_socket, socket_url
 from rolloutctl.server.app import routes_app
+from rolloutctl.server.banner import serve_banner
 from rolloutctl.server.board import WorkerBoard
 from rolloutctl.server.core import ServerCore
-from rolloutctl.server.run import ServeConfig, serve_banner, serve_forever
+from rolloutctl.server.serving import ServeConfig, serve_forever
 from rolloutctl.server.settings import ServerSettings
 
 __all__ = [
