@@ -13,11 +13,11 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
 from rolloutctl.errors import InputError
+from rolloutctl.eval.export_format import ExportFormat
 from rolloutctl.eval.results import read_records_in_row_order, results_path
 from rolloutctl.trajectory.document import conversation, load_trajectory, scrub
 from rolloutctl.trajectory.formats import to_atif
@@ -39,12 +39,6 @@ __all__ = [
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-
-
-class ExportFormat(StrEnum):
-    OPENAI = "openai"
-    ATIF = "atif"
-    JSONL = "jsonl"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from rolloutctl.cli.options import env_names
-from rolloutctl.eval.export import ExportFormat
+from rolloutctl.eval.export_format import ExportFormat
 
 EPILOG = (
     "FILE_OR_RUN is a trajectory file (as try --save writes), an eval run directory or its "
