@@ -3,10 +3,11 @@
 Left to uvicorn, the first SIGTERM closes the listener at once (results that finish
 later can never be read), and the long polls still open when the grace runs out are
 cancelled into HTTP 500. Instead (`serve_forever`'s `drain`), the server keeps serving
-through `--shutdown-grace`: POST /rollout answers 503, as the SDK's own server does
-while it shuts down; result polls, cancel and /health answer as usual. A rollout still
-running when the grace is over ends as `failure` with a shutdown reason, its waiting
-polls get that result at once, and only then does uvicorn stop.
+through `--shutdown-grace`: POST /rollout answers 503 and /health reports
+`lifecycle.accepting_rollouts: false`, as the SDK's own server does while it shuts down;
+result polls and cancel answer as usual. A rollout still running when the grace is over
+ends as `failure` with a shutdown reason, its waiting polls get that result at once, and
+only then does uvicorn stop.
 """
 
 from __future__ import annotations
@@ -35,9 +36,12 @@ class ShutdownDrain:
         self.state = app.state  # the SDK keeps its result registry there
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if self.draining and scope["type"] == "http" and _admission(scope):
-            await _answer_503(send)
-            return
+        if self.draining and scope["type"] == "http":
+            if _admission(scope):
+                await _answer_503(send)
+                return
+            if scope["path"].rstrip("/") == "/health":
+                send = _NotAccepting(send)
         await self.app(scope, receive, send)
 
     async def drain(self) -> None:
@@ -59,6 +63,49 @@ class ShutdownDrain:
             await registry.complete(rollout_id, failure)
             registry.cancel_execution(entry)
         await asyncio.sleep(ANSWER_S if registry.entries else 0.0)
+
+
+class _NotAccepting:
+    """The SDK's /health answer, passed on with `lifecycle.accepting_rollouts` false.
+
+    The SDK keeps that flag in its app, out of reach, and sets it only when uvicorn stops
+    (after this drain), so the answer is rewritten on its way out; the rest of the body,
+    `status: ok` and `active_rollouts` among it, is the SDK's, as its own drain shows it.
+    """
+
+    def __init__(self, send: Any) -> None:
+        self.send, self.body = send, b""
+        self.start: dict[str, Any] | None = None
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.start = message
+        elif message["type"] != "http.response.body" or self.start is None:
+            await self.send(message)
+        else:
+            self.body += message.get("body", b"")
+            if not message.get("more_body"):
+                await self._answer(self.start, _not_accepting(self.body))
+
+    async def _answer(self, start: dict[str, Any], body: bytes) -> None:
+        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await self.send({**start, "headers": headers})
+        await self.send({"type": "http.response.body", "body": body})
+
+
+def _not_accepting(body: bytes) -> bytes:
+    """`body` with `lifecycle.accepting_rollouts` false; as it is when it has no lifecycle
+    (a 401 without the key, say)."""
+    try:
+        health = json.loads(body)
+    except ValueError:
+        return body
+    lifecycle = health.get("lifecycle") if isinstance(health, dict) else None
+    if not isinstance(lifecycle, dict):
+        return body
+    lifecycle["accepting_rollouts"] = False
+    return json.dumps(health).encode()
 
 
 def _admission(scope: dict[str, Any]) -> bool:
