@@ -25,7 +25,10 @@ def trainer() -> Iterator[RecordingTrainer]:
     trainer = RecordingTrainer()
     with run_server(trainer.app) as url:
         trainer.url = url
-        yield trainer
+        try:
+            yield trainer
+        finally:  # a held call of a killed server would keep the trainer's shutdown waiting
+            trainer.release()
 
 
 @pytest.fixture

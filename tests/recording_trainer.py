@@ -12,6 +12,7 @@ import json
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -65,6 +66,11 @@ class RecordingTrainer:
         self.chat_headers: dict[str, list[dict[str, str]]] = defaultdict(list)
         self.completions: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.completion_headers: dict[str, list[dict[str, str]]] = defaultdict(list)
+        # completions this says yes to are held unanswered until their sender is gone (as
+        # if they never reached the trainer: not recorded), kept in `held_completions`
+        self.hold_completion: Callable[[dict[str, Any]], bool] = lambda body: False
+        self.held_completions: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._released = False  # set by `release`: no hold lasts past the test
         self._plans: dict[str, deque[Reply]] = defaultdict(deque)
         self._completed_replies: dict[str, deque[int]] = defaultdict(deque)
         self._changed = threading.Condition()
@@ -94,7 +100,7 @@ class RecordingTrainer:
         try:
             await asyncio.sleep(self.chat_delay)
             for _ in range(1200):  # at most 60 s, so a forgotten hold cannot hang a test
-                if rollout_id not in self.held:
+                if rollout_id not in self.held or self._released:
                     break
                 await asyncio.sleep(0.05)
             if self.hold_until:  # a server that is not concurrent never gets there
@@ -107,9 +113,23 @@ class RecordingTrainer:
         status, content = reply if isinstance(reply, tuple) else (200, reply)
         return JSONResponse(content, status_code=status)
 
+    def release(self) -> None:
+        """End every hold (chat answers and completions) at once: the end of a test."""
+        self._released = True
+        self.held.clear()
+
     async def _completed(self, request: Request) -> JSONResponse:
         body = await request.json()
         rollout_id = body.get("rollout_id", "")
+        if self.hold_completion(body):
+            with self._changed:
+                self.held_completions[rollout_id].append(body)
+                self._changed.notify_all()
+            for _ in range(1200):  # at most 60 s, as the chat holds
+                if self._released or await request.is_disconnected():
+                    break
+                await asyncio.sleep(0.05)
+            return JSONResponse({"status": "held"}, status_code=503)
         replies = self._completed_replies[rollout_id]
         status = replies.popleft() if replies else 200
         if status == 200:
@@ -126,11 +146,17 @@ class RecordingTrainer:
 
     def wait(self, rollout_id: str, timeout: float = 30.0) -> dict[str, Any]:
         """Block until `rollout_id` has a recorded completion; return the first."""
+        self.wait_for(
+            f"a completion of {rollout_id}", lambda: self.completions.get(rollout_id), timeout
+        )
+        return self.completions[rollout_id][0]
+
+    def wait_for(self, what: str, check: Callable[[], Any], timeout: float = 30.0) -> None:
+        """Block until `check()` is true, checked at each recorded call."""
         deadline = time.monotonic() + timeout
         with self._changed:
-            while not self.completions.get(rollout_id):
+            while not check():
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError(f"no completion for {rollout_id} within {timeout} s")
+                    raise TimeoutError(f"not within {timeout} s: {what}")
                 self._changed.wait(left)
-            return self.completions[rollout_id][0]

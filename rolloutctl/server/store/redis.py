@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import socket
 import time
 from collections.abc import Awaitable
 from typing import Any
@@ -33,7 +34,7 @@ from rolloutctl.errors import StoreUnavailable
 from rolloutctl.server.store import redis_scripts as lua
 from rolloutctl.server.store.base import RolloutRecord
 from rolloutctl.server.store.batching import Batcher
-from rolloutctl.server.store.shared import SharedStore
+from rolloutctl.server.store.shared import SharedStore, owner_dead
 
 __all__ = ["CLAIM_WINDOW", "POOL_SIZE", "STORE_ERRORS", "RedisStore"]
 
@@ -75,6 +76,7 @@ class RedisStore(SharedStore):
         }
         self._owners = self.key("owners", "meta")
         self._owned = self.key(self.owner, "owned")
+        self._peers: list[str] = []  # this machine's owners, as of the last heartbeat
         self._claims = Batcher(self._claim_batch)
         self._deliveries = Batcher(self._claim_delivery_batch)
 
@@ -142,19 +144,26 @@ class RedisStore(SharedStore):
 
     async def _beat(self) -> bool:
         sent = time.time()
-        args: list[lua.Arg] = [self.owner, self._ttl_ms, self.key("")]
-        now_us, new = await self._script("HEARTBEAT", [self._owners, self._owned], args)
+        args: list[lua.Arg] = [self.owner, self._ttl_ms, self.key(""), f"{socket.gethostname()}:"]
+        now_us, new, peers = await self._script("HEARTBEAT", [self._owners, self._owned], args)
         self.clock_offset = now_us / 1e6 - (sent + time.time()) / 2
+        self._peers = [peer.decode() for peer in peers]
         return bool(new)
 
-    async def _take_lost(self, limit: int) -> list[RolloutRecord]:
-        args: list[lua.Arg] = [self.owner, round(self.owner_timeout * 1e6), self.prefix]
-        found = await self._script("SCAN_LOST", [self._owners], [*args, self._ttl_ms, limit])
-        records = [
-            lua.decode(rollout_id.decode(), stored)
-            for rollout_id, stored in zip(found[::2], found[1::2], strict=True)
+    async def _take_lost(self, limit: int, silent_too: bool) -> list[RolloutRecord]:
+        """Dead owners are found among this machine's owners of the last heartbeat."""
+        dead = [peer for peer in self._peers if owner_dead(peer, self.owner)]
+        if not dead and not silent_too:
+            return []
+        timeout = round(self.owner_timeout * 1e6) if silent_too else -1
+        args: list[lua.Arg] = [self.owner, timeout, self.prefix, self._ttl_ms, limit, *dead]
+        found = await self._script("SCAN_LOST", [self._owners], args)
+        if len(found) < 3 * limit:  # every dead owner's rollouts taken: it is gone now
+            self._peers = [peer for peer in self._peers if peer not in dead]
+        return [
+            lua.decode(rollout_id.decode(), stored, owner.decode())
+            for rollout_id, owner, stored in zip(found[::3], found[1::3], found[2::3], strict=True)
         ]
-        return [r for r in records if r.active]  # else it finished, then its owner died
 
     def health(self) -> dict[str, Any]:
         return {**super().health(), "round_trips": self.round_trips}

@@ -108,9 +108,10 @@ end
 return written
 """
 
-# KEYS: owners, owned set. ARGV: me, ttl ms, record key prefix.
-# Returns {now, new}: new is 1 when the store had no heartbeat of this owner (a first
-# beat, or a store that restarted empty). Records in flight live while it beats.
+# KEYS: owners, owned set. ARGV: me, ttl ms, record key prefix, "host:" of this machine.
+# Returns {now, new, peers}: new is 1 when the store had no heartbeat of this owner (a
+# first beat, or a store that restarted empty); peers, the owners of this machine
+# (whose pids tell at once whether they still run). Records in flight live while it beats.
 HEARTBEAT = (
     _NOW
     + """
@@ -118,32 +119,52 @@ local new = redis.call('ZADD', KEYS[1], now, ARGV[1])
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   redis.call('PEXPIRE', ARGV[3] .. id, ARGV[2])
 end
-return {now, new}
+local peers = {}
+for _, owner in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if string.sub(owner, 1, #ARGV[4]) == ARGV[4] then peers[#peers + 1] = owner end
+end
+return {now, new, peers}
 """
 )
 
-# KEYS: owners. ARGV: me, timeout (us), key prefix P, ttl ms, at most this many ids.
-# Takes over the in-flight ids of owners silent for longer than the timeout: claims
-# each delivery (unless its owner did) and returns {id, record} pairs to rescue.
+# KEYS: owners. ARGV: me, timeout (us; -1: no owner counts as lost for its silence),
+# key prefix P, ttl ms, at most this many ids, then owners known to be dead.
+# Takes over the in-flight ids of dead owners and of owners silent for longer than the
+# timeout: claims each delivery (unless its owner did, or another rescuer that is not
+# the lost owner itself) and makes them this owner's, so that they are lost again if it
+# dies before it delivered. Returns {id, lost owner, record} triples to rescue.
 SCAN_LOST = (
     _NOW
     + """
-local found, n = {}, 0
-local lost = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
-for _, owner in ipairs(lost) do
-  local owned = ARGV[3] .. ':owned:' .. owner
-  for _, id in ipairs(redis.call('SRANDMEMBER', owned, tonumber(ARGV[5]) - n)) do
-    redis.call('SREM', owned, id)
-    local ok = redis.call('SET', ARGV[3] .. ':delivery:' .. id, ARGV[1], 'NX', 'PX', ARGV[4])
-    local record = redis.call('GET', ARGV[3] .. ':rollout:' .. id)
-    if ok and record then
-      table.insert(found, id)
-      table.insert(found, record)
-      n = n + 1
-    end
+local found, n, limit = {}, 0, tonumber(ARGV[5])
+local lost = {unpack(ARGV, 6)}
+if tonumber(ARGV[2]) >= 0 then
+  for _, owner in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))) do
+    lost[#lost + 1] = owner
   end
-  if redis.call('SCARD', owned) == 0 then redis.call('ZREM', KEYS[1], owner) end
-  if n >= tonumber(ARGV[5]) then break end
+end
+local mine = ARGV[3] .. ':owned:' .. ARGV[1]
+for _, owner in ipairs(lost) do
+  if n >= limit then break end
+  local owned = ARGV[3] .. ':owned:' .. owner
+  if owner ~= ARGV[1] then
+    for _, id in ipairs(redis.call('SRANDMEMBER', owned, limit - n)) do
+      redis.call('SREM', owned, id)
+      local delivery = ARGV[3] .. ':delivery:' .. id
+      local holder = redis.call('GET', delivery)
+      local record = redis.call('GET', ARGV[3] .. ':rollout:' .. id)
+      local state = record and cjson.decode(record)['status']['state']
+      if (state == 'queued' or state == 'running') and (not holder or holder == owner) then
+        redis.call('SET', delivery, ARGV[1], 'PX', ARGV[4])
+        redis.call('SADD', mine, id)
+        table.insert(found, id)
+        table.insert(found, owner)
+        table.insert(found, record)
+        n = n + 1
+      end
+    end
+    if redis.call('SCARD', owned) == 0 then redis.call('ZREM', KEYS[1], owner) end
+  end
 end
 return found
 """
@@ -163,13 +184,14 @@ def encode(record: RolloutRecord, claim: str | None = None) -> bytes:
     return orjson.dumps(body, default=str)
 
 
-def decode(rollout_id: str, stored: bytes) -> RolloutRecord:
-    """A record as another process wrote it (for a rescue: callback and history)."""
+def decode(rollout_id: str, stored: bytes, owner: str) -> RolloutRecord:
+    """A record as another process wrote it, taken from the lost `owner` (its owner, or
+    a rescuer lost before it delivered), for a rescue: callback and history."""
     value = orjson.loads(stored)
     status, callback = value["status"], value.get("callback")
     record = RolloutRecord(rollout_id, str(value["body"]).encode())
     record.state = RolloutState(status["state"])
-    record.owner = status.get("owner")
+    record.owner = owner
     record.metrics = RolloutMetrics(
         num_llm_calls=status.get("num_llm_calls", 0), num_tool_calls=status.get("num_tool_calls", 0)
     )

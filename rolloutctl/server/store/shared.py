@@ -10,10 +10,13 @@ rollout never waits for the store, but its completion waits for its delivery cla
 Owners: every `heartbeat_interval` the process tells the store it is alive (`_beat`)
 and rewrites the records of rollouts that made progress since their last write, so
 a rescuer knows the history as of the last heartbeat. `scan_lost` takes over the
-rollouts of owners silent for `owner_timeout` (`_take_lost`, atomic in the store); a
-process rescues only once it has reached the store for `owner_timeout` itself, since
-silence during its own outage proves nothing. A beat that finds the store without
-this owner (it restarted empty) writes back every record the process holds.
+rollouts of owners that are dead processes of this machine (`owner_dead`: at once)
+or silent for `owner_timeout` (`_take_lost`, atomic in the store); a process trusts
+silence only once it has reached the store for `owner_timeout` itself, since silence
+during its own outage proves nothing. The rescuer becomes the rollouts' owner until
+it has delivered, so a rescuer that dies mid-delivery is rescued in turn. A beat that
+finds the store without this owner (it restarted empty) writes back every record the
+process holds.
 
 A backend implements `_insert`, `_read`, `_write`, `_disconnect`, and for owners
 `_beat`, `_claim_delivery`, `_take_lost` (and `_restore`, for a store that can lose
@@ -45,6 +48,7 @@ __all__ = [
     "SCAN_BATCH",
     "SharedStore",
     "default_owner",
+    "owner_dead",
     "shared_value",
 ]
 
@@ -62,6 +66,25 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+def owner_dead(owner: str, me: str) -> bool:
+    """Whether `owner` (host:pid:token) is a process of this machine that no longer runs:
+    its pid is gone, or it is this process's pid with another token (an earlier start).
+    Owners on other machines are never declared dead here (their heartbeat tells)."""
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return owner != me
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 class SharedStore(MemoryStore):
     """A MemoryStore whose records every process using the same store can see."""
 
@@ -75,10 +98,11 @@ class SharedStore(MemoryStore):
         max_records: int = 100_000,
         heartbeat_interval: float = 10.0,
         owner_timeout: float = 60.0,
+        owner: str | None = None,
     ) -> None:
         super().__init__(ttl, max_records)
         self.prefix = prefix
-        self.owner: str = default_owner()
+        self.owner: str = owner or default_owner()
         self.heartbeat_interval, self.owner_timeout = heartbeat_interval, owner_timeout
         self.up = False
         self.up_since: float | None = None  # monotonic time the store became reachable
@@ -129,9 +153,11 @@ class SharedStore(MemoryStore):
         await self._write([record])
         return True
 
-    async def _take_lost(self, limit: int) -> list[RolloutRecord]:
+    async def _take_lost(self, limit: int, silent_too: bool) -> list[RolloutRecord]:
         """Atomically claim the deliveries of at most `limit` in-flight records of owners
-        silent for `owner_timeout`, with their callback and history. Default: none."""
+        that are dead processes of this machine and, when `silent_too`, of owners silent
+        for `owner_timeout`, with their callback and history; this process owns them
+        from then on (until `rescued`). Default: none."""
         return []
 
     async def _restore(self, records: list[RolloutRecord]) -> None:
@@ -184,10 +210,10 @@ class SharedStore(MemoryStore):
             return won
 
     async def scan_lost(self) -> list[RolloutRecord]:
-        up_for = time.monotonic() - self.up_since if self.up_since is not None else 0.0
-        if not self.up or up_for < self.owner_timeout:
+        if not self.up:
             return []
-        return await self._take_lost(SCAN_BATCH)
+        up_for = time.monotonic() - self.up_since if self.up_since is not None else 0.0
+        return await self._take_lost(SCAN_BATCH, up_for >= self.owner_timeout)
 
     def rescued(self, record: RolloutRecord) -> None:
         self.rescued_count += 1

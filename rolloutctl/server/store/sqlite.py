@@ -27,7 +27,7 @@ import orjson
 
 from rolloutctl.server.store import sqlite_sql as sql
 from rolloutctl.server.store.base import RolloutRecord
-from rolloutctl.server.store.shared import SCAN_BATCH, SharedStore
+from rolloutctl.server.store.shared import SharedStore, owner_dead
 
 __all__ = ["SqliteStore"]
 
@@ -87,28 +87,18 @@ class SqliteStore(SharedStore):
         lost_data, self._beaten = self._beaten and not known, True
         return lost_data
 
-    async def scan_lost(self) -> list[RolloutRecord]:
-        """The rollouts of silent owners (after `owner_timeout`), else those of dead
-        processes of this machine, at once."""
-        silent = await super().scan_lost()
-        return silent if silent or not self.up else await self._adopt(SCAN_BATCH, False)
-
-    async def _take_lost(self, limit: int) -> list[RolloutRecord]:
-        return await self._adopt(limit, True)
-
-    async def _adopt(self, limit: int, silent_too: bool) -> list[RolloutRecord]:
-        """Claim the deliveries of in-flight records of dead (and silent) owners."""
+    async def _take_lost(self, limit: int, silent_too: bool) -> list[RolloutRecord]:
         me, prefix = self.owner, self.prefix
 
         def op(db: sqlite3.Connection) -> list[Any]:
             owners = db.execute(sql.OWNERS, (prefix,)).fetchall()
-            dead = [owner for (owner,) in owners if sql.owner_dead(owner, me)]
+            dead = [owner for (owner,) in owners if owner_dead(owner, me)]
             if not dead and not silent_too:
                 return []
             since = time.time() - self.owner_timeout
             query = (prefix, me, orjson.dumps(dead), silent_too, prefix, since, limit)
             rows = db.execute(sql.LOST, query).fetchall()
-            db.executemany(sql.ADOPT, [(me, prefix, row[0]) for row in rows])
+            db.executemany(sql.ADOPT, [(me, me, prefix, row[0]) for row in rows])
             return rows
 
         return [sql.decode(row) for row in await self._run(op)]

@@ -3,14 +3,15 @@
 `rollouts` has one row per rollout: the first 202 body, the status body, and while
 the rollout is in flight what a rescuer needs (`rescue`: callback and history).
 `delivery` names the process that claimed the delivery of its completion; once set,
-no other process writes the row. `owners` holds each process's last heartbeat.
+no other process writes the row. A rescuer that takes a lost row over becomes its
+`owner` as well as its `delivery`: a row still in flight whose delivery is its own
+owner's is a rescue under way, lost again if the rescuer dies. `owners` holds each
+process's last heartbeat.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,7 +39,6 @@ __all__ = [
     "connect",
     "decode",
     "immediate",
-    "owner_dead",
     "rescue_value",
     "sqlite_path",
 ]
@@ -88,16 +88,18 @@ DELETE FROM rollouts WHERE prefix = ? AND rollout_id IN (
 """
 BEAT = "UPDATE owners SET beat_at = ? WHERE prefix = ? AND owner = ?"
 FIRST_BEAT = "INSERT OR REPLACE INTO owners VALUES (?, ?, ?)"
-OWNERS = "SELECT DISTINCT owner FROM rollouts WHERE prefix = ? AND active = 1 AND delivery IS NULL"
-# in flight, delivery unclaimed, and its owner dead (in a JSON list) or (when asked) silent
-LOST = """
+# in flight, and its delivery unclaimed or claimed by its owner's rescue
+_UNDELIVERED = "active = 1 AND (delivery IS NULL OR delivery = owner)"
+OWNERS = f"SELECT DISTINCT owner FROM rollouts WHERE prefix = ? AND {_UNDELIVERED}"
+# undelivered, and its owner dead (in a JSON list) or (when asked) silent
+LOST = f"""
 SELECT rollout_id, body, status, owner, rescue FROM rollouts
-WHERE prefix = ? AND active = 1 AND delivery IS NULL AND owner != ? AND (
+WHERE prefix = ? AND {_UNDELIVERED} AND owner != ? AND (
     owner IN (SELECT value FROM json_each(?)) OR (? AND owner NOT IN (
         SELECT owner FROM owners WHERE prefix = ? AND beat_at >= ?)))
 LIMIT ?
 """
-ADOPT = "UPDATE rollouts SET delivery = ? WHERE prefix = ? AND rollout_id = ?"
+ADOPT = "UPDATE rollouts SET owner = ?, delivery = ? WHERE prefix = ? AND rollout_id = ?"
 
 
 def sqlite_path(url: str) -> Path:
@@ -124,25 +126,6 @@ def immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
-
-
-def owner_dead(owner: str, me: str) -> bool:
-    """Whether `owner` (host:pid:token) is a process of this machine that no longer runs:
-    its pid is gone, or it is this process's pid with another token (an earlier start).
-    Owners on other machines are never declared dead here (their heartbeat tells)."""
-    parts = owner.rsplit(":", 2)
-    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False
-    pid = parts[1]
-    if int(pid) == os.getpid():
-        return owner != me
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
 
 
 def rescue_value(record: RolloutRecord) -> bytes | None:

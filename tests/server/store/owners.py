@@ -4,12 +4,15 @@ started and closed around a test."""
 from __future__ import annotations
 
 import contextlib
+import itertools
+import secrets
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from rolloutctl.server.store import Callback, RecordStore, RolloutRecord
 
 WAIT = 60.0  # bound of every wait: the machine may be busy
+_hosts = itertools.count()
 
 
 def in_flight(rollout_id: str) -> RolloutRecord:
@@ -25,6 +28,10 @@ def finish(store: RecordStore, record: RolloutRecord) -> None:
 
 @contextlib.asynccontextmanager
 async def started(opener: Callable[..., RecordStore], **options: Any) -> AsyncIterator[RecordStore]:
+    """A store standing for a process of another machine (unless `owner=` says otherwise):
+    the stores of one test share this process's pid, which would make each a dead
+    earlier start of it to the others; an owner elsewhere is judged by its heartbeat."""
+    options.setdefault("owner", f"elsewhere-{next(_hosts)}.test:1:{secrets.token_hex(3)}")
     store = opener(**options)
     await store.start()
     try:

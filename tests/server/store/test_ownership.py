@@ -9,13 +9,17 @@ partitioned or paused replica would look to the others.
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
 import time
 
 from rolloutctl.server.store import Callback, RecordStore, RolloutRecord, RolloutState
+from rolloutctl.server.store.shared import SharedStore
 from tests.server.store.owners import WAIT, finish, in_flight, started
 
 SILENT = 3600.0  # a heartbeat interval no test lives to see
-TIMEOUT = 0.5  # owner timeout of the rescuers
+TIMEOUT = 1.0  # owner timeout of the rescuers
+LIVE = {"owner_timeout": TIMEOUT, "heartbeat_interval": 0.1}  # a rescuer that stays alive
 
 
 async def rescue_until(rescuer: RecordStore, wanted: int) -> list[RolloutRecord]:
@@ -42,8 +46,8 @@ def test_a_silent_owners_rollout_is_rescued_once_with_its_callback_and_history(s
     async def run() -> None:
         async with (
             started(shared_store, heartbeat_interval=SILENT) as owner,
-            started(shared_store, owner_timeout=TIMEOUT) as rescuer,
-            started(shared_store, owner_timeout=TIMEOUT) as other,
+            started(shared_store, **LIVE) as rescuer,
+            started(shared_store, **LIVE) as other,
         ):
             assert await owner.claim(in_flight("lost-1")) is None
             [found] = await rescue_until(rescuer, 1)
@@ -59,7 +63,7 @@ def test_an_owner_that_comes_back_after_the_rescue_sends_nothing(shared_store):
     async def run() -> None:
         async with (
             started(shared_store, heartbeat_interval=SILENT) as owner,
-            started(shared_store, owner_timeout=TIMEOUT) as rescuer,
+            started(shared_store, **LIVE) as rescuer,
         ):
             record = in_flight("back-1")
             assert await owner.claim(record) is None
@@ -81,7 +85,7 @@ def test_an_owner_that_claims_its_delivery_first_is_not_rescued(shared_store):
     async def run() -> None:
         async with (
             started(shared_store, heartbeat_interval=SILENT) as owner,
-            started(shared_store, owner_timeout=TIMEOUT) as rescuer,
+            started(shared_store, **LIVE) as rescuer,
         ):
             done, control = in_flight("first-1"), in_flight("first-2")
             for record in (done, control):
@@ -101,7 +105,7 @@ def test_owner_and_rescuer_racing_deliver_each_rollout_exactly_once(shared_store
     async def run() -> None:
         async with (
             started(shared_store, heartbeat_interval=SILENT) as owner,
-            started(shared_store, owner_timeout=TIMEOUT) as rescuer,
+            started(shared_store, **LIVE) as rescuer,
         ):
             records = [in_flight(rollout_id) for rollout_id in ids]
             for record in records:
@@ -127,3 +131,68 @@ async def wait_status(store: RecordStore, rollout_id: str, state: str) -> None:
     while ((await store.status(rollout_id)) or {}).get("state") != state:
         assert time.monotonic() < deadline, await store.status(rollout_id)
         await asyncio.sleep(0.05)
+
+
+def rescue(store: RecordStore, record: RolloutRecord) -> None:
+    """What the rescuer does once it delivered `record`'s server_lost."""
+    record.state, record.delivered = RolloutState.LOST, True
+    record.payload = {"rollout_id": record.rollout_id, "status": "ERROR"}
+    record.callback = None
+    store.rescued(record)
+
+
+def test_a_rescuer_that_falls_silent_before_it_delivered_is_rescued_in_turn(shared_store):
+    async def run() -> None:
+        async with (
+            started(shared_store, heartbeat_interval=SILENT) as owner,
+            started(shared_store, heartbeat_interval=SILENT, owner_timeout=TIMEOUT) as first,
+            started(shared_store, **LIVE) as second,
+        ):
+            assert await owner.claim(in_flight("twice-1")) is None
+            [taken] = await rescue_until(first, 1)
+            [again] = await rescue_until(second, 1)  # `first` died before it delivered
+            assert again.rollout_id == "twice-1" and again.owner == first.owner
+            assert again.callback == Callback("http://127.0.0.1:9/trainer", "k-secret")
+            assert again.history() == [{"role": "user", "content": "question twice-1"}]
+            rescue(second, again)
+            await wait_status(second, "twice-1", "lost")
+            rescue(first, taken)  # a rescuer that comes back late does not undo the rescue
+            await asyncio.sleep(0.3)  # give a wrong write time to land
+            assert await second.scan_lost() == [] and await owner.scan_lost() == []
+            assert (await second.status("twice-1") or {})["state"] == "lost"
+
+    asyncio.run(run())
+
+
+def test_a_finished_rescue_is_not_taken_over_when_its_rescuer_dies_later(shared_store):
+    async def run() -> None:
+        async with (
+            started(shared_store, heartbeat_interval=SILENT) as owner,
+            started(shared_store, heartbeat_interval=SILENT, owner_timeout=TIMEOUT) as first,
+            started(shared_store, **LIVE) as second,
+        ):
+            assert await owner.claim(in_flight("once-1")) is None
+            [taken] = await rescue_until(first, 1)
+            rescue(first, taken)
+            await wait_status(second, "once-1", "lost")
+            assert first.health()["pending_writes"] == 0
+            await asyncio.sleep(2 * TIMEOUT)  # `first` is silent from now on
+            assert await second.scan_lost() == []
+
+    asyncio.run(run())
+
+
+def test_a_dead_process_of_this_machine_is_rescued_before_the_owner_timeout(shared_store):
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid names a process that no longer runs
+
+    async def run() -> None:
+        dead_owner = f"{socket.gethostname()}:{gone.pid}:0a1b2c"
+        async with started(shared_store, heartbeat_interval=SILENT, owner=dead_owner) as dead:
+            assert await dead.claim(in_flight("pid-1")) is None
+            async with started(shared_store, owner_timeout=SILENT) as rescuer:
+                assert isinstance(rescuer, SharedStore)
+                [found] = await rescue_until(rescuer, 1)
+                assert found.rollout_id == "pid-1" and found.owner == dead_owner
+
+    asyncio.run(run())

@@ -13,15 +13,9 @@ import time
 import orjson
 import pytest
 import redis
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from rolloutctl.errors import StoreUnavailable
 from rolloutctl.server.store.redis import RedisStore
-from tests.helpers import run_server
-from tests.recording_trainer import assistant
 from tests.server.store.owners import WAIT, finish, in_flight, started
 from tests.server.store.replicas import init_body, running_cluster, send_all
 
@@ -110,33 +104,12 @@ def test_a_burst_of_1000_inits_to_one_replica_gets_no_503(redis_server, trainer,
     assert all(len(trainer.completions[i]) == 1 for i in ids)
 
 
-def stalling_trainer() -> Starlette:
-    """Answers chat calls at once, and never answers a completion (within 30 s)."""
-
-    async def chat(request: Request) -> JSONResponse:
-        return JSONResponse(assistant("8"))
-
-    async def completed(request: Request) -> JSONResponse:
-        await asyncio.sleep(30)
-        return JSONResponse({})
-
-    return Starlette(
-        routes=[
-            Route("/v1/chat/completions", chat, methods=["POST"]),
-            Route("/v1/rollout/completed", completed, methods=["POST"]),
-        ]
-    )
-
-
-def test_a_delivery_cut_by_shutdown_is_recorded_as_not_delivered(redis_server, tmp_path):
-    body = {"rollout_id": "cut-1", "messages": [{"role": "user", "content": "5 + 3?"}]}
+def test_a_delivery_cut_by_shutdown_is_recorded_as_not_delivered(redis_server, tmp_path, trainer):
+    trainer.hold_completion = lambda body: True  # the trainer never answers a completion
     options = ["--shutdown-grace", "1"]
-    with (
-        run_server(stalling_trainer()) as url,
-        running_cluster(1, "redis", tmp_path, redis_server, options) as cluster,
-    ):
+    with running_cluster(1, "redis", tmp_path, redis_server, options) as cluster:
         replica = cluster.replicas[0]
-        assert replica.init({**body, "server_url": url}).status_code == 202
+        assert replica.init(init_body(trainer, "cut-1")).status_code == 202
         cluster.wait_for("the rollout finished", lambda: replica.health()["completed_rollouts"])
         replica.stop()  # SIGTERM while the trainer holds the completion
     stored = redis.Redis.from_url(redis_server.url).get("test:rollout:cut-1")
