@@ -267,10 +267,10 @@ def serve(
     """Run a RolloutServer for an agent."""
     from dataclasses import replace
 
+    agent = resolve_agent(target, example)  # first: a bad target fails before the server loads
     from rolloutctl.server import run as serving
     from rolloutctl.server.store import check_store_url
 
-    agent = resolve_agent(target, example)
     if reload:
         _reload(target, example, workers)
         return
