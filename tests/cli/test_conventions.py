@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
+from typer.testing import CliRunner
+
+from rolloutctl.cli.app import app
 from rolloutctl.cli.options import SCOPES
 from tests.helpers import CLI_BOUND, cli_group, rolloutctl_bin
 
@@ -120,16 +124,38 @@ def test_a_directory_target_says_it_is_a_directory(tmp_path):
 
 
 def test_every_help_has_exit_codes_and_every_option_help():
-    """Examples on their own lines are checked in docs/reference.md (test_docs)."""
+    """Every help is rendered in one process by the same click command the binary runs; the
+    real binary renders two of them. Examples on their own lines are checked in
+    docs/reference.md (test_docs)."""
     for name, param in _options():
         assert param.help, f"{name} {param.opts} has no help text"
+    runner = CliRunner()
     for name in COMMANDS:
-        text = run(name, "--help", COLUMNS="100").stdout
-        assert "Exit status:" in " ".join(text.split()) and ".;" not in text, name
+        rendered = runner.invoke(app, [name, "--help"], env={"COLUMNS": "100"})
+        assert rendered.exit_code == 0, rendered.output
+        assert "Exit status:" in " ".join(rendered.output.split()), name
+        assert ".;" not in rendered.output, name
     try_help = " ".join(run("try", "--help").stdout.split())
     assert "3 the server could not start or be reached" in try_help
     trainer = run("mock-trainer", "--help", COLUMNS="200").stdout
     assert "GET /v1/rollouts?limit=N" in trainer and "GET /v1/events?rollout_id=ID" in trainer
+
+
+def test_help_and_version_load_no_engine():
+    """Hundreds of runs start here: the root, --version and every --help import no HTTP,
+    pydantic or server module (the commands import their engines when they run)."""
+    script = (
+        "import contextlib, io, sys\n"
+        "from rolloutctl.cli.core import raw_main\n"
+        f"for args in [['--version'], ['--help']] + [[c, '--help'] for c in {sorted(COMMANDS)}]:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        assert raw_main(args) == 0, args\n"
+        "heavy = ('httpx', 'pydantic', 'fastapi', 'uvicorn', 'rolloutctl.protocol')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[]"
 
 
 def test_a_target_on_the_command_line_wins_over_rolloutctl_example(tmp_path):
