@@ -51,3 +51,59 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     directory.mkdir()
     with running_redis(directory) as server:
         yield server
+
+
+# Modules holding the longest tests (`pytest --durations`), longest first. xdist's worksteal
+# gives each worker one contiguous share of the collection and idle workers steal from the
+# ends of the others' shares, so these go to the heads of the shares, dealt in turn: the
+# long tests start at once on different workers instead of ending the run late on one.
+LONG_MODULES = [
+    "tests/server/store/test_lost_owner.py",
+    "tests/server/store/test_redis_faults.py",
+    "tests/osmosis/test_shutdown.py",
+    "tests/eval/test_faults.py",
+    "tests/cli/test_reload.py",
+    "tests/server/store/test_replicas.py",
+    "tests/view/test_browser.py",
+    "tests/eval/test_eval.py",
+    "tests/server/store/test_workers.py",
+    "tests/server/store/test_restarts.py",
+    "tests/cli/test_init_watch.py",
+    "tests/eval/test_select.py",
+    "tests/eval/test_outcomes.py",
+    "tests/cli/test_live_view.py",
+    "tests/osmosis/test_try.py",
+    "tests/cli/test_try.py",
+]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    if workers < 2:
+        return
+    rank = {module: index for index, module in enumerate(LONG_MODULES)}
+    heads: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    rest = []
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        if module in rank:
+            heads[rank[module] % workers].append(item)
+        else:
+            rest.append(item)
+    for head in heads:  # longest first within a head too, keeping each module's own order
+        head.sort(key=lambda item: rank[item.nodeid.split("::")[0]])
+    items[:] = _deal(heads, rest)
+
+
+def _deal(heads: list[list[pytest.Item]], rest: list[pytest.Item]) -> list[pytest.Item]:
+    """The shares worksteal cuts (`remaining // workers_left` each, in order), each headed
+    by its long modules and filled up from `rest`."""
+    ordered: list[pytest.Item] = []
+    remaining = sum(map(len, heads)) + len(rest)
+    for index, head in enumerate(heads):
+        size = max(len(head), remaining // (len(heads) - index))
+        fill = size - len(head)
+        ordered += head + rest[:fill]
+        rest = rest[fill:]
+        remaining -= size
+    return ordered + rest
