@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import os
 import shutil
 import socket
@@ -103,12 +104,55 @@ def rolloutctl_bin() -> str:
 
 
 def run_cli(
-    *args: str, timeout: float = CLI_BOUND, cwd: Path | None = None
+    *args: str,
+    timeout: float = CLI_BOUND,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `rolloutctl` with `args` to its end; its output captured as text."""
+    """Run the real `rolloutctl` with `args` to its end; its output captured as text.
+    `env` adds to (or overrides) this process's environment."""
     return subprocess.run(
-        [rolloutctl_bin(), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd
+        [rolloutctl_bin(), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=None if env is None else {**os.environ, **env},
     )
+
+
+# Each command line runs as the console script runs it (`rolloutctl.cli.core.main` is
+# `sys.exit(raw_main())`), with its own argv and its own captured stdout and stderr.
+_BATCH = """
+import contextlib, io, json, sys
+from rolloutctl.cli.core import raw_main
+results = []
+for args in json.load(sys.stdin):
+    sys.argv = ["rolloutctl", *args]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = raw_main(args)
+        except SystemExit as exc:
+            status = exc.code if isinstance(exc.code, int) else 1
+    results.append([args, status, out.getvalue(), err.getvalue()])
+json.dump(results, sys.__stdout__)
+"""
+
+
+def run_cli_batch(*command_lines: list[str]) -> list[subprocess.CompletedProcess[str]]:
+    """Run command lines that end before any work (usage and input errors) one after
+    another in one fresh rolloutctl process, each as `run_cli` would, so that the start-up
+    is paid once rather than once per case."""
+    done = subprocess.run(
+        [sys.executable, "-c", _BATCH],
+        input=json.dumps(command_lines),
+        capture_output=True,
+        text=True,
+        timeout=CLI_BOUND,
+    )
+    assert done.returncode == 0, done.stderr
+    return [subprocess.CompletedProcess(a, s, o, e) for a, s, o, e in json.loads(done.stdout)]
 
 
 def init_body(trainer: Any, rollout_id: str = "r1", **extra: Any) -> dict[str, Any]:

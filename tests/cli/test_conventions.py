@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from rolloutctl.cli.app import app
 from rolloutctl.cli.options import SCOPES
-from tests.helpers import CLI_BOUND, cli_group, rolloutctl_bin
+from tests.helpers import cli_group, rolloutctl_bin, run_cli
 
 COMMANDS = {
     "serve", "try", "replay", "mock-trainer", "check", "validate", "bench", "init", "watch",
@@ -83,18 +83,6 @@ def test_debug_shows_the_traceback_that_is_otherwise_hidden(tmp_path):
     assert "Traceback" in debug.stderr
 
 
-def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run(
-        [rolloutctl_bin(), *args],
-        capture_output=True,
-        text=True,
-        timeout=CLI_BOUND,
-        env={**os.environ, **env},
-    )
-
-
 def test_debug_after_the_subcommand_shows_the_users_own_line(tmp_path):
     target = tmp_path / "typo.py"
     target.write_text("x = 1\nif x\n    pass\n")
@@ -102,23 +90,23 @@ def test_debug_after_the_subcommand_shows_the_users_own_line(tmp_path):
         ["--debug", "validate", f"{target}:agent"],
         ["validate", f"{target}:agent", "--debug"],
     ):
-        result = run(*args)
+        result = run_cli(*args)
         assert result.returncode == 2, result.stderr
         assert f'File "{target}", line 2' in result.stderr and "if x" in result.stderr
-    plain = run("validate", f"{target}:agent")
+    plain = run_cli("validate", f"{target}:agent")
     assert plain.stderr.count("\n") == 1 and "line 2" in plain.stderr
 
 
 def test_a_bad_value_from_the_environment_names_the_variable():
-    result = run("serve", "--example", "echo", ROLLOUT_SERVER_PORT="notanint")
+    result = run_cli("serve", "--example", "echo", env={"ROLLOUT_SERVER_PORT": "notanint"})
     assert result.returncode == 2
     assert "ROLLOUT_SERVER_PORT" in result.stderr and ".;" not in result.stderr
-    flag = run("serve", "--example", "echo", "--port", "x")
+    flag = run_cli("serve", "--example", "echo", "--port", "x")
     assert "Invalid value for '--port'" in flag.stderr and ".;" not in flag.stderr
 
 
 def test_a_directory_target_says_it_is_a_directory(tmp_path):
-    result = run("validate", str(tmp_path))
+    result = run_cli("validate", str(tmp_path))
     assert result.returncode == 2
     assert "is a directory" in result.stderr and "no such file" not in result.stderr
 
@@ -135,9 +123,9 @@ def test_every_help_has_exit_codes_and_every_option_help():
         assert rendered.exit_code == 0, rendered.output
         assert "Exit status:" in " ".join(rendered.output.split()), name
         assert ".;" not in rendered.output, name
-    try_help = " ".join(run("try", "--help").stdout.split())
+    try_help = " ".join(run_cli("try", "--help").stdout.split())
     assert "3 the server could not start or be reached" in try_help
-    trainer = run("mock-trainer", "--help", COLUMNS="200").stdout
+    trainer = run_cli("mock-trainer", "--help", env={"COLUMNS": "200"}).stdout
     assert "GET /v1/rollouts?limit=N" in trainer and "GET /v1/events?rollout_id=ID" in trainer
 
 
@@ -168,9 +156,9 @@ def test_a_target_on_the_command_line_wins_over_rolloutctl_example(tmp_path):
         "class Weather(ToolLoopAgent):\n    name = 'weather'\n    tool_list = (forecast,)\n\n\n"
         "agent = Weather()\n"
     )
-    overridden = run("try", f"{agent}:agent", "--policy", "echo", "--plain",
-                     ROLLOUTCTL_EXAMPLE="calculator")  # fmt: skip
+    overridden = run_cli("try", f"{agent}:agent", "--policy", "echo", "--plain",
+                         env={"ROLLOUTCTL_EXAMPLE": "calculator"})  # fmt: skip
     assert overridden.returncode == 0, overridden.stderr
     assert "agent weather" in overridden.stdout and "tools forecast" in overridden.stdout
-    both = run("try", f"{agent}:agent", "--example", "calculator")
+    both = run_cli("try", f"{agent}:agent", "--example", "calculator")
     assert both.returncode == 2 and "exactly one of TARGET or --example" in both.stderr

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 from collections.abc import Iterator
 
 import pexpect
 import pytest
 
 from rolloutctl.trainer import MockTrainer, TrainerConfig
-from tests.helpers import CLI_BOUND, refused_url, rolloutctl_bin, run_server
+from tests.helpers import CLI_BOUND, refused_url, rolloutctl_bin, run_cli, run_cli_batch, run_server
 
 KEY = "sk-canary-init-77c1"
 
@@ -22,12 +21,6 @@ def mock_trainer() -> Iterator[str]:
     with run_server(trainer.app) as url:
         trainer.url = url
         yield url
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [rolloutctl_bin(), *args], capture_output=True, text=True, timeout=CLI_BOUND
-    )
 
 
 def spawn(*args: str) -> tuple[pexpect.spawn, io.StringIO]:
@@ -62,14 +55,14 @@ def test_init_watch_shows_the_rollout_live_in_a_terminal(start_server, mock_trai
 
 def test_init_then_watch_a_rollout_that_already_ended(start_server, mock_trainer):
     server = start_server()
-    sent = run("init", server, "--trainer-url", mock_trainer, "--rollout-id", "r-div",
+    sent = run_cli("init", server, "--trainer-url", mock_trainer, "--rollout-id", "r-div",
                "--prompt", "What is 9 / 0?")  # fmt: skip
     assert sent.returncode == 0, sent.stderr
     assert "accepted r-div: tools add, subtract, multiply, divide" in sent.stdout
     assert f"rolloutctl watch {mock_trainer} --rollout-id r-div" in sent.stdout
     watched = None
     for _ in range(60):  # until the trainer has the completion
-        watched = run("watch", mock_trainer, "--rollout-id", "r-div", "--plain")
+        watched = run_cli("watch", mock_trainer, "--rollout-id", "r-div", "--plain")
         if "status" in watched.stdout:
             break
     assert watched is not None
@@ -85,7 +78,7 @@ def test_watch_every_rollout_until_ctrl_c(start_server, mock_trainer):
     child, _ = spawn("watch", mock_trainer)
     child.expect("until Ctrl-C")
     for rollout_id, prompt in (("w-1", "What is 1 + 2?"), ("w-2", "What is 4 * 5?")):
-        sent = run("init", server, "--trainer-url", mock_trainer, "--rollout-id", rollout_id,
+        sent = run_cli("init", server, "--trainer-url", mock_trainer, "--rollout-id", rollout_id,
                    "--prompt", prompt)  # fmt: skip
         assert sent.returncode == 0, sent.stderr
         child.expect(f"turn 1 · {rollout_id}")
@@ -98,26 +91,27 @@ def test_watch_every_rollout_until_ctrl_c(start_server, mock_trainer):
 
 def test_init_errors(start_server, mock_trainer, tmp_path):
     keyed = start_server(api_key="inbound-k")
-    refused = run("init", keyed, "--trainer-url", mock_trainer)
+    refused = run_cli("init", keyed, "--trainer-url", mock_trainer)
     assert refused.returncode == 1 and "HTTP 401" in refused.stderr
-    accepted = run("init", keyed, "--trainer-url", mock_trainer, "--server-key", "inbound-k",
+    accepted = run_cli("init", keyed, "--trainer-url", mock_trainer, "--server-key", "inbound-k",
                    "--json")  # fmt: skip
     assert accepted.returncode == 0 and json.loads(accepted.stdout)["tools"]
     with refused_url() as nowhere:
-        unreachable = run("init", nowhere, "--trainer-url", mock_trainer)
-        no_trainer = run("watch", nowhere)
-        no_callback_target = run(
+        unreachable = run_cli("init", nowhere, "--trainer-url", mock_trainer)
+        no_trainer = run_cli("watch", nowhere)
+        no_callback_target = run_cli(
             "init", keyed, "--trainer-url", nowhere, "--server-key", "inbound-k"
         )
     assert "cannot reach the trainer" in no_callback_target.stderr
     for result in (unreachable, no_trainer, no_callback_target):
         assert result.returncode == 3 and result.stderr.count("\n") == 1, result.stderr
-    for args, words in [
-        (("--metadata", "[1]"), "--metadata must be a JSON object"),
-        (("--messages", str(tmp_path / "none.json")), "--messages: cannot read"),
-        (("--messages", "m.json", "--prompt", "x"), "not both"),
-    ]:
-        result = run("init", keyed, "--trainer-url", mock_trainer, *args)
+    cases = [
+        (["--metadata", "[1]"], "--metadata must be a JSON object"),
+        (["--messages", str(tmp_path / "none.json")], "--messages: cannot read"),
+        (["--messages", "m.json", "--prompt", "x"], "not both"),
+    ]
+    lines = (["init", keyed, "--trainer-url", mock_trainer, *args] for args, _ in cases)
+    for (args, words), result in zip(cases, run_cli_batch(*lines), strict=True):
         assert result.returncode == 2 and words in result.stderr, (args, result.stderr)
 
 
@@ -126,7 +120,7 @@ def test_init_sends_messages_from_a_file(start_server, mock_trainer, tmp_path):
     chat = tmp_path / "chat.json"
     chat.write_text(json.dumps([{"role": "system", "content": "S"},
                                 {"role": "user", "content": "What is 2 + 2?"}]))  # fmt: skip
-    result = run("init", server, "--trainer-url", mock_trainer, "--messages", str(chat),
+    result = run_cli("init", server, "--trainer-url", mock_trainer, "--messages", str(chat),
                  "--watch", "--plain")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "system     S\nuser       What is 2 + 2?" in result.stdout
@@ -136,7 +130,7 @@ def test_init_sends_messages_from_a_file(start_server, mock_trainer, tmp_path):
 def test_init_watch_json_prints_one_trajectory_document(start_server, mock_trainer):
     server = start_server()
     bare = [url.removeprefix("http://") for url in (server, mock_trainer)]  # as httpie takes them
-    result = run("init", bare[0], "--trainer-url", bare[1], "--watch", "--json",
+    result = run_cli("init", bare[0], "--trainer-url", bare[1], "--watch", "--json",
                  "--callback-key", KEY)  # fmt: skip
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
@@ -151,7 +145,7 @@ def test_init_watch_gives_up_after_timeout_when_the_trainer_refuses_the_completi
     trainer = MockTrainer(TrainerConfig(expect_api_key="sk-not-sent"))  # every callback: 401
     with run_server(trainer.app) as refusing:
         trainer.url = refusing
-        result = run(
+        result = run_cli(
             "init", start_server(), "--trainer-url", refusing, "--watch", "--plain",
             "--timeout", "3",
         )  # fmt: skip
@@ -179,7 +173,7 @@ def test_the_trainer_plays_with_the_tools_the_rollout_offers(start_server, mock_
         tool_list = (forecast,)
 
     server = start_server(Weather())
-    result = run("init", server, "--trainer-url", mock_trainer, "--watch", "--json")
+    result = run_cli("init", server, "--trainer-url", mock_trainer, "--watch", "--json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     calls = [c for t in document["turns"] for c in t["assistant"].get("tool_calls") or []]

@@ -5,12 +5,11 @@ from __future__ import annotations
 import io
 import json
 import re
-import subprocess
 import textwrap
 
 import pexpect
 
-from tests.helpers import CLI_BOUND, refused_url, rolloutctl_bin
+from tests.helpers import CLI_BOUND, refused_url, rolloutctl_bin, run_cli, run_cli_batch
 
 RED = "\x1b[1;31m"
 SLOW_AGENT = textwrap.dedent("""
@@ -38,12 +37,6 @@ def spawn(*args: str, timeout: float = CLI_BOUND) -> tuple[pexpect.spawn, io.Str
     )
     child.logfile_read = transcript = io.StringIO()
     return child, transcript
-
-
-def run(*args: str, timeout: float = CLI_BOUND) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [rolloutctl_bin(), *args], capture_output=True, text=True, timeout=timeout
-    )
 
 
 def test_piping_into_head_prints_one_line_and_exits_0_in_a_terminal(tmp_path):
@@ -95,7 +88,7 @@ def test_a_slow_tool_shows_a_spinner_and_ctrl_c_summarises_and_saves(tmp_path):
 def test_timeout_summary_names_the_real_cause(tmp_path):
     agent = tmp_path / "slow.py"
     agent.write_text(SLOW_AGENT)
-    result = run("try", f"{agent}:agent", "--prompt", "What is 30 + 1?", "--timeout", "1")
+    result = run_cli("try", f"{agent}:agent", "--prompt", "What is 30 + 1?", "--timeout", "1")
     assert result.returncode == 1
     assert re.search(r"cause\s+no completion within 1 s", result.stdout), result.stdout
     assert "Traceback" not in result.stderr
@@ -103,7 +96,7 @@ def test_timeout_summary_names_the_real_cause(tmp_path):
 
 def test_control_characters_are_visible_in_plain_output_too():
     prompt = "\x1b[31mred\x1b]0;title\x07 after"
-    result = run("try", "--example", "echo", "--policy", "echo", "--prompt", prompt, "--plain")
+    result = run_cli("try", "--example", "echo", "--policy", "echo", "--prompt", prompt, "--plain")
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
     assert "\\e[31mred\\e]0;title\\x07 after" in result.stdout
@@ -111,24 +104,24 @@ def test_control_characters_are_visible_in_plain_output_too():
 
 def test_max_chars_and_full():
     prompt = "z" * 5000
-    short = run("try", "--example", "echo", "--policy", "echo", "--prompt", prompt, "--plain")
+    short = run_cli("try", "--example", "echo", "--policy", "echo", "--prompt", prompt, "--plain")
     assert "3,000 more characters; --full shows all" in short.stdout
     assert len(short.stdout) < 8000
-    tight = run("try", "--example", "echo", "--policy", "echo", "--prompt", prompt,
+    tight = run_cli("try", "--example", "echo", "--policy", "echo", "--prompt", prompt,
                 "--plain", "--max-chars", "10")  # fmt: skip
     assert "4,990 more characters" in tight.stdout
-    full = run("try", "--example", "echo", "--policy", "echo", "--prompt", prompt,
+    full = run_cli("try", "--example", "echo", "--policy", "echo", "--prompt", prompt,
                "--plain", "--full")  # fmt: skip
     assert "more characters" not in full.stdout and full.stdout.count("z") == 10000
 
 
 def test_system_prompt_only_for_the_calculator_and_an_empty_prompt_is_sent():
-    calc = json.loads(run("try", "--example", "calculator", "--json").stdout)
+    calc = json.loads(run_cli("try", "--example", "calculator", "--json").stdout)
     assert calc["init"]["messages"][0]["role"] == "system"
-    echo = json.loads(run("try", "--example", "echo", "--policy", "echo", "--json").stdout)
+    echo = json.loads(run_cli("try", "--example", "echo", "--policy", "echo", "--json").stdout)
     assert [m["role"] for m in echo["init"]["messages"]] == ["user"]
     empty = json.loads(
-        run("try", "--example", "echo", "--policy", "echo", "--prompt", "", "--json").stdout
+        run_cli("try", "--example", "echo", "--policy", "echo", "--prompt", "", "--json").stdout
     )
     assert empty["init"]["messages"] == [{"role": "user", "content": ""}]
 
@@ -136,12 +129,13 @@ def test_system_prompt_only_for_the_calculator_and_an_empty_prompt_is_sent():
 def test_input_errors_before_any_work(tmp_path):
     script = tmp_path / "s.jsonl"
     script.write_text('{"content": "hi"}\n')
-    for args, words in [
-        (("--save", str(tmp_path)), "is a directory"),
-        (("--script", str(script)), "--script needs --policy script"),
-        (("--upstream", "http://127.0.0.1:1"), "--upstream needs --policy proxy"),
-    ]:
-        result = run("try", "--example", "echo", *args)
+    cases = [
+        (["--save", str(tmp_path)], "is a directory"),
+        (["--script", str(script)], "--script needs --policy script"),
+        (["--upstream", "http://127.0.0.1:1"], "--upstream needs --policy proxy"),
+    ]
+    lines = (["try", "--example", "echo", *args] for args, _ in cases)
+    for (args, words), result in zip(cases, run_cli_batch(*lines), strict=True):
         assert result.returncode == 2, (args, result.stderr)
         assert words in result.stderr and result.stderr.count("\n") == 1
         assert result.stdout == ""
@@ -149,7 +143,7 @@ def test_input_errors_before_any_work(tmp_path):
 
 def test_an_unreachable_server_is_one_line():
     with refused_url() as url:
-        result = run("try", "--server-url", url)
+        result = run_cli("try", "--server-url", url)
     assert result.returncode == 3
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1, result.stderr

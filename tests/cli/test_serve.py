@@ -9,9 +9,8 @@ import subprocess
 
 import httpx
 import pexpect
-import pytest
 
-from tests.helpers import CLI_BOUND, free_port, rolloutctl_bin
+from tests.helpers import CLI_BOUND, free_port, rolloutctl_bin, run_cli_batch
 
 KEY = "sk-canary-serve-5b4a"
 
@@ -52,19 +51,14 @@ def test_serve_banner_rollout_and_ctrl_c(trainer):
     assert KEY not in transcript.getvalue()  # the canary: no secret in any log line
 
 
-@pytest.mark.parametrize(
-    "target", ["no_such_module_xyz:agent", "{broken}:agent", "{broken}:missing", "{absent}"]
-)
-def test_bad_target_is_one_line_and_exit_2(tmp_path, target):
+def test_bad_target_is_one_line_and_exit_2(tmp_path):
     broken = tmp_path / "agent.py"
     broken.write_text("agent = 42\n")
-    target = target.format(broken=broken, absent=tmp_path / "absent.py")
-    result = subprocess.run(
-        [rolloutctl_bin(), "serve", target], capture_output=True, text=True, timeout=CLI_BOUND
-    )
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    targets = ["no_such_module_xyz:agent", f"{broken}:agent", f"{broken}:missing"]
+    for result in run_cli_batch(*(["serve", t] for t in [*targets, str(tmp_path / "absent.py")])):
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_port_in_use_is_exit_3():

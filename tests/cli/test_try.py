@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.helpers import CLI_BOUND, rolloutctl_bin, run_cli, run_server
+from tests.helpers import CLI_BOUND, rolloutctl_bin, run_cli, run_cli_batch, run_server
 
 KEY = "sk-canary-try-31d2"
 
@@ -171,15 +171,14 @@ def test_try_server_url_against_our_own_server(start_server):
 def test_usage_errors_exit_2_without_traceback(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"hello": 1}')
-    for args in [
-        ("try",),
-        ("try", "--example", "nope"),
-        ("replay", str(bad)),
-        ("replay", str(tmp_path / "missing.json")),
-        ("try", "--bogus-option"),
-    ]:
-        result = run_cli(*args)
-        assert result.returncode == 2, (args, result.stderr)
+    for result in run_cli_batch(
+        ["try"],
+        ["try", "--example", "nope"],
+        ["replay", str(bad)],
+        ["replay", str(tmp_path / "missing.json")],
+        ["try", "--bogus-option"],
+    ):
+        assert result.returncode == 2, (result.args, result.stderr)
         assert "Traceback" not in result.stderr
         assert result.stderr.startswith("rolloutctl: error:")
 
@@ -214,15 +213,14 @@ def test_try_never_shows_a_key_that_a_server_echoes():
 def test_cli_input_errors_and_unreachable_servers(tmp_path):
     from tests.helpers import refused_url
 
-    for args in [
-        ("serve", "--example", "echo", "--port", "99999"),
-        ("serve", "--example", "echo", "--log-level", "loud"),
-        ("try", "--example", "echo", "--save", str(tmp_path / "no" / "t.json")),
-        ("try", "--server-url", "ftp://host"),
-        ("replay", str(tmp_path), "--role", "robot"),
-    ]:
-        result = run_cli(*args)
-        assert result.returncode == 2, (args, result.stderr)
+    for result in run_cli_batch(
+        ["serve", "--example", "echo", "--port", "99999"],
+        ["serve", "--example", "echo", "--log-level", "loud"],
+        ["try", "--example", "echo", "--save", str(tmp_path / "no" / "t.json")],
+        ["try", "--server-url", "ftp://host"],
+        ["replay", str(tmp_path), "--role", "robot"],
+    ):
+        assert result.returncode == 2, (result.args, result.stderr)
         assert result.stderr.count("\n") == 1 and "env var: '[" not in result.stderr
     with refused_url() as url:
         result = run_cli("try", "--server-url", url)

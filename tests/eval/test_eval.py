@@ -10,7 +10,7 @@ import pexpect
 import pytest
 
 from tests.eval.conftest import gated_agent, records, write_jsonl
-from tests.helpers import CLI_BOUND, assert_plain_text, rolloutctl_bin, run_cli
+from tests.helpers import CLI_BOUND, assert_plain_text, rolloutctl_bin, run_cli, run_cli_batch
 from tests.trajectory.openai_format import problems
 
 # Each test runs the real binary (and a spawned server) a few times: slow on a busy machine.
@@ -267,7 +267,6 @@ def test_usage_errors_are_one_line(tmp_path, arithmetic):
             "config.json",
         ),
     ]
-    for args, fragment in cases:
-        result = run_cli(*args)
+    for (args, fragment), result in zip(cases, run_cli_batch(*(a for a, _ in cases)), strict=True):
         assert result.returncode == 2, (args, result.stderr)
         assert fragment in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from osmosis_ai.rollout.client import RolloutClient
 from rolloutctl.osmosis.trainer_records import expect_rollout
 from rolloutctl.trainer import MockTrainer
 from rolloutctl.trainer.rollout_chat import chat_base_url
-from tests.helpers import rolloutctl_bin, run_server
+from tests.helpers import run_cli, run_server
 from tests.osmosis.servers import adapter_server, sdk_server
 
 KEY = "llm-key-interop-0123456789"
@@ -21,12 +20,6 @@ MESSAGES = [
     {"role": "system", "content": "Use the tools for every arithmetic step."},
     {"role": "user", "content": "What is (5 + 3) * 2?"},
 ]
-
-
-def rolloutctl(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [rolloutctl_bin(), *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
 
 
 async def sdk_rollout(server: str, trainer_url: str, rollout_id: str) -> Any:
@@ -64,7 +57,7 @@ def test_the_sdk_client_drives_the_adapter_served_agent(tmp_path: Path) -> None:
 
     saved = tmp_path / rollout_id / "trajectory.json"  # the SDK's own ATIF file
     assert KEY not in saved.read_text()
-    replay = rolloutctl("replay", str(saved), "--plain")
+    replay = run_cli("replay", str(saved), "--plain")
     assert replay.returncode == 0, replay.stderr
     assert "-> multiply(a=8, b=2)" in replay.stdout
     assert "tool       16" in replay.stdout
@@ -73,7 +66,7 @@ def test_the_sdk_client_drives_the_adapter_served_agent(tmp_path: Path) -> None:
 def test_try_against_a_server_written_on_the_sdk_alone(tmp_path: Path) -> None:
     saved = tmp_path / "run.json"
     with sdk_server() as url:
-        done = rolloutctl(
+        done = run_cli(
             "try", "--protocol", "osmosis", "--server-url", url, "--plain",
             "--callback-key", KEY, "--save", str(saved),
         )  # fmt: skip
@@ -85,13 +78,13 @@ def test_try_against_a_server_written_on_the_sdk_alone(tmp_path: Path) -> None:
     assert traj["protocol"] == "osmosis"
     assert traj["completion"]["status"] == "success"
     assert KEY not in saved.read_text()
-    replay = rolloutctl("replay", str(saved), "--plain")
+    replay = run_cli("replay", str(saved), "--plain")
     assert replay.returncode == 0
     assert "tool       16" in replay.stdout
 
 
 def test_try_serves_a_rolloutctl_agent_through_the_sdk_server() -> None:
-    done = rolloutctl("try", "--example", "calculator", "--protocol", "osmosis", "--json")
+    done = run_cli("try", "--example", "calculator", "--protocol", "osmosis", "--json")
     assert done.returncode == 0, done.stderr
     traj = json.loads(done.stdout)
     assert traj["protocol"] == "osmosis"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rolloutctl import Agent, RolloutResult, ToolLoopAgent, tool
 from rolloutctl.schema.lint import schema_problems
-from tests.helpers import run_cli
+from tests.helpers import run_cli, run_cli_batch
 from tests.validate.helpers import check, codes, write_agent
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -96,15 +96,14 @@ def test_broken_agent_gets_each_code_and_exit_1(tmp_path):
 def test_unloadable_targets_exit_2_with_one_line(tmp_path):
     not_an_agent = tmp_path / "plain.py"
     not_an_agent.write_text("agent = 42\n")
-    for args in [
-        ["no_such_module_xyz:agent"],
-        [f"{not_an_agent}:agent"],
-        [str(tmp_path / "absent.py")],
-        ["--example", "nope"],
-        [],
-    ]:
-        result = run_cli("validate", *args, "--json")
-        assert result.returncode == 2, (args, result.stderr)
+    for result in run_cli_batch(
+        ["validate", "no_such_module_xyz:agent", "--json"],
+        ["validate", f"{not_an_agent}:agent", "--json"],
+        ["validate", str(tmp_path / "absent.py"), "--json"],
+        ["validate", "--example", "nope", "--json"],
+        ["validate", "--json"],
+    ):
+        assert result.returncode == 2, (result.args, result.stderr)
         assert "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
         assert result.stdout == ""
