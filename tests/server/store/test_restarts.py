@@ -6,7 +6,9 @@ from tests.server.store.replicas import Cluster, Replica, init_body, send_all
 
 
 def test_a_restart_on_the_same_file_keeps_finished_ids_and_ends_the_lost_ones(tmp_path, trainer):
-    server = Replica(["--store", f"sqlite:///{tmp_path / 'records.db'}"], tmp_path / "serve.log")
+    # a quick rescue scan: the test is about who is ended, not how soon (default: 10 s)
+    store = ["--store", f"sqlite:///{tmp_path / 'records.db'}", "--heartbeat-interval", "0.2"]
+    server = Replica(store, tmp_path / "serve.log")
     cluster = Cluster("sqlite", [server])
     finished, lost = [f"done-{i}" for i in range(5)], [f"lost-{i}" for i in range(20)]
     server.start()
