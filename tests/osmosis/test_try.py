@@ -11,18 +11,32 @@ from tests.osmosis.servers import template_server
 
 
 def try_osmosis(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([rolloutctl_bin(), "try", "--protocol", "osmosis", *args],
-                          capture_output=True, text=True, timeout=CLI_BOUND)  # fmt: skip
+    return tries_at_once(list(args))[0]
+
+
+def tries_at_once(*runs: list[str]) -> list[subprocess.CompletedProcess[str]]:
+    """`try --protocol osmosis ARGS` for each of `runs`, all running at the same time."""
+    processes = [
+        subprocess.Popen([rolloutctl_bin(), "try", "--protocol", "osmosis", *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for args in runs
+    ]  # fmt: skip
+    done = []
+    for process in processes:  # none waits on another: a full pipe only pauses its writer
+        stdout, stderr = process.communicate(timeout=CLI_BOUND)
+        done.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+    return done
 
 
 def test_the_label_reaches_a_template_style_grader(tmp_path: Path) -> None:
     metadata, extra = '{"row": 7}', '{"trace": "t-1"}'
     with template_server(tmp_path) as url:
-        graded = try_osmosis("--server-url", url, "--label", "16", "--metadata", metadata,
-                             "--agent-timeout", "120", "--grader-timeout", "30",
-                             "--extra-fields", extra, "--json")  # fmt: skip
-        unlabelled = try_osmosis("--server-url", url, "--json")
-        shown = try_osmosis("--server-url", url, "--label", "16", "--plain")
+        graded, unlabelled, shown = tries_at_once(
+            ["--server-url", url, "--label", "16", "--metadata", metadata, "--agent-timeout",
+             "120", "--grader-timeout", "30", "--extra-fields", extra, "--json"],
+            ["--server-url", url, "--json"],
+            ["--server-url", url, "--label", "16", "--plain"],
+        )  # fmt: skip
     assert graded.returncode == 0, graded.stdout + graded.stderr
     traj = json.loads(graded.stdout)
     assert traj["completion"]["reward"] == 1.0 and traj["completion"]["status"] == "success"

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Dialog, Page
 
 from tests.eval.conftest import write_jsonl
-from tests.helpers import CLI_BOUND, rolloutctl_bin, run_cli
+from tests.helpers import CLI_BOUND, rolloutctl_bin
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = "/usr/bin/chromium"
@@ -66,9 +66,23 @@ HOSTILE_SCRIPT = [
 HOSTILE_PROMPT = '<img src=x onerror="window.__pwned=7"> javascript:window.__pwned=8 \x1b[2J'
 
 
-def evaluate(*args: str) -> None:
-    result = run_cli("eval", *args, "--json", timeout=CLI_BOUND)
-    assert result.returncode in (0, 1), result.stderr
+def evaluate_all(logs: Path, *evals: list[str]) -> None:
+    """Run every `rolloutctl eval ARGS` at once (each mostly waits on its own server);
+    their stderr goes to files in `logs`, so no pipe fills while another is waited on."""
+    processes = []
+    for index, args in enumerate(evals):
+        with (logs / f"eval-{index}.err").open("w") as stderr:
+            command = [rolloutctl_bin(), "eval", *args, "--json"]
+            processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr))
+    try:
+        for index, process in enumerate(processes):
+            process.wait(timeout=CLI_BOUND)
+            assert process.returncode in (0, 1), (logs / f"eval-{index}.err").read_text()
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 @dataclass(frozen=True)
@@ -84,17 +98,20 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     root = tmp_path_factory.mktemp("viewer-runs")
     data = write_jsonl(root.parent / "arith.jsonl", dataset_rows())
     a, b, hostile = root / "run-a", root / "run-b", root / "hostile"
-    evaluate(str(data), "--example", "calculator", "-o", str(a))
     agent = HERE / "explosive.py"
-    evaluate(str(data), str(agent), "--grader", f"{agent}:lenient", "-o", str(b))
     script = root.parent / "hostile-script.json"
     script.write_text(json.dumps(HOSTILE_SCRIPT))
     hostile_data = write_jsonl(
         root.parent / "hostile.jsonl",
         [{"id": "<b>id</b>", "prompt": HOSTILE_PROMPT, "ground_truth": 1}],
     )
-    evaluate(str(hostile_data), "--example", "calculator", "--policy", "script",
-             "--script", str(script), "-o", str(hostile))  # fmt: skip
+    evaluate_all(
+        root.parent,
+        [str(data), "--example", "calculator", "-o", str(a)],
+        [str(data), str(agent), "--grader", f"{agent}:lenient", "-o", str(b)],
+        [str(hostile_data), "--example", "calculator", "--policy", "script",
+         "--script", str(script), "-o", str(hostile)],
+    )  # fmt: skip
     config = json.loads((hostile / "config.json").read_text())
     config["server_url"] = f"http://admin:{SECRETS[0]}@10.0.0.9:9000/?api_key={SECRETS[1]}"
     config["server_key"] = SECRETS[2]
