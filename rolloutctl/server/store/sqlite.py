@@ -1,13 +1,16 @@
 """Records in an SQLite file, shared by the processes of one machine and kept across restarts.
 
-One row per rollout, in WAL mode (readers never wait for the writer). Every write goes
-through one thread of its own, in order: the claim of an id (an upsert that replaces
-only an expired row, so exactly one process wins it), the batched record changes
-(`SharedStore`), the delivery claims, heartbeats and scans. What arrives while a
-transaction runs goes into the next one, so under load one transaction serves many
-rollouts, and the event loop never waits for a lock another process holds. Status
-reads run on the loop: WAL readers do not wait. `synchronous=NORMAL`: a killed process
-loses nothing committed; only a power loss may lose the last changes.
+One row per rollout, in WAL mode (readers never wait for the writer). Writes queue in
+order: the claim of an id (an upsert that replaces only an expired row, so exactly one
+process wins it), the batched record changes (`SharedStore`), the delivery claims,
+heartbeats and scans. What is queued in one turn of the event loop goes into one
+transaction, committed on the loop itself when the write lock is free (SQLite is
+then quicker than a hand-off to a thread and back), or else in a writer thread of
+its own, which waits for the lock, so the loop never waits for a lock another
+process holds; what arrives meanwhile goes into the next transaction. Scans, trims
+and WAL checkpoints (which sync the disk) always run in that thread. Status reads run
+on the loop: WAL readers do not wait. `synchronous=NORMAL`: a killed process loses
+nothing committed; only a power loss may lose the last changes.
 
 Owners (see `SharedStore`): a process of this machine whose pid is gone is known to
 be dead, so its rollouts are taken over at the next scan instead of after
@@ -17,6 +20,7 @@ be dead, so its rollouts are taken over at the next scan instead of after
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import Callable
@@ -34,6 +38,9 @@ __all__ = ["SqliteStore"]
 T = TypeVar("T")
 Op = Callable[[sqlite3.Connection], Any]
 Row = tuple[str, str, bytes, bytes, int, float, str, bytes | None]
+Waiting = list[asyncio.Future[Any]]
+
+CHECKPOINT_EVERY = 200  # transactions committed on the loop between two WAL checkpoints
 
 
 class SqliteStore(SharedStore):
@@ -45,10 +52,14 @@ class SqliteStore(SharedStore):
         self.path = sql.sqlite_path(url)
         self.transactions = 0
         self._db: sqlite3.Connection | None = None  # the event loop's, for reads
+        self._now: sqlite3.Connection | None = None  # the loop's, for writes that never wait
         self._writer: sqlite3.Connection | None = None  # the writer thread's
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="rolloutctl-sqlite")
         self._ops: list[tuple[Op, asyncio.Future[Any]]] = []  # for the next transaction
+        self._heavy = False  # the next transaction has an op for the writer thread only
         self._sending = False  # a transaction is under way in the writer thread
+        self._due = False  # a transaction is due at the loop's next turn
+        self._since_checkpoint = 0
         self._trim = True  # expire and trim once at start
         self._beaten = False
 
@@ -101,7 +112,7 @@ class SqliteStore(SharedStore):
             db.executemany(sql.ADOPT, [(me, me, prefix, row[0]) for row in rows])
             return rows
 
-        return [sql.decode(row) for row in await self._run(op)]
+        return [sql.decode(row) for row in await self._run(op, heavy=True)]
 
     async def _claim_delivery(self, record: RolloutRecord) -> bool:
         claim = (*self._row(record, time.time() + self.ttl), self.owner)
@@ -125,7 +136,7 @@ class SqliteStore(SharedStore):
                 db.execute(sql.TRIM, (self.prefix, self.prefix, self.prefix, keep))
 
         try:
-            await self._run(op)
+            await self._run(op, heavy=trim)
         except Exception:
             self._trim |= trim
             raise
@@ -136,52 +147,88 @@ class SqliteStore(SharedStore):
         key = (self.prefix, record.rollout_id)
         return (*key, record.response_body, status, active, expires, self.owner, rescue)
 
-    async def _run(self, op: Callable[[sqlite3.Connection], T]) -> T:
-        """`op(db)` in the writer thread, in the next transaction. Raises StoreUnavailable."""
+    async def _run(self, op: Callable[[sqlite3.Connection], T], heavy: bool = False) -> T:
+        """`op(db)` in the next transaction (in the writer thread if `heavy`: it may take
+        long). Raises StoreUnavailable."""
         done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._ops.append((op, done))
-        if not self._sending:
-            self._send()
+        self._heavy |= heavy
+        if not self._sending and not self._due:
+            self._due = True
+            asyncio.get_running_loop().call_soon(self._send)
         return await done
 
     def _send(self) -> None:
-        ops, self._ops = self._ops, []
-        self._sending = True
+        """Commit the queued ops: here if the write lock is free, else in the writer thread."""
+        self._due = False
+        if not self._ops:
+            return
+        queued, self._ops, heavy, self._heavy = self._ops, [], self._heavy, False
+        ops, waiting = [op for op, _ in queued], [done for _, done in queued]
         started = time.perf_counter()
-        job = asyncio.get_running_loop().run_in_executor(
-            self._thread, self._commit, [op for op, _ in ops]
-        )
-        job.add_done_callback(lambda done: self._settle(done, [f for _, f in ops], started))
+        try:
+            if not heavy:
+                return self._answer(waiting, self._commit_now(ops), started)
+        except Exception as exc:
+            if not sql.busy(exc):
+                return self._answer(waiting, exc, started)
+            # another process writes: the writer thread waits for it
+        self._sending = True
+        job = asyncio.get_running_loop().run_in_executor(self._thread, self._commit, ops)
+        job.add_done_callback(lambda done: self._settle(done, waiting, started))
+
+    def _commit_now(self, ops: list[Op]) -> list[Any]:
+        """On the loop: every op in one transaction; fails at once if the lock is taken."""
+        if self._now is None:
+            self._now = sql.connect(self.path, wait=False)
+        with sql.immediate(self._now) as db:
+            results = [op(db) for op in ops]
+        self.transactions += 1
+        self._since_checkpoint += 1
+        if self._since_checkpoint >= CHECKPOINT_EVERY:
+            self._since_checkpoint = 0
+            self._thread.submit(self._checkpoint)
+        return results
 
     def _commit(self, ops: list[Op]) -> list[Any]:
         """In the writer thread: every op in one transaction."""
-        if self._writer is None:
-            self._writer = sql.connect(self.path)
-        with sql.immediate(self._writer) as db:
+        with sql.immediate(self._thread_db()) as db:
             results = [op(db) for op in ops]
         self.transactions += 1
         return results
 
-    def _settle(
-        self, job: asyncio.Future[list[Any]], waiting: list[asyncio.Future[Any]], started: float
-    ) -> None:
-        """Answer each op of a finished transaction, then send what came meanwhile."""
+    def _checkpoint(self) -> None:
+        """In the writer thread: copy the WAL into the file (the loop's commits do not)."""
+        with contextlib.suppress(sqlite3.Error):
+            self._thread_db().execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _thread_db(self) -> sqlite3.Connection:
+        if self._writer is None:
+            self._writer = sql.connect(self.path)
+        return self._writer
+
+    def _settle(self, job: asyncio.Future[list[Any]], waiting: Waiting, started: float) -> None:
+        """Answer the ops of a transaction the writer thread finished; send what came since."""
         self._sending = False
         error = job.exception()
-        self._observed(started, error is None)
-        if error is None:
-            self._mark_up()
-        failure = self._mark_down(error) if isinstance(error, sqlite3.Error) else error
-        results = job.result() if error is None else [None] * len(waiting)
-        for done, result in zip(waiting, results, strict=True):
-            if done.done():
-                continue
-            if failure is not None:
-                done.set_exception(failure)
-            else:
-                done.set_result(result)
+        self._answer(waiting, job.result() if error is None else error, started)
         if self._ops:
             self._send()
+
+    def _answer(self, waiting: Waiting, outcome: list[Any] | BaseException, started: float) -> None:
+        """Give each op its result, or every op the transaction's error."""
+        failed = isinstance(outcome, BaseException)
+        self._observed(started, not failed)
+        if not failed:
+            self._mark_up()
+        failure = self._mark_down(outcome) if isinstance(outcome, sqlite3.Error) else outcome
+        for index, done in enumerate(waiting):
+            if done.done():
+                continue
+            if isinstance(failure, BaseException):
+                done.set_exception(failure)
+            else:
+                done.set_result(outcome[index])  # type: ignore[index]
 
     def _loop_db(self) -> sqlite3.Connection:
         if self._db is None:
@@ -194,8 +241,9 @@ class SqliteStore(SharedStore):
     async def _disconnect(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, self._close_writer)
         self._thread.shutdown()
-        if self._db is not None:
-            self._db.close()
+        for db in (self._db, self._now):
+            if db is not None:
+                db.close()
 
     def _close_writer(self) -> None:
         if self._writer is not None:

@@ -36,6 +36,7 @@ __all__ = [
     "STATUS",
     "TRIM",
     "WRITE",
+    "busy",
     "connect",
     "decode",
     "immediate",
@@ -107,25 +108,40 @@ def sqlite_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite://").removeprefix("/"))
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit), WAL, schema in place."""
+def connect(path: Path, wait: bool = True) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, schema in place.
+    One that does not `wait` fails at once (`busy`) where the write lock is taken, and
+    leaves WAL checkpoints (which sync the disk) to others."""
     db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
     db.executescript(_SCHEMA)
+    if not wait:
+        db.execute("PRAGMA busy_timeout = 0")
+        db.execute("PRAGMA wal_autocheckpoint = 0")
     return db
 
 
 @contextlib.contextmanager
 def immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction, taking the write lock at once (so it cannot deadlock later)."""
+    """One write transaction, taking the write lock at once (so it cannot deadlock later);
+    rolled back if anything in it fails, the commit included."""
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db
+        db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:
+            db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
+
+
+def busy(exc: BaseException) -> bool:
+    """Whether `exc` says another connection held a lock (nothing was written)."""
+    return isinstance(exc, sqlite3.OperationalError) and exc.sqlite_errorcode in (
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+    )
 
 
 def rescue_value(record: RolloutRecord) -> bytes | None:
