@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -32,6 +32,9 @@ from rolloutctl.server.manager import RolloutManager
 from rolloutctl.server.rescue import Rescuer
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.server.store import open_store
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 __all__ = [
     "EVICT_INTERVAL",
@@ -96,6 +99,10 @@ class ServerCore:
         if self.observer is not None:
             self.observers.append(self.observer)
         self.workers: WorkerBoard | None = None  # set in a worker of `serve --workers N`
+        # in a worker of `serve --workers N`: the registry /metrics serves (every worker's),
+        # and tasks to run while the server is up
+        self.exposed: Callable[[], CollectorRegistry] | None = None
+        self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
 
     def counts(self) -> tuple[int, int]:
         """This process's (active, finished) rollouts, for /health and the worker board."""
@@ -125,6 +132,7 @@ class ServerCore:
             background = [
                 asyncio.create_task(_evict_forever(manager)),
                 asyncio.create_task(Rescuer(store, self.settings, pool).run()),
+                *(asyncio.create_task(job()) for job in self.background),
             ]
             try:
                 yield
@@ -156,7 +164,8 @@ class ServerCore:
             return False
         from rolloutctl.observe.exposition import send_metrics
 
-        await send_metrics(self.observer.metrics.registry, send)
+        registry = self.exposed() if self.exposed else self.observer.metrics.registry
+        await send_metrics(registry, send)
         return True
 
     async def serve_init(self, scope: Scope, receive: Any, send: Any) -> bool:

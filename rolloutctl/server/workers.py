@@ -16,6 +16,7 @@ on SIGTERM or SIGINT asks every worker to drain as a single server does.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import multiprocessing
 import os
@@ -24,10 +25,11 @@ import signal
 import socket
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -35,6 +37,7 @@ from rich.console import Console
 from rolloutctl.agent.context import Agent
 from rolloutctl.logs import setup_logging
 from rolloutctl.net.sockets import bind_socket, socket_url
+from rolloutctl.observe.multiprocess import WorkersMetrics, forget_worker, share_values
 from rolloutctl.server.app import routes_app
 from rolloutctl.server.banner import serve_banner
 from rolloutctl.server.board import WorkerBoard
@@ -45,6 +48,7 @@ from rolloutctl.server.settings import ServerSettings
 __all__ = [
     "RESTART_DELAY",
     "Supervisor",
+    "metrics_folder",
     "private_store",
     "reuse_port_sockets",
     "run_workers",
@@ -66,6 +70,20 @@ def worker_count(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"--workers must be 'auto' or a whole number of at least 1, not {value!r}")
     return int(value)
+
+
+@contextlib.contextmanager
+def metrics_folder(settings: ServerSettings) -> Iterator[Path | None]:
+    """A private temporary folder for the workers' metric files (removed at the end);
+    None with metrics off."""
+    if not settings.metrics:
+        yield None
+        return
+    folder = tempfile.mkdtemp(prefix="rolloutctl-metrics-")  # mode 0700
+    try:
+        yield Path(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -92,10 +110,17 @@ def reuse_port_sockets(host: str, port: int, count: int) -> list[socket.socket]:
 class Supervisor:
     """Forks, watches and stops the workers; `serve(worker)` is what a worker runs."""
 
-    def __init__(self, sockets: list[socket.socket], serve: Any, grace: float) -> None:
+    def __init__(
+        self,
+        sockets: list[socket.socket],
+        serve: Any,
+        grace: float,
+        exited: Callable[[int], None] = lambda pid: None,
+    ) -> None:
         self.sockets = sockets
         self.serve = serve  # (index, socket, board) -> None, run in the worker
         self.grace = grace
+        self.exited = exited  # told the pid of each worker that exited
         self.board = WorkerBoard(len(sockets))
         self.processes: list[BaseProcess | None] = [None] * len(sockets)
         self.started_at = [0.0] * len(sockets)
@@ -136,6 +161,7 @@ class Supervisor:
             process = self.processes[index]
             assert process is not None
             process.join()
+            self.exited(process.pid or 0)
             if self.stopping:
                 return
             log.warning(
@@ -174,20 +200,29 @@ def run_workers(agent: Agent, config: ServeConfig, console: Console) -> None:
     sockets = reuse_port_sockets(config.host, config.port, config.workers)
     url = socket_url(config.host, sockets[0])
     setup_logging(config.log_level, config.json_logs, console)
-    with private_store(config.settings) as settings:
+    with private_store(config.settings) as settings, metrics_folder(settings) as metrics:
         config = replace(config, settings=settings)
         if not config.json_logs:
             console.print(serve_banner(agent, url, config))
-        Supervisor(sockets, _worker(agent, config), settings.shutdown_grace).run()
+        exited = functools.partial(forget_worker, metrics) if metrics else lambda pid: None
+        worker = _worker(agent, config, metrics)
+        Supervisor(sockets, worker, settings.shutdown_grace, exited).run()
 
 
-def _worker(agent: Agent, config: ServeConfig) -> Any:
-    """The function a forked worker runs: a whole server on its socket, on the board."""
+def _worker(agent: Agent, config: ServeConfig, metrics: Path | None) -> Any:
+    """The function a forked worker runs: a whole server on its socket, on the board,
+    its metrics in files beside the other workers' (in `metrics`)."""
 
     def serve(index: int, sock: socket.socket, board: WorkerBoard) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):  # not the supervisor's handler
             signal.signal(sig, signal.SIG_DFL)
+        if metrics is not None:
+            share_values(metrics)
         core = ServerCore(agent, config.settings)
+        if metrics is not None and core.observer is not None:
+            shared = WorkersMetrics(metrics, core.observer)
+            core.exposed = shared.registry
+            core.background.append(shared.copy_gauges_forever)
         core.workers = board
         board.attach(index, core.counts)
         try:

@@ -1,4 +1,5 @@
-"""`serve --workers 2` as real processes: one port, two workers, one SQLite file between them."""
+"""`serve --workers 2` as real processes: one port, two workers, one SQLite file between them,
+one /metrics for both."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.observe.scraping import scrape
 from tests.recording_trainer import RecordingTrainer
 from tests.server.store.replicas import (
     Cluster,
@@ -164,3 +166,43 @@ def test_workers_share_a_redis_store_too(tmp_path, redis_server, trainer):
         assert health["store"]["kind"] == "redis" and len(health["workers"]) == 2
     finally:
         server.stop()
+
+
+def metric_totals(url: str) -> dict[str, dict[str, float]]:
+    """Per sample name: the value of each replica, from /metrics read by prometheus-client's
+    parser (whichever worker answers)."""
+    totals: dict[str, dict[str, float]] = {}
+    for (name, labels), value in scrape(url).items():
+        replica = dict(labels).get("replica", "")
+        totals.setdefault(name, {})
+        totals[name][replica] = totals[name].get(replica, 0.0) + value
+    return totals
+
+
+def test_metrics_count_every_worker_and_keep_a_dead_workers_counts(workers, trainer):
+    server, ids = workers.replicas[0], [f"m-{i}" for i in range(24)]
+    start_all(server, trainer, ids)
+    for rollout_id in ids:
+        assert trainer.wait(rollout_id, timeout=120)["status"] == "COMPLETED"
+    workers.wait_idle()
+    pids = {str(row["pid"]) for row in workers_health(workers)}
+    completed = "rolloutctl_rollouts_completed_total"
+    workers.wait_for(
+        "every completion counted",
+        lambda: sum(metric_totals(server.url).get(completed, {}).values()) == len(ids),
+    )
+    counted = metric_totals(server.url)
+    accepted = counted["rolloutctl_rollouts_accepted_total"]
+    assert sum(accepted.values()) == len(ids)
+    assert {replica.rsplit(":", 1)[1] for replica, n in accepted.items() if n} == pids  # both
+    victim = workers_health(workers)[0]
+    os.kill(victim["pid"], signal.SIGKILL)
+    workers.wait_for(
+        "the worker replaced",
+        lambda: (row := workers_health(workers)[0])["restarts"] == 1 and row["alive"],
+    )
+    after = metric_totals(server.url)
+    assert sum(after["rolloutctl_rollouts_accepted_total"].values()) == len(ids)
+    assert sum(after[completed].values()) == len(ids)  # the dead worker's counts stay
+    in_flight = after["rolloutctl_rollouts_in_flight"]
+    assert not any(replica.endswith(f":{victim['pid']}") for replica in in_flight)  # its gauges go
