@@ -18,7 +18,7 @@ from tests.helpers import HOST, free_port, rolloutctl_bin
 ROOT = Path(__file__).resolve().parents[2]
 SDK_CALCULATOR = ROOT / "examples" / "osmosis" / "sdk_calculator.py"
 TEMPLATE_SERVER = Path(__file__).resolve().parent / "template_server.py"
-STARTUP_S = 30.0
+STARTUP_S = 120.0  # a bound, not a wait: on a machine at load 30 a start took over 30 s
 
 
 @contextlib.contextmanager
