@@ -64,11 +64,11 @@ class Rescuer:
     async def rescue(self, record: RolloutRecord) -> None:
         """Send `record`'s trainer one ERROR server_lost and note how that went."""
         assert record.callback is not None  # written with every in-flight record
-        why = (
+        why = record.lost_reason or (
             f"the server running this rollout ({record.owner}) is gone: its process ended, or "
-            f"it was silent for more than {self.settings.owner_timeout:g} s (--owner-timeout); "
-            f"{self.store.owner} ended it"
+            f"it was silent for more than {self.settings.owner_timeout:g} s (--owner-timeout)"
         )
+        why += f"; {self.store.owner} ended it"
         payload = lost_payload(
             record.rollout_id, record.metrics or RolloutMetrics(), record.history(), why
         )

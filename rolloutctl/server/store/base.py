@@ -62,6 +62,7 @@ class RolloutRecord:
     callback: Callback | None = field(default=None, repr=False)
     context: RolloutContext | None = field(default=None, repr=False)
     messages: list[dict[str, Any]] | None = field(default=None, repr=False)
+    lost_reason: str | None = None  # why the rescue of a lost record tells its trainer
 
     def history(self) -> list[dict[str, Any]]:
         """The messages as far as the rollout got (as last written, off its owner)."""

@@ -9,7 +9,12 @@ so a record lives `ttl` seconds past its last change.
 
 A claim carries a deadline in Redis's clock: a claim that Redis runs only after the
 caller gave up (a stalled Redis runs what waited in its sockets when it resumes) writes
-nothing, so an init answered 503 leaves no record that would swallow its retry.
+nothing, so an init answered 503 leaves no record that would swallow its retry. A claim
+that Redis ran in time but whose answer came too late is released (`redis_claims`).
+
+Replicas of one machine (`serve --workers N`) learn each other from the heartbeat: one
+whose pid is gone is taken over at the next scan, as the SQLite store does, instead of
+after `owner_timeout`.
 
 The connection pool queues callers for a connection (up to `POOL_WAIT`) instead of
 failing them, so a burst of inits waits its turn rather than getting 503.
@@ -18,7 +23,7 @@ failing them, so a burst of inits waits its turn rather than getting 503.
 from __future__ import annotations
 
 import asyncio
-import secrets
+import contextlib
 import socket
 import time
 from collections.abc import Awaitable
@@ -34,6 +39,7 @@ from rolloutctl.errors import StoreUnavailable
 from rolloutctl.server.store import redis_scripts as lua
 from rolloutctl.server.store.base import RolloutRecord
 from rolloutctl.server.store.batching import Batcher
+from rolloutctl.server.store.redis_claims import Unanswered, UnansweredClaims
 from rolloutctl.server.store.shared import SharedStore, owner_dead
 
 __all__ = ["CLAIM_WINDOW", "POOL_SIZE", "STORE_ERRORS", "RedisStore"]
@@ -41,8 +47,10 @@ __all__ = ["CLAIM_WINDOW", "POOL_SIZE", "STORE_ERRORS", "RedisStore"]
 STORE_ERRORS = (RedisError, OSError)
 CLAIM_WINDOW = 6.0  # seconds (in Redis's clock) within which a claim may still be run
 # seconds to wait for a claim's answer: well past the window, so that a claim Redis ran
-# in time is not given up for a busy event loop that reads its answer late
+# in time is rarely given up for a busy event loop that reads its answer late (and one
+# that is, is released: `redis_claims`)
 CLAIM_TIMEOUT = 2 * CLAIM_WINDOW
+RELEASE_TIMEOUT = 2.0  # seconds an init answered 503 waits for its claim's release
 POOL_SIZE = 32  # connections; more callers queue for one
 POOL_WAIT = 30.0  # seconds a caller may queue for a connection
 
@@ -54,6 +62,7 @@ class RedisStore(SharedStore):
     # a round-trip costs redis-py about 260 µs of CPU (BENCHMARKS.md): 5 ms of waiting
     # merges the state writes of rollouts close together (status shows them 5 ms later)
     write_linger = 0.005
+    claim_window = CLAIM_WINDOW
 
     def _configure(self, url: str) -> None:
         pool = aioredis.BlockingConnectionPool.from_url(
@@ -72,11 +81,12 @@ class RedisStore(SharedStore):
         self._ttl_ms = max(1, round(self.ttl * 1000))
         self._scripts = {
             name: self.client.register_script(getattr(lua, name))
-            for name in ("CLAIM", "CLAIM_DELIVERY", "PUT", "HEARTBEAT", "SCAN_LOST")
+            for name in ("CLAIM", "CLAIM_DELIVERY", "PUT", "HEARTBEAT", "SCAN_LOST", "RELEASE")
         }
         self._owners = self.key("owners", "meta")
         self._owned = self.key(self.owner, "owned")
         self._peers: list[str] = []  # this machine's owners, as of the last heartbeat
+        self._unanswered = UnansweredClaims(self.prefix, self._owned, self.owner, self._ttl_ms)
         self._claims = Batcher(self._claim_batch)
         self._deliveries = Batcher(self._claim_delivery_batch)
 
@@ -89,20 +99,40 @@ class RedisStore(SharedStore):
 
     async def _claim_batch(self, records: list[RolloutRecord]) -> list[Any]:
         """Claim every id of `records` in one script call, if Redis runs it in time."""
-        deadline = round((time.time() + self.clock_offset + CLAIM_WINDOW) * 1e6)
-        keys = [self._owned]
-        args: list[lua.Arg] = [self._ttl_ms, deadline]
-        for record in records:
+        if self._unanswered.pending:  # first, so that a retry here claims afresh
+            await self._settle()
+        call = Unanswered.of(self.prefix, records)
+        deadline = round((time.time() + self.clock_offset + self.claim_window) * 1e6)
+        keys = [self._owned, call.void]
+        args: list[lua.Arg] = [self._ttl_ms, deadline, self.key("", "seen")]
+        for record, value in call.claims:
             keys.append(self.key(record.rollout_id))
-            args += [lua.encode(record, secrets.token_hex(4)), record.rollout_id]
+            args += [value, record.rollout_id]
         try:
-            async with asyncio.timeout(CLAIM_TIMEOUT):
+            async with asyncio.timeout(2 * self.claim_window):
                 won = await self._script("CLAIM", keys, args)
-        except TimeoutError as exc:
-            raise self._mark_down(exc) from exc
+        except (TimeoutError, StoreUnavailable) as exc:
+            raise await self._unanswered_claim(call, exc) from exc
         if won == -1:
             raise StoreUnavailable("record store unavailable: the claim came too late")
         return list(won)
+
+    async def _unanswered_claim(self, call: Unanswered, exc: Exception) -> StoreUnavailable:
+        """The claim's answer never came (it may have run): release it before its init is
+        answered 503, or as soon as Redis can be reached."""
+        failure = exc if isinstance(exc, StoreUnavailable) else self._mark_down(exc)
+        self._unanswered.pending.append(call)
+        with contextlib.suppress(StoreUnavailable, TimeoutError):
+            async with asyncio.timeout(RELEASE_TIMEOUT):
+                await self._settle()
+        return failure
+
+    async def _settle(self) -> None:
+        await self._unanswered.settle(self._script, round(2000 * self.claim_window))
+
+    async def scan_lost(self) -> list[RolloutRecord]:
+        lost = await super().scan_lost()
+        return self._unanswered.take_told() + lost
 
     async def _read(self, rollout_id: str) -> dict[str, Any] | None:
         stored = await self._round_trip(self.client.get(self.key(rollout_id)))
@@ -115,6 +145,8 @@ class RedisStore(SharedStore):
         return status
 
     async def _write(self, records: list[RolloutRecord]) -> None:
+        if self._unanswered.pending:
+            await self._settle()
         if not records:
             await self._round_trip(self.client.ping())
         else:

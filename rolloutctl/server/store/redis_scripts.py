@@ -23,6 +23,7 @@ __all__ = [
     "CLAIM_DELIVERY",
     "HEARTBEAT",
     "PUT",
+    "RELEASE",
     "SCAN_LOST",
     "Arg",
     "decode",
@@ -34,30 +35,59 @@ Arg = bytes | str | int | float  # a script argument
 
 _NOW = "local t = redis.call('TIME') local now = t[1] * 1000000 + t[2]\n"
 
-# KEYS: owned set, then one record key per claim. ARGV: ttl ms, deadline (us), then per
-# claim: value, id. -1: the deadline passed (the callers gave up waiting: write
-# nothing); else per claim 1 (claimed, or claimed before by this very value, on a
-# retried call) or the value stored for that id before.
+# KEYS: owned set, void key of this call, then one record key per claim. ARGV: ttl ms,
+# deadline (us), key prefix of duplicates seen, then per claim: value, id. -1: the
+# deadline passed, or the caller voided this call (it gave up waiting: write nothing);
+# else per claim 1 (claimed, or claimed before by this very value, on a retried call)
+# or the value stored for that id before. A duplicate that finds a record still as its
+# claim wrote it (nobody confirmed it yet) leaves a mark, for `RELEASE`.
 CLAIM = (
     _NOW
     + """
-if now > tonumber(ARGV[2]) then return -1 end
+if now > tonumber(ARGV[2]) or redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local out, seen = {}, {}
-for i = 2, #KEYS do
-  local value, id = ARGV[2 * i - 1], ARGV[2 * i]
+for i = 3, #KEYS do
+  local value, id = ARGV[2 * i - 2], ARGV[2 * i - 1]
   local old = redis.call('GET', KEYS[i])
   if old and (old ~= value or seen[KEYS[i]]) then
-    out[i - 1] = old
+    out[i - 2] = old
+    if string.find(old, '"claim":"', 1, true) then
+      redis.call('SET', ARGV[3] .. id, 1, 'PX', ARGV[1])
+    end
   else
     redis.call('SET', KEYS[i], value, 'PX', ARGV[1])
     redis.call('SADD', KEYS[1], id)
     seen[KEYS[i]] = true
-    out[i - 1] = 1
+    out[i - 2] = 1
   end
 end
 return out
 """
 )
+
+# KEYS: owned set, void key of the claim call, then per claim: record key. ARGV: me,
+# void ms, key prefix of duplicates seen, delivery key prefix, ttl ms, then per claim:
+# value, id. For a claim call whose answer never came: voids it (should it run later, it
+# writes nothing), then of the claims it made, removes those nobody saw; one that a
+# duplicate init saw (it got 202 for a rollout that never starts) stays this owner's,
+# its delivery claimed, and its id is returned: the owner tells its trainer.
+RELEASE = """
+redis.call('SET', KEYS[2], 1, 'PX', ARGV[2])
+local told = {}
+for i = 3, #KEYS do
+  local value, id = ARGV[2 * i], ARGV[2 * i + 1]
+  if redis.call('GET', KEYS[i]) == value then
+    if redis.call('EXISTS', ARGV[3] .. id) == 1 then
+      redis.call('SET', ARGV[4] .. id, ARGV[1], 'PX', ARGV[5])
+      told[#told + 1] = id
+    else
+      redis.call('DEL', KEYS[i])
+      redis.call('SREM', KEYS[1], id)
+    end
+  end
+end
+return told
+"""
 
 # KEYS: owned set, then per rollout: record key, delivery key. ARGV: me, ttl ms, then
 # per rollout: value, id. Per rollout 1: this process delivers (the finished record is

@@ -8,7 +8,9 @@ import asyncio
 import os
 import shutil
 import signal
+import threading
 import time
+from typing import Any
 
 import orjson
 import pytest
@@ -117,3 +119,84 @@ def test_a_delivery_cut_by_shutdown_is_recorded_as_not_delivered(redis_server, t
     status = orjson.loads(stored)["status"]
     assert status["state"] == "delivery_failed" and status["delivered"] is False, status
     assert "shut down" in status["delivery_error"]
+
+
+def claim_answered_late(store: RedisStore, raw: redis.Redis, rollout_id: str, during: Any) -> Any:
+    """Start `store`'s claim of `rollout_id`, and once Redis has run it, block the event
+    loop past the claim's timeout (as a busy or paused server would) while `during()`
+    runs; then await the claim: its answer came too late."""
+
+    async def run() -> BaseException | bytes | None:
+        claim = asyncio.ensure_future(store.claim(in_flight(rollout_id)))
+        deadline = time.monotonic() + WAIT
+        while not raw.exists(store.key(rollout_id)):  # one loop turn at a time
+            assert time.monotonic() < deadline and not claim.done()
+            await asyncio.sleep(0)
+        blocked_until = time.monotonic() + 2 * store.claim_window + 0.3
+        during()
+        time.sleep(max(0.0, blocked_until - time.monotonic()))  # the loop reads nothing
+        try:
+            return await claim
+        except StoreUnavailable as exc:
+            return exc
+
+    return run()
+
+
+@pytest.fixture
+def late_store(shared_store):
+    """A replica whose claims time out after 1 s instead of 12 (the same code path)."""
+
+    def open_store(**options: Any) -> RedisStore:
+        store = shared_store(**options)
+        store.claim_window = 0.5
+        return store
+
+    return open_store
+
+
+def test_a_claim_answered_too_late_is_released_so_the_retry_runs_it(
+    redis_server, late_store, shared_store
+):
+    raw = redis.Redis.from_url(redis_server.url)
+
+    async def run() -> None:
+        async with started(late_store) as late, started(shared_store) as retried:
+            assert isinstance(late, RedisStore)
+            assert await late.claim(in_flight("warm")) is None  # its scripts are loaded
+            outcome = await claim_answered_late(late, raw, "late-1", lambda: None)
+            assert isinstance(outcome, StoreUnavailable), outcome  # the init gets 503
+            assert raw.exists(late.key("late-1")) == 0  # released before the 503
+            assert await retried.claim(in_flight("late-1")) is None  # the retry runs it
+            assert await late.scan_lost() == []  # nobody to tell
+
+    asyncio.run(run())
+
+
+def test_a_duplicate_that_saw_a_late_claim_gets_one_server_lost(
+    redis_server, late_store, shared_store
+):
+    raw = redis.Redis.from_url(redis_server.url)
+    seen: list[bytes | None] = []
+
+    def duplicate() -> None:  # another replica's init of the same id, meanwhile
+        async def claim() -> None:
+            async with started(shared_store) as other:
+                seen.append(await other.claim(in_flight("late-2")))
+
+        thread = threading.Thread(target=asyncio.run, args=(claim(),))
+        thread.start()
+        thread.join(WAIT)
+
+    async def run() -> None:
+        async with started(late_store) as late:
+            assert isinstance(late, RedisStore)
+            assert await late.claim(in_flight("warm")) is None
+            outcome = await claim_answered_late(late, raw, "late-2", duplicate)
+            assert isinstance(outcome, StoreUnavailable), outcome
+            assert seen == [in_flight("late-2").response_body]  # that init got 202
+            [told] = await late.scan_lost()  # so its trainer is told, once
+            assert told.rollout_id == "late-2" and told.lost_reason is not None
+            assert told.callback is not None and await late.scan_lost() == []
+
+    asyncio.run(run())
