@@ -102,7 +102,24 @@ def test_duplicate_inits_over_two_workers_run_each_id_once(workers, trainer):
         client.close()
 
 
-def test_a_killed_worker_is_replaced_and_only_its_rollouts_end_as_errors(workers, trainer):
+@pytest.fixture(params=["sqlite", "redis"])
+def killable_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    """`serve --workers 2` on SQLite or Redis, with an owner timeout no test waits out:
+    a dead worker is known by its pid alone."""
+    store: list[str] = []
+    if request.param == "redis":
+        store = ["--store", request.getfixturevalue("redis_server").url]
+    options = ["--owner-timeout", "3600", "--heartbeat-interval", "0.5", *store]
+    server = Replica(["--workers", "2", "--shutdown-grace", "1", *options], tmp_path / "s.log")
+    server.start()
+    try:
+        yield Cluster(request.param, [server])
+    finally:
+        server.stop()
+
+
+def test_a_killed_worker_is_replaced_and_only_its_rollouts_end_as_errors(killable_workers, trainer):
+    workers = killable_workers
     server, ids = workers.replicas[0], [f"k-{i}" for i in range(24)]
     trainer.held.update(ids)
     assert {
