@@ -102,25 +102,16 @@ def test_duplicate_inits_over_two_workers_run_each_id_once(workers, trainer):
         client.close()
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-def killable_workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
-    """`serve --workers 2` on SQLite or Redis, with an owner timeout no test waits out:
-    a dead worker is known by its pid alone."""
-    store: list[str] = []
-    if request.param == "redis":
-        store = ["--store", request.getfixturevalue("redis_server").url]
-    options = ["--owner-timeout", "3600", "--heartbeat-interval", "0.5", *store]
-    server = Replica(["--workers", "2", "--shutdown-grace", "1", *options], tmp_path / "s.log")
-    server.start()
-    try:
-        yield Cluster(request.param, [server])
-    finally:
-        server.stop()
+def test_a_killed_worker_is_replaced_and_only_its_rollouts_end_as_errors(workers, trainer):
+    assert_a_killed_workers_rollouts_end_as_errors(workers, trainer, "k")
 
 
-def test_a_killed_worker_is_replaced_and_only_its_rollouts_end_as_errors(killable_workers, trainer):
-    workers = killable_workers
-    server, ids = workers.replicas[0], [f"k-{i}" for i in range(24)]
+def assert_a_killed_workers_rollouts_end_as_errors(
+    workers: Cluster, trainer: RecordingTrainer, prefix: str
+) -> None:
+    """SIGKILL one worker with rollouts in flight on both: it is replaced, its rollouts
+    get one ERROR server_lost each, the other worker's complete."""
+    server, ids = workers.replicas[0], [f"{prefix}-{i}" for i in range(24)]
     trainer.held.update(ids)
     assert {
         r.status_code for r in send_all([(server.url, init_body(trainer, i)) for i in ids])
@@ -168,7 +159,10 @@ def test_workers_must_be_a_number_or_auto():
 
 
 def test_workers_share_a_redis_store_too(tmp_path, redis_server, trainer):
+    """Duplicates run once; a killed worker is known by its pid at once, as on SQLite
+    (the owner timeout is longer than any wait here)."""
     args = ["--workers", "2", "--store", redis_server.url, "--store-prefix", "w"]
+    args += ["--owner-timeout", "3600", "--heartbeat-interval", "0.5"]
     server = Replica(args, tmp_path / "serve.log")
     server.start()
     try:
@@ -181,6 +175,7 @@ def test_workers_share_a_redis_store_too(tmp_path, redis_server, trainer):
         assert_one_completion_each(trainer, ids)
         health = server.health()
         assert health["store"]["kind"] == "redis" and len(health["workers"]) == 2
+        assert_a_killed_workers_rollouts_end_as_errors(Cluster("redis", [server]), trainer, "rk")
     finally:
         server.stop()
 
