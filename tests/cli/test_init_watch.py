@@ -91,27 +91,27 @@ def test_watch_every_rollout_until_ctrl_c(start_server, mock_trainer):
 
 def test_init_errors(start_server, mock_trainer, tmp_path):
     keyed = start_server(api_key="inbound-k")
-    refused = run_cli("init", keyed, "--trainer-url", mock_trainer)
-    assert refused.returncode == 1 and "HTTP 401" in refused.stderr
     accepted = run_cli("init", keyed, "--trainer-url", mock_trainer, "--server-key", "inbound-k",
-                   "--json")  # fmt: skip
+                       "--json")  # fmt: skip
     assert accepted.returncode == 0 and json.loads(accepted.stdout)["tools"]
-    with refused_url() as nowhere:
-        unreachable = run_cli("init", nowhere, "--trainer-url", mock_trainer)
-        no_trainer = run_cli("watch", nowhere)
-        no_callback_target = run_cli(
-            "init", keyed, "--trainer-url", nowhere, "--server-key", "inbound-k"
-        )
-    assert "cannot reach the trainer" in no_callback_target.stderr
-    for result in (unreachable, no_trainer, no_callback_target):
-        assert result.returncode == 3 and result.stderr.count("\n") == 1, result.stderr
-    cases = [
+    usage = [
         (["--metadata", "[1]"], "--metadata must be a JSON object"),
         (["--messages", str(tmp_path / "none.json")], "--messages: cannot read"),
         (["--messages", "m.json", "--prompt", "x"], "not both"),
     ]
-    lines = (["init", keyed, "--trainer-url", mock_trainer, *args] for args, _ in cases)
-    for (args, words), result in zip(cases, run_cli_batch(*lines), strict=True):
+    with refused_url() as nowhere:
+        refused, unreachable, no_trainer, no_callback_target, *bad_input = run_cli_batch(
+            ["init", keyed, "--trainer-url", mock_trainer],
+            ["init", nowhere, "--trainer-url", mock_trainer],
+            ["watch", nowhere],
+            ["init", keyed, "--trainer-url", nowhere, "--server-key", "inbound-k"],
+            *(["init", keyed, "--trainer-url", mock_trainer, *args] for args, _ in usage),
+        )
+    assert refused.returncode == 1 and "HTTP 401" in refused.stderr
+    assert "cannot reach the trainer" in no_callback_target.stderr
+    for result in (unreachable, no_trainer, no_callback_target):
+        assert result.returncode == 3 and result.stderr.count("\n") == 1, result.stderr
+    for (args, words), result in zip(usage, bad_input, strict=True):
         assert result.returncode == 2 and words in result.stderr, (args, result.stderr)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.eval.conftest import gated_agent, records, write_jsonl
-from tests.helpers import CLI_BOUND, rolloutctl_bin, run_cli
+from tests.helpers import CLI_BOUND, rolloutctl_bin, run_cli, run_cli_batch
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -97,21 +97,14 @@ def test_no_url_credentials_in_config_and_a_changed_resume_is_refused(served_cal
     assert json.loads(saved)["server_url"] == served_calculator
     grader = tmp_path / "g.py"
     grader.write_text("def score(completion, row):\n    return 1.0\n")
-    for change, named in (
-        (["--policy", "echo"], "policy"),
-        (["--grader", f"{grader}:score"], "grader"),
-    ):
-        result = run_cli(
-            "eval",
-            str(dataset),
-            "--server-url",
-            served_calculator,
-            "--resume",
-            str(run_dir),
-            *change,
-        )
+    resume = ["eval", str(dataset), "--resume", str(run_dir)]
+    policy, grading, other_agent = run_cli_batch(
+        [*resume, "--server-url", served_calculator, "--policy", "echo"],
+        [*resume, "--server-url", served_calculator, "--grader", f"{grader}:score"],
+        [*resume, "--example", "echo"],
+    )
+    for result, named in ((policy, "policy"), (grading, "grader")):
         assert result.returncode == 2, result.stderr
         assert f"{run_dir} was run with {named}" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
-    other_agent = run_cli("eval", str(dataset), "--example", "echo", "--resume", str(run_dir))
     assert other_agent.returncode == 2 and "was run with agent" in other_agent.stderr
