@@ -190,6 +190,15 @@ def wait_healthy(
             time.sleep(0.1)
 
 
+def wait_for(condition: Callable[[], object], what: str, bound: float = CLI_BOUND) -> None:
+    """Poll a cheap in-process `condition` until it holds; fail naming `what` past `bound`."""
+    deadline = time.monotonic() + bound
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {bound:g} s")
+        time.sleep(0.05)
+
+
 class RedisServer:
     """A real `redis-server` on a free loopback port, with its own directory.
 

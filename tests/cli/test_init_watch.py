@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import Iterator
 
+import httpx
 import pexpect
 import pytest
 
+from rolloutctl.attach.init import start_through_trainer
 from rolloutctl.trainer import MockTrainer, TrainerConfig
-from tests.helpers import CLI_BOUND, refused_url, rolloutctl_bin, run_cli, run_cli_batch, run_server
+from rolloutctl.trial import TryOptions, build_init
+from tests.helpers import (
+    CLI_BOUND,
+    refused_url,
+    rolloutctl_bin,
+    run_cli,
+    run_cli_batch,
+    run_server,
+    wait_for,
+)
 
 KEY = "sk-canary-init-77c1"
 
@@ -60,13 +72,11 @@ def test_init_then_watch_a_rollout_that_already_ended(start_server, mock_trainer
     assert sent.returncode == 0, sent.stderr
     assert "accepted r-div: tools add, subtract, multiply, divide" in sent.stdout
     assert f"rolloutctl watch {mock_trainer} --rollout-id r-div" in sent.stdout
-    watched = None
-    for _ in range(60):  # until the trainer has the completion
-        watched = run_cli("watch", mock_trainer, "--rollout-id", "r-div", "--plain")
-        if "status" in watched.stdout:
-            break
-    assert watched is not None
+    completed = f"{mock_trainer}/v1/rollout/completed/r-div"
+    wait_for(lambda: httpx.get(completed).is_success, "the trainer's receipt of the completion")
+    watched = run_cli("watch", mock_trainer, "--rollout-id", "r-div", "--plain")
     assert watched.returncode == 0, watched.stderr
+    assert "status" in watched.stdout
     assert "-> divide(a=9, b=0)\ntool       Error:" in watched.stdout
     assert "1 of 1 tool calls failed" in watched.stdout
     assert "0.00 s" not in watched.stdout  # the init was not seen: no span to show
@@ -78,9 +88,8 @@ def test_watch_every_rollout_until_ctrl_c(start_server, mock_trainer):
     child, _ = spawn("watch", mock_trainer)
     child.expect("until Ctrl-C")
     for rollout_id, prompt in (("w-1", "What is 1 + 2?"), ("w-2", "What is 4 * 5?")):
-        sent = run_cli("init", server, "--trainer-url", mock_trainer, "--rollout-id", rollout_id,
-                   "--prompt", prompt)  # fmt: skip
-        assert sent.returncode == 0, sent.stderr
+        init = build_init(rollout_id, TryOptions(prompt=prompt)) | {"server_url": mock_trainer}
+        asyncio.run(start_through_trainer(mock_trainer, server, init, None))
         child.expect(f"turn 1 · {rollout_id}")
         child.expect(rf"rollout(?:\x1b\[[0-9;]*m|\s)+{rollout_id}")  # its summary
     child.sendintr()

@@ -136,11 +136,14 @@ def test_rows_limit_epochs_and_pass_at_k(arithmetic, tmp_path):
     assert passes["pass_at_k"] == {"1": 1.0, "2": 1.0, "4": 1.0}
 
 
+ROWS = 12
+
+
 def test_ctrl_c_keeps_what_finished_and_resume_redoes_nothing(tmp_path):
-    gate = tmp_path / "gate"
+    gate = tmp_path / "gate"  # rows from 3 on wait for it: Ctrl-C comes while they wait
     slow = gated_agent(tmp_path, gate)
     dataset = write_jsonl(
-        tmp_path / "d.jsonl", [{"prompt": f"What is {i} + 1?"} for i in range(60)]
+        tmp_path / "d.jsonl", [{"prompt": f"What is {i} + 1?"} for i in range(ROWS)]
     )
     run_dir = tmp_path / "run"
     child = pexpect.spawn(
@@ -158,7 +161,7 @@ def test_ctrl_c_keeps_what_finished_and_resume_redoes_nothing(tmp_path):
     child.close()
     assert child.exitstatus == 130
     kept = records(run_dir)
-    assert 0 < len(kept) < 60
+    assert 0 < len(kept) < ROWS
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["interrupted"] is True and summary["rollouts"] == len(kept)
     gate.touch()
@@ -174,11 +177,11 @@ def test_ctrl_c_keeps_what_finished_and_resume_redoes_nothing(tmp_path):
     )
     assert resumed.returncode == 0, resumed.stderr
     after = json.loads(resumed.stdout)
-    assert after["this_session"]["rollouts"] == 60 - len(kept)
-    assert sorted(r["row"] for r in records(run_dir)) == list(range(60))
+    assert after["this_session"]["rollouts"] == ROWS - len(kept)
+    assert sorted(r["row"] for r in records(run_dir)) == list(range(ROWS))
     again = run_cli("eval", str(dataset), f"{slow}:agent", "--resume", str(run_dir), "--json")
     assert json.loads(again.stdout)["this_session"]["rollouts"] == 0
-    assert len(records(run_dir)) == 60
+    assert len(records(run_dir)) == ROWS
 
 
 def test_retry_failed_reruns_only_the_errors_and_a_grader_scores(tmp_path):

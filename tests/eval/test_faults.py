@@ -8,23 +8,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.eval.conftest import gated_agent, records, write_jsonl
-from tests.helpers import CLI_BOUND, rolloutctl_bin, run_cli, run_cli_batch
+from tests.helpers import rolloutctl_bin, run_cli, run_cli_batch, wait_for
 
 pytestmark = pytest.mark.timeout(900)
-
-
-def wait_for(condition, what: str, bound: float = CLI_BOUND) -> None:
-    deadline = time.monotonic() + bound
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not happen within {bound:g} s")
-        time.sleep(0.1)
 
 
 def children(pid: int) -> list[int]:

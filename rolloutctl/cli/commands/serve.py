@@ -268,12 +268,12 @@ def serve(
     from dataclasses import replace
 
     agent = resolve_agent(target, example)  # first: a bad target fails before the server loads
+    if reload:  # the watching parent serves nothing: its child loads the server
+        _reload(target, example, workers)
+        return
     from rolloutctl.server import run as serving
     from rolloutctl.server.store import check_store_url
 
-    if reload:
-        _reload(target, example, workers)
-        return
     if not no_validate:
         refuse_invalid(agent)
     settings = ServerSettings(
