@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["ALIVE_WITHIN", "WorkerBoard"]
+__all__ = ["ALIVE_WITHIN", "CROWDED", "WorkerBoard"]
 
 ALIVE_WITHIN = 5.0  # seconds since a worker's last heartbeat for it to count as alive
+CROWDED = 1.25  # times its share of the rollouts in flight (plus 2) past which a worker sheds
 BEAT = 1.0  # seconds between a worker's heartbeats
 _FIELDS = ("pid", "started_at", "heartbeat_at", "active", "finished", "restarts")
 _PID, _STARTED, _BEAT, _ACTIVE, _FINISHED, _RESTARTS = range(len(_FIELDS))
@@ -57,6 +58,17 @@ class WorkerBoard:
         self._set(self.index, _ACTIVE, active)
         self._set(self.index, _FINISHED, finished)
         self._set(self.index, _BEAT, time.time())
+
+    def crowded(self, active: int) -> bool:
+        """Whether this worker, with `active` rollouts, has well over its share of all the
+        workers' (the others' as of their last beat). A keep-alive connection stays with
+        the worker the kernel gave it, so a trainer with a few connections can load one
+        worker and leave another idle; a crowded worker closes the connection of the init
+        it answers, and the client's next one lands where the kernel puts it."""
+        assert self.index is not None
+        self._set(self.index, _ACTIVE, active)
+        share = sum(self._get(index, _ACTIVE) for index in range(self.size)) / self.size
+        return active > share * CROWDED + 2
 
     def attach(self, index: int, counts: Counts) -> None:
         """In worker `index`: beat every second until the supervisor is gone, then stop

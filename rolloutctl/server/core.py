@@ -182,6 +182,8 @@ class ServerCore:
         status, body, headers = await self.answer_init(raw, traceparent)
         if status != 202 and self.observer is not None:
             self.observer.refused(status)
+        if status == 202 and self.workers is not None and self.workers.crowded(self.counts()[0]):
+            headers = (*headers, (b"connection", b"close"))  # board.py: the next lands anew
         await send(
             {
                 "type": "http.response.start",

@@ -218,3 +218,18 @@ def test_metrics_count_every_worker_and_keep_a_dead_workers_counts(workers, trai
     assert sum(after[completed].values()) == len(ids)  # the dead worker's counts stay
     in_flight = after["rolloutctl_rollouts_in_flight"]
     assert not any(replica.endswith(f":{victim['pid']}") for replica in in_flight)  # its gauges go
+
+
+def test_a_crowded_worker_sheds_the_keep_alive_connection_it_is_sent_inits_on(workers, trainer):
+    server, ids = workers.replicas[0], [f"c-{i}" for i in range(40)]
+    trainer.held.update(ids)
+    with httpx.Client(base_url=server.url, timeout=30) as client:  # one connection at a time
+        for rollout_id in ids:
+            response = client.post("/v1/rollout/init", json=init_body(trainer, rollout_id))
+            assert response.status_code == 202
+    owners = {server.status(i).json()["owner"].split(":")[1] for i in ids}
+    assert owners == {str(row["pid"]) for row in workers_health(workers)}  # both ran some
+    trainer.held.clear()
+    for rollout_id in ids:
+        assert trainer.wait(rollout_id, timeout=120)["status"] == "COMPLETED"
+    workers.wait_idle()
