@@ -39,8 +39,9 @@ from rolloutctl.errors import StoreUnavailable
 from rolloutctl.server.store import redis_scripts as lua
 from rolloutctl.server.store.base import RolloutRecord
 from rolloutctl.server.store.batching import Batcher
+from rolloutctl.server.store.owner_ids import owner_dead
 from rolloutctl.server.store.redis_claims import Unanswered, UnansweredClaims
-from rolloutctl.server.store.shared import SharedStore, owner_dead
+from rolloutctl.server.store.shared import SharedStore
 
 __all__ = ["CLAIM_WINDOW", "POOL_SIZE", "STORE_ERRORS", "RedisStore"]
 

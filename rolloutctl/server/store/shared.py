@@ -29,9 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
-import socket
 import time
 from abc import abstractmethod
 from typing import Any
@@ -40,6 +37,7 @@ from rolloutctl.errors import StoreUnavailable
 from rolloutctl.redaction import one_line
 from rolloutctl.server.store.base import RolloutRecord
 from rolloutctl.server.store.memory import MemoryStore
+from rolloutctl.server.store.owner_ids import default_owner
 
 __all__ = [
     "BATCH",
@@ -47,8 +45,6 @@ __all__ = [
     "RETRY_DELAY",
     "SCAN_BATCH",
     "SharedStore",
-    "default_owner",
-    "owner_dead",
     "shared_value",
 ]
 
@@ -58,31 +54,6 @@ RETRY_DELAY = 1.0  # seconds between attempts to reach a store that is down
 BATCH = 500  # records per write
 SCAN_BATCH = 1000  # lost rollouts taken over per scan
 CLOSE_TIMEOUT = 5.0  # seconds to write what is pending at shutdown
-
-
-def default_owner() -> str:
-    """host:pid (the pod name under Kubernetes, so an operator can find the process),
-    and a token of this start: a restarted process with the same pid is a new owner."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-def owner_dead(owner: str, me: str) -> bool:
-    """Whether `owner` (host:pid:token) is a process of this machine that no longer runs:
-    its pid is gone, or it is this process's pid with another token (an earlier start).
-    Owners on other machines are never declared dead here (their heartbeat tells)."""
-    parts = owner.rsplit(":", 2)
-    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False
-    pid = int(parts[1])
-    if pid == os.getpid():
-        return owner != me
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
-        return False
-    return False
 
 
 class SharedStore(MemoryStore):

@@ -31,7 +31,8 @@ import orjson
 
 from rolloutctl.server.store import sqlite_sql as sql
 from rolloutctl.server.store.base import RolloutRecord
-from rolloutctl.server.store.shared import SharedStore, owner_dead
+from rolloutctl.server.store.owner_ids import owner_dead
+from rolloutctl.server.store.shared import SharedStore
 
 __all__ = ["SqliteStore"]
 

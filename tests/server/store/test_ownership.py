@@ -14,6 +14,7 @@ import subprocess
 import time
 
 from rolloutctl.server.store import Callback, RecordStore, RolloutRecord, RolloutState
+from rolloutctl.server.store.owner_ids import PID_SPACE, owner_dead
 from rolloutctl.server.store.shared import SharedStore
 from tests.server.store.owners import WAIT, finish, in_flight, started
 
@@ -187,7 +188,7 @@ def test_a_dead_process_of_this_machine_is_rescued_before_the_owner_timeout(shar
     gone.wait()  # its pid names a process that no longer runs
 
     async def run() -> None:
-        dead_owner = f"{socket.gethostname()}:{gone.pid}:0a1b2c"
+        dead_owner = f"{socket.gethostname()}:{gone.pid}:{PID_SPACE}0a1b2c"
         async with started(shared_store, heartbeat_interval=SILENT, owner=dead_owner) as dead:
             assert await dead.claim(in_flight("pid-1")) is None
             async with started(shared_store, owner_timeout=SILENT) as rescuer:
@@ -196,3 +197,11 @@ def test_a_dead_process_of_this_machine_is_rescued_before_the_owner_timeout(shar
                 assert found.rollout_id == "pid-1" and found.owner == dead_owner
 
     asyncio.run(run())
+
+
+def test_a_process_of_this_host_name_that_sees_other_pids_is_judged_by_heartbeat():
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    elsewhere = "0000" if PID_SPACE != "0000" else "0001"  # another container's pids
+    owner = f"{socket.gethostname()}:{gone.pid}:{elsewhere}0a1b2c"
+    assert not owner_dead(owner, "me") and owner_dead(f"{owner[:-10]}{PID_SPACE}0a1b2c", "me")
