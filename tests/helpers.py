@@ -141,9 +141,9 @@ json.dump(results, sys.__stdout__)
 
 
 def run_cli_batch(*command_lines: list[str]) -> list[subprocess.CompletedProcess[str]]:
-    """Run command lines that end at once (usage and input errors, refused connections)
-    one after another in one fresh rolloutctl process, each as `run_cli` would, so that
-    the start-up is paid once rather than once per case."""
+    """Run short command lines that need no terminal and no signal (input errors, refused
+    connections, a `try` whose output is checked) one after another in one fresh rolloutctl
+    process, each as `run_cli` would, so that the start-up is paid once, not once per case."""
     done = subprocess.run(
         [sys.executable, "-c", _BATCH],
         input=json.dumps(command_lines),

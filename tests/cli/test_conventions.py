@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from rolloutctl.cli.app import app
 from rolloutctl.cli.options import SCOPES
-from tests.helpers import cli_group, rolloutctl_bin, run_cli
+from tests.helpers import cli_group, rolloutctl_bin, run_cli, run_cli_batch
 
 COMMANDS = {
     "serve", "try", "replay", "mock-trainer", "check", "validate", "bench", "init", "watch",
@@ -86,14 +86,14 @@ def test_debug_shows_the_traceback_that_is_otherwise_hidden(tmp_path):
 def test_debug_after_the_subcommand_shows_the_users_own_line(tmp_path):
     target = tmp_path / "typo.py"
     target.write_text("x = 1\nif x\n    pass\n")
-    for args in (
+    *debugged, plain = run_cli_batch(
         ["--debug", "validate", f"{target}:agent"],
         ["validate", f"{target}:agent", "--debug"],
-    ):
-        result = run_cli(*args)
+        ["validate", f"{target}:agent"],
+    )
+    for result in debugged:
         assert result.returncode == 2, result.stderr
         assert f'File "{target}", line 2' in result.stderr and "if x" in result.stderr
-    plain = run_cli("validate", f"{target}:agent")
     assert plain.stderr.count("\n") == 1 and "line 2" in plain.stderr
 
 

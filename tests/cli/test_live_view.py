@@ -104,26 +104,22 @@ def test_control_characters_are_visible_in_plain_output_too():
 
 def test_max_chars_and_full():
     prompt = "z" * 5000
-    short = run_cli("try", "--example", "echo", "--policy", "echo", "--prompt", prompt, "--plain")
+    echo = ["try", "--example", "echo", "--policy", "echo", "--prompt", prompt, "--plain"]
+    short, tight, full = run_cli_batch(echo, [*echo, "--max-chars", "10"], [*echo, "--full"])
     assert "3,000 more characters; --full shows all" in short.stdout
     assert len(short.stdout) < 8000
-    tight = run_cli("try", "--example", "echo", "--policy", "echo", "--prompt", prompt,
-                "--plain", "--max-chars", "10")  # fmt: skip
     assert "4,990 more characters" in tight.stdout
-    full = run_cli("try", "--example", "echo", "--policy", "echo", "--prompt", prompt,
-               "--plain", "--full")  # fmt: skip
     assert "more characters" not in full.stdout and full.stdout.count("z") == 10000
 
 
 def test_system_prompt_only_for_the_calculator_and_an_empty_prompt_is_sent():
-    calc = json.loads(run_cli("try", "--example", "calculator", "--json").stdout)
-    assert calc["init"]["messages"][0]["role"] == "system"
-    echo = json.loads(run_cli("try", "--example", "echo", "--policy", "echo", "--json").stdout)
-    assert [m["role"] for m in echo["init"]["messages"]] == ["user"]
-    empty = json.loads(
-        run_cli("try", "--example", "echo", "--policy", "echo", "--prompt", "", "--json").stdout
+    echo = ["try", "--example", "echo", "--policy", "echo", "--json"]
+    calc, echoed, empty = run_cli_batch(
+        ["try", "--example", "calculator", "--json"], echo, [*echo, "--prompt", ""]
     )
-    assert empty["init"]["messages"] == [{"role": "user", "content": ""}]
+    assert json.loads(calc.stdout)["init"]["messages"][0]["role"] == "system"
+    assert [m["role"] for m in json.loads(echoed.stdout)["init"]["messages"]] == ["user"]
+    assert json.loads(empty.stdout)["init"]["messages"] == [{"role": "user", "content": ""}]
 
 
 def test_input_errors_before_any_work(tmp_path):

@@ -52,26 +52,21 @@ def test_try_calculator_live_in_a_terminal():
 
 def test_try_save_then_replay_gives_the_same_messages(tmp_path):
     saved = tmp_path / "t.json"
-    result = run_cli(
-        "try",
-        "--example",
-        "calculator",
-        "--save",
-        str(saved),
-        "--callback-key",
-        KEY,
-        "--prompt",
-        "calculate 12 divided by 4 then add 1",
-    )
+    prompt = "calculate 12 divided by 4 then add 1"
+    result, replayed, plain = run_cli_batch(
+        ["try", "--example", "calculator", "--save", str(saved), "--callback-key", KEY,
+         "--prompt", prompt],
+        ["replay", str(saved), "--json"],
+        ["replay", str(saved), "--plain", "--role", "tool"],
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "The answer is 4" in result.stdout
     assert KEY not in result.stdout + result.stderr + saved.read_text()
-    replayed = json.loads(run_cli("replay", str(saved), "--json").stdout)
-    original = json.loads(saved.read_text())
-    assert replayed["completion"]["final_messages"] == original["completion"]["final_messages"]
-    assert replayed["init"]["api_key"] == "***"
-    plain = run_cli("replay", str(saved), "--plain", "--role", "tool").stdout
-    assert "-> divide(a=12, b=4)\ntool       3\n" in plain and "assistant" not in plain
+    replayed_doc, original = json.loads(replayed.stdout), json.loads(saved.read_text())
+    assert replayed_doc["completion"]["final_messages"] == original["completion"]["final_messages"]
+    assert replayed_doc["init"]["api_key"] == "***"
+    assert "-> divide(a=12, b=4)\ntool       3\n" in plain.stdout
+    assert "assistant" not in plain.stdout
 
 
 def test_try_json_prints_one_trajectory_document():

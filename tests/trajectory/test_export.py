@@ -13,21 +13,17 @@ from osmosis_ai.rollout.trajectory.atif import Trajectory as SdkAtif
 from osmosis_ai.rollout.types import ExecutionResult, RolloutSample, RolloutStatus
 
 from rolloutctl.trajectory.document import conversation, load_trajectory, save_trajectory
-from tests.helpers import rolloutctl_bin
+from tests.helpers import rolloutctl_bin, run_cli, run_cli_batch
 from tests.trajectory.openai_format import problems
 
 KEY = "sk-canary-export-77a1"
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([rolloutctl_bin(), *args], capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
 def tried(tmp_path_factory) -> object:
     """A calculator rollout saved by `try`, with a callback key that must never leak."""
     path = tmp_path_factory.mktemp("export") / "try.json"
-    result = run(
+    result = run_cli(
         "try", "--example", "calculator", "--callback-key", KEY, "--save", str(path), "--json"
     )
     assert result.returncode == 0, result.stderr
@@ -50,7 +46,7 @@ def _same_messages(a: list[dict], b: list[dict]) -> bool:
 
 
 def test_openai_lines_pass_the_format_checks_and_keep_tool_calls(tried):
-    result = run("export", str(tried), "--format", "openai")
+    result = run_cli("export", str(tried), "--format", "openai")
     assert result.returncode == 0, result.stderr
     (line,) = result.stdout.splitlines()
     assert problems(line) == []
@@ -104,13 +100,13 @@ def test_the_checker_catches_what_fine_tuning_refuses():
 
 def test_atif_is_valid_for_the_sdk_and_round_trips_through_replay(tried, tmp_path):
     atif = tmp_path / "trajectory.json"
-    result = run("export", str(tried), "--format", "atif")
+    result = run_cli("export", str(tried), "--format", "atif")
     assert result.returncode == 0, result.stderr
     atif.write_text(result.stdout)
     doc = json.loads(result.stdout)
     SdkAtif.model_validate(doc)  # the Osmosis SDK's own copy of Harbor's models
     assert doc["schema_version"].startswith("ATIF-v1.") and KEY not in result.stdout
-    replayed = run("replay", str(atif), "--json")
+    replayed = run_cli("replay", str(atif), "--json")
     assert replayed.returncode == 0, replayed.stderr
     original, back = load_trajectory(tried), json.loads(replayed.stdout)
     assert _same_messages(conversation(back), conversation(original))
@@ -139,10 +135,10 @@ def test_atif_keeps_an_orphan_tool_result_and_odd_arguments(tmp_path):
         ],
         tmp_path,
     )
-    result = run("export", str(traj), "--format", "atif")
+    result = run_cli("export", str(traj), "--format", "atif")
     SdkAtif.model_validate(json.loads(result.stdout))
     (tmp_path / "a.json").write_text(result.stdout)
-    back = json.loads(run("replay", str(tmp_path / "a.json"), "--json").stdout)
+    back = json.loads(run_cli("replay", str(tmp_path / "a.json"), "--json").stdout)
     messages = conversation(back)
     assert messages[1] == {"role": "tool", "content": "late", "tool_call_id": "lost"}
     assert messages[2]["tool_calls"][0]["function"]["arguments"] == "not json"
@@ -168,12 +164,14 @@ def load_trajectory_from_messages(messages: list[dict], tmp_path) -> object:
 
 
 def test_filters_jsonl_and_bad_input(tried, tmp_path):
-    jsonl = run("export", str(tried), "--format", "jsonl")
+    jsonl, none, missing = run_cli_batch(
+        ["export", str(tried), "--format", "jsonl"],
+        ["export", str(tried), "--min-reward", "0.5"],  # try's calculator has no reward
+        ["export", str(tmp_path / "nope.json")],
+    )
     assert json.loads(jsonl.stdout)["status"] == "COMPLETED"
-    none = run("export", str(tried), "--min-reward", "0.5")  # try's calculator has no reward
     assert none.returncode == 1 and none.stdout == ""
     assert "exported 0 of 1" in none.stderr
-    missing = run("export", str(tmp_path / "nope.json"))
     assert missing.returncode == 2 and len(missing.stderr.splitlines()) == 1
 
 
@@ -211,7 +209,7 @@ def test_an_sdk_atif_file_exported_again_keeps_every_field(tmp_path):
     )  # fmt: skip
     asyncio.run(save)
     original = json.loads((tmp_path / "sdk-1" / "trajectory.json").read_text())
-    exported = run("export", str(tmp_path / "sdk-1" / "trajectory.json"), "--format", "atif")
+    exported = run_cli("export", str(tmp_path / "sdk-1" / "trajectory.json"), "--format", "atif")
     assert exported.returncode == 0, exported.stderr
     again = json.loads(exported.stdout)
     SdkAtif.model_validate(again)
@@ -232,7 +230,7 @@ def test_a_run_exports_in_row_order_whatever_order_its_rollouts_finished(tried, 
                                           | {"rollout_id": f"r{row}-{epoch}"}}}) + "\n"
         for row, epoch in finished
     ) + '{"row": 9, "torn')  # fmt: skip
-    exported = run("export", str(results), "--format", "jsonl")
+    exported = run_cli("export", str(results), "--format", "jsonl")
     assert exported.returncode == 0, exported.stderr
     ids = [json.loads(line)["rollout_id"] for line in exported.stdout.splitlines()]
     assert ids == ["r0-0", "r0-1", "r1-0", "r2-0", "r2-1"]

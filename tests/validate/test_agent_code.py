@@ -13,7 +13,7 @@ from rolloutctl.agent.loader import load_agent
 from rolloutctl.validate.blocking import blocking_calls
 from rolloutctl.validate.report import Severity
 from rolloutctl.validate.validator import blocking_findings, dry_run_request, parameters_findings
-from tests.helpers import free_port, rolloutctl_bin, run_cli
+from tests.helpers import free_port, rolloutctl_bin, run_cli, run_cli_batch
 from tests.validate.helpers import check, codes, write_agent
 
 BLOCKING = '''
@@ -134,12 +134,15 @@ agent = Toolsets()
 
 def test_validate_takes_metadata_for_per_rollout_tools(tmp_path):
     target = write_agent(tmp_path, PER_ROLLOUT)
-    assert "V003" in codes(json.loads(run_cli("validate", target, "--json").stdout))
-    result = run_cli("validate", target, "--json", "--metadata", '{"toolset": "text"}')
+    bare, result, bad = run_cli_batch(
+        ["validate", target, "--json"],
+        ["validate", target, "--json", "--metadata", '{"toolset": "text"}'],
+        ["validate", target, "--metadata", "[1]"],
+    )
+    assert "V003" in codes(json.loads(bare.stdout))
     report = json.loads(result.stdout)
     assert result.returncode == 0 and report["valid"], report["findings"]
     assert [t["function"]["name"] for t in report["tools"]] == ["shout"]
-    bad = run_cli("validate", target, "--metadata", "[1]")
     assert bad.returncode == 2 and "--metadata must be a JSON object" in bad.stderr
 
 
