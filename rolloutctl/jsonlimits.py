@@ -36,9 +36,10 @@ def loads(text: str | bytes, finite: bool = False) -> Any:
     return value
 
 
-def check_value(value: Any, finite: bool = True, where: str = "") -> None:
-    """Raise JsonLimitError at the first place `value` breaks a limit."""
-    stack: list[tuple[Any, str, int]] = [(value, where, 0)]
+def check_value(value: Any, finite: bool = True, where: str = "", depth: int = 0) -> None:
+    """Raise JsonLimitError at the first place `value` breaks a limit; `value` sits
+    `depth` levels down its document, at `where`."""
+    stack: list[tuple[Any, str, int]] = [(value, where, depth)]
     while stack:
         item, at, depth = stack.pop()
         if isinstance(item, dict | list):

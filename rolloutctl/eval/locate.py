@@ -11,21 +11,36 @@ from typing import Any
 
 from rolloutctl.errors import InputError
 from rolloutctl.eval.results import RESULTS, read_records, results_path
+from rolloutctl.trajectory.diff import Side
 from rolloutctl.trajectory.document import load_trajectory
+from rolloutctl.trajectory.stream import stream_trajectory
 
-__all__ = ["load_rollout", "split_row"]
+__all__ = ["load_rollout", "open_rollout", "split_row"]
 
 
 def load_rollout(spec: str) -> dict[str, Any]:
     """The trajectory that `spec` names (a file, or `RUN:ROW[:EPOCH]`)."""
-    path = Path(spec)
-    if path.is_file() and path.name != RESULTS and path.suffix != ".jsonl":
+    path = _trajectory_file(spec)
+    if path is not None:
         return load_trajectory(path)
     base, row, epoch = split_row(spec)
     for record in read_records(results_path(Path(base))):
         if record["row"] == row and record.get("epoch", 0) == epoch:
             return record.get("trajectory") or {}
     raise InputError(f"{base}: no result for row {row} epoch {epoch}")
+
+
+def open_rollout(spec: str) -> Side:
+    """The rollout `spec` names, for `diff`: a trajectory file in rolloutctl's format is
+    read as it is compared (`stream_trajectory`); anything else is loaded whole."""
+    path = _trajectory_file(spec)
+    side = stream_trajectory(path) if path is not None else None
+    return side or Side.of(load_rollout(spec))
+
+
+def _trajectory_file(spec: str) -> Path | None:
+    path = Path(spec)
+    return path if path.is_file() and path.name != RESULTS and path.suffix != ".jsonl" else None
 
 
 def split_row(spec: str) -> tuple[str, int, int]:

@@ -8,20 +8,28 @@ count as the same when they called the same tools with the same arguments.
 
 from __future__ import annotations
 
-import difflib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import takewhile
+from itertools import chain, takewhile, zip_longest
 from typing import Any
 
-from rolloutctl.trajectory.summary import summarize
+from rolloutctl.trajectory.linediff import unified_diff
+from rolloutctl.trajectory.summary import Summary, summarize
 
 __all__ = [
+    "END",
     "DiffResult",
+    "Side",
+    "diff_sides",
     "diff_trajectories",
+    "turn_source",
 ]
 
 END = "end"  # the pseudo-turn of the messages the completion added after the last turn
+
+
+Source = tuple[Any, list[Any], dict[str, Any] | None]  # (turn index, added, reply)
 
 
 @dataclass
@@ -35,48 +43,69 @@ class DiffResult:
         return self.first_difference is None
 
 
+@dataclass
+class Side:
+    """One rollout to compare: its summary, and its turns as (index, added, reply)
+    ending with the END pseudo-turn, read once and in order."""
+
+    summary: Summary
+    sources: Iterable[Source]
+
+    @classmethod
+    def of(cls, traj: dict[str, Any]) -> Side:
+        return cls(summarize(traj), _sources(traj))
+
+
 def diff_trajectories(a: dict[str, Any], b: dict[str, Any]) -> DiffResult:
-    turns_a, turns_b = _turns(a), _turns(b)
-    first = next(
-        (i for i, (x, y) in enumerate(zip(turns_a, turns_b, strict=False)) if x[1] != y[1]),
-        None,
-    )
-    if first is None and len(turns_a) != len(turns_b):
-        first = min(len(turns_a), len(turns_b))
-    result = DiffResult(None, summary=_summary_differences(a, b))
-    if first is None:
-        return result
-    longer = turns_a if first < len(turns_a) else turns_b
-    result.first_difference = longer[first][0]
-    result.lines = list(
-        difflib.unified_diff(
-            _text(turns_a[first:]), _text(turns_b[first:]), "A", "B", lineterm="", n=2
-        )
-    )
+    result, lines = diff_sides(Side.of(a), Side.of(b))
+    result.lines = list(lines)
     return result
 
 
-def _turns(traj: dict[str, Any]) -> list[tuple[int | str, list[dict[str, Any]]]]:
+def diff_sides(a: Side, b: Side) -> tuple[DiffResult, Iterator[str]]:
+    """The first difference and summary at once, and the diff's lines as they are made:
+    only the turns being compared and a window of lines are held."""
+    result = DiffResult(None, summary=_summary_differences(a.summary, b.summary))
+    turns_a, turns_b = _turns(a.sources), _turns(b.sources)
+    for x, y in zip_longest(turns_a, turns_b):
+        if x is None or y is None or x[1] != y[1]:
+            result.first_difference = (x or y)[0]
+            rest_a = chain([x] if x else [], turns_a)
+            rest_b = chain([y] if y else [], turns_b)
+            return result, unified_diff(_text(rest_a), _text(rest_b), n=2)
+    return result, iter(())
+
+
+def _sources(traj: dict[str, Any]) -> Iterator[Source]:
+    yield from (turn_source(turn) for turn in traj.get("turns") or [])
+    yield END, traj.get("final_added") or [], None
+
+
+def turn_source(turn: dict[str, Any]) -> Source:
+    """What a recorded turn gives the comparison (an unanswered turn, an empty reply)."""
+    return turn.get("index"), turn.get("added") or [], turn.get("assistant") or {}
+
+
+def _turns(sources: Iterable[Source]) -> Iterator[tuple[Any, list[dict[str, Any]]]]:
     """(turn index, its normalised messages); the completion's additions come last. The
     tool results that answer a turn's calls belong to that turn, as `replay` shows them,
-    though the wire carries them in the next request."""
+    though the wire carries them in the next request, so a turn is yielded once the
+    next one is read."""
     ids: dict[Any, str] = {}
-    turns: list[tuple[int | str, list[dict[str, Any]]]] = []
-    sources: list[tuple[Any, list[Any], dict[str, Any] | None]] = [
-        (t.get("index"), t.get("added") or [], t.get("assistant") or {})
-        for t in traj.get("turns") or []
-    ]
-    sources.append((END, traj.get("final_added") or [], None))
+    last: tuple[Any, list[dict[str, Any]]] | None = None
     for index, added, reply in sources:
         results = list(takewhile(lambda m: isinstance(m, dict) and m.get("role") == "tool", added))
-        if turns:
-            turns[-1][1].extend(_normal(m, ids) for m in results)
+        if last is not None:
+            last[1].extend(_normal(m, ids) for m in results)
+            yield last
         else:
             results = []
         messages = [*added[len(results) :], *([reply] if reply is not None else [])]
+        last = None
         if messages or index != END:
-            turns.append((index, [_normal(m, ids) for m in messages]))
-    return turns
+            last = (index, [_normal(m, ids) for m in messages])
+    if last is not None:
+        yield last
 
 
 def _normal(message: dict[str, Any], ids: dict[Any, str]) -> dict[str, Any]:
@@ -107,13 +136,11 @@ def _arguments(text: Any) -> Any:
         return text
 
 
-def _text(turns: list[tuple[int | str, list[dict[str, Any]]]]) -> list[str]:
-    lines = []
+def _text(turns: Iterable[tuple[Any, list[dict[str, Any]]]]) -> Iterator[str]:
     for index, messages in turns:
-        lines.append(f"--- turn {index} ---")
+        yield f"--- turn {index} ---"
         for message in messages:
-            lines += _message_lines(message)
-    return lines
+            yield from _message_lines(message)
 
 
 def _message_lines(message: dict[str, Any]) -> list[str]:
@@ -130,13 +157,12 @@ def _message_lines(message: dict[str, Any]) -> list[str]:
     return lines or [f"{role}: (empty)"]
 
 
-def _summary_differences(a: dict[str, Any], b: dict[str, Any]) -> dict[str, list[Any]]:
+def _summary_differences(a: Summary, b: Summary) -> dict[str, list[Any]]:
     facts_a, facts_b = _facts(a), _facts(b)
     return {k: [facts_a[k], facts_b[k]] for k in facts_a if facts_a[k] != facts_b[k]}
 
 
-def _facts(traj: dict[str, Any]) -> dict[str, Any]:
-    summary = summarize(traj)
+def _facts(summary: Summary) -> dict[str, Any]:
     metrics = summary.metrics
     return {
         "status": summary.status,

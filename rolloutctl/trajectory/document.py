@@ -29,6 +29,8 @@ No secret is ever stored: every `api_key`, `llm_api_key` or `Authorization` valu
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,7 @@ __all__ = [
     "VERSION",
     "blank_trajectory",
     "check_native",
+    "check_turn",
     "conversation",
     "dumps_trajectory",
     "from_imported",
@@ -54,6 +57,7 @@ __all__ = [
     "iso_time",
     "load_trajectory",
     "new_turn",
+    "reading",
     "save_trajectory",
     "scrub",
     "scrubbed",
@@ -171,21 +175,28 @@ def save_trajectory(path: str | Path, traj: dict[str, Any]) -> None:
 
 def load_trajectory(path: str | Path) -> dict[str, Any]:
     """Read a trajectory, a bare completion payload or an ATIF trajectory.json."""
-    try:
+    with reading(path):
         raw = loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            raise ValueError(f"expected a JSON object, got {type(raw).__name__}")
+        traj = check_native(raw) if "format" in raw else from_imported(read_foreign(raw))
+    return scrub(traj)
+
+
+@contextmanager
+def reading(path: str | Path) -> Iterator[None]:
+    """What goes wrong reading the trajectory at `path` as one TrajectoryFormatError
+    naming the file: it cannot be read, is not JSON, breaks a limit or is not a trajectory."""
+    try:
+        yield
     except OSError as exc:
         raise TrajectoryFormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except JsonLimitError as exc:
         raise TrajectoryFormatError(f"{path}: {exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise TrajectoryFormatError(f"{path}: not JSON ({_one_line(exc)})") from None
-    if not isinstance(raw, dict):
-        raise TrajectoryFormatError(f"{path}: expected a JSON object, got {type(raw).__name__}")
-    try:
-        traj = check_native(raw) if "format" in raw else from_imported(read_foreign(raw))
     except ValueError as exc:
         raise TrajectoryFormatError(f"{path}: {_one_line(exc)}") from None
-    return scrub(traj)
 
 
 def check_native(raw: dict[str, Any]) -> dict[str, Any]:
@@ -200,14 +211,17 @@ def check_native(raw: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(raw.get("completion"), dict | None):
         raise ValueError("field 'completion' must be an object or null")
     for turn in raw["turns"]:
-        if not _objects(turn.get("added")) or not isinstance(turn.get("assistant"), dict | None):
-            raise ValueError(f"turn {turn.get('index')}: needs an 'added' list of messages")
-        timed = [turn, *(turn.get("failed_attempts") or [])]
-        if any(
-            not _number_or_null(part.get("latency_ms")) for part in timed if isinstance(part, dict)
-        ):
-            raise ValueError(f"turn {turn.get('index')}: 'latency_ms' must be a number or null")
+        check_turn(turn)
     return blank_trajectory() | raw
+
+
+def check_turn(turn: dict[str, Any]) -> None:
+    """ValueError if a turn lacks what rendering relies on."""
+    if not _objects(turn.get("added")) or not isinstance(turn.get("assistant"), dict | None):
+        raise ValueError(f"turn {turn.get('index')}: needs an 'added' list of messages")
+    timed = [turn, *(turn.get("failed_attempts") or [])]
+    if any(not _number_or_null(part.get("latency_ms")) for part in timed if isinstance(part, dict)):
+        raise ValueError(f"turn {turn.get('index')}: 'latency_ms' must be a number or null")
 
 
 def _number_or_null(value: Any) -> bool:

@@ -21,7 +21,7 @@ from typing import Any
 from rolloutctl.trajectory.document import is_number
 from rolloutctl.trajectory.text import is_error_result
 
-__all__ = ["Summary", "format_ms", "summarize", "summary_rows", "turn_stats"]
+__all__ = ["Summary", "TurnTally", "format_ms", "summarize", "summary_rows", "turn_stats"]
 
 OK_STATUSES = frozenset({"COMPLETED", "success"})  # v1, and the Osmosis 0.3 protocol
 FAILED_STATUSES = frozenset({"failure", "cancelled"})  # 0.3's failed ends
@@ -101,22 +101,45 @@ def _error(completion: dict[str, Any]) -> str | None:
 
 
 def _metrics(traj: dict[str, Any]) -> dict[str, Any]:
-    """The completion's metrics, or what the recorded turns add up to without one."""
-    reported = (traj.get("completion") or {}).get("metrics")
-    if isinstance(reported, dict) and "num_llm_calls" in reported:
-        return reported  # v1's metrics; a 0.3 sample's are free-form, so the turns are counted
-    answered = [turn for turn in traj["turns"] if turn.get("assistant")]
-    usages = [turn.get("usage") or {} for turn in answered]
-    return (
-        (reported if isinstance(reported, dict) else {})
-        | {
-            "num_llm_calls": len(answered),
-            "num_tool_calls": sum(len(t["assistant"].get("tool_calls") or []) for t in answered),
-            "prompt_tokens": sum(usage.get("prompt_tokens", 0) for usage in usages),
-            "response_tokens": sum(usage.get("completion_tokens", 0) for usage in usages),
-        }
-        | ({} if any(usages) else _sample_tokens(traj))
-    )
+    tally = TurnTally()
+    for turn in traj["turns"]:
+        tally.add(turn)
+    return tally.metrics(traj)
+
+
+class TurnTally:
+    """What the answered turns add up to, counted one turn at a time so that `diff` can
+    summarise a trajectory it never holds whole."""
+
+    def __init__(self) -> None:
+        self.llm_calls = self.tool_calls = self.prompt_tokens = self.response_tokens = 0
+        self.any_usage = False
+
+    def add(self, turn: dict[str, Any]) -> None:
+        if not turn.get("assistant"):
+            return
+        usage = turn.get("usage") or {}
+        self.llm_calls += 1
+        self.tool_calls += len(turn["assistant"].get("tool_calls") or [])
+        self.prompt_tokens += usage.get("prompt_tokens", 0)
+        self.response_tokens += usage.get("completion_tokens", 0)
+        self.any_usage = self.any_usage or bool(usage)
+
+    def metrics(self, traj: dict[str, Any]) -> dict[str, Any]:
+        """The completion's metrics, or what the recorded turns add up to without one."""
+        reported = (traj.get("completion") or {}).get("metrics")
+        if isinstance(reported, dict) and "num_llm_calls" in reported:
+            return reported  # v1's metrics; a 0.3 sample's are free-form, so turns are counted
+        return (
+            (reported if isinstance(reported, dict) else {})
+            | {
+                "num_llm_calls": self.llm_calls,
+                "num_tool_calls": self.tool_calls,
+                "prompt_tokens": self.prompt_tokens,
+                "response_tokens": self.response_tokens,
+            }
+            | ({} if self.any_usage else _sample_tokens(traj))
+        )
 
 
 def _sample_tokens(traj: dict[str, Any]) -> dict[str, Any]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rolloutctl.cli.options import JsonFlag, PlainFlag, use_plain
+
+if TYPE_CHECKING:
+    from rolloutctl.trajectory.diff import DiffResult
 
 __all__ = [
     "diff",
@@ -29,25 +33,15 @@ def diff(
     plain: PlainFlag = False,
 ) -> int:
     """Show where two rollouts diverge."""
-    import json
-
-    from rolloutctl.eval.locate import load_rollout
+    from rolloutctl.eval.locate import open_rollout
     from rolloutctl.status import ExitStatus
-    from rolloutctl.trajectory.diff import diff_trajectories
+    from rolloutctl.trajectory.diff import diff_sides
     from rolloutctl.trajectory.render import make_console
 
-    result = diff_trajectories(load_rollout(a), load_rollout(b))
+    result, lines = diff_sides(open_rollout(a), open_rollout(b))
     status = ExitStatus.SUCCESS if result.same else ExitStatus.FAILURE
     if json_output:
-        body = {
-            "a": a,
-            "b": b,
-            "same": result.same,
-            "first_difference": result.first_difference,
-            "summary": result.summary,
-            "diff": result.lines,
-        }
-        typer.echo(json.dumps(body))
+        _write_json(a, b, result, lines)
         return status
     console = make_console(use_plain(plain))
     styles = {"+": "green", "-": "red", "@": "cyan"}
@@ -55,8 +49,22 @@ def diff(
         console.print("same messages", style="green")
     else:
         console.print(f"first difference: turn {result.first_difference}", style="bold")
-        for line in result.lines:
+        for line in lines:
             console.print(line, style=styles.get(line[:1], ""), markup=False)
     for name, (left, right) in result.summary.items():
         console.print(f"{name}: {left} -> {right}", markup=False)
     return status
+
+
+def _write_json(a: str, b: str, result: DiffResult, lines: Iterator[str]) -> None:
+    """The JSON answer written as the diff's lines come: the same bytes as one
+    `json.dumps` of the whole object, without holding the lines."""
+    import json
+    import sys
+
+    head = {"a": a, "b": b, "same": result.same, "first_difference": result.first_difference}
+    out = sys.stdout
+    out.write(json.dumps(head | {"summary": result.summary})[:-1] + ', "diff": [')
+    for k, line in enumerate(lines):
+        out.write(", " + json.dumps(line) if k else json.dumps(line))
+    out.write("]}\n")
