@@ -25,9 +25,10 @@ __all__ = ["unified_diff"]
 
 WINDOW_LINES = 240  # under difflib's autojunk threshold (200 lines of b) no line is junk
 MAX_LINES = 8192  # how far a window with no equal line grows before it counts as changed
-WINDOW_CHARS = 4 << 20  # a window holds at least one line, however long
-SPOOL_BYTES = 16 << 20  # a hunk body past this goes to a temporary file
-_BATCH = 1024  # lines pickled together into the spool
+WINDOW_CHARS = 2 << 20  # a window holds at least one line, however long
+SPOOL_BYTES = 4 << 20  # a hunk body past this goes to a temporary file
+_BATCH = 1024  # lines pickled together into the spool, or fewer of 1 MiB in all
+_BATCH_CHARS = 1 << 20
 
 # tag, i1, i2, j1, j2, lines of a (of an equal run: only the n first and n last), of b
 Op = tuple[str, int, int, int, int, list[str], list[str]]
@@ -179,12 +180,15 @@ class _Spool:
     def __init__(self, file: IO[bytes]) -> None:
         self.file = file
         self.batch: list[str] = []
+        self.chars = 0
 
     def extend(self, lines: Iterable[str]) -> None:
-        self.batch.extend(lines)
-        if len(self.batch) >= _BATCH:
-            pickle.dump(self.batch, self.file, protocol=pickle.HIGHEST_PROTOCOL)
-            self.batch = []
+        for line in lines:
+            self.batch.append(line)
+            self.chars += len(line)
+            if len(self.batch) >= _BATCH or self.chars >= _BATCH_CHARS:
+                pickle.dump(self.batch, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+                self.batch, self.chars = [], 0
 
     def drain(self) -> Iterator[str]:
         """Every line, once; the spool is empty afterwards."""
@@ -195,4 +199,4 @@ class _Spool:
         self.file.seek(0)
         self.file.truncate()
         yield from self.batch
-        self.batch = []
+        self.batch, self.chars = [], 0
