@@ -39,6 +39,8 @@ def loads(text: str | bytes, finite: bool = False) -> Any:
 def check_value(value: Any, finite: bool = True, where: str = "", depth: int = 0) -> None:
     """Raise JsonLimitError at the first place `value` breaks a limit; `value` sits
     `depth` levels down its document, at `where`."""
+    if _within(value, finite, depth):
+        return
     stack: list[tuple[Any, str, int]] = [(value, where, depth)]
     while stack:
         item, at, depth = stack.pop()
@@ -49,6 +51,28 @@ def check_value(value: Any, finite: bool = True, where: str = "", depth: int = 0
             stack.extend((child, _join(at, key), depth + 1) for key, child in pairs)
         elif finite:
             _check_number(item, at)
+
+
+def _within(value: Any, finite: bool, depth: int) -> bool:
+    """Whether `value` keeps every limit: the common case, walked without naming places
+    (which would cost a string per item of a 200 MB file)."""
+    stack: list[tuple[Any, int]] = [(value, depth)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            if level >= MAX_DEPTH:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((c, level + 1) for c in children if finite or isinstance(c, dict | list))
+        elif finite and not _fits(item):
+            return False
+    return True
+
+
+def _fits(item: Any) -> bool:
+    if isinstance(item, float):
+        return math.isfinite(item)
+    return not isinstance(item, int) or INT_RANGE[0] <= item <= INT_RANGE[1]
 
 
 def _check_number(item: Any, at: str) -> None:

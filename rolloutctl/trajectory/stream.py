@@ -17,7 +17,7 @@ from typing import Any
 
 from rolloutctl.jsonstream import ObjectReader
 from rolloutctl.trajectory.diff import END, Side, Source, turn_source
-from rolloutctl.trajectory.document import check_native, check_turn, reading, scrub
+from rolloutctl.trajectory.document import check_native, check_turn, reading, scrub, scrubbed
 from rolloutctl.trajectory.summary import TurnTally, summarize
 
 __all__ = ["stream_trajectory"]
@@ -78,7 +78,7 @@ def _sources(path: Path) -> Iterator[Source]:
     with reading(path):
         for key, value in _members(path):
             if key == "turns":
-                yield from (turn_source(scrub(turn)) for turn in value)
+                yield from (turn_source(scrubbed(turn)) for turn in value)
             elif key == "final_added":
-                final = [scrub(message) for message in value]
+                final = [scrubbed(message) for message in value]
     yield END, final, None

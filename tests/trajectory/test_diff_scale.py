@@ -20,10 +20,10 @@ from tests.trajectory.large_files import write_trajectory
 SIZE = 48 << 20
 
 
-def diff_peak_rss(a: Path, b: Path, out: Path) -> tuple[int, int]:
+def diff_peak_rss(files: list[Path], out: Path) -> tuple[int, int]:
     """(exit status, peak RSS in bytes) of `rolloutctl diff A B --json > out`."""
     with out.open("w") as stdout:
-        child = subprocess.Popen([rolloutctl_bin(), "diff", str(a), str(b), "--json"],
+        child = subprocess.Popen([rolloutctl_bin(), "diff", *map(str, files), "--json"],
                                  stdout=stdout, stderr=subprocess.DEVNULL)  # fmt: skip
     timer = threading.Timer(CLI_BOUND, child.kill)
     timer.start()
@@ -39,12 +39,12 @@ def test_diff_of_two_large_files_stays_in_bounded_memory(tmp_path):
     small = [tmp_path / "s1.json", tmp_path / "s2.json"]
     for path, word in zip(small, ("alpha", "beta"), strict=True):
         write_trajectory(path, 3000, 200, word)
-    status, baseline = diff_peak_rss(*small, tmp_path / "small.out")
+    status, baseline = diff_peak_rss(small, tmp_path / "small.out")
     assert status == 1
     big = [tmp_path / "a.json", tmp_path / "b.json"]
     turns = [write_trajectory(path, SIZE, 20_000, word)
              for path, word in zip(big, ("alpha", "beta"), strict=True)]  # fmt: skip
-    status, peak = diff_peak_rss(*big, tmp_path / "big.out")
+    status, peak = diff_peak_rss(big, tmp_path / "big.out")
     assert status == 1
     assert peak < baseline + SIZE // 2, (peak >> 20, baseline >> 20)
     body = json.loads((tmp_path / "big.out").read_text())
