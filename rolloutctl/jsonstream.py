@@ -24,10 +24,11 @@ _SPACE = re.compile(r"[ \t\n\r]*")
 
 
 class ObjectReader:
-    """The members of the JSON object in `file`, in the file's order."""
+    """The members of the JSON object in `file`, in the file's order; `checked=False`
+    skips the limits for a file read once more after it passed them."""
 
-    def __init__(self, file: TextIO, lazy: frozenset[str] = frozenset()) -> None:
-        self._file, self._lazy = file, lazy
+    def __init__(self, file: TextIO, lazy: frozenset[str] = frozenset(), checked: bool = True):
+        self._file, self._lazy, self._checked = file, lazy, checked
         self._buf, self._pos, self._eof = "", 0, False
         self._base = self._lines = self._line_start = 0  # what was dropped before _buf
         self._decoder = json.JSONDecoder()
@@ -93,7 +94,8 @@ class ObjectReader:
             if end < len(self._buf) or not self._more():  # a number may go on
                 break
         self._pos = end
-        check_value(value, finite=False, where=where, depth=depth)
+        if self._checked:
+            check_value(value, finite=False, where=where, depth=depth)
         return value
 
     def _peek(self) -> str:

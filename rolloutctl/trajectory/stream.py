@@ -41,9 +41,9 @@ def stream_trajectory(path: Path) -> Side | None:
     return Side(replace(summary, metrics=tally.metrics(traj)), _sources(path))
 
 
-def _members(path: Path) -> Iterator[tuple[str, Any]]:
+def _members(path: Path, checked: bool = True) -> Iterator[tuple[str, Any]]:
     with path.open(encoding="utf-8") as file:
-        yield from ObjectReader(file, LAZY).members()
+        yield from ObjectReader(file, LAZY, checked).members()
 
 
 def _scan(path: Path, tally: TurnTally) -> tuple[dict[str, Any], ValueError | None]:
@@ -76,7 +76,7 @@ def _counted(turns: Iterator[Any], tally: TurnTally, problems: list[ValueError])
 def _sources(path: Path) -> Iterator[Source]:
     final: list[Any] = []
     with reading(path):
-        for key, value in _members(path):
+        for key, value in _members(path, checked=False):  # the first pass checked them
             if key == "turns":
                 yield from (turn_source(scrubbed(turn)) for turn in value)
             elif key == "final_added":
