@@ -55,6 +55,7 @@ __all__ = [
     "checked_url",
     "env_names",
     "make_renderer",
+    "parse_json_object",
     "parse_metadata",
     "parse_params",
     "resolve_agent",
@@ -313,16 +314,25 @@ def checked_url(url: str, name: str = "--server-url") -> str:
 
 def parse_metadata(text: str | None) -> dict[str, object]:
     """--metadata as a dict, or a usage error saying why it is not a JSON object."""
-    import json
+    return parse_json_object(text, "--metadata") or {}
+
+
+def parse_json_object(text: str | None, name: str) -> dict[str, Any] | None:
+    """An option's JSON object (None when not given), held to the JSON limits; else a
+    usage error naming the option (`name`) and the problem."""
+    from rolloutctl.errors import JsonLimitError
+    from rolloutctl.jsonlimits import loads
 
     if text is None:
-        return {}
+        return None
     try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise InputError(f"--metadata is not JSON: {exc}") from None
+        value = loads(text, finite=True)
+    except JsonLimitError as exc:
+        raise InputError(f"{name}: {exc}") from None
+    except ValueError as exc:  # not JSON, or an integer past Python's digits limit
+        raise InputError(f"{name} is not JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise InputError(f"--metadata must be a JSON object, not {type(value).__name__}")
+        raise InputError(f"{name} must be a JSON object, not {type(value).__name__}")
     return value
 
 

@@ -7,12 +7,11 @@ grader compares with (`ctx.label`), the agent's and the grader's time limits, an
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rolloutctl.cli.options import Protocol, env_names
+from rolloutctl.cli.options import Protocol, env_names, parse_json_object
 from rolloutctl.errors import InputError
 
 if TYPE_CHECKING:
@@ -78,16 +77,5 @@ def osmosis_fields(
         return None
     from rolloutctl.trial import OsmosisFields
 
-    return OsmosisFields(label, agent_timeout, grader_timeout, _json_object(extra_fields))
-
-
-def _json_object(text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise InputError(f"--extra-fields is not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise InputError(f"--extra-fields must be a JSON object, not {type(value).__name__}")
-    return value
+    extra = parse_json_object(extra_fields, "--extra-fields")
+    return OsmosisFields(label, agent_timeout, grader_timeout, extra)

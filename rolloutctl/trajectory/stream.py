@@ -17,10 +17,17 @@ from typing import Any
 
 from rolloutctl.jsonstream import ObjectReader
 from rolloutctl.trajectory.diff import END, Side, Source, turn_source
-from rolloutctl.trajectory.document import check_native, check_turn, reading, scrub, scrubbed
+from rolloutctl.trajectory.document import (
+    check_native,
+    check_turn,
+    load_trajectory,
+    reading,
+    scrub,
+    scrubbed,
+)
 from rolloutctl.trajectory.summary import TurnTally, summarize
 
-__all__ = ["stream_trajectory"]
+__all__ = ["check_trajectory", "stream_trajectory"]
 
 LAZY = frozenset({"turns", "final_added", "final_messages", "steps"})  # long arrays
 
@@ -39,6 +46,13 @@ def stream_trajectory(path: Path) -> Side | None:
             raise problem
     summary = summarize(traj)
     return Side(replace(summary, metrics=tally.metrics(traj)), _sources(path))
+
+
+def check_trajectory(path: Path) -> None:
+    """The TrajectoryFormatError `load_trajectory` would raise for `path`, if any, found
+    holding at most a turn at a time of a file in rolloutctl's format."""
+    if stream_trajectory(path) is None:
+        load_trajectory(path)
 
 
 def _members(path: Path, checked: bool = True) -> Iterator[tuple[str, Any]]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from rolloutctl.errors import InputError
 from rolloutctl.eval.results import CONFIG, RESULTS, SUMMARY
+from rolloutctl.trajectory.stream import check_trajectory
 from rolloutctl.view.index import ResultsIndex
 
 __all__ = ["Catalog", "Run", "TrajectoryFile"]
@@ -67,6 +68,9 @@ class Catalog:
         missing = [p for p in paths if not p.exists()]
         if missing:
             raise InputError(f"{missing[0]}: no such file or directory")
+        for path in paths:  # a file named on the command line is refused at once, as replay would
+            if path.is_file() and path.name != RESULTS:
+                check_trajectory(path)
         self.paths = [p.resolve() for p in paths]
         self.runs: dict[str, Run] = {}
         self.files: dict[str, TrajectoryFile] = {}

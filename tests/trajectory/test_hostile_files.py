@@ -1,4 +1,5 @@
-"""Hostile files against export, replay, diff, eval and init: no escape, exit 2, one line."""
+"""Hostile files and options against export, replay, diff, view, eval, try, validate and
+init: no escape, exit 2, one line."""
 
 from __future__ import annotations
 
@@ -83,9 +84,34 @@ def test_files_nested_200000_deep_exit_2_with_one_line_everywhere(tried, tmp_pat
             "nested deeper than 100 levels",
         ),
     ]
+    assert_refused(cases)
+
+
+def assert_refused(cases: list[tuple[list[str], str]]) -> None:
+    """Each command exits 2 with one line holding its fragment, never a traceback."""
     for args, fragment in cases:
         result = run(*args)
-        assert result.returncode == 2, (args, result.stderr)
-        assert fragment in result.stderr, (args, result.stderr)
-        assert len(result.stderr.strip().splitlines()) == 1, (args, result.stderr)
+        assert result.returncode == 2, (args[:3], result.stderr)
+        assert fragment in result.stderr, (args[:3], result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1, (args[:3], result.stderr)
         assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+def test_deep_files_and_options_of_view_try_validate_and_init_exit_2(tried, tmp_path):
+    deep = deep_file(tmp_path / "deep.json")
+    script = tmp_path / "script.json"
+    script.write_text("[" + "[" * 200_000 + "]" * 200_000 + "]")
+    option = '{"a": ' + "[" * 60_000 + "]" * 60_000 + "}"  # an argument holds up to 128 KiB
+    nowhere = "http://127.0.0.1:9"
+    calculator = ["--example", "calculator"]
+    assert_refused([
+        (["view", str(deep), "--port", "0"], f"{deep}: nested deeper than 100 levels"),
+        (["view", str(tried), str(deep), "--port", "0"], f"{deep}: nested deeper"),
+        (["try", *calculator, "--policy", "script", "--script", str(script)],
+         f"script {script}: nested deeper than 100 levels"),
+        (["try", *calculator, "--metadata", option], "--metadata: nested deeper than 100"),
+        (["try", *calculator, "--protocol", "osmosis", "--extra-fields", option],
+         "--extra-fields: nested deeper than 100 levels"),
+        (["validate", *calculator, "--metadata", option], "--metadata: nested deeper"),
+        (["init", nowhere, "--trainer-url", nowhere, "--metadata", option], "--metadata: nested"),
+    ])  # fmt: skip

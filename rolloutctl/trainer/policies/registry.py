@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rolloutctl.errors import PolicyError
+from rolloutctl.errors import JsonLimitError, PolicyError
+from rolloutctl.jsonlimits import loads
 from rolloutctl.trainer.fake_tokens import content_text
 from rolloutctl.trainer.policies.base import Policy, Reply, Turn, assistant
 from rolloutctl.trainer.policies.calculator import CalculatorPolicy
@@ -63,9 +64,11 @@ def load_script(path: Path) -> list[Reply]:
         raise PolicyError(f"cannot read script {path}: {exc.strerror}") from None
     try:
         stripped = text.lstrip()
-        entries = json.loads(text) if stripped.startswith("[") else _jsonl(text)
+        entries = loads(text) if stripped.startswith("[") else _jsonl(text)
     except json.JSONDecodeError as exc:
         raise PolicyError(f"script {path} is not JSON or JSONL: {exc}") from None
+    except JsonLimitError as exc:
+        raise PolicyError(f"script {path}: {exc}") from None
     if not isinstance(entries, list) or not entries:
         raise PolicyError(f"script {path} must hold a non-empty list of assistant messages")
     return [_script_reply(entry, number, path) for number, entry in enumerate(entries, 1)]
@@ -77,7 +80,7 @@ def _jsonl(text: str) -> list[Any]:
     for line in text.splitlines(keepends=True):
         if line.strip():
             try:
-                entries.append(json.loads(line))
+                entries.append(loads(line))
             except json.JSONDecodeError as exc:
                 raise json.JSONDecodeError(exc.msg, text, start + exc.pos) from None
         start += len(line)
