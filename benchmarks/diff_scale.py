@@ -1,4 +1,4 @@
-"""`rolloutctl diff` of two large trajectory files: wall time and peak RSS.
+"""`rolloutctl diff` of two large trajectory files: wall time, CPU time and peak RSS.
 
 Two trajectories of --size MB each are written to a temporary folder under /tmp (their
 turns differ from the first on, so every line of both is in the diff) and the real
