@@ -8,6 +8,7 @@ a later replay all come from the same record.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any
 
 from rolloutctl.agent.context import Agent
 from rolloutctl.errors import InitError, InitRefused
-from rolloutctl.events import Event
+from rolloutctl.events import Event, EventKind
 from rolloutctl.harness import LocalStack, local_stack
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.trainer import Subscription, TrainerConfig
@@ -105,8 +106,11 @@ async def run_try(
     """
     rollout_id = f"try-{uuid.uuid4().hex[:12]}"
     builder = builder or TrajectoryBuilder()
+    repeated = asyncio.Event()  # a second completion came: the verdict can change no more
 
     def record(event: Event) -> None:
+        if event.kind is EventKind.VIOLATION and event.data.get("rule") == "completion_duplicate":
+            repeated.set()
         show(event, builder.add(event))
 
     await trainer_config.policy.check_reachable()
@@ -119,7 +123,7 @@ async def run_try(
                 stack.server_url, build_init(rollout_id, options), options.server_key
             )
             completion = await handle.wait(options.timeout)
-            await _listen_for_late_callbacks(stack, options)
+            await _listen_for_late_callbacks(stack, options, repeated)
             init_error, unreachable = None, False
         except InitRefused as exc:
             completion, init_error, unreachable = None, str(exc), False
@@ -132,17 +136,21 @@ async def run_try(
     return TryOutcome(trajectory, completion, init_error, unreachable, stack.server_url)
 
 
-async def _listen_for_late_callbacks(stack: LocalStack, options: TryOptions) -> None:
+async def _listen_for_late_callbacks(
+    stack: LocalStack, options: TryOptions, repeated: asyncio.Event
+) -> None:
     """Keep the trainer listening only while a late or repeated callback is still possible.
 
     The local server is drained and stopped (any callback it still sends arrives
     during that); once stopped it cannot call back, so there is nothing to wait for.
-    A server at `server_url` may call back at any time, so it gets the linger.
+    A server at `server_url` may call back at any time, so it gets the linger, which a
+    repeated completion ends: that is the violation the linger is there to catch.
     """
     if options.server_url is None:
         await stack.stop_server()
     else:
-        await asyncio.sleep(options.linger)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(repeated.wait(), options.linger)
 
 
 async def _pump(subscription: Subscription, record: Callable[[Event], None]) -> None:
