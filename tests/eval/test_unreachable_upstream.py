@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-
 from tests.eval.conftest import arithmetic_rows, write_jsonl
-from tests.helpers import CLI_BOUND, refused_url, rolloutctl_bin
+from tests.helpers import refused_url, run_cli_batch
 
 
 def test_eval_and_try_check_the_upstream_before_running(tmp_path):
@@ -13,16 +11,10 @@ def test_eval_and_try_check_the_upstream_before_running(tmp_path):
     run_dir = tmp_path / "run"
     with refused_url() as nowhere:
         upstream = ["--policy", "proxy", "--upstream", nowhere]
-        runs = [
+        results = run_cli_batch(
             ["eval", str(dataset), "--example", "calculator", "-o", str(run_dir), *upstream],
             ["try", "--example", "calculator", *upstream],
-        ]
-        results = [
-            subprocess.run(
-                [rolloutctl_bin(), *args], capture_output=True, text=True, timeout=CLI_BOUND
-            )
-            for args in runs
-        ]
+        )
     for result in results:
         assert result.returncode == 3, result.stderr
         assert "cannot reach the upstream model at" in result.stderr
