@@ -2,18 +2,22 @@
 
 Starts a real redis-server and two `serve --store redis://` replicas with a short
 --owner-timeout, holds N rollouts in flight on the first (their chat answers wait in
-a recording trainer), kills it with SIGKILL, and measures: the seconds from the kill
-to the first and last `server_lost` completion, against the owner timeout; the Redis
-round-trips the survivor spent on the rescue (its /health count, before and after),
-per rescued rollout; and the round-trips per rollout of ordinary rollouts, where the
-owner's heartbeat and delivery claim are the ownership machinery's cost.
+a recording trainer), kills it with SIGKILL (or pauses it with SIGSTOP: --pause), and
+measures: the seconds from then to the first and last `server_lost` completion (a
+killed replica of this machine is known by its pid, a paused one by its silence for
+the owner timeout); the Redis round-trips the survivor spent on the rescue (its
+/health count, before and after), per rescued rollout; and the round-trips per
+rollout of ordinary rollouts, where the owner's heartbeat and delivery claim are the
+ownership machinery's cost.
 
-    uv run python -m benchmarks.rescue [--rollouts 30] [--owner-timeout 5]
+    uv run python -m benchmarks.rescue [--rollouts 30] [--owner-timeout 5] [--pause]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -45,18 +49,29 @@ def ordinary(cluster: Cluster, trainer: RecordingTrainer, count: int) -> float:
     return (round_trips(cluster, 1) - before) / count
 
 
-def rescue(cluster: Cluster, trainer: RecordingTrainer, count: int) -> tuple[float, float, float]:
+def rescue(
+    cluster: Cluster, trainer: RecordingTrainer, count: int, pause: bool
+) -> tuple[float, float, float]:
+    """SIGKILL replica 0 (its pid is gone: known at the next scan) or, with `pause`,
+    SIGSTOP it (its pid lives on: only its silence, --owner-timeout, tells)."""
     ids = [f"lost-{i}" for i in range(count)]
     trainer.held.update(ids)
     send_all([(cluster.urls[0], body(trainer, i)) for i in ids])
     cluster.wait_for("all in flight", lambda: all(trainer.chats[i] for i in ids))
     before = round_trips(cluster, 1)
-    cluster.replicas[0].kill()
-    killed = time.monotonic()
+    victim = cluster.replicas[0]
+    if pause:
+        os.kill(victim.pid, signal.SIGSTOP)
+    else:
+        victim.kill()
+    lost_at = time.monotonic()
     arrivals = []
     for rollout_id in ids:
         trainer.wait(rollout_id, timeout=600)
-        arrivals.append(time.monotonic() - killed)
+        arrivals.append(time.monotonic() - lost_at)
+    if pause:
+        trainer.release()
+        os.kill(victim.pid, signal.SIGCONT)
     cluster.wait_for(
         "rescues written", lambda: cluster.replicas[1].health()["store"]["pending_writes"] == 0
     )
@@ -68,6 +83,7 @@ def main() -> None:
     parser.add_argument("--rollouts", type=int, default=30)
     parser.add_argument("--owner-timeout", type=float, default=5.0)
     parser.add_argument("--heartbeat-interval", type=float, default=1.0)
+    parser.add_argument("--pause", action="store_true", help="SIGSTOP instead of SIGKILL")
     options = parser.parse_args()
     flags = ["--owner-timeout", str(options.owner_timeout),
              "--heartbeat-interval", str(options.heartbeat_interval)]  # fmt: skip
@@ -79,12 +95,14 @@ def main() -> None:
         try:
             with running_cluster(2, "redis", Path(directory), redis, flags) as cluster:
                 per_rollout = ordinary(cluster, trainer, 500)
-                first, last, rescue_trips = rescue(cluster, trainer, options.rollouts)
+                lost = rescue(cluster, trainer, options.rollouts, options.pause)
         finally:
             redis.stop()
     print(f"owner timeout {options.owner_timeout:g} s, heartbeat {options.heartbeat_interval:g} s")
     print(f"ordinary rollouts: {per_rollout:.2f} Redis round-trips per rollout")
-    print(f"kill to first server_lost: {first:.2f} s, to last: {last:.2f} s "
+    first, last, rescue_trips = lost
+    how = "SIGSTOP" if options.pause else "SIGKILL"
+    print(f"{how} to first server_lost: {first:.2f} s, to last: {last:.2f} s "
           f"({options.rollouts} rollouts)")  # fmt: skip
     print(f"rescue: {rescue_trips:.2f} Redis round-trips per rescued rollout (the rescuer's)")
 
