@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import compileall
 import contextlib
+import sys
+import sysconfig
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -51,6 +54,19 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     directory.mkdir()
     with running_redis(directory) as server:
         yield server
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile every module the suite's processes import, once, in the controller.
+
+    Where PYTHONDONTWRITEBYTECODE is set (as on the CI machines), no import writes a .pyc,
+    so each of the suite's hundreds of `rolloutctl` processes would compile every module it
+    imports again (about 0.4 s of CPU per start). An explicit compile still writes them; a
+    later run only checks them, and a .pyc older than its source is ignored.
+    """
+    if sys.flags.dont_write_bytecode and not hasattr(config, "workerinput"):
+        for folder in (Path(__file__).parents[1] / "rolloutctl", sysconfig.get_path("purelib")):
+            compileall.compile_dir(folder, quiet=2, workers=0)
 
 
 # Modules holding the longest tests (`pytest --durations`), longest first. xdist's worksteal
