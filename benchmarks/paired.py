@@ -101,6 +101,7 @@ def bench_once(spec: ProcessSpec, config: BenchConfig) -> BenchResult:
 def summary(result: BenchResult) -> str:
     return (
         f"{result.rollouts_per_s:7.0f}/s  cpu {result.server_cpu_ms_per_rollout or 0:.3f} ms  "
+        f"bench cpu {result.bench_cpu_ms_per_rollout:.3f} ms  "
         f"errors {result.errors} lost {result.lost} dup {result.duplicates} "
         f"violations {result.violations}  other load {result.other_cpu_busy or 0:.2f} cores"
     )
