@@ -72,6 +72,7 @@ class Observer(RolloutObserver):
 
     def __init__(self, agent: str, metrics: ServerMetrics) -> None:
         self.agent, self.metrics = agent, metrics
+        self.root_name = f"invoke_agent {agent}"  # the name of a rollout's span
         self.tracing: Tracing | None = None
         self.queued = self.running_now = 0
         self.open: dict[RolloutWatch, None] = {}  # in order of acceptance: the first is oldest
@@ -144,9 +145,20 @@ class Observer(RolloutObserver):
     def accepted(self, rollout: Observed) -> None:
         self.metrics.accepted.inc()
         self.queued += 1
-        watch = RolloutWatch(self, rollout.rollout_id, rollout.traceparent)
+        watch = self._watch_for(rollout)
         self.open[watch] = None
         rollout.watch = watch
+
+    def _watch_for(self, rollout: Observed) -> RolloutWatch:
+        """A traced watch when the sampler takes the rollout (asked first, before any span)."""
+        tracing = self.tracing
+        if tracing is not None:
+            span = tracing.begin(self.root_name, rollout.traceparent)
+            if span is not None:
+                from rolloutctl.observe.spans import TracedWatch
+
+                return TracedWatch(self, tracing, rollout.rollout_id, span)
+        return RolloutWatch(self)
 
     def started(self, rollout: Observed) -> None:
         _watch(rollout).started_running()
@@ -165,3 +177,7 @@ class Observer(RolloutObserver):
 
     def delivered(self, rollout: Observed, delivery: Delivery) -> None:
         _watch(rollout).delivered(delivery.delivered, delivery.attempts)
+
+    def left(self, rollout: Observed) -> None:
+        """The rollout is over here without a delivery of ours (0.3: the SDK hands it over)."""
+        _watch(rollout).left()

@@ -1,31 +1,60 @@
-"""OpenTelemetry traces: when they are on, and the spans a server makes.
+"""OpenTelemetry traces: when they are on, and how a server's spans are made and sent.
 
 On when the standard OTLP endpoint variables are set, or when asked (`--otel`). The
-provider is the app's own, not the process-global one, so two servers in a process
-(tests, `try`) keep their spans apart. Spans leave through `BoundedSpanQueue`:
-exporting never waits on the receiver, and what cannot be queued is counted. Only a
-server with tracing on imports this module (and so OpenTelemetry).
+sampler is the SDK's, read from the standard OTEL_TRACES_SAMPLER variables, and is asked
+once per rollout, before anything else: a rollout it leaves out costs nothing more.
+
+A sampled rollout's spans are not the SDK's live `Span` objects, which cost tens of
+microseconds each (a lock, attribute validation, the processors, a context per child),
+but the SDK's `ReadableSpan`, made once when each span ends, with its attributes as
+set once, and handed to `BoundedSpanQueue`: exporting (the OTLP/HTTP exporter's
+protobuf encoding and the request) happens on its thread and never waits on the
+receiver. Only a server with tracing on imports this module (and so OpenTelemetry).
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, set_span_in_context
+from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    get_current_span,
+    set_span_in_context,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from rolloutctl import __version__
 from rolloutctl.observe.span_queue import BoundedSpanQueue, Count
 
-__all__ = ["Tracing"]
+__all__ = ["UNSET", "Event", "SpanContext", "SpanKind", "Status", "Tracing", "error_status"]
 
 _PROPAGATOR = TraceContextTextMapPropagator()
-_USAGE = (("input_tokens", "prompt_tokens"), ("output_tokens", "completion_tokens"))
+UNSET = Status(StatusCode.UNSET)
+
+
+def error_status(message: str) -> Status:
+    return Status(StatusCode.ERROR, message[:200])
+
+
+class _Resource(Resource):
+    """A resource hashed once: the exporter hashes it for every span it encodes."""
+
+    def __init__(self, resource: Resource) -> None:
+        super().__init__(resource.attributes, resource.schema_url)
+        self._hash = super().__hash__()
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 def _resource(default_service: str) -> Resource:
@@ -34,11 +63,20 @@ def _resource(default_service: str) -> Resource:
     name = str(resource.attributes.get(SERVICE_NAME, ""))
     if not name or name.startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: default_service}))
-    return resource
+    return _Resource(resource)
+
+
+def remote_parent(traceparent: bytes | None) -> SpanContext | None:
+    """The span a W3C `traceparent` names, when it is valid."""
+    if not traceparent:
+        return None
+    context = _PROPAGATOR.extract({"traceparent": traceparent.decode("latin-1")})
+    parent = get_current_span(context).get_span_context()
+    return parent if parent.is_valid else None
 
 
 class Tracing:
-    """The tracer of one app, exporting over OTLP/HTTP."""
+    """One app's sampler, span ids and export queue (OTLP/HTTP)."""
 
     def __init__(
         self,
@@ -49,84 +87,76 @@ class Tracing:
         queue_size: int = 2048,
     ) -> None:
         """`endpoint`: the OTLP/HTTP traces URL; without it, the OTEL_* variables say."""
-        self.provider = TracerProvider(resource=_resource(default_service))
-        exporter = OTLPSpanExporter(endpoint=endpoint)
-        self.queue = BoundedSpanQueue(exporter, dropped, failed, queue_size)
-        self.provider.add_span_processor(self.queue)
-        self.tracer = self.provider.get_tracer("rolloutctl", __version__)
-
-    def root(self, name: str, parent: bytes | None, attributes: dict[str, Any]) -> Span:
-        """A rollout's span: a child of the W3C `traceparent` given, if it is valid."""
-        context = None
-        if parent:
-            context = _PROPAGATOR.extract({"traceparent": parent.decode("latin-1")})
-        return self.tracer.start_span(
-            name, context=context, kind=SpanKind.SERVER, attributes=attributes
+        provider = TracerProvider(resource=_resource(default_service), shutdown_on_exit=False)
+        self.sampler, self.ids, self.resource = (
+            provider.sampler,
+            provider.id_generator,
+            provider.resource,
+        )
+        self.scope = InstrumentationScope("rolloutctl", __version__)
+        self.queue = BoundedSpanQueue(
+            OTLPSpanExporter(endpoint=endpoint), dropped, failed, queue_size
         )
 
-    def child(
-        self, parent: Span | None, name: str, kind: str, attributes: dict[str, Any]
-    ) -> Span | None:
-        """A span under `parent`; `kind` is a SpanKind's name."""
+    def begin(
+        self, name: str, traceparent: bytes | None
+    ) -> tuple[SpanContext, SpanContext | None] | None:
+        """A rollout's span context and its parent's, or None when it is not sampled."""
+        parent = remote_parent(traceparent)
         if parent is None:
+            trace_id, context, random = (
+                self.ids.generate_trace_id(),
+                None,
+                self.ids.is_trace_id_random(),
+            )
+        else:
+            trace_id, random = parent.trace_id, parent.trace_flags.random_trace_id
+            context = set_span_in_context(NonRecordingSpan(parent))
+        decision = self.sampler.should_sample(context, trace_id, name, SpanKind.SERVER)
+        if decision.decision is not Decision.RECORD_AND_SAMPLE:
             return None
-        context: Context = set_span_in_context(parent)
-        return self.tracer.start_span(
-            name, context=context, kind=SpanKind[kind], attributes=attributes
+        flags = TraceFlags.SAMPLED | (TraceFlags.RANDOM_TRACE_ID if random else 0)
+        span = SpanContext(
+            trace_id, self.ids.generate_span_id(), False, TraceFlags(flags), decision.trace_state
+        )
+        return span, parent
+
+    def child(self, of: SpanContext) -> SpanContext:
+        """A new span's context in the trace of `of`."""
+        return SpanContext(
+            of.trace_id, self.ids.generate_span_id(), False, of.trace_flags, of.trace_state
         )
 
-    def tool_span(
-        self, parent: Span | None, name: str, call_id: str, content: str, seconds: float
+    @staticmethod
+    def header(span: SpanContext) -> bytes:
+        """The header lines that make `span` the parent of the callee's spans (W3C)."""
+        line = b"traceparent: 00-%032x-%016x-%02x\r\n" % (
+            span.trace_id,
+            span.span_id,
+            span.trace_flags,
+        )
+        if span.trace_state:
+            line += b"tracestate: %s\r\n" % span.trace_state.to_header().encode("latin-1")
+        return line
+
+    def ended(
+        self,
+        name: str,
+        kind: SpanKind,
+        span: tuple[SpanContext, SpanContext | None],
+        times: tuple[int, int],
+        attributes: dict[str, Any],
+        events: list[Event] | tuple[()] = (),
+        status: Status = UNSET,
     ) -> None:
-        """The span of a tool call that just ended after `seconds`."""
-        if parent is None:
-            return
-        attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name}
-        if call_id:
-            attributes["gen_ai.tool.call.id"] = call_id
-        end = time.time_ns()
-        span = self.tracer.start_span(
-            f"execute_tool {name}",
-            context=set_span_in_context(parent),
-            kind=SpanKind.INTERNAL,
-            attributes=attributes,
-            start_time=end - int(seconds * 1e9),
-        )
-        if content.startswith("Error: "):  # how a failed call reaches the model
-            self.failed(span, "tool_error", content)
-        span.end(end_time=end)
-
-    @staticmethod
-    def header(span: Span | None) -> bytes:
-        """The `traceparent` header line that makes `span` the parent of the callee's spans."""
-        if span is None:
-            return b""
-        carrier: dict[str, str] = {}
-        _PROPAGATOR.inject(carrier, set_span_in_context(span))
-        return b"traceparent: %s\r\n" % carrier["traceparent"].encode()
-
-    @staticmethod
-    def failed(span: Span | None, error_type: str, message: str) -> None:
-        if span is None:
-            return
-        span.set_attribute("error.type", error_type)
-        span.set_status(Status(StatusCode.ERROR, message[:200]))
-
-    @staticmethod
-    def usage(span: Span | None, response: dict[str, Any]) -> None:
-        """GenAI usage attributes from what the trainer answered, when it said."""
-        if span is None:
-            return
-        usage = response.get("usage")
-        if isinstance(usage, dict):
-            for ours, theirs in _USAGE:
-                value = usage.get(theirs)
-                if isinstance(value, int):
-                    span.set_attribute(f"gen_ai.usage.{ours}", value)
-        model = response.get("model")
-        if isinstance(model, str):
-            span.set_attribute("gen_ai.response.model", model)
+        """An ended span (`span`: its context and its parent's; `times`: start, end in ns)."""
+        context, parent = span
+        readable = ReadableSpan(
+            name, context, parent, self.resource, attributes, events, (), kind,
+            None, status, times[0], times[1], self.scope,
+        )  # fmt: skip
+        self.queue.on_end(readable)
 
     def shutdown(self) -> None:
         """Export what is queued, within a bound, and stop the export thread."""
-        self.provider.shutdown()
+        self.queue.shutdown()
