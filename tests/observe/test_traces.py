@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import subprocess
@@ -9,6 +10,8 @@ import subprocess
 import httpx
 import pytest
 
+from rolloutctl import Agent, RolloutResult
+from rolloutctl.agent.context import RolloutContext
 from tests.helpers import HOST, free_port, refused_url, rolloutctl_bin, run_server, wait_healthy
 from tests.observe.scraping import init, post, value, wait_for
 from tests.otlp_receiver import OtlpReceiver
@@ -25,6 +28,17 @@ def receiver():
         receiver.url = url
         yield receiver
         receiver.release()
+
+
+class TwoAtOnce(Agent):
+    """Asks the model two things at the same time."""
+
+    name = "two-at-once"
+
+    async def run(self, ctx: RolloutContext) -> RolloutResult:
+        question = [{"role": "user", "content": "hi"}]
+        await asyncio.gather(ctx.chat(question), ctx.chat(question))
+        return RolloutResult()
 
 
 def two_turns(trainer, rollout_id: str) -> None:
@@ -166,3 +180,18 @@ def test_a_rollout_the_trainer_did_not_sample_makes_no_spans(trainer, start_serv
     spans = receiver.wait_for(5)
     assert {s.attributes.get("rollout_id") for s in spans} == {None, "u2"}
     assert all("traceparent" not in h for h in trainer.chat_headers["u1"])
+
+
+def test_chat_calls_made_at_once_are_each_their_own_closed_span(trainer, start_server, receiver):
+    server = start_server(TwoAtOnce(), otel_endpoint=f"{receiver.url}/v1/traces")
+    trainer.script("g1", assistant("one"), assistant("two"))
+    assert post(server, init(trainer, "g1")).status_code == 202
+    trainer.wait("g1")
+    root = next(s for s in receiver.wait_for(4) if s.name.startswith("invoke_agent"))
+    chats = [s for s in receiver.wait_for(4, root.trace_id) if s.name == "chat default"]
+    assert len(chats) == 2 and len({chat.span_id for chat in chats}) == 2
+    assert {chat.parent_span_id for chat in chats} == {root.span_id}
+    sent = {h["traceparent"] for h in trainer.chat_headers["g1"]}
+    assert sent == {f"00-{root.trace_id}-{chat.span_id}-03" for chat in chats}
+    for chat in chats:  # each closed with its own call's answer
+        assert chat.attributes["gen_ai.usage.output_tokens"] == 5
