@@ -3,12 +3,13 @@
 Side A is `rolloutctl serve` as shipped (metrics on), with `--otel` unless `--no-traces`,
 its spans exported over OTLP/HTTP to a real receiver in this process
 (tests/otlp_receiver.py, which decodes every request with opentelemetry-proto), and
-sampled at `--ratio` (OTEL_TRACES_SAMPLER=parentbased_traceidratio; 1: every rollout).
+sampled by the default sampler (parentbased_always_on: every rollout) or at `--ratio`
+(OTEL_TRACES_SAMPLER=parentbased_traceidratio).
 Side B is `serve --no-metrics` without tracing. Sides alternate run by run (A B, B A,
 ...) as benchmarks/paired.py does; the medians of the pairwise ratios are printed.
 
     uv run python benchmarks/observe_overhead.py [--pairs 5] [--concurrency 32]
-        [--rollouts 2000] [--warmup 200] [--ratio 1.0] [--no-traces]
+        [--rollouts 2000] [--warmup 200] [--ratio 0.01 | --no-traces]
 """
 
 from __future__ import annotations
@@ -33,14 +34,14 @@ BASE = {"example": "calculator", "log_level": "info", "max_concurrent": 100}
 PLAIN = ServerSpec(**BASE, extra_args=("--no-metrics",))  # type: ignore[arg-type]
 
 
-def side_a_env(endpoint: str, ratio: float, traces: bool) -> dict[str, str]:
+def side_a_env(endpoint: str, ratio: float | None, traces: bool) -> dict[str, str]:
     if not traces:
         return {}
-    return {
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint,
-        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-        "OTEL_TRACES_SAMPLER_ARG": str(ratio),
-    }
+    env = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": endpoint}
+    if ratio is not None:
+        env["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
+        env["OTEL_TRACES_SAMPLER_ARG"] = str(ratio)
+    return env
 
 
 def one(spec: ServerSpec, env: dict[str, str], config: BenchConfig) -> BenchResult:
@@ -59,7 +60,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rollouts", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=200)
-    parser.add_argument("--ratio", type=float, default=1.0, help="trace sampling ratio")
+    parser.add_argument("--ratio", type=float, help="trace sampling ratio (default: every one)")
     parser.add_argument("--no-traces", action="store_true", help="side A: metrics only")
     options = parser.parse_args()
     config = BenchConfig(
@@ -78,7 +79,8 @@ def main() -> None:
             print(f"  pair {index + 1} A: {summary(a)}", file=sys.stderr)
             print(f"  pair {index + 1} B: {summary(b)}", file=sys.stderr)
             pairs.append((a, b))
-    what = "metrics" if options.no_traces else f"metrics + traces sampled at {options.ratio:g}"
+    sampled = "every rollout" if options.ratio is None else f"sampled at {options.ratio:g}"
+    what = "metrics" if options.no_traces else f"metrics + traces, {sampled}"
     print(f"A = {what}, B = both off; spans received {len(receiver.spans)}; medians of "
           f"{options.pairs} pairwise ratios (min-max)")  # fmt: skip
     print("| C | CPU ms/rollout A/B | rollouts/s A/B | median CPU ms A / B | errors+lost "
