@@ -9,8 +9,6 @@ costs the rollouts nothing but the spans it cannot take.
 from __future__ import annotations
 
 import collections
-import contextlib
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -59,7 +57,6 @@ class BoundedSpanQueue(SpanProcessor):
             self._wake.set()  # once per batch: a set takes a lock and wakes the thread
 
     def _work(self) -> None:
-        _yield_cpu()
         while not self._stopping:
             self._wake.wait(self.delay)
             self._wake.clear()
@@ -95,9 +92,3 @@ class BoundedSpanQueue(SpanProcessor):
         self._thread.join(timeout=1.0)
         self.exporter.shutdown()
 
-
-def _yield_cpu() -> None:
-    """Lower this thread's scheduling priority (on Linux a thread has its own nice value):
-    on a busy machine, encoding a batch gives way to the event loop's thread."""
-    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)

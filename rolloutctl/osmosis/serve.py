@@ -46,8 +46,9 @@ from rolloutctl.agent.context import Agent, RolloutRequest
 from rolloutctl.errors import InputError
 from rolloutctl.logs import setup_logging
 from rolloutctl.net.sockets import bind_socket, socket_url
-from rolloutctl.observe.observer import METRICS_PATH, Observer
+from rolloutctl.observe.observer import METRICS_PATH, Observer, observing, tracing_wanted
 from rolloutctl.osmosis.grader import AgentRewardGrader
+from rolloutctl.osmosis.observing import InitTraceparent, lifespan, metrics_route
 from rolloutctl.osmosis.shutdown import ShutdownDrain
 from rolloutctl.osmosis.workflow import AdapterOptions, adapter_workflow
 from rolloutctl.server.serving import ServeConfig, serve_forever
@@ -104,11 +105,7 @@ def create_osmosis_app(
     """The SDK's FastAPI app serving `agent` through the adapter workflow."""
     settings = settings or ServerSettings()
     use_artifacts_dir(artifacts_dir)
-    observer = None
-    if settings.metrics:  # metrics only: the SDK's server has no trace context to join
-        from rolloutctl.observe.server_metrics import ServerMetrics
-
-        observer = Observer(agent.name, ServerMetrics(agent.name))
+    observer = observing(agent.name, settings)
     options = AdapterOptions(settings.rollout_timeout, settings.retry, observer)
     workflow = adapter_workflow(agent, options)
     slots = ConcurrencyConfig(max_concurrent=settings.max_concurrent)
@@ -117,22 +114,19 @@ def create_osmosis_app(
         workflow_config=AgentWorkflowConfig(name=agent.name, concurrency=slots),
         grader=grader or AgentRewardGrader,
     )
-    app = create_rollout_server(backend=backend, configure_logging=False, api_key=settings.api_key)
+    app = create_rollout_server(
+        backend=backend,
+        lifespan=None if observer is None else lifespan(observer, settings),
+        configure_logging=False,
+        api_key=settings.api_key,
+    )
     app.add_exception_handler(RequestValidationError, _refusing(observer))
-    if observer is not None:  # behind the SDK's key like its own routes (--metrics-public too)
-        route = _metrics_route(observer)
+    if observer is not None and tracing_wanted(settings):
+        app.add_middleware(InitTraceparent)
+    if observer is not None and settings.metrics:  # behind the SDK's key like its own routes
+        route = metrics_route(observer)
         app.add_api_route(METRICS_PATH, route, methods=["GET"], include_in_schema=False)
     return app
-
-
-def _metrics_route(observer: Observer) -> Callable[[], Awaitable[Response]]:
-    """GET /metrics for the SDK's app: the observer's registry."""
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-    async def metrics() -> Response:
-        return Response(generate_latest(observer.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    return metrics
 
 
 def _refusing(observer: Observer | None) -> Callable[[Request, Exception], Awaitable[Response]]:

@@ -20,12 +20,21 @@ from osmosis_ai.rollout import (
     AgentWorkflowContext,
     get_rollout_context,
 )
+from osmosis_ai.rollout.context import RolloutContext as SdkRolloutContext
 from osmosis_ai.rollout.context import SampleSource
 from osmosis_ai.rollout.types import RolloutSample
 
-from rolloutctl.agent.context import Agent, LLMBackend, RolloutContext, RolloutRequest
+from rolloutctl.agent.context import (
+    Agent,
+    LLMBackend,
+    RolloutContext,
+    RolloutRequest,
+    RolloutResult,
+)
+from rolloutctl.agent.tools import Tool
 from rolloutctl.errors import RolloutFailed, RolloutFailure, RolloutTimedOut
 from rolloutctl.observe.observer import Observer
+from rolloutctl.osmosis.observing import init_traceparent
 from rolloutctl.protocol import ErrorCategory
 from rolloutctl.server.callbacks import CallWatch, RetryPolicy, TrainerClient
 from rolloutctl.server.rollout import execute
@@ -57,7 +66,7 @@ class _Seen:
 
     def __init__(self, rollout_id: str) -> None:
         self.rollout_id = rollout_id
-        self.traceparent: bytes | None = None  # the SDK's server reads no trace context
+        self.traceparent = init_traceparent()  # the init's, when it sent one
         self.watch: CallWatch | None = None
 
 
@@ -79,6 +88,26 @@ class AgentAdapterWorkflow(AgentWorkflow[Any]):
         if observer is not None:
             observer.accepted(seen)
             observer.started(seen)  # the SDK's slot is taken: the workflow runs in it
+        started = time.perf_counter()
+        try:
+            agent_ctx, result = await self._execute(rollout, request, tools, seen)
+        finally:
+            if observer is not None:  # the SDK hands the result over (or the rollout was cancelled)
+                observer.left(seen)
+        agent_ctx.metrics.total_latency_ms = (time.perf_counter() - started) * 1000
+        metrics = {name: float(value) for name, value in asdict(agent_ctx.metrics).items()}
+        if result.reward is not None:
+            metrics[REWARD_METRIC] = float(result.reward)
+        messages = agent_ctx.messages if result.messages is None else result.messages
+        extra = {**result.extra_fields, "finish_reason": result.finish_reason}
+        rollout.set_sample_source(AdaptedSample(messages, metrics, extra))
+        return None  # the SDK then takes the sample from the source: extra_fields included
+
+    async def _execute(
+        self, rollout: SdkRolloutContext, request: RolloutRequest, tools: list[Tool], seen: _Seen
+    ) -> tuple[RolloutContext, RolloutResult]:
+        """Run the agent against the trainer named by the SDK's rollout context."""
+        observer = self.options.observer
         client = TrainerClient(
             rollout.chat_completions_url,
             rollout.api_key,
@@ -92,7 +121,6 @@ class AgentAdapterWorkflow(AgentWorkflow[Any]):
         agent_ctx = RolloutContext(request, tools, llm)
         if observer is not None:
             agent_ctx.on_tool = functools.partial(observer.tool_call, seen)
-        started = time.perf_counter()
         try:
             result = await execute(agent_ctx, self.agent, self.options.rollout_timeout)
         except RolloutFailure as failure:
@@ -102,14 +130,7 @@ class AgentAdapterWorkflow(AgentWorkflow[Any]):
             raise _as_sdk_error(failure) from failure
         if observer is not None:
             observer.finished(seen, {"status": "COMPLETED"})
-        agent_ctx.metrics.total_latency_ms = (time.perf_counter() - started) * 1000
-        metrics = {name: float(value) for name, value in asdict(agent_ctx.metrics).items()}
-        if result.reward is not None:
-            metrics[REWARD_METRIC] = float(result.reward)
-        messages = agent_ctx.messages if result.messages is None else result.messages
-        extra = {**result.extra_fields, "finish_reason": result.finish_reason}
-        rollout.set_sample_source(AdaptedSample(messages, metrics, extra))
-        return None  # the SDK then takes the sample from the source: extra_fields included
+        return agent_ctx, result
 
 
 class AdaptedSample(SampleSource):

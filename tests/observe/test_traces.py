@@ -8,26 +8,15 @@ import secrets
 import subprocess
 
 import httpx
-import pytest
 
 from rolloutctl import Agent, RolloutResult
 from rolloutctl.agent.context import RolloutContext
-from tests.helpers import HOST, free_port, refused_url, rolloutctl_bin, run_server, wait_healthy
+from tests.helpers import HOST, free_port, refused_url, rolloutctl_bin, wait_healthy
 from tests.observe.scraping import init, post, value, wait_for
-from tests.otlp_receiver import OtlpReceiver
 from tests.recording_trainer import assistant, call
 
 SERVER, CLIENT = 2, 3  # OTLP SpanKind values
 ERROR = 2  # OTLP Status code
-
-
-@pytest.fixture
-def receiver():
-    receiver = OtlpReceiver()
-    with run_server(receiver) as url:
-        receiver.url = url
-        yield receiver
-        receiver.release()
 
 
 class TwoAtOnce(Agent):
