@@ -91,4 +91,3 @@ class BoundedSpanQueue(SpanProcessor):
         self._wake.set()
         self._thread.join(timeout=1.0)
         self.exporter.shutdown()
-

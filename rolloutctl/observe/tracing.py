@@ -36,7 +36,16 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from rolloutctl import __version__
 from rolloutctl.observe.span_queue import BoundedSpanQueue, Count
 
-__all__ = ["UNSET", "Event", "SpanContext", "SpanKind", "Status", "Tracing", "error_status"]
+__all__ = [
+    "UNSET",
+    "Event",
+    "SpanContext",
+    "SpanKind",
+    "Status",
+    "Tracing",
+    "error_status",
+    "remote_parent",
+]
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 UNSET = Status(StatusCode.UNSET)
@@ -88,11 +97,8 @@ class Tracing:
     ) -> None:
         """`endpoint`: the OTLP/HTTP traces URL; without it, the OTEL_* variables say."""
         provider = TracerProvider(resource=_resource(default_service), shutdown_on_exit=False)
-        self.sampler, self.ids, self.resource = (
-            provider.sampler,
-            provider.id_generator,
-            provider.resource,
-        )
+        self.sampler, self.ids = provider.sampler, provider.id_generator
+        self.resource = provider.resource
         self.scope = InstrumentationScope("rolloutctl", __version__)
         self.queue = BoundedSpanQueue(
             OTLPSpanExporter(endpoint=endpoint), dropped, failed, queue_size
@@ -104,22 +110,17 @@ class Tracing:
         """A rollout's span context and its parent's, or None when it is not sampled."""
         parent = remote_parent(traceparent)
         if parent is None:
-            trace_id, context, random = (
-                self.ids.generate_trace_id(),
-                None,
-                self.ids.is_trace_id_random(),
-            )
+            trace_id, context = self.ids.generate_trace_id(), None
+            random = self.ids.is_trace_id_random()
         else:
             trace_id, random = parent.trace_id, parent.trace_flags.random_trace_id
             context = set_span_in_context(NonRecordingSpan(parent))
         decision = self.sampler.should_sample(context, trace_id, name, SpanKind.SERVER)
         if decision.decision is not Decision.RECORD_AND_SAMPLE:
             return None
-        flags = TraceFlags.SAMPLED | (TraceFlags.RANDOM_TRACE_ID if random else 0)
-        span = SpanContext(
-            trace_id, self.ids.generate_span_id(), False, TraceFlags(flags), decision.trace_state
-        )
-        return span, parent
+        flags = TraceFlags(TraceFlags.SAMPLED | (TraceFlags.RANDOM_TRACE_ID if random else 0))
+        span_id = self.ids.generate_span_id()
+        return SpanContext(trace_id, span_id, False, flags, decision.trace_state), parent
 
     def child(self, of: SpanContext) -> SpanContext:
         """A new span's context in the trace of `of`."""
@@ -130,11 +131,8 @@ class Tracing:
     @staticmethod
     def header(span: SpanContext) -> bytes:
         """The header lines that make `span` the parent of the callee's spans (W3C)."""
-        line = b"traceparent: 00-%032x-%016x-%02x\r\n" % (
-            span.trace_id,
-            span.span_id,
-            span.trace_flags,
-        )
+        ids = span.trace_id, span.span_id, span.trace_flags
+        line = b"traceparent: 00-%032x-%016x-%02x\r\n" % ids
         if span.trace_state:
             line += b"tracestate: %s\r\n" % span.trace_state.to_header().encode("latin-1")
         return line
