@@ -1,8 +1,9 @@
 """What metrics and traces cost the server: CPU per rollout with them on, over both off.
 
 Side A is `rolloutctl serve` as shipped (metrics on), with `--otel` unless `--no-traces`,
-its spans exported over OTLP/HTTP to a real receiver in this process
-(tests/otlp_receiver.py, which decodes every request with opentelemetry-proto), and
+its spans exported over OTLP/HTTP to a real receiver (tests/otlp_receiver.py, which
+decodes every request with opentelemetry-proto) in a process of its own: in the bench's
+process its work would slow the mock trainer, and so the server), and
 sampled by the default sampler (parentbased_always_on: every rollout) or at `--ratio`
 (OTEL_TRACES_SAMPLER=parentbased_traceidratio).
 Side B is `serve --no-metrics` without tracing. Sides alternate run by run (A B, B A,
@@ -15,8 +16,11 @@ Side B is `serve --no-metrics` without tracing. Sides alternate run by run (A B,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from paired import bench_once, report_line, summary
@@ -54,6 +58,28 @@ def one(spec: ServerSpec, env: dict[str, str], config: BenchConfig) -> BenchResu
             os.environ.pop(name, None)
 
 
+def serve_receiver() -> None:
+    """`--receiver`: serve one; print its URL, then its span count once stdin ends."""
+    receiver = OtlpReceiver()
+    with run_server(receiver) as url:
+        print(url, flush=True)
+        sys.stdin.read()
+    print(len(receiver.spans), flush=True)
+
+
+@contextlib.contextmanager
+def receiver_process() -> Iterator[tuple[str, list[int]]]:
+    """A receiver in a child process: its URL, and a list that gets its span count."""
+    command = [sys.executable, __file__, "--receiver"]
+    pipe = subprocess.PIPE
+    with subprocess.Popen(command, stdin=pipe, stdout=pipe, text=True) as child:
+        assert child.stdin is not None and child.stdout is not None
+        count: list[int] = []
+        yield child.stdout.readline().strip(), count
+        child.stdin.close()
+        count.append(int(child.stdout.readline()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=5)
@@ -62,14 +88,16 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--ratio", type=float, help="trace sampling ratio (default: every one)")
     parser.add_argument("--no-traces", action="store_true", help="side A: metrics only")
+    parser.add_argument("--receiver", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
+    if options.receiver:
+        return serve_receiver()
     config = BenchConfig(
         rollouts=options.rollouts, concurrency=options.concurrency, warmup=options.warmup
     )
     traced = ServerSpec(**BASE, extra_args=() if options.no_traces else ("--otel",))  # type: ignore[arg-type]
-    receiver = OtlpReceiver()
     pairs = []
-    with run_server(receiver) as url:
+    with receiver_process() as (url, spans):
         env = side_a_env(f"{url}/v1/traces", options.ratio, not options.no_traces)
         for index in range(options.pairs):
             a_first = index % 2 == 0
@@ -81,7 +109,7 @@ def main() -> None:
             pairs.append((a, b))
     sampled = "every rollout" if options.ratio is None else f"sampled at {options.ratio:g}"
     what = "metrics" if options.no_traces else f"metrics + traces, {sampled}"
-    print(f"A = {what}, B = both off; spans received {len(receiver.spans)}; medians of "
+    print(f"A = {what}, B = both off; spans received {spans[0]}; medians of "
           f"{options.pairs} pairwise ratios (min-max)")  # fmt: skip
     print("| C | CPU ms/rollout A/B | rollouts/s A/B | median CPU ms A / B | errors+lost "
           "| other load (cores) |")  # fmt: skip
