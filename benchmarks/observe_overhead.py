@@ -2,7 +2,7 @@
 
 Side A is `rolloutctl serve` as shipped (metrics on), with `--otel` unless `--no-traces`,
 its spans exported over OTLP/HTTP to a real receiver (tests/otlp_receiver.py, which
-decodes every request with opentelemetry-proto) in a process of its own: in the bench's
+decodes every request with opentelemetry-proto) in a process of its own (in the bench's
 process its work would slow the mock trainer, and so the server), and
 sampled by the default sampler (parentbased_always_on: every rollout) or at `--ratio`
 (OTEL_TRACES_SAMPLER=parentbased_traceidratio).
