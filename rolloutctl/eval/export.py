@@ -1,8 +1,9 @@
 """`rolloutctl export`: trajectories out as OpenAI fine-tuning lines, ATIF, or completions.
 
-The source is one trajectory file or an eval run (its directory or results.jsonl); a
-run is read one record at a time, so exporting 10,000 rollouts needs no more memory
-than exporting one. Everything written passes through `scrub`, so no secret leaves.
+The source is one trajectory file or an eval run: rolloutctl's (its directory or
+results.jsonl) or an Osmosis SDK run (its directory or index.jsonl). A rolloutctl run
+is read one record at a time, so exporting 10,000 rollouts needs no more memory than
+exporting one. Everything written passes through `scrub`, so no secret leaves.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from typing import IO, Any
 
 from rolloutctl.errors import InputError
 from rolloutctl.eval.export_format import ExportFormat
-from rolloutctl.eval.results import read_records_in_row_order, results_path
-from rolloutctl.trajectory.document import conversation, load_trajectory, scrub
+from rolloutctl.eval.locate import load_rollout, run_records
+from rolloutctl.trajectory.document import conversation, scrub
 from rolloutctl.trajectory.formats import to_atif
-from rolloutctl.trajectory.summary import summarize
+from rolloutctl.trajectory.summary import OK_STATUSES, summarize
 
 __all__ = [
     "ExportFormat",
@@ -51,19 +52,20 @@ class Source:
 
 
 def read_sources(path: Path) -> Iterator[Source]:
-    """The trajectories of a run directory or a results.jsonl (in row order, as the
-    dataset lists them, not in the order they finished), or of one trajectory file."""
+    """The trajectories of a run (rolloutctl's directory or results.jsonl, or an Osmosis
+    SDK run's directory or index.jsonl; in row order, as the dataset lists them, not in
+    the order they finished), or of one trajectory file."""
     if path.is_dir() or path.suffix == ".jsonl":
-        for record in read_records_in_row_order(results_path(path)):
+        for record in run_records(path):
             yield Source(record.get("trajectory") or {}, record.get("reward"), record["status"])
         return
-    trajectory = load_trajectory(path)
+    trajectory = load_rollout(str(path))
     summary = summarize(trajectory)
     yield Source(trajectory, summary.reward, summary.status)
 
 
 def wanted(source: Source, only_completed: bool, min_reward: float | None) -> bool:
-    if only_completed and source.status != "COMPLETED":
+    if only_completed and source.status not in OK_STATUSES:
         return False
     return min_reward is None or (source.reward is not None and source.reward >= min_reward)
 

@@ -63,8 +63,8 @@ class Outcome:
             reward=record.get("reward"),
             latency_ms=record.get("latency_ms"),
             llm_calls=int(metrics.get("num_llm_calls") or 0),
-            tokens=int(metrics.get("prompt_tokens") or 0)
-            + int(metrics.get("response_tokens") or 0),
+            tokens=int(metrics.get("prompt_tokens") or 0) + int(metrics.get("response_tokens") or 0)
+            or int(metrics.get("total_tokens") or 0),  # an SDK run may know only the total
             violations=len(record.get("violations") or []),
             kind=classify(record),
             message=describe(record),

@@ -21,7 +21,15 @@ from typing import Any
 from rolloutctl.trajectory.document import is_number
 from rolloutctl.trajectory.text import is_error_result
 
-__all__ = ["Summary", "TurnTally", "format_ms", "summarize", "summary_rows", "turn_stats"]
+__all__ = [
+    "Summary",
+    "TurnTally",
+    "format_ms",
+    "summarize",
+    "summary_rows",
+    "turn_stats",
+    "whole",
+]
 
 OK_STATUSES = frozenset({"COMPLETED", "success"})  # v1, and the Osmosis 0.3 protocol
 FAILED_STATUSES = frozenset({"failure", "cancelled"})  # 0.3's failed ends
@@ -150,11 +158,12 @@ def _sample_tokens(traj: dict[str, Any]) -> dict[str, Any]:
              "response_tokens": ("completion_tokens", "response_tokens")}  # fmt: skip
     found = {ours: next((metrics[n] for n in theirs if n in metrics), None)
              for ours, theirs in names.items()}  # fmt: skip
-    return {name: _whole(value) for name, value in found.items() if isinstance(value, int | float)}
+    return {name: whole(value) for name, value in found.items() if isinstance(value, int | float)}
 
 
-def _whole(value: float) -> float | int:
-    return int(value) if float(value).is_integer() else value
+def whole(value: Any) -> Any:
+    """A count that arrived as a float (0.3 sample metrics are floats): 3.0 reads as 3."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _span(traj: dict[str, Any]) -> float | None:

@@ -8,11 +8,13 @@ missing: in one run only.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from rolloutctl.view.index import ResultsIndex
+from rolloutctl.view.sources import open_run
 
-__all__ = ["CHANGES", "compare_runs"]
+__all__ = ["CHANGES", "compare_paths", "compare_runs"]
 
 CHANGES = ("fixed", "broken", "changed", "unchanged", "missing")
 
@@ -35,6 +37,13 @@ def compare_runs(
         "total": len(rows),
         "rows": rows[start : start + per_page],
     }
+
+
+def compare_paths(a: Path, b: Path) -> dict[str, Any]:
+    """Every row of two runs on disk (either kind each, so an Osmosis SDK run compares
+    with a rolloutctl one), as `diff RUN_A RUN_B` prints them."""
+    left, right = open_run(a).index, open_run(b).index
+    return compare_runs(left, right, False, 1, len(left) + len(right) + 1)
 
 
 def _side(index: ResultsIndex, key: tuple[int, int]) -> dict[str, Any] | None:

@@ -136,12 +136,15 @@ class ResultsIndex:
             record = orjson.loads(line)
         except orjson.JSONDecodeError:
             return
-        if not isinstance(record, dict) or "row" not in record:
-            return
+        if isinstance(record, dict) and "row" in record:
+            self.add(record, offset, len(line), chunk)
+
+    def add(self, record: dict[str, Any], offset: int, length: int, chunk: SearchChunk) -> None:
+        """Index one record found at `offset` (`length` bytes long)."""
         position = len(self.outcomes)
         outcome = Outcome.of(record)
         self.offsets.append(offset)
-        self.lengths.append(len(line))
+        self.lengths.append(length)
         self.outcomes.append(outcome)
         self.by_key[(outcome.row, outcome.epoch)] = position
         category = failure_category(outcome)

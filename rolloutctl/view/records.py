@@ -20,8 +20,10 @@ def search_text(record: dict[str, Any], chars: int) -> str:
 
 
 def prompt_of(traj: dict[str, Any]) -> str:
-    """The user messages of the init, joined: what the row asked."""
-    messages = (traj.get("init") or {}).get("messages") or []
+    """The user messages of the init, joined: what the row asked. A trajectory read from
+    another format has no init: its first turn's messages are the prompt."""
+    turns = traj.get("turns") or [{}]
+    messages = (traj.get("init") or {}).get("messages") or turns[0].get("added") or []
     return "\n".join(display_content(m.get("content")) for m in messages if m.get("role") == "user")
 
 

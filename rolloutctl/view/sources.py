@@ -1,4 +1,5 @@
-"""What the paths given to `view` hold: eval run directories and trajectory files.
+"""What the paths given to `view` hold: eval run directories (rolloutctl's and the
+Osmosis SDK's) and trajectory files.
 
 Each thing found gets a short key for its URLs (its directory or file name, made
 unique). A request names a key, never a path, so the app can open only files found
@@ -15,10 +16,13 @@ from typing import Any
 
 from rolloutctl.errors import InputError
 from rolloutctl.eval.results import CONFIG, RESULTS, SUMMARY
+from rolloutctl.eval.sdk_runs import eval_run, sdk_run_dir
+from rolloutctl.trajectory.document import is_number
 from rolloutctl.trajectory.stream import check_trajectory
 from rolloutctl.view.index import ResultsIndex
+from rolloutctl.view.sdk_index import SdkRunIndex
 
-__all__ = ["Catalog", "Run", "TrajectoryFile"]
+__all__ = ["Catalog", "Run", "SdkRun", "TrajectoryFile", "make_run", "open_run"]
 
 ATIF_NAME = "trajectory.json"  # the file name the SDK and `export --format atif` write
 PEEK_BYTES = 4096  # enough of a .json file to tell a trajectory from anything else
@@ -55,6 +59,46 @@ class Run:
             return False
 
 
+class SdkRun(Run):
+    """An Osmosis SDK eval run directory (`eval.sdk_runs`): its rows from index.jsonl,
+    its name, dataset and state from metrics.json's `eval_run`."""
+
+    def __post_init__(self) -> None:
+        self.index = SdkRunIndex(self.path)
+
+    def config(self) -> dict[str, Any]:
+        run = eval_run(self.path)
+        names = {"agent": "rollout_name", "dataset": "dataset_name", "model": "model_name",
+                 "started_at": "started_at", "name": "name"}  # fmt: skip
+        return {ours: run[theirs] for ours, theirs in names.items() if theirs in run}
+
+    def final_summary(self) -> dict[str, Any]:
+        run = eval_run(self.path)
+        if run.get("status") in (None, "running"):
+            return {}
+        wall_s = run["duration_ms"] / 1000 if is_number(run.get("duration_ms")) else None
+        return {"interrupted": run["status"] != "finished", "this_session": {"wall_s": wall_s}}
+
+    def in_progress(self) -> bool:
+        return eval_run(self.path).get("status") in (None, "running")
+
+
+def make_run(key: str, path: Path) -> Run:
+    """The run in directory `path`, of whichever kind it is."""
+    return (SdkRun if sdk_run_dir(path) else Run)(key, path)
+
+
+def open_run(path: Path) -> Run:
+    """The run `path` names (its directory, results.jsonl or index.jsonl), indexed;
+    InputError when it is no run."""
+    directory = path.parent if path.is_file() else path
+    if not (sdk_run_dir(directory) or (directory / RESULTS).is_file()):
+        raise InputError(f"{path}: not an eval run (no {RESULTS} nor an SDK index.jsonl)")
+    run = make_run(directory.name, directory)
+    run.index.refresh()
+    return run
+
+
 @dataclass
 class TrajectoryFile:
     key: str
@@ -69,7 +113,7 @@ class Catalog:
         if missing:
             raise InputError(f"{missing[0]}: no such file or directory")
         for path in paths:  # a file named on the command line is refused at once, as replay would
-            if path.is_file() and path.name != RESULTS:
+            if path.is_file() and path.name != RESULTS and not sdk_run_dir(path):
                 check_trajectory(path)
         self.paths = [p.resolve() for p in paths]
         self.runs: dict[str, Run] = {}
@@ -82,7 +126,8 @@ class Catalog:
         for path in self.paths:
             for found in _runs_under(path):
                 key = self._key(found)
-                self.runs.setdefault(key, Run(key, found))
+                if key not in self.runs:
+                    self.runs[key] = make_run(key, found)
             for found in _trajectories_under(path):
                 key = self._key(found)
                 self.files.setdefault(key, TrajectoryFile(key, found))
@@ -108,8 +153,8 @@ class Catalog:
 def _runs_under(path: Path, depth: int = 2) -> list[Path]:
     """`path` itself if it is a run; else the runs among its children and grandchildren."""
     if path.is_file():
-        return [path.parent] if path.name == RESULTS else []
-    if (path / RESULTS).is_file() or (path / CONFIG).is_file():
+        return [path.parent] if path.name == RESULTS or sdk_run_dir(path) else []
+    if (path / RESULTS).is_file() or (path / CONFIG).is_file() or sdk_run_dir(path):
         return [path]
     if depth == 0:
         return []
@@ -124,8 +169,8 @@ def _trajectories_under(path: Path) -> list[Path]:
     """`path` itself if it is a file; else its .json trajectories and those of `export
     --format atif` (one folder per rollout, each with a trajectory.json)."""
     if path.is_file():
-        return [path] if path.name != RESULTS else []
-    if (path / RESULTS).is_file():
+        return [path] if path.name != RESULTS and not sdk_run_dir(path) else []
+    if (path / RESULTS).is_file() or sdk_run_dir(path):
         return []
     try:
         found = [*path.glob("*.json"), *path.glob(f"*/{ATIF_NAME}")]

@@ -1,0 +1,128 @@
+"""An Osmosis SDK eval run directory written by the SDK's own code, from real rollouts.
+
+`osmosis eval run` sends each (row, attempt) to a rollout server with the SDK's
+`RolloutClient`, and the server saves the rollout's ATIF file under
+`rollout_trials/<id>/`. It then journals one `TerminalRecord` per result and has its
+`Materializer` write index.jsonl, metrics.json and `trajectories/`. This does the same
+steps in-process against the real `rolloutctl serve --protocol osmosis` and the mock
+trainer, without the CLI's workspace and `uv sync` (tests/osmosis has a test of the CLI
+itself). The terminal records take the facts the SDK's runner takes from each result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from osmosis_ai.eval.local.results import (
+    TRIALS_DIRNAME,
+    Materializer,
+    RunIdentity,
+    select_attempts,
+)
+from osmosis_ai.eval.local.state import TerminalRecord
+from osmosis_ai.rollout.client import RolloutClient
+from osmosis_ai.rollout.types import RolloutResultResponse, RolloutStatus
+
+from rolloutctl.osmosis.trainer_records import expect_rollout
+from rolloutctl.trainer import MockTrainer
+from rolloutctl.trainer.rollout_chat import chat_base_url
+from tests.helpers import run_server
+from tests.osmosis.servers import adapter_server
+
+KEY = "llm-key-sdk-run-5f0e1d"
+SYSTEM = {"role": "system", "content": "Use the tools for every arithmetic step."}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One work item: a dataset row's prompt and label, and which attempt this is."""
+
+    row: int
+    attempt: int
+    question: str
+    label: str
+    no_model: bool = False  # the model URL answers 404: the rollout fails
+
+
+# Row 0 passes twice (n=2), row 1 gets reward 0 (a wrong label), row 2's model URL is wrong.
+ITEMS = [
+    Item(0, 0, "What is (5 + 3) * 2?", "16"),
+    Item(0, 1, "What is (5 + 3) * 2?", "16"),
+    Item(1, 0, "What is 4 * 5?", "21"),
+    Item(2, 0, "What is 7 + 1?", "8", no_model=True),
+]
+
+
+def write_sdk_run(run: Path, name: str = "calc-sdk", items: list[Item] = ITEMS) -> Path:
+    """Run `items` through `rolloutctl serve --protocol osmosis` and write the SDK's run
+    directory of their results at `run`."""
+    trials = run / TRIALS_DIRNAME
+    trials.mkdir(parents=True)
+    trainer = MockTrainer()
+    with run_server(trainer.app) as trainer_url, adapter_server(trials) as server:
+        trainer.url = trainer_url
+        results = asyncio.run(_drive(server, trainer, items))
+    latest = {(item.row, item.attempt): _terminal(item, *found) for item, found in results}
+    identity = RunIdentity(
+        local_run_id=f"local-{name}", run_name=name, dataset_name="arith.jsonl",
+        model_name="mock", rollout_name="calculator", started_at="2026-12-05T02:00:00Z",
+        status="finished", completed_at="2026-12-05T02:00:09Z", duration_ms=9000.0,
+    )  # fmt: skip
+    Materializer(run).refresh(
+        select_attempts(latest, trials_dir=trials),
+        identity=identity,
+        pass_threshold=1.0,
+        sampled_rows=len({item.row for item in items}),
+        total_dataset_rows=len({item.row for item in items}),
+        total_runs=len(items),
+    )
+    return run
+
+
+async def _drive(
+    server: str, trainer: MockTrainer, items: list[Item]
+) -> list[tuple[Item, tuple[RolloutResultResponse, float]]]:
+    client = RolloutClient(url=server)
+    try:
+        return [(item, await _rollout(client, trainer, item)) for item in items]
+    finally:
+        await client.aclose()
+
+
+async def _rollout(
+    client: RolloutClient, trainer: MockTrainer, item: Item
+) -> tuple[RolloutResultResponse, float]:
+    rollout_id = f"r{item.row}a{item.attempt}{time.monotonic_ns() % 10**9:09d}"
+    assert trainer.url is not None
+    expect_rollout(trainer.records, rollout_id, {"llm_api_key": KEY})
+    model = trainer.url + "/no-model-here" if item.no_model else chat_base_url(trainer.url, rollout_id)
+    started = time.monotonic()
+    result = await client.run_rollout(
+        initial_messages=[SYSTEM, {"role": "user", "content": item.question}],
+        chat_completions_url=model,
+        rollout_id=rollout_id,
+        llm_api_key=KEY,
+        label=item.label,
+        extra_fields={"row_index": item.row, "run_index": item.attempt},
+    )
+    return result, (time.monotonic() - started) * 1000
+
+
+def _terminal(item: Item, result: RolloutResultResponse, ms: float) -> TerminalRecord:
+    """The result as the SDK's runner journals it: success, failed or skipped."""
+    sample = result.sample
+    metrics: dict[str, Any] = sample.metrics if sample is not None else {}
+    tokens = metrics.get("prompt_tokens", 0) + metrics.get("response_tokens", 0)
+    if result.status is not RolloutStatus.SUCCESS:
+        status, error = "failed", result.err_category or result.err_message or "rollout_failed"
+    else:
+        status, error = ("skipped" if sample and sample.remove_sample else "success"), None
+    return TerminalRecord(
+        row_index=item.row, run_index=item.attempt, rollout_id=result.rollout_id or "",
+        status=status, reward=sample.reward if sample and status == "success" else None,
+        tokens=int(tokens) or None, duration_ms=ms, error_type=error,
+    )  # fmt: skip
