@@ -12,6 +12,7 @@ itself). The terminal records take the facts the SDK's runner takes from each re
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,27 +49,51 @@ class Item:
     no_model: bool = False  # the model URL answers 404: the rollout fails
 
 
-# Row 0 passes twice (n=2), row 1 gets reward 0 (a wrong label), row 2's model URL is wrong.
-ITEMS = [
-    Item(0, 0, "What is (5 + 3) * 2?", "16"),
-    Item(0, 1, "What is (5 + 3) * 2?", "16"),
-    Item(1, 0, "What is 4 * 5?", "21"),
-    Item(2, 0, "What is 7 + 1?", "8", no_model=True),
-]
+QUESTIONS = {0: ("What is (5 + 3) * 2?", "16"), 1: ("What is 4 * 5?", "21"),
+             2: ("What is 7 + 1?", "8")}  # fmt: skip
+# Run A: row 0 passes twice (n=2), row 1's label is wrong (reward 0), row 2's model URL
+# is wrong (the rollout fails, saving no trajectory). Run B: one attempt each, row 1's
+# label right and row 2's model found, so both are fixed and row 0's second is missing.
+RUN_A = [Item(0, 0, *QUESTIONS[0]), Item(0, 1, *QUESTIONS[0]), Item(1, 0, *QUESTIONS[1]),
+         Item(2, 0, *QUESTIONS[2], no_model=True)]  # fmt: skip
+RUN_B = [Item(0, 0, *QUESTIONS[0]), Item(1, 0, QUESTIONS[1][0], "20"), Item(2, 0, *QUESTIONS[2])]
 
 
-def write_sdk_run(run: Path, name: str = "calc-sdk", items: list[Item] = ITEMS) -> Path:
-    """Run `items` through `rolloutctl serve --protocol osmosis` and write the SDK's run
-    directory of their results at `run`."""
-    trials = run / TRIALS_DIRNAME
-    trials.mkdir(parents=True)
-    trainer = MockTrainer()
-    with run_server(trainer.app) as trainer_url, adapter_server(trials) as server:
+def write_sdk_runs(root: Path, runs: dict[str, list[Item]]) -> dict[str, Path]:
+    """Run each run's items through one `rolloutctl serve --protocol osmosis` and write
+    the SDK's run directory of their results under `root`; the runs by name."""
+    trainer, artifacts = MockTrainer(), root / "artifacts"
+    made = {name: root / name for name in runs}
+    with run_server(trainer.app) as trainer_url, adapter_server(artifacts) as server:
         trainer.url = trainer_url
-        results = asyncio.run(_drive(server, trainer, items))
+        for name, items in runs.items():
+            results = asyncio.run(_drive(server, trainer, items))
+            for _, (result, _ms) in results:
+                _collect(artifacts, made[name] / TRIALS_DIRNAME, result)
+            _materialize(made[name], items, results)
+    return made
+
+
+def _collect(artifacts: Path, trials: Path, result: RolloutResultResponse) -> None:
+    """Move the rollout's folder into the run's rollout_trials/, as if the server had
+    written it there (`osmosis eval run` points each run's server at its own), once the
+    server has saved its trajectory (a rollout with a sample always gets one)."""
+    folder = artifacts / str(result.rollout_id)
+    deadline = time.monotonic() + 60
+    while result.sample is not None and not (folder / "trajectory.json").exists():
+        assert time.monotonic() < deadline, f"no trajectory.json in {folder}"
+        time.sleep(0.02)
+    trials.mkdir(parents=True, exist_ok=True)
+    shutil.move(folder, trials / folder.name)
+
+
+def _materialize(
+    run: Path, items: list[Item], results: list[tuple[Item, tuple[RolloutResultResponse, float]]]
+) -> None:
+    trials = run / TRIALS_DIRNAME
     latest = {(item.row, item.attempt): _terminal(item, *found) for item, found in results}
     identity = RunIdentity(
-        local_run_id=f"local-{name}", run_name=name, dataset_name="arith.jsonl",
+        local_run_id=f"local-{run.name}", run_name=run.name, dataset_name="arith.jsonl",
         model_name="mock", rollout_name="calculator", started_at="2026-12-05T02:00:00Z",
         status="finished", completed_at="2026-12-05T02:00:09Z", duration_ms=9000.0,
     )  # fmt: skip
@@ -77,10 +102,9 @@ def write_sdk_run(run: Path, name: str = "calc-sdk", items: list[Item] = ITEMS) 
         identity=identity,
         pass_threshold=1.0,
         sampled_rows=len({item.row for item in items}),
-        total_dataset_rows=len({item.row for item in items}),
+        total_dataset_rows=len(QUESTIONS),
         total_runs=len(items),
     )
-    return run
 
 
 async def _drive(
@@ -99,7 +123,8 @@ async def _rollout(
     rollout_id = f"r{item.row}a{item.attempt}{time.monotonic_ns() % 10**9:09d}"
     assert trainer.url is not None
     expect_rollout(trainer.records, rollout_id, {"llm_api_key": KEY})
-    model = trainer.url + "/no-model-here" if item.no_model else chat_base_url(trainer.url, rollout_id)
+    model = chat_base_url(trainer.url, rollout_id)
+    model = trainer.url + "/no-model-here" if item.no_model else model
     started = time.monotonic()
     result = await client.run_rollout(
         initial_messages=[SYSTEM, {"role": "user", "content": item.question}],

@@ -1,0 +1,87 @@
+"""`rolloutctl view` over a folder of Osmosis SDK eval runs (as `.osmosis/evals/` holds
+them), written by the SDK's own code (tests/osmosis/sdk_run.py), in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers import CLI_BOUND, rolloutctl_bin
+from tests.osmosis.sdk_run import RUN_A, RUN_B, write_sdk_runs
+from tests.view.conftest import Tab
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def evals(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("osmosis-evals")
+    write_sdk_runs(root, {"sdk-a": RUN_A, "sdk-b": RUN_B})
+    return root
+
+
+@pytest.fixture(scope="module")
+def sdk_viewer(evals: Path) -> Iterator[str]:
+    """The real `rolloutctl view` over the folder of SDK runs; yields its base URL."""
+    process = subprocess.Popen(
+        [rolloutctl_bin(), "view", str(evals)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        assert "2 runs (7 rollouts)" in banner, banner
+        yield process.stdout.readline().strip().rstrip("/")
+    finally:
+        process.terminate()
+        process.wait(timeout=CLI_BOUND)
+
+
+def test_sdk_runs_are_listed_with_the_sdks_own_pass_rate(sdk_viewer: str, evals: Path) -> None:
+    listed = httpx.get(sdk_viewer + "/api/runs", timeout=60).json()["runs"]
+    runs = {run["slug"]: run for run in listed}
+    for name in ("sdk-a", "sdk-b"):
+        sdk_summary = json.loads((evals / name / "metrics.json").read_text())["summary"]
+        assert runs[name]["pass_rate"] == sdk_summary["pass_rate"], name
+        assert runs[name]["rollouts"] == sdk_summary["total_samples"]
+    assert runs["sdk-a"]["agent"] == "calculator" and runs["sdk-a"]["dataset"] == "arith.jsonl"
+    assert runs["sdk-a"]["errors"] == 1 and not runs["sdk-a"]["in_progress"]
+
+
+def test_an_sdk_run_shows_its_rows_and_a_rollouts_turns(sdk_viewer: str, tab: Tab) -> None:
+    from playwright.sync_api import expect
+
+    page = tab.page
+    page.goto(sdk_viewer + "/")
+    page.get_by_role("link", name="sdk-a", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/run/sdk-a$"))
+    expect(page.locator("#rows-total")).to_have_text("4 rollouts match")
+    expect(page.locator("#rows tbody")).to_contain_text("What is 4 * 5?")
+    expect(page.locator("#rows tbody")).to_contain_text("agent_error")
+    page.locator("#rows tbody tr[data-row='1'] a").click()
+    expect(page).to_have_url(re.compile(r"/run/sdk-a/row/1/0$"))
+    call = page.locator("#turns tr.call").first
+    expect(call).to_contain_text("multiply")
+    expect(call.locator("td.result")).to_contain_text("20")
+    expect(page.locator("#answer")).to_contain_text("The answer is 20.")
+    assert tab.errors == []
+
+
+def test_two_sdk_runs_compare_row_by_row(sdk_viewer: str, tab: Tab) -> None:
+    from playwright.sync_api import expect
+
+    page = tab.page
+    page.goto(sdk_viewer + "/")
+    page.select_option("#compare-a", "sdk-a")
+    page.select_option("#compare-b", "sdk-b")
+    page.locator("#compare-go").click()
+    counts = page.locator("#compare-counts")
+    expect(counts).to_contain_text("fixed2")
+    text = " ".join(counts.inner_text().split())
+    assert "fixed 2" in text and "unchanged 1" in text and "missing 1" in text
+    assert tab.errors == []
