@@ -24,7 +24,7 @@ from osmosis_ai.eval.local.results import (
     RunIdentity,
     select_attempts,
 )
-from osmosis_ai.eval.local.state import TerminalRecord
+from osmosis_ai.eval.local.state import TerminalRecord, TerminalStatus
 from osmosis_ai.rollout.client import RolloutClient
 from osmosis_ai.rollout.types import RolloutResultResponse, RolloutStatus
 
@@ -142,10 +142,12 @@ def _terminal(item: Item, result: RolloutResultResponse, ms: float) -> TerminalR
     sample = result.sample
     metrics: dict[str, Any] = sample.metrics if sample is not None else {}
     tokens = metrics.get("prompt_tokens", 0) + metrics.get("response_tokens", 0)
+    status: TerminalStatus = "success"
+    error = None
     if result.status is not RolloutStatus.SUCCESS:
         status, error = "failed", result.err_category or result.err_message or "rollout_failed"
-    else:
-        status, error = ("skipped" if sample and sample.remove_sample else "success"), None
+    elif sample is not None and sample.remove_sample:
+        status = "skipped"
     return TerminalRecord(
         row_index=item.row, run_index=item.attempt, rollout_id=result.rollout_id or "",
         status=status, reward=sample.reward if sample and status == "success" else None,

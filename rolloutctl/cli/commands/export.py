@@ -12,9 +12,10 @@ from rolloutctl.eval.export_format import ExportFormat
 
 EPILOG = (
     "FILE_OR_RUN is a trajectory file (as try --save writes), an eval run directory or its "
-    "results.jsonl. Output goes to stdout unless --output is given; for atif, one source "
-    "prints one document (replay reads it), several print one document per line, and "
-    "--output DIR writes DIR/<rollout_id>/trajectory.json each.\n\n"
+    "results.jsonl, or an `osmosis eval run` directory or its index.jsonl. Output goes to "
+    "stdout unless --output is given; for atif, one source prints one document (replay "
+    "reads it), several print one document per line, and --output DIR writes "
+    "DIR/<rollout_id>/trajectory.json each.\n\n"
     "Exit status: 0 at least one rollout exported; 1 none matched; 2 unreadable input.\n\n"
     "\b\nExample:\n"
     "  rolloutctl export runs/20261201-120000-arith --format openai --only-completed "

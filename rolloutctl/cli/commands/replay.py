@@ -25,12 +25,14 @@ __all__ = ["EPILOG", "replay"]
 EPILOG = (
     "Reads rolloutctl trajectory files, bare completion payloads (GET "
     "/v1/rollout/completed/ID), Osmosis SDK ATIF trajectory.json files and one rollout of an "
-    "eval run (RUN:ROW, RUN:ROW:EPOCH). With --json and "
+    "eval run (RUN:ROW, RUN:ROW:EPOCH), RUN being a rolloutctl eval run or an `osmosis eval "
+    "run` directory (or its index.jsonl, the epoch its run_index). With --json and "
     "a filter (--step, --last, --role, --no-tools) it prints the selected messages as a JSON "
     "list of {turn, message}. Exit status: 0 shown; 2 unreadable file or no such turn.\n\n"
     "\b\nExamples:\n"
     "  rolloutctl replay run.json --step 2\n"
     "  rolloutctl replay runs/20261201-120000-data:37\n"
+    "  rolloutctl replay .osmosis/evals/arith:3:1\n"
     "  rolloutctl replay run.json --role tool --json"
 )
 

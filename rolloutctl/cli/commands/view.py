@@ -11,8 +11,9 @@ from rolloutctl.cli.options import env_names
 __all__ = ["EPILOG", "view"]
 
 EPILOG = (
-    "PATH is an eval run directory, a directory holding runs (two levels deep), a trajectory "
-    "file (try --save) or an SDK ATIF trajectory.json; RUN:ROW[:EPOCH] opens one rollout. "
+    "PATH is an eval run directory (rolloutctl's, or one `osmosis eval run` wrote), a "
+    "directory holding runs (two levels deep, such as .osmosis/evals), a trajectory file "
+    "(try --save) or an SDK ATIF trajectory.json; RUN:ROW[:EPOCH] opens one rollout. "
     "Pages: / (runs), /run/RUN (summary and rows), /run/RUN/row/ROW/EPOCH (one rollout), "
     "/compare?a=RUN&b=RUN, /trajectory/FILE. A run still being written updates live. "
     "Exit status: 0 stopped by Ctrl-C or SIGTERM; 2 usage error (a missing PATH); "
