@@ -12,7 +12,7 @@ from osmosis_ai.eval.local.results import read_valid_trajectory
 from osmosis_ai.rollout.trajectory.atif import Trajectory as SdkAtif
 
 from tests.eval.conftest import write_jsonl
-from tests.helpers import CLI_BOUND, run_cli
+from tests.helpers import CLI_BOUND, run_cli, run_cli_batch
 from tests.osmosis.sdk_run import KEY, QUESTIONS, RUN_A, RUN_B, SYSTEM, write_sdk_runs
 
 
@@ -36,19 +36,22 @@ def test_replay_shows_a_row_of_an_sdk_run_with_its_turns_and_tokens(sdk: dict[st
     run = sdk["sdk-a"]
     first = index_rows(run)[0]
     sample = osmosis_extra(run, first["rollout_id"])["sample_metrics"]
-    for spec in (f"{run}:0", f"{run}/index.jsonl:0:0"):
-        shown = run_cli("replay", spec, "--plain")
+    *rows, wrong, failed = run_cli_batch(
+        ["replay", f"{run}:0", "--plain"],
+        ["replay", f"{run}/index.jsonl:0:0", "--plain"],
+        ["replay", f"{run}:1", "--json"],  # row 1's label was wrong: reward 0
+        ["replay", f"{run}:2", "--plain"],  # the SDK saved no trajectory for it
+    )
+    for shown in rows:
         assert shown.returncode == 0, shown.stderr
         assert "-> multiply(a=8, b=2)" in shown.stdout
         assert "assistant  The answer is 16." in shown.stdout
         tokens = f"{int(sample['prompt_tokens'])} prompt + {int(sample['response_tokens'])} "
         assert f"tokens       {tokens}completion" in shown.stdout
         assert f"rollout      {first['rollout_id']}" in shown.stdout
-    wrong = run_cli("replay", f"{run}:1", "--json")  # row 1's label was wrong: reward 0
     completion = json.loads(wrong.stdout)["completion"]
     assert (completion["status"], completion["reward"]) == ("success", 0.0)
     assert completion["label"] == "21"
-    failed = run_cli("replay", f"{run}:2", "--plain")  # the SDK saved no trajectory for it
     assert failed.returncode == 0, failed.stderr
     assert re.search(r"status +failure", failed.stdout)
     assert "agent_error" in failed.stdout
@@ -56,11 +59,10 @@ def test_replay_shows_a_row_of_an_sdk_run_with_its_turns_and_tokens(sdk: dict[st
 
 def test_replay_of_the_index_alone_says_how_to_name_a_row(sdk: dict[str, Path]) -> None:
     index = sdk["sdk-a"] / "index.jsonl"
-    shown = run_cli("replay", str(index))
+    shown, missing = run_cli_batch(["replay", str(index)], ["replay", f"{sdk['sdk-a']}:7"])
     assert shown.returncode == 2
     assert f"name one rollout as {index}:ROW" in shown.stderr
     assert "not JSON" not in shown.stderr and "Traceback" not in shown.stderr
-    missing = run_cli("replay", f"{sdk['sdk-a']}:7")
     assert missing.returncode == 2 and "no result for row 7 epoch 0" in missing.stderr
 
 
@@ -69,9 +71,9 @@ def test_a_trajectory_file_inside_an_sdk_run_is_read_with_its_index_row(
 ) -> None:
     run = sdk["sdk-a"]
     row = index_rows(run)[2]  # row 1, reward 0.0
-    for path in (run / "trajectories" / "row_1_run_0.json",
-                 run / "rollout_trials" / row["rollout_id"] / "trajectory.json"):  # fmt: skip
-        shown = run_cli("replay", str(path), "--json")
+    paths = (run / "trajectories" / "row_1_run_0.json",
+             run / "rollout_trials" / row["rollout_id"] / "trajectory.json")  # fmt: skip
+    for shown in run_cli_batch(*(["replay", str(path), "--json"] for path in paths)):
         assert shown.returncode == 0, shown.stderr
         traj = json.loads(shown.stdout)
         assert traj["rollout_id"] == row["rollout_id"]
@@ -81,7 +83,10 @@ def test_a_trajectory_file_inside_an_sdk_run_is_read_with_its_index_row(
 
 def test_export_jsonl_writes_every_row_in_row_order(sdk: dict[str, Path]) -> None:
     run = sdk["sdk-a"]
-    exported = run_cli("export", str(run / "index.jsonl"), "--format", "jsonl")
+    exported, completed = run_cli_batch(
+        ["export", str(run / "index.jsonl"), "--format", "jsonl"],
+        ["export", str(run), "--format", "jsonl", "--only-completed"],
+    )
     assert exported.returncode == 0, exported.stderr
     lines = [json.loads(line) for line in exported.stdout.splitlines()]
     rows = index_rows(run)
@@ -91,7 +96,6 @@ def test_export_jsonl_writes_every_row_in_row_order(sdk: dict[str, Path]) -> Non
     assert lines[0]["final_messages"][-1]["content"] == "The answer is 16."
     assert lines[0]["metrics"]["num_llm_calls"] == 3
     assert KEY not in exported.stdout
-    completed = run_cli("export", str(run), "--format", "jsonl", "--only-completed")
     assert "exported 3 of 4 rollouts" in completed.stderr
 
 
@@ -116,18 +120,21 @@ def test_export_atif_of_an_sdk_run_keeps_every_field_the_sdk_wrote(
 
 
 def test_diff_of_two_sdk_runs_goes_row_by_row(sdk: dict[str, Path]) -> None:
-    shown = run_cli("diff", str(sdk["sdk-a"]), str(sdk["sdk-b"] / "index.jsonl"), "--json")
+    a, b = str(sdk["sdk-a"]), str(sdk["sdk-b"])
+    shown, plain, itself, one = run_cli_batch(
+        ["diff", a, f"{b}/index.jsonl", "--json"],
+        ["diff", a, b, "--plain"],
+        ["diff", a, a, "--plain"],
+        ["diff", f"{a}:0", f"{a}:0:1", "--plain"],
+    )
     assert shown.returncode == 1, shown.stderr
     body = json.loads(shown.stdout)
     assert body["same"] is False
     assert body["counts"] == {"fixed": 2, "broken": 0, "changed": 0, "unchanged": 1, "missing": 1}
     changes = {(row["row"], row["epoch"]): row["change"] for row in body["rows"]}
     assert changes == {(0, 0): "unchanged", (0, 1): "missing", (1, 0): "fixed", (2, 0): "fixed"}
-    plain = run_cli("diff", str(sdk["sdk-a"]), str(sdk["sdk-b"]), "--plain")
     assert "row 2 epoch 0  fixed    ERROR reward None (agent_error) -> COMPLETED" in plain.stdout
-    itself = run_cli("diff", str(sdk["sdk-a"]), str(sdk["sdk-a"]), "--plain")
     assert itself.returncode == 0 and "4 unchanged" in itself.stdout
-    one = run_cli("diff", f"{sdk['sdk-a']}:0", f"{sdk['sdk-a']}:0:1", "--plain")
     assert one.returncode == 0 and "same messages" in one.stdout
 
 
