@@ -9,9 +9,11 @@ partitioned or paused replica would look to the others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import subprocess
 import time
+from collections.abc import AsyncIterator, Callable
 
 from rolloutctl.server.store import Callback, RecordStore, RolloutRecord, RolloutState
 from rolloutctl.server.store.owner_ids import PID_SPACE, owner_dead
@@ -142,13 +144,22 @@ def rescue(store: RecordStore, record: RolloutRecord) -> None:
     store.rescued(record)
 
 
+@contextlib.asynccontextmanager
+async def a_rescue_chain(
+    shared_store: Callable[..., RecordStore],
+) -> AsyncIterator[tuple[RecordStore, RecordStore, RecordStore]]:
+    """A silent owner, a first rescuer that falls silent too, and a second that lives."""
+    async with (
+        started(shared_store, heartbeat_interval=SILENT) as owner,
+        started(shared_store, heartbeat_interval=SILENT, owner_timeout=TIMEOUT) as first,
+        started(shared_store, **LIVE) as second,
+    ):
+        yield owner, first, second
+
+
 def test_a_rescuer_that_falls_silent_before_it_delivered_is_rescued_in_turn(shared_store):
     async def run() -> None:
-        async with (
-            started(shared_store, heartbeat_interval=SILENT) as owner,
-            started(shared_store, heartbeat_interval=SILENT, owner_timeout=TIMEOUT) as first,
-            started(shared_store, **LIVE) as second,
-        ):
+        async with a_rescue_chain(shared_store) as (owner, first, second):
             assert await owner.claim(in_flight("twice-1")) is None
             [taken] = await rescue_until(first, 1)
             [again] = await rescue_until(second, 1)  # `first` died before it delivered
@@ -167,11 +178,7 @@ def test_a_rescuer_that_falls_silent_before_it_delivered_is_rescued_in_turn(shar
 
 def test_a_finished_rescue_is_not_taken_over_when_its_rescuer_dies_later(shared_store):
     async def run() -> None:
-        async with (
-            started(shared_store, heartbeat_interval=SILENT) as owner,
-            started(shared_store, heartbeat_interval=SILENT, owner_timeout=TIMEOUT) as first,
-            started(shared_store, **LIVE) as second,
-        ):
+        async with a_rescue_chain(shared_store) as (owner, first, second):
             assert await owner.claim(in_flight("once-1")) is None
             [taken] = await rescue_until(first, 1)
             rescue(first, taken)
