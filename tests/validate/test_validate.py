@@ -60,8 +60,9 @@ agent = Raises()
 
 
 def test_bundled_examples_are_valid():
-    for example, tools in [("calculator", ["add", "subtract", "multiply", "divide"]), ("echo", [])]:
-        result = run_cli("validate", "--example", example, "--json")
+    examples = [("calculator", ["add", "subtract", "multiply", "divide"]), ("echo", [])]
+    results = run_cli_batch(*(["validate", "--example", e, "--json"] for e, _ in examples))
+    for (example, tools), result in zip(examples, results, strict=True):
         assert result.returncode == 0, result.stdout + result.stderr
         report = json.loads(result.stdout)
         assert report["valid"] and report["errors"] == 0 and report["agent"] == example
