@@ -23,7 +23,7 @@ from rolloutctl.protocol import INIT_PATH
 from rolloutctl.server.app import create_app
 from rolloutctl.server.callbacks import RetryPolicy
 from rolloutctl.server.settings import ServerSettings
-from tests.helpers import CLI_BOUND, assert_plain_text, rolloutctl_bin, run_server
+from tests.helpers import CLI_BOUND, assert_plain_text, rolloutctl_bin, run_cli_batch, run_server
 
 SMALL = BenchConfig(rollouts=20, concurrency=4, warmup=2, timeout=60.0, final_wait=1.0)
 PATIENT_RETRY = RetryPolicy(max_retries=8, initial_delay=0.01, window=30.0, call_timeout=30.0)
@@ -157,14 +157,11 @@ def test_cli_table_against_a_server_url() -> None:
 
 
 def test_cli_errors_are_one_line() -> None:
-    neither = subprocess.run([rolloutctl_bin(), "bench"], capture_output=True, text=True,
-                             check=False)  # fmt: skip
+    neither, broken = run_cli_batch(["bench"], ["bench", "no/such/file.py:agent"])
     assert neither.returncode == 2
     assert neither.stderr.strip() == (
         "rolloutctl: error: give exactly one of TARGET, --example or --server-url"
     )
-    broken = subprocess.run([rolloutctl_bin(), "bench", "no/such/file.py:agent"], check=False,
-                            capture_output=True, text=True, timeout=CLI_BOUND)  # fmt: skip
     assert broken.returncode == 3 and "Traceback" not in broken.stderr
     assert "no such file" in broken.stderr and len(broken.stderr.strip().splitlines()) == 1
 
