@@ -21,6 +21,7 @@ __all__ = ["ObjectReader"]
 
 CHUNK = 1 << 20  # characters read at a time, at least
 _SPACE = re.compile(r"[ \t\n\r]*")
+_NUMBER_CHARS = frozenset("0123456789.eE+-")
 
 
 class ObjectReader:
@@ -91,12 +92,18 @@ class ObjectReader:
                 raise self._error(exc.msg, exc.pos) from None
             except RecursionError:
                 raise JsonLimitError(f"nested deeper than {MAX_DEPTH} levels") from None
-            if end < len(self._buf) or not self._more():  # a number may go on
+            if not self._cut_short(value, end) or not self._more():
                 break
         self._pos = end
         if self._checked:
             check_value(value, finite=False, where=where, depth=depth)
         return value
+
+    def _cut_short(self, value: Any, end: int) -> bool:
+        """Whether a number just read may go on past the window ("2." of "2.5")."""
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return False
+        return end == len(self._buf) or self._buf[end] in _NUMBER_CHARS
 
     def _peek(self) -> str:
         """The next character that is not white space, or "" at the end."""
@@ -106,17 +113,19 @@ class ObjectReader:
                 return self._buf[self._pos : self._pos + 1]
 
     def _more(self) -> bool:
-        """Read on, at least as much again as is unread; False at the end of the file."""
+        """Read on, at least as much again as is unread; False at the end of the file,
+        where the window stays as it was."""
         if self._eof:
             return False
-        newlines = self._buf.count("\n", 0, self._pos)
-        if newlines:
-            self._lines += newlines
-            self._line_start = self._base + self._buf.rindex("\n", 0, self._pos) + 1
-        self._base += self._pos
         data = self._file.read(max(CHUNK, len(self._buf) - self._pos))
-        self._buf, self._pos = self._buf[self._pos :] + data, 0
         self._eof = not data
+        if data:
+            newlines = self._buf.count("\n", 0, self._pos)
+            if newlines:
+                self._lines += newlines
+                self._line_start = self._base + self._buf.rindex("\n", 0, self._pos) + 1
+            self._base += self._pos
+            self._buf, self._pos = self._buf[self._pos :] + data, 0
         return bool(data)
 
     def _finish(self) -> None:
