@@ -14,6 +14,8 @@ receiver. Only a server with tracing on imports this module (and so OpenTelemetr
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -84,6 +86,17 @@ def remote_parent(traceparent: bytes | None) -> SpanContext | None:
     return parent if parent.is_valid else None
 
 
+def _delay(environ: Mapping[str, str] = os.environ) -> float:
+    """Seconds between exports of a queue short of a batch: OTEL_BSP_SCHEDULE_DELAY (ms),
+    5 s by default as for the SDK's batch processor. Each export is an HTTP request whose
+    cost does not shrink with the batch, which matters when few rollouts are sampled."""
+    value = environ.get("OTEL_BSP_SCHEDULE_DELAY", "")
+    try:
+        return max(float(value), 1.0) / 1000 if value else 5.0
+    except ValueError:
+        return 5.0
+
+
 class Tracing:
     """One app's sampler, span ids and export queue (OTLP/HTTP)."""
 
@@ -100,9 +113,8 @@ class Tracing:
         self.sampler, self.ids = provider.sampler, provider.id_generator
         self.resource = provider.resource
         self.scope = InstrumentationScope("rolloutctl", __version__)
-        self.queue = BoundedSpanQueue(
-            OTLPSpanExporter(endpoint=endpoint), dropped, failed, queue_size
-        )
+        exporter = OTLPSpanExporter(endpoint=endpoint)
+        self.queue = BoundedSpanQueue(exporter, dropped, failed, queue_size, delay=_delay())
 
     def begin(
         self, name: str, traceparent: bytes | None

@@ -117,7 +117,10 @@ def test_a_stalled_receiver_slows_no_rollout_and_its_drops_are_counted(
     receiver.wait_for(1)
 
 
-def test_a_receiver_that_is_down_costs_failed_exports_not_rollouts(trainer, start_server):
+def test_a_receiver_that_is_down_costs_failed_exports_not_rollouts(
+    trainer, start_server, monkeypatch
+):
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")  # export at once, not in 5 s
     with refused_url() as down:
         server = start_server(otel_endpoint=f"{down}/v1/traces")
         for n in range(3):
