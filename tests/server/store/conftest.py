@@ -2,8 +2,8 @@
 (`shared_cluster`: against the stores that processes share).
 
 Clusters are started once per module (a Python process takes seconds to start on a
-busy machine); every test uses ids of its own and leaves the cluster healthy: a test
-that kills a replica starts it again, one that stops Redis starts it again.
+busy machine); every test uses ids of its own. A test may leave a replica killed or
+Redis stopped: the next test that uses the cluster starts them again first.
 """
 
 from __future__ import annotations
@@ -42,10 +42,11 @@ def replicas_on_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clu
 
 
 @pytest.fixture
-def redis_cluster(replicas_on_redis: Cluster) -> Iterator[Cluster]:
-    """Three replicas sharing a real Redis, made whole again after each test."""
-    yield replicas_on_redis
+def redis_cluster(replicas_on_redis: Cluster) -> Cluster:
+    """Three replicas sharing a real Redis, made whole before each test (what a test
+    broke is started again only if another test needs it)."""
     replicas_on_redis.heal()
+    return replicas_on_redis
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +66,11 @@ def cluster(request: pytest.FixtureRequest) -> Cluster:
 
 
 @pytest.fixture(params=["sqlite", "redis"])
-def shared_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    """Three replicas sharing a durable store, made whole again after each test."""
+def shared_cluster(request: pytest.FixtureRequest) -> Cluster:
+    """Three replicas sharing a durable store, made whole before each test."""
     cluster: Cluster = request.getfixturevalue(CLUSTERS[request.param])
-    yield cluster
     cluster.heal()
+    return cluster
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -131,9 +131,11 @@ class Cluster:
         """Start again whatever a test stopped: dead replicas, a stopped Redis."""
         if self.redis is not None and self.redis.process is None:
             self.redis.start()
-        for replica in self.replicas:
-            if replica.process is None:
-                replica.start()
+        dead = [replica for replica in self.replicas if replica.process is None]
+        for replica in dead:  # launch them all, then wait: they boot in parallel
+            replica.launch()
+        for replica in dead:
+            replica.wait_ready()
         if self.redis is not None:
             self.wait_store("up")
 
