@@ -11,14 +11,10 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.helpers import HOST, free_port, rolloutctl_bin
+from tests.helpers import HOST, free_port, rolloutctl_bin, run_cli_batch
 from tests.osmosis.servers import process_server
-
-
-def serve(*args: str) -> subprocess.CompletedProcess[str]:
-    argv = [rolloutctl_bin(), "serve", "--example", "calculator", *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_the_banner_names_the_protocol_and_where_artifacts_go() -> None:
@@ -49,14 +45,25 @@ def test_the_banner_names_the_protocol_and_where_artifacts_go() -> None:
     assert "in-key" not in stderr
 
 
-def test_osmosis_only_options_need_the_protocol() -> None:
-    done = serve("--grader", "graders.py:reward")
+@pytest.fixture(scope="module")
+def usage_errors() -> dict[str, subprocess.CompletedProcess[str]]:
+    """The option errors of this module, from one process: none starts any work."""
+    serve = ["serve", "--example", "calculator"]
+    no_protocol, unloadable = run_cli_batch(
+        [*serve, "--grader", "graders.py:reward"],
+        [*serve, "--protocol", "osmosis", "--grader", "no_such_module_here:reward"],
+    )
+    return {"no protocol": no_protocol, "unloadable grader": unloadable}
+
+
+def test_osmosis_only_options_need_the_protocol(usage_errors) -> None:
+    done = usage_errors["no protocol"]
     assert done.returncode == 2
     assert "--grader and --artifacts-dir need --protocol osmosis" in done.stderr
 
 
-def test_an_unloadable_grader_is_a_usage_error() -> None:
-    done = serve("--protocol", "osmosis", "--grader", "no_such_module_here:reward")
+def test_an_unloadable_grader_is_a_usage_error(usage_errors) -> None:
+    done = usage_errors["unloadable grader"]
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1

@@ -13,7 +13,7 @@ import pytest
 from rolloutctl.trajectory.document import save_trajectory
 from rolloutctl.view import Catalog, create_app
 from tests.eval.conftest import records
-from tests.helpers import CLI_BOUND, free_port, rolloutctl_bin, run_cli, run_server
+from tests.helpers import CLI_BOUND, free_port, rolloutctl_bin, run_cli, run_cli_batch, run_server
 from tests.view.conftest import Runs
 
 TRAVERSALS = [
@@ -108,11 +108,13 @@ def test_trajectory_files_native_and_atif_open(runs: Runs, tmp_path: Path) -> No
 
 
 def test_cli_mistakes_are_one_line_with_their_exit_code(tmp_path: Path) -> None:
-    missing = run_cli("view", str(tmp_path / "nowhere"), timeout=CLI_BOUND)
+    with run_server(create_app(Catalog([tmp_path]))) as url:
+        missing, taken = run_cli_batch(  # one process: neither starts serving
+            ["view", str(tmp_path / "nowhere")],
+            ["view", str(tmp_path), "--port", str(urlsplit(url).port)],
+        )
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
     assert "no such file or directory" in missing.stderr
-    with run_server(create_app(Catalog([tmp_path]))) as url:
-        taken = run_cli("view", str(tmp_path), "--port", str(urlsplit(url).port))
     assert taken.returncode == 3 and "already in use" in taken.stderr
 
 

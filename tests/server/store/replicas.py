@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import httpx
 
-from tests.helpers import HOST, RedisServer, free_port, rolloutctl_bin
+from tests.helpers import HOST, RedisServer, free_port, rolloutctl_bin, run_cli_batch
 from tests.recording_trainer import RecordingTrainer
 
 START_TIMEOUT = 60.0  # a busy machine starts Python processes slowly
@@ -193,17 +193,18 @@ def assert_one_completion_each(trainer: RecordingTrainer, ids: list[str]) -> Non
     assert all(len(trainer.chats[rollout_id]) == 1 for rollout_id in ids)  # each ran once
 
 
+def serve_usage_errors(*cases: list[str]) -> list[str]:
+    """stderr of `serve --example echo ARGS` for each case (one process for all of them),
+    each checked to be one line and exit 2."""
+    results = run_cli_batch(*(["serve", "--example", "echo", *args] for args in cases))
+    for result in results:
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    return [result.stderr for result in results]
+
+
 def serve_usage_error(*args: str) -> str:
-    """stderr of `serve --example echo ARGS`, checked to be one line and exit 2."""
-    result = subprocess.run(
-        [rolloutctl_bin(), "serve", "--example", "echo", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-    return result.stderr
+    return serve_usage_errors(list(args))[0]
 
 
 def send_all(sends: list[tuple[str, dict[str, Any]]], parallel: int = 32) -> list[httpx.Response]:

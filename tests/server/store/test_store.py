@@ -10,7 +10,7 @@ import redis
 
 from rolloutctl.server.store import shown_store
 from tests.helpers import RedisServer, require_redis_server
-from tests.server.store.replicas import serve_usage_error
+from tests.server.store.replicas import serve_usage_errors
 
 
 def init_body(trainer, rollout_id: str) -> dict:
@@ -68,13 +68,22 @@ def test_a_server_started_while_redis_is_down_refuses_inits_then_recovers(
         later.stop()
 
 
-@pytest.mark.parametrize(
-    ("url", "words"),
-    [("http://:pw@host/0", "--store"), ("redis:/oops", "'redis:/oops' names no host"),
-     ("redis://:pw@/0", "names no host"), ("unix://", "names no socket path")],
-)  # fmt: skip
-def test_a_bad_store_url_is_one_line_and_exit_2(url, words):
-    stderr = serve_usage_error("--store", url)
+BAD_STORE_URLS = {
+    "http://:pw@host/0": "--store", "redis:/oops": "'redis:/oops' names no host",
+    "redis://:pw@/0": "names no host", "unix://": "names no socket path",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def bad_store_errors() -> dict[str, str]:
+    """`serve --store URL`'s stderr for every bad URL, from one process."""
+    urls = list(BAD_STORE_URLS)
+    return dict(zip(urls, serve_usage_errors(*(["--store", url] for url in urls)), strict=True))
+
+
+@pytest.mark.parametrize(("url", "words"), list(BAD_STORE_URLS.items()))
+def test_a_bad_store_url_is_one_line_and_exit_2(url, words, bad_store_errors):
+    stderr = bad_store_errors[url]
     assert words in stderr and "pw" not in stderr
 
 
