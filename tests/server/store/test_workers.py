@@ -7,6 +7,7 @@ import os
 import random
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -41,6 +42,17 @@ def workers(two_workers: Cluster) -> Cluster:
     """The module's server, started again if a test before this one stopped it."""
     two_workers.heal()
     return two_workers
+
+
+@pytest.fixture
+def fresh_workers(tmp_path: Path) -> Iterator[Cluster]:
+    """A `serve --workers 2` of the test's own, for a test that counts from zero."""
+    server = Replica(["--workers", "2", "--shutdown-grace", "1"], tmp_path / "serve.log")
+    server.start()
+    try:
+        yield Cluster("sqlite", [server])
+    finally:
+        server.stop()
 
 
 def clients_per_worker(url: str) -> dict[int, httpx.Client]:
@@ -191,7 +203,8 @@ def metric_totals(url: str) -> dict[str, dict[str, float]]:
     return totals
 
 
-def test_metrics_count_every_worker_and_keep_a_dead_workers_counts(workers, trainer):
+def test_metrics_count_every_worker_and_keep_a_dead_workers_counts(fresh_workers, trainer):
+    workers = fresh_workers
     server, ids = workers.replicas[0], [f"m-{i}" for i in range(24)]
     start_all(server, trainer, ids)
     for rollout_id in ids:
