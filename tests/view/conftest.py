@@ -8,7 +8,9 @@ and `javascript:` links. All are made by the real `rolloutctl eval` once per ses
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -95,7 +97,21 @@ class Runs:
 
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
-    root = tmp_path_factory.mktemp("viewer-runs")
+    """Made once per test run: the first xdist worker to get here makes them under a
+    lock in the run's temporary folder, and the others read them (nothing writes to them)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root = shared / "viewer-runs"
+    with (shared / "viewer-runs.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "made").exists():
+            make_runs(root)
+            (root / "made").touch()
+    return Runs(root, root / "run-a", root / "run-b", root / "hostile")
+
+
+def make_runs(root: Path) -> None:
+    root.mkdir()
     data = write_jsonl(root.parent / "arith.jsonl", dataset_rows())
     a, b, hostile = root / "run-a", root / "run-b", root / "hostile"
     agent = HERE / "explosive.py"
@@ -116,7 +132,6 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     config["server_url"] = f"http://admin:{SECRETS[0]}@10.0.0.9:9000/?api_key={SECRETS[1]}"
     config["server_key"] = SECRETS[2]
     (hostile / "config.json").write_text(json.dumps(config))
-    return Runs(root, a, b, hostile)
 
 
 @pytest.fixture(scope="session")
