@@ -30,19 +30,20 @@ def rows(path: Path) -> int:
         return int(db.execute("SELECT count(*) FROM rollouts").fetchone()[0])
 
 
-def test_a_finished_record_expires_after_its_ttl(tmp_path):
+def test_a_finished_record_outlives_its_store_and_expires_after_its_ttl(tmp_path):
     url = f"sqlite:///{tmp_path / 'r.db'}"
 
     async def run() -> None:
-        owner = SqliteStore(url, ttl=0.5)
-        await owner.start()
-        await finished(owner, "old")
-        await owner.aclose()
+        for ttl, rollout_id in ((3600.0, "kept"), (0.5, "old")):  # the TTL is the writer's
+            owner = SqliteStore(url, ttl=ttl)
+            await owner.start()
+            await finished(owner, rollout_id)
+            await owner.aclose()
         other = SqliteStore(url, ttl=0.5)
         await other.start()
-        assert await other.claim(RolloutRecord("old", b"{}")) == BODY  # still remembered
+        assert await other.claim(RolloutRecord("kept", b"{}")) == BODY  # still remembered
         deadline = time.monotonic() + 60
-        while await other.status("old") is not None:  # past the TTL: forgotten
+        while await other.status("old") is not None:  # past its TTL: forgotten
             assert time.monotonic() < deadline
             await asyncio.sleep(0.05)
         assert await other.claim(RolloutRecord("old", b"{}")) is None  # a new rollout
