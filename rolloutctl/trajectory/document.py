@@ -16,7 +16,9 @@ A trajectory is a JSON object (`"format": "rolloutctl.trajectory"`, `"version": 
   turn 1, tool results after that; on a rewritten history, everything from the first
   changed message); `assistant` (null if the call never succeeded); `finish_reason`,
   `usage`, `latency_ms`; `failed_attempts`: `[{status_code, latency_ms}]` answered before
-  it succeeded; `token_ids`, `logprobs`, `prompt_token_ids` when the trainer sent them.
+  it succeeded; `token_ids`, `logprobs`, `prompt_token_ids` when the trainer sent them;
+  `atif_step`, for a turn read from ATIF, the step's fields that have no place here
+  (`model_name`, `llm_call_count`, its whole `metrics`...), which an ATIF export writes back.
 - `final_added`: messages of the completion's `final_messages` after the last turn.
 - `completion`: the completion payload as received, or null; `violations`: `[{rule, message}]`.
 - `imported_from`: null, or `{"format": "completion" | "atif", ...}` for a document read

@@ -21,6 +21,10 @@ __all__ = [
     "to_atif",
 ]
 
+# The agent step fields a turn is rebuilt from (an export writes them again).
+_ATIF_STEP_FIELDS = frozenset(
+    {"step_id", "source", "message", "tool_calls", "observation", "reasoning_content", "metrics"}
+)
 # Our turn field -> the ATIF step metrics field holding the same numbers.
 _ATIF_TOKEN_FIELDS = {
     "token_ids": "completion_token_ids",
@@ -75,7 +79,7 @@ def _from_atif(raw: dict[str, Any]) -> Imported:
     for step in steps:
         messages += _atif_step_messages(step)
         if step["source"] == "agent":
-            extras.append(_atif_metrics(step.get("metrics") or {}))
+            extras.append(_atif_metrics(step.get("metrics") or {}) | _atif_rest(step))
     agent = raw.get("agent") or {}
     osmosis = (raw.get("extra") or {}).get("osmosis") or {}
     origin = {
@@ -143,6 +147,13 @@ def _atif_part(part: dict[str, Any]) -> str:
     if part.get("type") == "text":
         return str(part.get("text", ""))
     return f"[image: {(part.get('source') or {}).get('path', '?')}]"
+
+
+def _atif_rest(step: dict[str, Any]) -> dict[str, Any]:
+    """What an agent step holds beyond what a turn records (`model_name`, `llm_call_count`,
+    `timestamp`, its whole `metrics`...), as the turn's `atif_step`, for the export."""
+    rest = {k: v for k, v in step.items() if k not in _ATIF_STEP_FIELDS or k == "metrics"}
+    return {"atif_step": rest} if rest else {}
 
 
 def _atif_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -259,10 +270,11 @@ def _atif_agent_step(step_id: int, turn: dict[str, Any]) -> dict[str, Any]:
         step["tool_calls"] = calls
     if message.get("reasoning_content"):
         step["reasoning_content"] = message["reasoning_content"]
-    metrics = _atif_step_metrics(turn)
+    kept = turn.get("atif_step") or {}
+    metrics = (kept.get("metrics") or {}) | _atif_step_metrics(turn)
     if metrics:
         step["metrics"] = metrics
-    return step
+    return {**step, **{k: v for k, v in kept.items() if k not in step}}
 
 
 def _atif_tool_call(call: dict[str, Any]) -> dict[str, Any]:
