@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.helpers import HOST, free_port, rolloutctl_bin
+from tests.helpers import CLI_BOUND, HOST, free_port, rolloutctl_bin
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK_CALCULATOR = ROOT / "examples" / "osmosis" / "sdk_calculator.py"
@@ -81,3 +81,18 @@ def template_server(artifacts: Path) -> Iterator[str]:
            "_OSMOSIS_ROLLOUT_ARTIFACT_ROOT": str(artifacts)}  # fmt: skip
     with process_server([sys.executable, str(TEMPLATE_SERVER)], port, env) as url:
         yield url
+
+
+def cli_at_once(*command_lines: list[str]) -> list[subprocess.CompletedProcess[str]]:
+    """`rolloutctl ARGS` for each command line, all running at the same time (each
+    mostly waits on the server under test); their results in the same order."""
+    processes = [
+        subprocess.Popen([rolloutctl_bin(), *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for args in command_lines
+    ]  # fmt: skip
+    done = []
+    for process in processes:  # none waits on another: a full pipe only pauses its writer
+        stdout, stderr = process.communicate(timeout=CLI_BOUND)
+        done.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+    return done

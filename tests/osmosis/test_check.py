@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,9 +11,9 @@ import pytest
 from rolloutctl.check.base import CheckOptions, CheckStatus
 from rolloutctl.check.engine import run_checks
 from rolloutctl.osmosis.check.adapter import OsmosisAdapter
-from tests.helpers import rolloutctl_bin, run_server
+from tests.helpers import run_server
 from tests.osmosis.peers import BREACHES, build
-from tests.osmosis.servers import adapter_server, sdk_server, template_server
+from tests.osmosis.servers import adapter_server, cli_at_once, sdk_server, template_server
 
 ROW = re.compile(r"^(PASS|FAIL|ADVISORY|WARN|SKIP|EXTENSION|ERROR)\s+(\S+)\s+(.*)$", re.MULTILINE)
 CAUGHT_BY = {  # each peer breaks one rule; this check must fail it
@@ -30,13 +29,25 @@ CAUGHT_BY = {  # each peer breaks one rule; this check must fail it
 }
 
 
-def check(url: str, *args: str) -> tuple[int, dict[str, tuple[str, str]], str]:
-    done = subprocess.run(
-        [rolloutctl_bin(), "check", "--protocol", "osmosis", url, "--plain", *args],
-        capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
-    rows = {name: (status, reason) for status, name, reason in ROW.findall(done.stdout)}
-    return done.returncode, rows, done.stdout + done.stderr
+Checked = tuple[int, dict[str, tuple[str, str]], str]
+
+
+def check(url: str, *args: str) -> Checked:
+    return checks_at_once(url, list(args))[0]
+
+
+def checks_at_once(url: str, *runs: list[str]) -> list[Checked]:
+    """`check --protocol osmosis URL --plain ARGS` for each of `runs`, at the same time:
+    (exit status, rows by check name, output) each."""
+    command = ["check", "--protocol", "osmosis", url, "--plain"]
+    return [
+        (done.returncode, table(done.stdout), done.stdout + done.stderr)
+        for done in cli_at_once(*([*command, *args] for args in runs))
+    ]
+
+
+def table(stdout: str) -> dict[str, tuple[str, str]]:
+    return {name: (status, reason) for status, name, reason in ROW.findall(stdout)}
 
 
 def test_every_breach_has_its_check() -> None:
@@ -45,9 +56,9 @@ def test_every_breach_has_its_check() -> None:
 
 def test_rolloutctls_adapter_server_is_conformant(tmp_path: Path) -> None:
     with adapter_server(tmp_path, "--server-key", "inbound-key-1") as url:
-        status, rows, _ = check(url, "--server-key", "inbound-key-1")
-        assert check(url)[::2] == (2, f"rolloutctl: error: {url} answers HTTP 401: it wants its "
-                                      "inbound key; give it with --server-key\n")  # fmt: skip
+        (status, rows, _), keyless = checks_at_once(url, ["--server-key", "inbound-key-1"], [])
+        assert keyless[::2] == (2, f"rolloutctl: error: {url} answers HTTP 401: it wants its "
+                                   "inbound key; give it with --server-key\n")  # fmt: skip
     assert status == 0, rows
     assert rows["shutdown-503"][0] == "SKIP"
     assert {s for name, (s, _) in rows.items() if name != "shutdown-503"} == {"PASS"}
@@ -58,8 +69,9 @@ def test_an_sdk_only_server_is_conformant_with_one_advisory_the_sdks_own_key_ech
     llm_api_key included: a security finding about osmosis-ai 0.3.8 itself, not a rule of
     the protocol, so an advisory: exit 0, and 1 only with --strict."""
     with sdk_server() as url:
-        status, rows, output = check(url)
-        strict = check(url, "--only", "no-key-echo", "--strict")
+        (status, rows, output), strict = checks_at_once(
+            url, [], ["--only", "no-key-echo", "--strict"]
+        )
     assert status == 0, output
     advised = {name for name, (s, _) in rows.items() if s == "ADVISORY"}
     assert advised == {"no-key-echo"}, rows

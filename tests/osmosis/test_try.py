@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from tests.helpers import CLI_BOUND, rolloutctl_bin
-from tests.osmosis.servers import template_server
+from tests.osmosis.servers import cli_at_once, template_server
 
 
 def try_osmosis(*args: str) -> subprocess.CompletedProcess[str]:
@@ -16,16 +16,7 @@ def try_osmosis(*args: str) -> subprocess.CompletedProcess[str]:
 
 def tries_at_once(*runs: list[str]) -> list[subprocess.CompletedProcess[str]]:
     """`try --protocol osmosis ARGS` for each of `runs`, all running at the same time."""
-    processes = [
-        subprocess.Popen([rolloutctl_bin(), "try", "--protocol", "osmosis", *args],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for args in runs
-    ]  # fmt: skip
-    done = []
-    for process in processes:  # none waits on another: a full pipe only pauses its writer
-        stdout, stderr = process.communicate(timeout=CLI_BOUND)
-        done.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
-    return done
+    return cli_at_once(*(["try", "--protocol", "osmosis", *args] for args in runs))
 
 
 def test_the_label_reaches_a_template_style_grader(tmp_path: Path) -> None:
