@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from osmosis_ai.eval.local.results import Materializer, RunIdentity, select_attempts
+from osmosis_ai.eval.local.state import TerminalRecord
 
-from tests.helpers import CLI_BOUND, rolloutctl_bin
+from rolloutctl.view import Catalog, create_app
+from tests.helpers import CLI_BOUND, rolloutctl_bin, run_server
 from tests.osmosis.sdk_run import RUN_A, RUN_B, write_sdk_runs
 from tests.view.conftest import Tab
 
@@ -82,3 +86,31 @@ def test_two_sdk_runs_compare_row_by_row(sdk_viewer: str, tab: Tab) -> None:
         "0": "missing", "1": "fixed", "2": "fixed"
     }  # fmt: skip
     assert tab.errors == []
+
+
+def test_an_sdk_run_being_written_is_followed(evals: Path, tmp_path: Path) -> None:
+    """The SDK's Materializer rewrites the run after each result: the viewer shows each
+    state, running then finished. The results are sdk-a's, read back by the SDK's own
+    record parser."""
+    source, live = evals / "sdk-a", tmp_path / "live"
+    shutil.copytree(source / "rollout_trials", live / "rollout_trials", symlinks=True)
+    lines = (source / "index.jsonl").read_text().splitlines()
+    records = [TerminalRecord.from_payload(json.loads(line), where="index") for line in lines]
+
+    def materialize(done: list[TerminalRecord], status: str) -> None:
+        identity = RunIdentity(local_run_id="live", run_name="live", dataset_name="arith.jsonl",
+                               model_name="mock", rollout_name="calculator",
+                               started_at="2026-12-05T03:00:00Z", status=status)  # fmt: skip
+        attempts = select_attempts({r.key: r for r in done}, trials_dir=live / "rollout_trials")
+        Materializer(live).refresh(attempts, identity=identity, pass_threshold=1.0,
+                                   sampled_rows=3, total_dataset_rows=3, total_runs=4)  # fmt: skip
+
+    materialize(records[:1], "running")
+    with run_server(create_app(Catalog([live]))) as url:
+        state = httpx.get(f"{url}/api/runs/live/state", timeout=60).json()
+        assert (state["rollouts"], state["in_progress"]) == (1, True)
+        materialize(records, "finished")
+        state = httpx.get(f"{url}/api/runs/live/state", timeout=60).json()
+        assert (state["rollouts"], state["in_progress"]) == (4, False)
+        rows = httpx.get(f"{url}/api/runs/live/rows", timeout=60).json()["rows"]
+        assert [row["reward"] for row in rows] == [1.0, 1.0, 0.0, None]
