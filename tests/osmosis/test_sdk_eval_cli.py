@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rolloutctl.trainer import MockTrainer
-from tests.helpers import CLI_BOUND, run_server
+from tests.helpers import CLI_BOUND, run_cli_batch, run_server
 from tests.osmosis.servers import ROOT
 
 DOC = ROOT / "docs" / "osmosis.md"
@@ -63,6 +63,12 @@ def test_osmosis_eval_run_drives_rolloutctl_serve_as_its_entrypoint(tmp_path: Pa
         assert (run / "rollout_trials" / line["rollout_id"] / "trajectory.json").is_file()
     tools = json.loads((run / "trajectories" / "row_1_run_0.json").read_text())["steps"]
     assert [step["tool_calls"][0]["function_name"] for step in tools[1:3]] == ["add", "multiply"]
+    # and rolloutctl reads the run the SDK's CLI wrote ("Reading `osmosis eval run` results")
+    replayed, exported = run_cli_batch(
+        ["replay", f"{run}:1", "--plain"], ["export", str(run), "--format", "jsonl"]
+    )
+    assert "-> multiply(a=8, b=2)" in replayed.stdout, replayed.stderr
+    assert [json.loads(line)["reward"] for line in exported.stdout.splitlines()] == REWARDS
 
 
 def test_the_readme_shows_the_recipes_entrypoint() -> None:
