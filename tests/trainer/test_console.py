@@ -91,14 +91,17 @@ def test_mock_trainer_seed_makes_fault_injection_repeatable() -> None:
     """The real command: the same --seed fails the same chat calls."""
     from tests.helpers import rolloutctl_bin
 
-    outcomes = []
-    for _ in range(2):
-        port = free_port()
-        child = pexpect.spawn(
+    ports = [free_port(), free_port()]
+    children = [  # the two start at the same time; each is asked on its own
+        pexpect.spawn(
             rolloutctl_bin(),
             ["mock-trainer", "--port", str(port), "--fail-rate", "0.5", "--seed", "7"],
             encoding="utf-8", timeout=CLI_BOUND,
-        )  # fmt: skip
+        )
+        for port in ports
+    ]  # fmt: skip
+    outcomes = []
+    for port, child in zip(ports, children, strict=True):
         child.expect(f"http://127.0.0.1:{port}")
         body = {"model": "default", "messages": [TRICKY]}
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
