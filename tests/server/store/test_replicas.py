@@ -82,7 +82,7 @@ def test_a_restarted_replica_still_knows_finished_ids(shared_cluster, trainer):
     assert_one_completion_each(trainer, ["before-crash"])
 
 
-def test_a_dead_owner_leaves_its_last_state_with_owner_and_heartbeat(shared_cluster, trainer):
+def test_a_dead_owner_shows_until_a_witness_ends_its_rollout_as_lost(shared_cluster, trainer):
     cluster, victim = shared_cluster, shared_cluster.replicas[0]
     trainer.held.add("orphan")
     first = victim.init(init_body(trainer, "orphan"))
@@ -94,12 +94,16 @@ def test_a_dead_owner_leaves_its_last_state_with_owner_and_heartbeat(shared_clus
     victim.kill()
     killed_at = time.time()
     status = witness.status("orphan").json()
-    assert status["state"] == "running" and status["owner"].startswith(f"{owner}:")
-    assert status["heartbeat_at"] <= killed_at
+    if status["state"] == "running":  # a witness's next scan sees the dead pid: lost
+        assert status["owner"].startswith(f"{owner}:")
+        assert status["heartbeat_at"] <= killed_at
     again = witness.init(init_body(trainer, "orphan", 1))  # no failover: nothing reruns it
     assert again.status_code == 202 and again.content == first.content
     assert witness.health()["active_rollouts"] == 0
-    trainer.held.discard("orphan")  # the victim is started again by the next test's heal
+    # a witness takes the dead pid's rollout over: one ERROR, and its state says lost
+    completion = trainer.wait("orphan", timeout=60)
+    assert completion["status"] == "ERROR" and len(trainer.chats["orphan"]) == 1
+    cluster.wait_for("the lost state", lambda: witness.status("orphan").json()["state"] == "lost")
 
 
 def test_redis_outage_refuses_inits_and_holds_completions_until_it_returns(redis_cluster, trainer):
