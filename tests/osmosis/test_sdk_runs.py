@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,24 @@ def test_diff_of_an_sdk_run_with_a_rolloutctl_eval_run(
     assert changes == {(0, 0): "unchanged", (0, 1): "missing", (1, 0): "unchanged",
                        (2, 0): "fixed"}  # fmt: skip
     assert shown.returncode == 1
+
+
+def test_a_hostile_index_row_reads_nothing_outside_the_run(
+    sdk: dict[str, Path], tmp_path: Path
+) -> None:
+    """A row naming a rollout id that climbs out of rollout_trials/ (the SDK never writes
+    one) and a torn last line: the row shows without a trajectory, the line is skipped."""
+    run = tmp_path / "hostile"
+    shutil.copytree(sdk["sdk-a"], run)
+    outside = tmp_path / "secret"
+    (outside / "trajectory.json").parent.mkdir()
+    shutil.copy(run / "trajectories" / "row_0_run_0.json", outside / "trajectory.json")
+    row = {"row_index": 9, "run_index": 0, "rollout_id": "../../secret", "status": "success"}
+    with (run / "index.jsonl").open("a") as index:
+        index.write(json.dumps(row) + '\n{"row_index": 10, "run_in')
+    shown, exported = run_cli_batch(
+        ["replay", f"{run}:9", "--json"], ["export", str(run), "--format", "jsonl"]
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["turns"] == []
+    assert "exported 5 of 5 rollouts" in exported.stderr
