@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.helpers import HOST, free_port, rolloutctl_bin, run_cli_batch
-from tests.osmosis.servers import process_server
+from tests.osmosis.servers import STARTUP_S, process_server
 
 
 def test_the_banner_names_the_protocol_and_where_artifacts_go() -> None:
@@ -24,7 +24,7 @@ def test_the_banner_names_the_protocol_and_where_artifacts_go() -> None:
     argv += ["--port", str(port), "--artifacts-dir", str(artifacts), "--server-key", "in-key"]
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + STARTUP_S
         while time.monotonic() < deadline:
             try:  # the SDK wants the inbound key on /health too
                 health = httpx.get(
@@ -37,7 +37,7 @@ def test_the_banner_names_the_protocol_and_where_artifacts_go() -> None:
         assert health.json()["status"] == "ok"
     finally:
         process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
+        _, stderr = process.communicate(timeout=STARTUP_S)
     assert process.returncode == 0
     assert "Osmosis SDK 0.3 rollout server" in stderr
     assert f"artifacts  {artifacts.resolve()}" in stderr
