@@ -97,21 +97,29 @@ def assert_refused(cases: list[tuple[list[str], str]]) -> None:
         assert "Traceback" not in result.stderr and "internal error" not in result.stderr
 
 
-def test_deep_files_and_options_of_view_try_validate_and_init_exit_2(tried, tmp_path):
-    deep = deep_file(tmp_path / "deep.json")
-    script = tmp_path / "script.json"
-    script.write_text("[" + "[" * 200_000 + "]" * 200_000 + "]")
-    option = '{"a": ' + "[" * 60_000 + "]" * 60_000 + "}"  # an argument holds up to 128 KiB
-    nowhere = "http://127.0.0.1:9"
-    calculator = ["--example", "calculator"]
-    assert_refused([
-        (["view", str(deep), "--port", "0"], f"{deep}: nested deeper than 100 levels"),
-        (["view", str(tried), str(deep), "--port", "0"], f"{deep}: nested deeper"),
-        (["try", *calculator, "--policy", "script", "--script", str(script)],
-         f"script {script}: nested deeper than 100 levels"),
-        (["try", *calculator, "--metadata", option], "--metadata: nested deeper than 100"),
-        (["try", *calculator, "--protocol", "osmosis", "--extra-fields", option],
-         "--extra-fields: nested deeper than 100 levels"),
-        (["validate", *calculator, "--metadata", option], "--metadata: nested deeper"),
-        (["init", nowhere, "--trainer-url", nowhere, "--metadata", option], "--metadata: nested"),
-    ])  # fmt: skip
+OPTION = '{"a": ' + "[" * 60_000 + "]" * 60_000 + "}"  # an argument holds up to 128 KiB
+NOWHERE = "http://127.0.0.1:9"
+CALCULATOR = ["--example", "calculator"]
+DEEP_CASES = {  # {deep}, {script} and {tried} are files; the fragment the one line holds
+    "view": (["view", "{deep}", "--port", "0"], "{deep}: nested deeper than 100 levels"),
+    "view two": (["view", "{tried}", "{deep}", "--port", "0"], "{deep}: nested deeper"),
+    "try script": (["try", *CALCULATOR, "--policy", "script", "--script", "{script}"],
+                   "script {script}: nested deeper than 100 levels"),
+    "try metadata": (["try", *CALCULATOR, "--metadata", OPTION], "--metadata: nested deeper"),
+    "try extra fields": (["try", *CALCULATOR, "--protocol", "osmosis", "--extra-fields", OPTION],
+                         "--extra-fields: nested deeper than 100 levels"),
+    "validate": (["validate", *CALCULATOR, "--metadata", OPTION], "--metadata: nested deeper"),
+    "init": (["init", NOWHERE, "--trainer-url", NOWHERE, "--metadata", OPTION], "--metadata: "),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(DEEP_CASES))
+def test_deep_files_and_options_of_view_try_validate_and_init_exit_2(tried, tmp_path, case):
+    files = {"deep": deep_file(tmp_path / "deep.json"), "tried": tried,
+             "script": tmp_path / "script.json"}  # fmt: skip
+    files["script"].write_text("[" + "[" * 200_000 + "]" * 200_000 + "]")
+    args, fragment = DEEP_CASES[case]
+    for name, path in files.items():
+        args = [str(path) if arg == f"{{{name}}}" else arg for arg in args]
+        fragment = fragment.replace(f"{{{name}}}", str(path))
+    assert_refused([(args, fragment)])
