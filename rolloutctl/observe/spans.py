@@ -37,7 +37,7 @@ class _Call:
         self.events: list[Event] = []
 
 
-def usage(attributes: dict[str, Any], response: dict[str, Any]) -> None:
+def _usage(attributes: dict[str, Any], response: dict[str, Any]) -> None:
     """GenAI usage attributes from what the trainer answered, when it said."""
     found = response.get("usage")
     if isinstance(found, dict):
@@ -100,7 +100,7 @@ class TracedWatch(RolloutWatch):
     def answered(self, response: dict[str, Any]) -> None:
         call = self._calls.get(asyncio.current_task())
         if call is not None:
-            usage(call.attributes, response)
+            _usage(call.attributes, response)
 
     def llm_ended(self, seconds: float, error: BaseException | None) -> None:
         super().llm_ended(seconds, error)
