@@ -12,6 +12,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import typer
+
+from rolloutctl.cli.app import app
 from rolloutctl.cli.completion import completion_script
 
 FILES = {"bash": "rolloutctl.bash", "zsh": "_rolloutctl", "fish": "rolloutctl.fish"}
@@ -20,10 +23,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 def generate(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    written, command = [], typer.main.get_command(app)
     for shell, filename in FILES.items():
         path = out / filename
-        path.write_text(completion_script(shell))
+        path.write_text(completion_script(shell, command))
         written.append(path)
     return written
 

@@ -9,6 +9,11 @@ committed in completions/ show a new command as a difference.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typer._click.core import Command
+
 __all__ = ["COMPLETE_VAR", "PROG", "SHELLS", "completion_script"]
 
 PROG = "rolloutctl"
@@ -16,16 +21,13 @@ COMPLETE_VAR = "_ROLLOUTCTL_COMPLETE"
 SHELLS = ("bash", "zsh", "fish")
 
 
-def completion_script(shell: str) -> str:
-    """The completion script for `shell` (one of SHELLS), with its header."""
-    import typer
+def completion_script(shell: str, command: Command) -> str:
+    """The completion script for `shell` (one of SHELLS), with its header; `command` is the
+    root command of the CLI, passed in so that this module does not import the app."""
     from typer._click.shell_completion import get_completion_class
     from typer._completion_classes import completion_init
 
-    from rolloutctl.cli.app import app
-
     completion_init()
-    command = typer.main.get_command(app)
     complete = get_completion_class(shell)
     if complete is None or shell not in SHELLS:
         raise ValueError(f"no completion for {shell!r}: one of {', '.join(SHELLS)}")

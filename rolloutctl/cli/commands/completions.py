@@ -26,10 +26,11 @@ class Shell(StrEnum):
 
 
 def completions(
+    ctx: typer.Context,
     shell: Annotated[Shell, typer.Argument(help="bash, zsh or fish.", show_default=False)],
 ) -> int:
     """Print the shell completion script for bash, zsh or fish."""
     from rolloutctl.cli.completion import completion_script
 
-    typer.echo(completion_script(shell.value), nl=False)
+    typer.echo(completion_script(shell.value, ctx.find_root().command), nl=False)
     return 0
