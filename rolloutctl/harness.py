@@ -102,6 +102,7 @@ async def serve_app(
         log_config=None,
         access_log=False,
         log_level=log_level,
+        ws="none",  # no route is a WebSocket: start without importing a WS stack
         # uvicorn's hint says int, but it waits float seconds
         timeout_graceful_shutdown=shutdown_grace,  # type: ignore[arg-type]
     )

@@ -64,6 +64,7 @@ def serve_forever(
             log_level=config.log_level,
             timeout_keep_alive=keep_alive,
             proxy_headers=False,  # no route reads the client address (BENCHMARKS.md)
+            ws="none",  # no route is a WebSocket: start without importing a WS stack
             # uvicorn's hint says int, but it waits float seconds
             timeout_graceful_shutdown=config.settings.shutdown_grace + 10,  # type: ignore[arg-type]
         ),

@@ -140,7 +140,9 @@ async def _serve(
     trainer: MockTrainer, sock: socket.socket, console: Console, json_lines: bool
 ) -> None:
     printer = asyncio.create_task(print_events(trainer.subscribe(), console, json_lines))
-    config = uvicorn.Config(trainer.app, log_config=None, access_log=False, log_level="warning")
+    config = uvicorn.Config(
+        trainer.app, log_config=None, access_log=False, log_level="warning", ws="none"
+    )
     try:
         await _Server(config, trainer).serve(sockets=[sock])
     finally:

@@ -80,6 +80,6 @@ def serve_view(
     say(url)
     if open_browser:
         threading.Timer(0.5, webbrowser.open, [url]).start()
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, ws="none"))
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])
