@@ -20,7 +20,6 @@ import functools
 import logging
 import multiprocessing
 import os
-import shutil
 import signal
 import socket
 import tempfile
@@ -79,11 +78,8 @@ def metrics_folder(settings: ServerSettings) -> Iterator[Path | None]:
     if not settings.metrics:
         yield None
         return
-    folder = tempfile.mkdtemp(prefix="rolloutctl-metrics-")  # mode 0700
-    try:
+    with _private_folder("rolloutctl-metrics-") as folder:
         yield Path(folder)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -93,11 +89,13 @@ def private_store(settings: ServerSettings) -> Iterator[ServerSettings]:
     if settings.store is not None:
         yield settings
         return
-    folder = tempfile.mkdtemp(prefix="rolloutctl-workers-")  # mode 0700
-    try:
+    with _private_folder("rolloutctl-workers-") as folder:
         yield replace(settings, store=f"sqlite:///{folder}/records.db")
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _private_folder(prefix: str) -> tempfile.TemporaryDirectory[str]:
+    """A temporary folder only this user may enter (mode 0700), removed at the end."""
+    return tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True)
 
 
 def reuse_port_sockets(host: str, port: int, count: int) -> list[socket.socket]:
