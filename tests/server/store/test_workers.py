@@ -28,13 +28,7 @@ from tests.server.store.replicas import (
 def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """`serve --workers 2` with its default store (a private SQLite file), started once
     for the module: each test uses ids of its own."""
-    log = tmp_path_factory.mktemp("workers") / "serve.log"
-    server = Replica(["--workers", "2", "--shutdown-grace", "1"], log)
-    server.start()
-    try:
-        yield Cluster("sqlite", [server])
-    finally:
-        server.stop()
+    yield from _serving(tmp_path_factory.mktemp("workers") / "serve.log")
 
 
 @pytest.fixture
@@ -47,7 +41,12 @@ def workers(two_workers: Cluster) -> Cluster:
 @pytest.fixture
 def fresh_workers(tmp_path: Path) -> Iterator[Cluster]:
     """A `serve --workers 2` of the test's own, for a test that counts from zero."""
-    server = Replica(["--workers", "2", "--shutdown-grace", "1"], tmp_path / "serve.log")
+    yield from _serving(tmp_path / "serve.log")
+
+
+def _serving(log: Path) -> Iterator[Cluster]:
+    """`serve --workers 2` with its default store (a private SQLite file), until closed."""
+    server = Replica(["--workers", "2", "--shutdown-grace", "1"], log)
     server.start()
     try:
         yield Cluster("sqlite", [server])
