@@ -103,6 +103,11 @@ async def serve_app(
         access_log=False,
         log_level=log_level,
         ws="none",  # no route is a WebSocket: start without importing a WS stack
+        # a local peer, not behind a proxy: no per-request header rewrite, no headers
+        # nobody reads (bench's driver answers thousands of callbacks a second)
+        proxy_headers=False,
+        server_header=False,
+        date_header=False,
         # uvicorn's hint says int, but it waits float seconds
         timeout_graceful_shutdown=shutdown_grace,  # type: ignore[arg-type]
     )
