@@ -46,6 +46,11 @@ def test_a_rescuer_killed_mid_delivery_is_rescued_by_another_replica(cluster, tr
     sends = [(cluster.urls[0], init_body(trainer, rollout_id)) for rollout_id in ids]
     assert [r.status_code for r in send_all(sends)] == [202] * len(ids)
     trainer.wait_for("every chat held", lambda: all(trainer.chats[i] for i in ids))
+    witness = cluster.replicas[1]  # the running records (with their messages) are written
+    cluster.wait_for(
+        "every rollout running in the store",
+        lambda: all(witness.status(i).json().get("state") == "running" for i in ids),
+    )
     survivors = {r.health()["store"]["owner"]: r for r in cluster.replicas[1:]}
     first = FirstRescuer(list(survivors))
     trainer.hold_completion = first
