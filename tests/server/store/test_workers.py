@@ -83,9 +83,9 @@ def workers_health(cluster: Cluster) -> list[dict]:
 
 
 def test_duplicate_inits_over_two_workers_run_each_id_once(workers, trainer):
-    url, ids = workers.urls[0], [f"w-{i}" for i in range(40)]
+    url, ids = workers.urls[0], [f"w-{i}" for i in range(50)]  # 30 copies of each: issue 24
     sends = [
-        (url, init_body(trainer, rollout_id, copy)) for rollout_id in ids for copy in range(10)
+        (url, init_body(trainer, rollout_id, copy)) for rollout_id in ids for copy in range(30)
     ]
     random.Random(24).shuffle(sends)
     responses = send_all(sends)
