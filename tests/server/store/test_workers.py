@@ -8,6 +8,7 @@ import random
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -138,8 +139,7 @@ def assert_a_killed_workers_rollouts_end_as_errors(
         completion = trainer.wait(rollout_id, timeout=120)
         assert completion["status"] == "ERROR"
         assert completion["extra_fields"]["error_category"] == "server_lost"
-    replaced = workers_health(workers)[0]
-    assert replaced["restarts"] == victim["restarts"] + 1 and replaced["pid"] != victim["pid"]
+    workers.wait_for("the worker replaced", lambda: first_worker_replaced(workers, victim))
     assert not any(trainer.completions[i] for i in spared)  # no other rollout touched
     trainer.held.clear()
     for rollout_id in spared:
@@ -221,7 +221,7 @@ def test_metrics_count_every_worker_and_keep_a_dead_workers_counts(fresh_workers
     assert {replica.rsplit(":", 1)[1] for replica, n in accepted.items() if n} == pids  # both
     victim = workers_health(workers)[0]
     os.kill(victim["pid"], signal.SIGKILL)
-    workers.wait_for("the worker replaced", lambda: first_worker_replaced(workers))
+    workers.wait_for("the worker replaced", lambda: first_worker_replaced(workers, victim))
     after = metric_totals(server.url)
     assert sum(after["rolloutctl_rollouts_accepted_total"].values()) == len(ids)
     assert sum(after[completed].values()) == len(ids)  # the dead worker's counts stay
@@ -229,14 +229,16 @@ def test_metrics_count_every_worker_and_keep_a_dead_workers_counts(fresh_workers
     assert not any(replica.endswith(f":{victim['pid']}") for replica in in_flight)  # its gauges go
 
 
-def first_worker_replaced(workers: Cluster) -> bool:
-    """The first worker restarted once and alive; a request the dying worker had taken
-    is reset, as any client of a killed process sees, and is asked again."""
+def first_worker_replaced(workers: Cluster, victim: dict[str, Any]) -> bool:
+    """The killed first worker restarted once more, under a new pid, and alive (the
+    parent may restart it after a rescue has already ended its rollouts); a request the
+    dying worker had taken is reset, as any client of a killed process sees, and asked again."""
     try:
         row = workers_health(workers)[0]
     except httpx.TransportError:
         return False
-    return bool(row["restarts"] == 1 and row["alive"])
+    restarted = row["restarts"] == victim["restarts"] + 1 and row["pid"] != victim["pid"]
+    return bool(restarted and row["alive"])
 
 
 def test_a_crowded_worker_sheds_the_keep_alive_connection_it_is_sent_inits_on(workers, trainer):
