@@ -144,7 +144,8 @@ def test_cli_table_against_a_server_url() -> None:
         child = pexpect.spawn(rolloutctl_bin(), argv, timeout=CLI_BOUND)
         child.expect("throughput")
         child.expect("rollouts/s")
-        child.expect("10 accepted: 10 completed, 0 ERROR, 0 lost")
+        # the table's last rows are read from the plain run below: a pty may drop the
+        # tail of what a child wrote just before it exited (seen once: cut mid-table)
         child.expect(pexpect.EOF)
         child.close()
         assert child.exitstatus == 0
