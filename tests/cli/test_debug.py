@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import CLI_BOUND, rolloutctl_bin
+from tests.helpers import run_cli
 
 RAISING_AGENT = textwrap.dedent("""\
     from rolloutctl import Agent
@@ -31,14 +30,7 @@ def run(
     tmp_path: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     (tmp_path / "raises.py").write_text(RAISING_AGENT)
-    return subprocess.run(
-        [rolloutctl_bin(), *args],
-        capture_output=True,
-        text=True,
-        timeout=CLI_BOUND,
-        cwd=tmp_path,
-        env={**os.environ, **(env or {})},
-    )
+    return run_cli(*args, cwd=tmp_path, env=env)
 
 
 @pytest.mark.parametrize(
