@@ -34,8 +34,6 @@ def define[M: (Counter, Gauge, Histogram)](
     """A metric in `registry`, noted in `described` (the docs' table is made from it)."""
     exposed = f"{name}_total" if kind is Counter else name
     described.append((exposed, kind.__name__.lower(), labels, doc))
-    if kind is Gauge:  # under `serve --workers N`: a dead worker's gauges go (multiprocess.py)
-        kwargs.setdefault("multiprocess_mode", "livesum")
     return kind(name, doc, labels, registry=registry, **kwargs)  # type: ignore[arg-type]
 
 

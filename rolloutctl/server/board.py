@@ -84,6 +84,12 @@ class WorkerBoard:
 
         threading.Thread(target=beat_forever, name="rolloutctl-board", daemon=True).start()
 
+    def others(self) -> list[int]:
+        """The pids of the other workers alive now."""
+        now = time.time()
+        rows = [self._row(index, now) for index in range(self.size) if index != self.index]
+        return [row["pid"] for row in rows if row["alive"]]
+
     def health(self, counts: Counts) -> dict[str, Any]:
         """The part of /health about every worker, this one's row fresh; totals on top."""
         self.beat(counts)

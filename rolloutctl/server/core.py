@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -101,7 +101,7 @@ class ServerCore:
         self.workers: WorkerBoard | None = None  # set in a worker of `serve --workers N`
         # in a worker of `serve --workers N`: the registry /metrics serves (every worker's),
         # and tasks to run while the server is up
-        self.exposed: Callable[[], CollectorRegistry] | None = None
+        self.exposed: Callable[[], Awaitable[CollectorRegistry]] | None = None
         self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
 
     def counts(self) -> tuple[int, int]:
@@ -164,7 +164,7 @@ class ServerCore:
             return False
         from rolloutctl.observe.exposition import send_metrics
 
-        registry = self.exposed() if self.exposed else self.observer.metrics.registry
+        registry = await self.exposed() if self.exposed else self.observer.metrics.registry
         await send_metrics(registry, send)
         return True
 

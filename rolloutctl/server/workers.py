@@ -36,7 +36,7 @@ from rich.console import Console
 from rolloutctl.agent.context import Agent
 from rolloutctl.logs import setup_logging
 from rolloutctl.net.sockets import bind_socket, socket_url
-from rolloutctl.observe.multiprocess import WorkersMetrics, forget_worker, share_values
+from rolloutctl.observe.multiprocess import ASK_SIGNAL, WorkersMetrics, forget_worker
 from rolloutctl.server.app import routes_app
 from rolloutctl.server.banner import serve_banner
 from rolloutctl.server.board import WorkerBoard
@@ -203,24 +203,23 @@ def run_workers(agent: Agent, config: ServeConfig, console: Console) -> None:
         if not config.json_logs:
             console.print(serve_banner(agent, url, config))
         exited = functools.partial(forget_worker, metrics) if metrics else lambda pid: None
+        signal.signal(ASK_SIGNAL, signal.SIG_IGN)  # workers inherit it until they listen
         worker = _worker(agent, config, metrics)
         Supervisor(sockets, worker, settings.shutdown_grace, exited).run()
 
 
 def _worker(agent: Agent, config: ServeConfig, metrics: Path | None) -> Any:
     """The function a forked worker runs: a whole server on its socket, on the board,
-    its metrics in files beside the other workers' (in `metrics`)."""
+    its metrics' snapshots beside the other workers' (in `metrics`)."""
 
     def serve(index: int, sock: socket.socket, board: WorkerBoard) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):  # not the supervisor's handler
             signal.signal(sig, signal.SIG_DFL)
-        if metrics is not None:
-            share_values(metrics)
         core = ServerCore(agent, config.settings)
         if metrics is not None and core.observer is not None:
-            shared = WorkersMetrics(metrics, core.observer)
-            core.exposed = shared.registry
-            core.background.append(shared.copy_gauges_forever)
+            shared = WorkersMetrics(metrics, core.observer.metrics.registry, board.others)
+            core.exposed = shared.scraped
+            core.background.append(shared.publish_forever)
         core.workers = board
         board.attach(index, core.counts)
         try:
