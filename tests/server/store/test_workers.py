@@ -229,6 +229,18 @@ def test_metrics_count_every_worker_and_keep_a_dead_workers_counts(fresh_workers
     assert not any(replica.endswith(f":{victim['pid']}") for replica in in_flight)  # its gauges go
 
 
+def test_a_scrape_asks_the_other_worker_for_its_counts_now(workers, trainer):
+    """Workers snapshot their counts each second, and at once when the worker a scrape
+    reached asks: one scrape right after the inits counts every one, on both workers."""
+    server, ids = workers.replicas[0], [f"s-{i}" for i in range(40)]
+    accepted = "rolloutctl_rollouts_accepted_total"
+    before = sum(metric_totals(server.url).get(accepted, {}).values())
+    start_all(server, trainer, ids)
+    assert sum(metric_totals(server.url)[accepted].values()) == before + len(ids)
+    for rollout_id in ids:
+        trainer.wait(rollout_id, timeout=120)
+
+
 def first_worker_replaced(workers: Cluster, victim: dict[str, Any]) -> bool:
     """The killed first worker restarted once more, under a new pid, and alive (the
     parent may restart it after a rescue has already ended its rollouts); a request the
