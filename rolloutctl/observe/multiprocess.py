@@ -25,7 +25,16 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Metric
 
-__all__ = ["ASK_SIGNAL", "ASK_WITHIN", "PUBLISH_EVERY", "WorkersMetrics", "forget_worker"]
+__all__ = [
+    "ASK_SIGNAL",
+    "ASK_WITHIN",
+    "PUBLISH_EVERY",
+    "WorkersMetrics",
+    "forget_worker",
+    "merged",
+    "read_snapshot",
+    "write_snapshot",
+]
 
 PUBLISH_EVERY = 1.0  # seconds between a worker's snapshots
 ASK_WITHIN = 1.0  # seconds a scrape waits for the other workers' fresh snapshots
