@@ -1,4 +1,4 @@
-"""A span processor whose queue is bounded and whose drops are counted.
+"""A bounded queue of ended spans whose drops are counted, exported by a thread of its own.
 
 The SDK's BatchSpanProcessor is bounded too, but it drops silently (a log line) and
 gives no public count; an operator needs the number in /metrics. Ending a span only
@@ -13,33 +13,31 @@ import threading
 import time
 from collections.abc import Callable
 
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-
 __all__ = ["BoundedSpanQueue"]
 
 Count = Callable[[int], None]
 
 
-class BoundedSpanQueue(SpanProcessor):
+class BoundedSpanQueue[T]:
     """Exports ended spans in batches of `batch` from a queue of at most `size`.
 
-    `dropped(n)` is told of spans refused because the queue was full, `failed(n)` of
-    spans in batches the exporter could not deliver.
+    `export(batch)` sends one batch and says whether it was delivered; `dropped(n)` is
+    told of spans refused because the queue was full, `failed(n)` of spans in batches
+    that were not delivered.
     """
 
     def __init__(
         self,
-        exporter: SpanExporter,
+        export: Callable[[list[T]], bool],
         dropped: Count,
         failed: Count,
         size: int = 2048,
         batch: int = 512,
         delay: float = 1.0,
     ) -> None:
-        self.exporter, self.size, self.batch, self.delay = exporter, size, batch, delay
+        self.export, self.size, self.batch, self.delay = export, size, batch, delay
         self._dropped, self._failed = dropped, failed
-        self._queue: collections.deque[ReadableSpan] = collections.deque()
+        self._queue: collections.deque[T] = collections.deque()
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
@@ -47,7 +45,7 @@ class BoundedSpanQueue(SpanProcessor):
         self._thread = threading.Thread(target=self._work, name="rolloutctl-spans", daemon=True)
         self._thread.start()
 
-    def on_end(self, span: ReadableSpan) -> None:
+    def put(self, span: T) -> None:
         """The rollout's side: an append, or a count when the queue is full."""
         if len(self._queue) >= self.size or self._stopping:
             self._dropped(1)
@@ -67,7 +65,7 @@ class BoundedSpanQueue(SpanProcessor):
         while self._queue:
             spans = [self._queue.popleft() for _ in range(min(self.batch, len(self._queue)))]
             try:
-                ok = self.exporter.export(spans) is SpanExportResult.SUCCESS
+                ok = self.export(spans)
             except Exception:  # an exporter bug must not end the thread
                 ok = False
             if not ok:
@@ -85,9 +83,8 @@ class BoundedSpanQueue(SpanProcessor):
         return True
 
     def shutdown(self) -> None:
-        """Export what is queued (for at most the exporter's own timeout), then stop."""
+        """Export what is queued (within 10 s), then stop the thread."""
         self.force_flush(10_000)
         self._stopping = True
         self._wake.set()
         self._thread.join(timeout=1.0)
-        self.exporter.shutdown()

@@ -5,7 +5,7 @@ with it) and ended, closed, when the call returns or fails. Calls an agent makes
 once (`asyncio.gather`) each run in a task of their own, so the open calls are kept by
 task and never share a span. A tool's span is made when the tool ends, with the start
 it had; the rollout's span ends after its delivery. Attributes are plain dicts, set
-once; each span becomes an SDK `ReadableSpan` only when it ends (see `tracing`).
+once; each span becomes a `SpanRecord` of plain values when it ends (see `tracing`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,15 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from rolloutctl.observe.tracing import UNSET, Event, SpanContext, SpanKind, Status, error_status
+from rolloutctl.observe.tracing import (
+    CLIENT,
+    INTERNAL,
+    SERVER,
+    UNSET,
+    SpanIds,
+    Status,
+    error_status,
+)
 from rolloutctl.observe.watch import RolloutWatch
 
 if TYPE_CHECKING:
@@ -32,9 +40,9 @@ class _Call:
 
     __slots__ = ("attributes", "events", "span", "start")
 
-    def __init__(self, span: SpanContext, attributes: dict[str, Any]) -> None:
+    def __init__(self, span: SpanIds, attributes: dict[str, Any]) -> None:
         self.span, self.start, self.attributes = span, time.time_ns(), attributes
-        self.events: list[Event] = []
+        self.events: tuple[tuple[str, int, dict[str, Any]], ...] = ()
 
 
 def _usage(attributes: dict[str, Any], response: dict[str, Any]) -> None:
@@ -51,12 +59,14 @@ def _usage(attributes: dict[str, Any], response: dict[str, Any]) -> None:
 
 
 class TracedWatch(RolloutWatch):
-    """A watch that also makes the rollout's spans (`span`: its context and parent's)."""
+    """A watch that also makes the rollout's spans (`span`: its ids, and its remote
+    parent's id, 0 for none)."""
 
     __slots__ = (
         "_attributes",
         "_calls",
         "_delivery",
+        "_local",
         "_parent",
         "_root",
         "_start",
@@ -69,10 +79,11 @@ class TracedWatch(RolloutWatch):
         observer: Observer,
         tracing: Tracing,
         rollout_id: str,
-        span: tuple[SpanContext, SpanContext | None],
+        span: tuple[SpanIds, int],
     ) -> None:
         super().__init__(observer)
         self.tracing, (self._root, self._parent) = tracing, span
+        self._local = self._root.span_id, False  # the parent of the rollout's other spans
         self._start, self._status = time.time_ns(), UNSET
         self._attributes: dict[str, Any] = {
             "rollout_id": rollout_id,
@@ -95,7 +106,7 @@ class TracedWatch(RolloutWatch):
         super().callback(endpoint, attempt, ok)
         call = self._calls.get(asyncio.current_task()) if endpoint == "chat" else self._delivery
         if attempt > 1 and call is not None:
-            call.events.append(Event("retry", {"attempt": attempt}))
+            call.events += (("retry", time.time_ns(), {"attempt": attempt}),)
 
     def answered(self, response: dict[str, Any]) -> None:
         call = self._calls.get(asyncio.current_task())
@@ -124,10 +135,10 @@ class TracedWatch(RolloutWatch):
             status = error_status(content)
         end = time.time_ns()
         times = end - int(seconds * 1e9), end
-        span = self._child(), self._root
         self.tracing.ended(
-            f"execute_tool {name}", SpanKind.INTERNAL, span, times, attributes, (), status
-        )
+            f"execute_tool {name}", INTERNAL, self._child(), self._local, times, attributes, (),
+            status,
+        )  # fmt: skip
         return name
 
     def finished(self, status: str, category: str) -> None:
@@ -154,21 +165,15 @@ class TracedWatch(RolloutWatch):
         """The rollout's span ends with it."""
         super().left()
         times = self._start, time.time_ns()
-        span = self._root, self._parent
-        self.tracing.ended(
-            self.observer.root_name,
-            SpanKind.SERVER,
-            span,
-            times,
-            self._attributes,
-            (),
-            self._status,
-        )
+        parent = self._parent, self._parent != 0
+        name, attributes = self.observer.root_name, self._attributes
+        self.tracing.ended(name, SERVER, self._root, parent, times, attributes, (), self._status)
 
-    def _child(self) -> SpanContext:
+    def _child(self) -> SpanIds:
         return self.tracing.child(self._root)
 
     def _end(self, name: str, call: _Call, status: Status) -> None:
         times = call.start, time.time_ns()
-        span = call.span, self._root
-        self.tracing.ended(name, SpanKind.CLIENT, span, times, call.attributes, call.events, status)
+        self.tracing.ended(
+            name, CLIENT, call.span, self._local, times, call.attributes, call.events, status
+        )

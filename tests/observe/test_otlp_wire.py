@@ -1,0 +1,101 @@
+"""Our OTLP span encoding against the OpenTelemetry SDK's, both decoded by opentelemetry-proto."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
+
+from rolloutctl.observe.otlp_wire import (
+    SpanRecord,
+    encode_request,
+    encode_resource,
+    encode_scope,
+    encode_span,
+)
+
+RESOURCE = Resource({"service.name": "rolloutctl", "deployment.environment": "test"}, "s://x")
+SCOPE = InstrumentationScope("rolloutctl", "9.9")
+
+
+def a_value(rng: random.Random) -> object:
+    return rng.choice(
+        [
+            "".join(rng.choice('aé€😀 \n"') for _ in range(rng.randrange(0, 300))),
+            rng.random() < 0.5,
+            rng.randrange(-(2**63), 2**63),
+            rng.randrange(0, 200),
+            rng.uniform(-1e9, 1e9),
+        ]
+    )
+
+
+def attributes(rng: random.Random) -> dict[str, object]:
+    return {f"k.{rng.randrange(50)}": a_value(rng) for _ in range(rng.randrange(0, 6))}
+
+
+def a_span(rng: random.Random) -> SpanRecord:
+    start = rng.randrange(2**62)
+    events = tuple((f"e{i}", start + i, attributes(rng)) for i in range(rng.choice([0, 0, 1, 3])))
+    code = rng.choice([0, 0, 1, 2])
+    return SpanRecord(
+        name=rng.choice(["invoke_agent calc", "chat default", "execute_tool ä"]),
+        kind=rng.randrange(1, 6),
+        trace_id=rng.randrange(1, 2**128),
+        span_id=rng.randrange(1, 2**64),
+        parent_id=rng.choice([0, rng.randrange(1, 2**64)]),
+        parent_remote=rng.random() < 0.5,
+        trace_state=rng.choice(["", "vendor=abc,other=1"]),
+        start=start,
+        end=start + rng.randrange(10**9),
+        attributes=attributes(rng),
+        events=events,
+        status_code=code,
+        status_message="it broke" if code == 2 else "",
+    )
+
+
+def readable(span: SpanRecord) -> ReadableSpan:
+    """The same span as the SDK holds it."""
+    state = TraceState.from_header([span.trace_state]) if span.trace_state else None
+    context = SpanContext(span.trace_id, span.span_id, False, TraceFlags(1), state)
+    parent = None
+    if span.parent_id:
+        parent = SpanContext(span.trace_id, span.parent_id, span.parent_remote, TraceFlags(1))
+    events = [Event(name, dict(attrs), when) for name, when, attrs in span.events]
+    status = Status(StatusCode(span.status_code), span.status_message or None)
+    return ReadableSpan(
+        span.name, context, parent, RESOURCE, dict(span.attributes), events, (),
+        SpanKind(span.kind - 1), None, status, span.start, span.end, SCOPE,
+    )  # fmt: skip
+
+
+def ours(spans: list[SpanRecord]) -> ExportTraceServiceRequest:
+    resource = encode_resource(dict(RESOURCE.attributes))
+    scope = encode_scope(SCOPE.name, SCOPE.version or "")
+    body = encode_request(resource, scope, [encode_span(s) for s in spans], RESOURCE.schema_url)
+    return ExportTraceServiceRequest.FromString(body)
+
+
+def sdks(spans: list[SpanRecord]) -> ExportTraceServiceRequest:
+    body = encode_spans([readable(s) for s in spans]).SerializeToString()
+    return ExportTraceServiceRequest.FromString(body)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_batch_decodes_to_what_the_sdk_encoder_writes(seed: int) -> None:
+    rng = random.Random(seed)
+    spans = [a_span(rng) for _ in range(rng.randrange(1, 30))]
+    assert ours(spans) == sdks(spans)
+
+
+def test_a_value_of_another_type_is_refused_by_name() -> None:
+    span = a_span(random.Random(1))._replace(attributes={"x": [1, 2]})
+    with pytest.raises(TypeError, match="not list"):
+        encode_span(span)
