@@ -1,50 +1,49 @@
-"""OTLP trace requests encoded straight to protobuf bytes, from plain tuples.
+"""OTLP trace requests encoded straight to protobuf bytes, a span at a time as it ends.
 
-The OTLP exporter's own encoder builds a protobuf message object per span, attribute and
-value, and that was most of what tracing every rollout cost the server (about 28 µs a
-span). Here a span is a tuple and its bytes are joined from pieces: the wire format of
-`opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest` (field numbers and
-wire types from opentelemetry-proto's trace, resource and common messages). The tests
-decode what this writes with opentelemetry-proto and compare it with the SDK encoder's.
+The OTLP exporter's own encoder builds a protobuf message object per span, attribute
+and value (about 28 µs a span here), and that was most of what tracing every rollout
+cost the server. Here each span becomes its bytes once, when it ends, joined from
+pieces in the wire format of `ExportTraceServiceRequest` (field numbers and wire types
+from opentelemetry-proto's trace, resource and common messages); a request is those
+bytes joined. The tests decode what this writes with opentelemetry-proto and compare
+it with what the SDK's encoder writes for the same spans.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any
 
-__all__ = ["SpanRecord", "encode_request", "encode_resource", "encode_scope", "encode_span"]
+__all__ = [
+    "UNSET_STATUS",
+    "Key",
+    "encode_attributes",
+    "encode_event",
+    "encode_ids",
+    "encode_request",
+    "encode_resource",
+    "encode_scope",
+    "encode_span",
+    "encode_status",
+    "key",
+]
 
-_FIXED64 = struct.Struct("<Q").pack
+_TIMES = struct.Struct("<BQBQ").pack  # Span.start_time_unix_nano (7), end (8): fixed64
 _DOUBLE = struct.Struct("<d").pack
-_FIXED32 = struct.Struct("<I").pack
+_EVENT_TIME = struct.Struct("<BQ").pack
 _SMALL = [bytes([n]) for n in range(128)]
-_HAS_IS_REMOTE, _IS_REMOTE = 0x100, 0x200  # Span.flags bits (SpanFlags)
-_EMPTY_STATUS = b"\x7a\x00"  # Span.status, present and UNSET, as the SDK's encoder writes it
-
-
-class SpanRecord(NamedTuple):
-    """An ended span, as plain values (`kind`, `status_code`: the OTLP enum numbers)."""
-
-    name: str
-    kind: int
-    trace_id: int
-    span_id: int
-    parent_id: int  # 0: no parent
-    parent_remote: bool
-    trace_state: str  # the W3C tracestate value, "" when there is none
-    start: int  # ns since the epoch
-    end: int
-    attributes: Mapping[str, Any]
-    events: tuple[tuple[str, int, Mapping[str, Any]], ...]  # (name, time in ns, attributes)
-    status_code: int
-    status_message: str
+_KINDS = [b"\x30" + _SMALL[kind] for kind in range(6)]  # Span.kind (6)
+# Span.flags (16, fixed32): "has is_remote", and "is_remote" when the parent is remote
+_FLAGS = (b"\x85\x01\x00\x01\x00\x00", b"\x85\x01\x00\x03\x00\x00")
+UNSET_STATUS = b"\x7a\x00"  # Span.status present and UNSET, as the SDK's encoder writes it
 
 
 def _varint(n: int) -> bytes:
     if n < 0x80:
         return _SMALL[n]
+    if n < 0x4000:  # a span's length, most often
+        return bytes(((n & 0x7F) | 0x80, n >> 7))
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
@@ -59,72 +58,143 @@ def _field(tag: bytes, payload: bytes) -> bytes:
     return tag + (_SMALL[n] if n < 0x80 else _varint(n)) + payload
 
 
+def _string(value: str) -> bytes:
+    return _field(b"\x0a", value.encode())
+
+
+def _integer(value: int) -> bytes:
+    return b"\x18" + _varint(value & 0xFFFFFFFFFFFFFFFF)  # negatives: two's complement
+
+
+_VALUES: dict[type, Callable[[Any], bytes]] = {  # AnyValue: string 1, bool 2, int 3, double 4
+    str: _string,
+    bool: lambda value: b"\x10\x01" if value else b"\x10\x00",
+    int: _integer,
+    float: lambda value: b"\x21" + _DOUBLE(value),
+}
+
+
 def _any_value(value: Any) -> bytes:
-    """An AnyValue: string 1, bool 2, int 3 (int64), double 4."""
-    if isinstance(value, str):
-        return _field(b"\x0a", value.encode())
-    if isinstance(value, bool):
-        return b"\x10\x01" if value else b"\x10\x00"
-    if isinstance(value, int):
-        return b"\x18" + _varint(value & 0xFFFFFFFFFFFFFFFF)  # negatives: two's complement
-    if isinstance(value, float):
-        return b"\x21" + _DOUBLE(value)
-    raise TypeError(f"attribute values are str, bool, int or float, not {type(value).__name__}")
+    encode = _VALUES.get(type(value))
+    if encode is None:  # a subclass (an IntEnum, a str enum): as its base type
+        base = next((kind for kind in _VALUES if isinstance(value, kind)), None)
+        if base is None:
+            kind = type(value).__name__
+            raise TypeError(f"attribute values are str, bool, int or float, not {kind}")
+        encode = _VALUES[base]
+    return encode(value)
 
 
-_KEYS: dict[str, bytes] = {}  # a key's encoded field; keys are the code's names, so few
+class Key:
+    """An attribute key encoded once: `key(value)` is its KeyValue field, one join for a
+    short string or a small int, the common values of span attributes."""
+
+    __slots__ = ("_key", "_room", "_small", "_tag")
+
+    def __init__(self, name: str, tag: bytes = b"\x4a") -> None:
+        self._key, self._tag = _field(b"\x0a", name.encode()), tag
+        self._room = len(self._key) + 4  # a KeyValue's bytes besides a short string's
+        self._small = [_field(tag, self._key + _field(b"\x12", _integer(n))) for n in range(64)]
+
+    def __call__(self, value: Any) -> bytes:
+        kind = type(value)
+        if kind is str:
+            data = value.encode()
+            n = len(data)
+            if n + self._room < 0x80:  # every length is one byte
+                head = self._tag + _SMALL[n + self._room] + self._key
+                return head + b"\x12" + _SMALL[n + 2] + b"\x0a" + _SMALL[n] + data
+        elif kind is int and 0 <= value < 64:
+            return self._small[value]
+        return _field(self._tag, self._key + _field(b"\x12", _any_value(value)))
 
 
-def _attributes(tag: bytes, attributes: Mapping[str, Any]) -> bytes:
-    """Repeated KeyValue (key 1, value 2) under `tag`."""
-    parts = []
-    for key, value in attributes.items():
-        head = _KEYS.get(key)
-        if head is None:
-            head = _KEYS[key] = _field(b"\x0a", key.encode())
-        parts.append(_field(tag, head + _field(b"\x12", _any_value(value))))
-    return b"".join(parts)
+_KEYS: dict[tuple[str, bytes], Key] = {}
+_NAMES: dict[str, bytes] = {}
+_CACHE_LIMIT = 1024  # keys and span names kept: keys come from code, names from tool names
 
 
-def _event(name: str, time_ns: int, attributes: Mapping[str, Any]) -> bytes:
-    body = b"\x09" + _FIXED64(time_ns) + _field(b"\x12", name.encode())
-    return _field(b"\x5a", body + _attributes(b"\x1a", attributes))
+def key(name: str, tag: bytes = b"\x4a") -> Key:
+    """The `Key` of `name` under `tag`, made once (up to a bound)."""
+    found = _KEYS.get((name, tag))
+    if found is None:
+        found = Key(name, tag)
+        if len(_KEYS) < _CACHE_LIMIT:
+            _KEYS[name, tag] = found
+    return found
 
 
-def encode_span(span: SpanRecord) -> bytes:
-    """A `Span` message (without its field tag)."""
-    parts = [
-        b"\x0a\x10" + span.trace_id.to_bytes(16, "big"),
-        b"\x12\x08" + span.span_id.to_bytes(8, "big"),
-    ]
-    if span.trace_state:
-        parts.append(_field(b"\x1a", span.trace_state.encode()))
-    if span.parent_id:
-        parts.append(b"\x22\x08" + span.parent_id.to_bytes(8, "big"))
-    parts += (
-        _field(b"\x2a", span.name.encode()),
-        b"\x30" + _SMALL[span.kind],
-        b"\x39" + _FIXED64(span.start),
-        b"\x41" + _FIXED64(span.end),
-        _attributes(b"\x4a", span.attributes),
-    )
-    parts += [_event(*event) for event in span.events]
-    parts.append(_status(span.status_code, span.status_message))
-    remote = _IS_REMOTE if span.parent_id and span.parent_remote else 0
-    parts.append(b"\x85\x01" + _FIXED32(_HAS_IS_REMOTE | remote))
-    return b"".join(parts)
+def encode_attributes(attributes: Mapping[str, Any], tag: bytes = b"\x4a") -> bytes:
+    """Repeated KeyValue (key 1, value 2) under `tag` (Span.attributes by default)."""
+    return b"".join([key(name, tag)(value) for name, value in attributes.items()])
 
 
-def _status(code: int, message: str) -> bytes:
+def _name(name: str) -> bytes:
+    """Span.name (5), encoded once per name (up to a bound)."""
+    found = _NAMES.get(name)
+    if found is None:
+        found = _field(b"\x2a", name.encode())
+        if len(_NAMES) < _CACHE_LIMIT:
+            _NAMES[name] = found
+    return found
+
+
+def encode_event(name: str, time_ns: int, attributes: Mapping[str, Any]) -> bytes:
+    """A Span.events entry (11): time 1, name 2, attributes 3."""
+    body = _EVENT_TIME(0x09, time_ns) + _field(b"\x12", name.encode())
+    return _field(b"\x5a", body + encode_attributes(attributes, b"\x1a"))
+
+
+def encode_status(code: int, message: str) -> bytes:
+    """Span.status (15): message 2, code 3 (0 unset, 1 ok, 2 error)."""
     if not code and not message:
-        return _EMPTY_STATUS
+        return UNSET_STATUS
     body = _field(b"\x12", message.encode()) if message else b""
     return _field(b"\x7a", body + (b"\x18" + _SMALL[code] if code else b""))
 
 
+def encode_span(
+    name: str,
+    kind: int,
+    ids: bytes,
+    parent: bytes,
+    remote: bool,
+    times: tuple[int, int],
+    attributes: bytes,
+    events: bytes = b"",
+    status: bytes = UNSET_STATUS,
+) -> bytes:
+    """A ScopeSpans.spans entry, tag and length included.
+
+    `ids`: the encoded trace_id, span_id and trace_state fields (see `encode_ids`);
+    `parent`: the parent's 8-byte span id, b"" for none; `attributes`, `events`,
+    `status`: as `encode_attributes`, `encode_event` and `encode_status` make them.
+    """
+    head = ids + (b"\x22\x08" + parent if parent else b"")
+    body = b"".join(
+        [
+            head,
+            _name(name),
+            _KINDS[kind],
+            _TIMES(0x39, times[0], 0x41, times[1]),
+            attributes,
+            events,
+            status,
+            _FLAGS[remote and bool(parent)],
+        ]
+    )
+    return _field(b"\x12", body)
+
+
+def encode_ids(trace_id: bytes, span_id: bytes, trace_state: str) -> bytes:
+    """Span.trace_id (1), span_id (2) and trace_state (3, when there is one)."""
+    ids = b"\x0a\x10" + trace_id + b"\x12\x08" + span_id
+    return ids + _field(b"\x1a", trace_state.encode()) if trace_state else ids
+
+
 def encode_resource(attributes: Mapping[str, Any]) -> bytes:
     """`ResourceSpans.resource` (field 1), with its tag: once per process."""
-    return _field(b"\x0a", _attributes(b"\x0a", attributes))
+    return _field(b"\x0a", encode_attributes(attributes, b"\x0a"))
 
 
 def encode_scope(name: str, version: str) -> bytes:
@@ -132,9 +202,8 @@ def encode_scope(name: str, version: str) -> bytes:
     return _field(b"\x0a", _field(b"\x0a", name.encode()) + _field(b"\x12", version.encode()))
 
 
-def encode_request(resource: bytes, scope: bytes, spans: Iterable[bytes], schema: str) -> bytes:
+def encode_request(resource: bytes, scope: bytes, spans: list[bytes], schema: str) -> bytes:
     """An ExportTraceServiceRequest of one resource and one scope holding `spans`."""
-    body = b"".join([_field(b"\x12", span) for span in spans])
-    scope_spans = _field(b"\x12", scope + body)
+    scope_spans = _field(b"\x12", b"".join([scope, *spans]))
     schema_url = _field(b"\x1a", schema.encode()) if schema else b""
     return _field(b"\x0a", resource + scope_spans + schema_url)

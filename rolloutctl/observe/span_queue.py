@@ -32,7 +32,7 @@ class BoundedSpanQueue[T]:
         dropped: Count,
         failed: Count,
         size: int = 2048,
-        batch: int = 512,
+        batch: int = 2048,
         delay: float = 1.0,
     ) -> None:
         self.export, self.size, self.batch, self.delay = export, size, batch, delay

@@ -4,25 +4,25 @@ Every chat call is its own span, opened as the call starts (so its `traceparent`
 with it) and ended, closed, when the call returns or fails. Calls an agent makes at
 once (`asyncio.gather`) each run in a task of their own, so the open calls are kept by
 task and never share a span. A tool's span is made when the tool ends, with the start
-it had; the rollout's span ends after its delivery. Attributes are plain dicts, set
-once; each span becomes a `SpanRecord` of plain values when it ends (see `tracing`).
+it had; the rollout's span ends after its delivery. Each span is encoded once, when it
+ends (see `tracing`); the attributes every span of a kind has are encoded once here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from typing import TYPE_CHECKING, Any
 
-from rolloutctl.observe.tracing import (
-    CLIENT,
-    INTERNAL,
-    SERVER,
-    UNSET,
-    SpanIds,
-    Status,
-    error_status,
+from rolloutctl.observe.otlp_wire import (
+    UNSET_STATUS,
+    Key,
+    encode_attributes,
+    encode_event,
+    encode_status,
 )
+from rolloutctl.observe.tracing import CLIENT, INTERNAL, SERVER, SpanIds
 from rolloutctl.observe.watch import RolloutWatch
 
 if TYPE_CHECKING:
@@ -31,36 +31,58 @@ if TYPE_CHECKING:
 
 __all__ = ["TracedWatch"]
 
-_USAGE = (("input_tokens", "prompt_tokens"), ("output_tokens", "completion_tokens"))
+_USAGE = (
+    (Key("gen_ai.usage.input_tokens"), "prompt_tokens"),
+    (Key("gen_ai.usage.output_tokens"), "completion_tokens"),
+)
+_MODEL, _ERROR_TYPE = Key("gen_ai.response.model"), Key("error.type")
+_TOOL, _CALL_ID = Key("gen_ai.tool.name"), Key("gen_ai.tool.call.id")
+_ROLLOUT_ID, _STATUS = Key("rollout_id"), Key("rolloutctl.status")
+_ATTEMPTS, _DELIVERED = Key("rolloutctl.delivery.attempts"), Key("rolloutctl.delivery.delivered")
 _CHAT = "chat default"
+_CHAT_ATTRIBUTES = encode_attributes(
+    {"gen_ai.operation.name": "chat", "gen_ai.request.model": "default"}
+)
+_TOOL_ATTRIBUTES = encode_attributes({"gen_ai.operation.name": "execute_tool"})
+_UNDELIVERED = encode_status(2, "completion not delivered")
+
+
+@functools.cache  # one agent per server
+def _agent_attributes(agent: str) -> bytes:
+    return encode_attributes({"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": agent})
+
+
+def _error(kind: str, message: str) -> tuple[bytes, bytes]:
+    """The `error.type` attribute and the ERROR status of a span that failed."""
+    return _ERROR_TYPE(kind), encode_status(2, message[:200])
 
 
 class _Call:
-    """A callback's span while it is open: its context, start, attributes, retries."""
+    """A callback's span while it is open: its ids, start, attributes, retries."""
 
     __slots__ = ("attributes", "events", "span", "start")
 
-    def __init__(self, span: SpanIds, attributes: dict[str, Any]) -> None:
-        self.span, self.start, self.attributes = span, time.time_ns(), attributes
-        self.events: tuple[tuple[str, int, dict[str, Any]], ...] = ()
+    def __init__(self, span: SpanIds) -> None:
+        self.span, self.start = span, time.time_ns()
+        self.attributes = self.events = b""  # attributes beyond those of its kind's spans
 
 
-def _usage(attributes: dict[str, Any], response: dict[str, Any]) -> None:
+def _usage(response: dict[str, Any]) -> bytes:
     """GenAI usage attributes from what the trainer answered, when it said."""
+    attributes = b""
     found = response.get("usage")
     if isinstance(found, dict):
         for ours, theirs in _USAGE:
             value = found.get(theirs)
             if isinstance(value, int):
-                attributes[f"gen_ai.usage.{ours}"] = value
+                attributes += ours(value)
     model = response.get("model")
-    if isinstance(model, str):
-        attributes["gen_ai.response.model"] = model
+    return attributes + _MODEL(model) if isinstance(model, str) else attributes
 
 
 class TracedWatch(RolloutWatch):
     """A watch that also makes the rollout's spans (`span`: its ids, and its remote
-    parent's id, 0 for none)."""
+    parent's span id, b"" for none)."""
 
     __slots__ = (
         "_attributes",
@@ -79,101 +101,92 @@ class TracedWatch(RolloutWatch):
         observer: Observer,
         tracing: Tracing,
         rollout_id: str,
-        span: tuple[SpanIds, int],
+        span: tuple[SpanIds, bytes],
     ) -> None:
         super().__init__(observer)
-        self.tracing, (self._root, self._parent) = tracing, span
+        self.tracing, (self._root, parent) = tracing, span
+        self._parent = parent, True  # a remote parent, when there is one
         self._local = self._root.span_id, False  # the parent of the rollout's other spans
-        self._start, self._status = time.time_ns(), UNSET
-        self._attributes: dict[str, Any] = {
-            "rollout_id": rollout_id,
-            "gen_ai.operation.name": "invoke_agent",
-            "gen_ai.agent.name": observer.agent,
-        }
+        self._start, self._status = time.time_ns(), UNSET_STATUS
+        self._attributes = _ROLLOUT_ID(rollout_id)
         self._calls: dict[object, _Call] = {}  # the open chat calls, by the task making each
         self._delivery: _Call | None = None
 
     def opened(self, endpoint: str) -> bytes:
         """A callback starts: its span opens, and its `traceparent` goes with the call."""
+        call = _Call(self.tracing.child(self._root.trace))
         if endpoint == "chat":
-            attributes = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "default"}
-            call = self._calls[asyncio.current_task()] = _Call(self._child(), attributes)
+            self._calls[asyncio.current_task()] = call
         else:
-            call = self._delivery = _Call(self._child(), {})
+            self._delivery = call
         return self.tracing.header(call.span)
 
     def callback(self, endpoint: str, attempt: int, ok: bool | None) -> None:
         super().callback(endpoint, attempt, ok)
         call = self._calls.get(asyncio.current_task()) if endpoint == "chat" else self._delivery
         if attempt > 1 and call is not None:
-            call.events += (("retry", time.time_ns(), {"attempt": attempt}),)
+            call.events += encode_event("retry", time.time_ns(), {"attempt": attempt})
 
     def answered(self, response: dict[str, Any]) -> None:
         call = self._calls.get(asyncio.current_task())
         if call is not None:
-            _usage(call.attributes, response)
+            call.attributes += _usage(response)
 
     def llm_ended(self, seconds: float, error: BaseException | None) -> None:
         super().llm_ended(seconds, error)
         call = self._calls.pop(asyncio.current_task(), None)
         if call is None:  # the call failed before it was sent
             return
-        status = UNSET
+        attributes, status = _CHAT_ATTRIBUTES, UNSET_STATUS
         if error is not None:
-            call.attributes["error.type"] = type(error).__name__
-            status = error_status(str(error))
-        self._end(_CHAT, call, status)
+            failed, status = _error(type(error).__name__, str(error))
+            attributes += failed
+        self._end(_CHAT, call, attributes, status)
 
     def tool_ended(self, call: dict[str, Any], content: str, seconds: float) -> str:
         name = super().tool_ended(call, content, seconds)
-        attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name}
+        encoded, status = _TOOL_ATTRIBUTES + _TOOL(name), UNSET_STATUS
         if call_id := call.get("id"):
-            attributes["gen_ai.tool.call.id"] = str(call_id)
-        status = UNSET
+            encoded += _CALL_ID(str(call_id))
         if content.startswith("Error: "):  # how a failed call reaches the model
-            attributes["error.type"] = "tool_error"
-            status = error_status(content)
+            failed, status = _error("tool_error", content)
+            encoded += failed
         end = time.time_ns()
         times = end - int(seconds * 1e9), end
+        span = self.tracing.child(self._root.trace)
         self.tracing.ended(
-            f"execute_tool {name}", INTERNAL, self._child(), self._local, times, attributes, (),
-            status,
-        )  # fmt: skip
+            f"execute_tool {name}", INTERNAL, span, self._local, times, encoded, b"", status
+        )
         return name
 
     def finished(self, status: str, category: str) -> None:
         super().finished(status, category)
-        self._attributes["rolloutctl.status"] = status
+        self._attributes += _STATUS(status)
         if category:
-            self._attributes["rolloutctl.error_category"] = category
-            self._attributes["error.type"] = category
-            self._status = error_status(f"rollout ended as ERROR ({category})")
+            more = {"rolloutctl.error_category": category, "error.type": category}
+            self._attributes += encode_attributes(more)
+            self._status = encode_status(2, f"rollout ended as ERROR ({category})")
 
     def delivered(self, delivered: bool, attempts: int) -> None:
         call, self._delivery = self._delivery, None
         if call is not None:
-            call.attributes["rolloutctl.delivery.attempts"] = attempts
-            call.attributes["rolloutctl.delivery.delivered"] = delivered
-            status = UNSET
+            attributes, status = _ATTEMPTS(attempts) + _DELIVERED(delivered), UNSET_STATUS
             if not delivered:
-                call.attributes["error.type"] = "delivery_failed"
-                status = error_status("completion not delivered")
-            self._end("deliver completion", call, status)
+                attributes, status = attributes + _ERROR_TYPE("delivery_failed"), _UNDELIVERED
+            self._end("deliver completion", call, attributes, status)
         super().delivered(delivered, attempts)
 
     def left(self) -> None:
         """The rollout's span ends with it."""
         super().left()
         times = self._start, time.time_ns()
-        parent = self._parent, self._parent != 0
-        name, attributes = self.observer.root_name, self._attributes
-        self.tracing.ended(name, SERVER, self._root, parent, times, attributes, (), self._status)
+        attributes = _agent_attributes(self.observer.agent) + self._attributes
+        name, root = self.observer.root_name, self._root
+        self.tracing.ended(name, SERVER, root, self._parent, times, attributes, b"", self._status)
 
-    def _child(self) -> SpanIds:
-        return self.tracing.child(self._root)
-
-    def _end(self, name: str, call: _Call, status: Status) -> None:
+    def _end(self, name: str, call: _Call, attributes: bytes, status: bytes) -> None:
         times = call.start, time.time_ns()
+        attributes += call.attributes
         self.tracing.ended(
-            name, CLIENT, call.span, self._local, times, call.attributes, call.events, status
+            name, CLIENT, call.span, self._local, times, attributes, call.events, status
         )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -36,7 +36,8 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from rolloutctl import __version__
 from rolloutctl.observe.otlp_wire import (
-    SpanRecord,
+    UNSET_STATUS,
+    encode_ids,
     encode_request,
     encode_resource,
     encode_scope,
@@ -44,35 +45,26 @@ from rolloutctl.observe.otlp_wire import (
 )
 from rolloutctl.observe.span_queue import BoundedSpanQueue, Count
 
-__all__ = [
-    "CLIENT",
-    "INTERNAL",
-    "SERVER",
-    "UNSET",
-    "SpanIds",
-    "Status",
-    "Tracing",
-    "error_status",
-    "remote_parent",
-]
+__all__ = ["CLIENT", "INTERNAL", "SERVER", "UNSET_STATUS", "SpanIds", "Trace", "Tracing"]
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 INTERNAL, SERVER, CLIENT = 1, 2, 3  # OTLP's SpanKind numbers
-Status = tuple[int, str]  # OTLP's status code (0 unset, 2 error) and its message
-UNSET: Status = (0, "")
 
 
-def error_status(message: str) -> Status:
-    return 2, message[:200]
+class Trace(NamedTuple):
+    """What a rollout's spans share: the trace id, W3C flags and tracestate, and the
+    `traceparent` header line around a span id (made once per rollout)."""
+
+    trace_id: bytes
+    state: str
+    header: tuple[bytes, bytes]
 
 
 class SpanIds(NamedTuple):
-    """A span's place in its trace: ids, W3C trace flags and tracestate ("" for none)."""
+    """A span's place: its trace and its own 8-byte id."""
 
-    trace_id: int
-    span_id: int
-    flags: int
-    state: str
+    trace: Trace
+    span_id: bytes
 
 
 def _resource(default_service: str) -> Resource:
@@ -91,6 +83,12 @@ def remote_parent(traceparent: bytes | None) -> SpanContext | None:
     context = _PROPAGATOR.extract({"traceparent": traceparent.decode("latin-1")})
     parent = get_current_span(context).get_span_context()
     return parent if parent.is_valid else None
+
+
+def _header(trace_id: int, flags: int, state: str) -> tuple[bytes, bytes]:
+    before = b"traceparent: 00-%032x-" % trace_id
+    after = b"-%02x\r\n" % flags
+    return before, after + (b"tracestate: %s\r\n" % state.encode("latin-1") if state else b"")
 
 
 def _delay(environ: Mapping[str, str] = os.environ) -> float:
@@ -113,7 +111,7 @@ class Tracing:
         dropped: Count,
         failed: Count,
         endpoint: str | None = None,
-        queue_size: int = 2048,
+        queue_size: int = 8192,
     ) -> None:
         """`endpoint`: the OTLP/HTTP traces URL; without it, the OTEL_* variables say."""
         resource = _resource(default_service)
@@ -126,14 +124,14 @@ class Tracing:
         self._send, self._close = client.export, client.shutdown
         self.queue = BoundedSpanQueue(self._export, dropped, failed, queue_size, delay=_delay())
 
-    def _export(self, spans: list[SpanRecord]) -> bool:
+    def _export(self, spans: list[bytes]) -> bool:
         """On the queue's thread: one request, through the OTLP exporter's own client."""
-        body = encode_request(*self._head, map(encode_span, spans), self._schema)
+        body = encode_request(*self._head, spans, self._schema)
         return self._send(body).success
 
-    def begin(self, name: str, traceparent: bytes | None) -> tuple[SpanIds, int] | None:
-        """A rollout's span and its remote parent's id (0: none), or None when the
-        rollout is not sampled."""
+    def begin(self, name: str, traceparent: bytes | None) -> tuple[SpanIds, bytes] | None:
+        """A rollout's span and its remote parent's span id (b"": none), or None when
+        the rollout is not sampled."""
         parent = remote_parent(traceparent)
         if parent is None:
             trace_id, context = self._ids.generate_trace_id(), None
@@ -146,39 +144,37 @@ class Tracing:
             return None
         flags = TraceFlags.SAMPLED | (TraceFlags.RANDOM_TRACE_ID if random else 0)
         state = decision.trace_state.to_header() if decision.trace_state else ""
-        span = SpanIds(trace_id, self.new_id(), flags, state)
-        return span, parent.span_id if parent is not None else 0
+        trace = Trace(trace_id.to_bytes(16, "big"), state, _header(trace_id, flags, state))
+        parent_id = parent.span_id.to_bytes(8, "big") if parent is not None else b""
+        return self.child(trace), parent_id
 
-    def child(self, of: SpanIds) -> SpanIds:
-        """A new span in the trace of `of`."""
-        return SpanIds(of.trace_id, self.new_id(), of.flags, of.state)
+    def child(self, trace: Trace) -> SpanIds:
+        """A new span in `trace`."""
+        return SpanIds(trace, self.new_id().to_bytes(8, "big"))
 
     @staticmethod
     def header(span: SpanIds) -> bytes:
         """The header lines that make `span` the parent of the callee's spans (W3C)."""
-        line = b"traceparent: 00-%032x-%016x-%02x\r\n" % span[:3]
-        if span.state:
-            line += b"tracestate: %s\r\n" % span.state.encode("latin-1")
-        return line
+        before, after = span.trace.header
+        return before + span.span_id.hex().encode() + after
 
     def ended(
         self,
         name: str,
         kind: int,
         span: SpanIds,
-        parent: tuple[int, bool],
+        parent: tuple[bytes, bool],
         times: tuple[int, int],
-        attributes: dict[str, Any],
-        events: tuple[tuple[str, int, dict[str, Any]], ...] = (),
-        status: Status = UNSET,
+        attributes: bytes,
+        events: bytes = b"",
+        status: bytes = UNSET_STATUS,
     ) -> None:
-        """An ended span (`parent`: its id, 0 for none, and whether it is remote;
-        `times`: start, end in ns)."""
-        record = SpanRecord(
-            name, kind, span.trace_id, span.span_id, parent[0], parent[1], span.state,
-            times[0], times[1], attributes, events, status[0], status[1],
-        )  # fmt: skip
-        self.queue.put(record)
+        """An ended span, encoded now and queued for export. `parent`: its span id (b"":
+        none) and whether it is remote; `times`: start and end in ns; `attributes`,
+        `events`, `status`: as `otlp_wire` encodes them."""
+        trace = span.trace
+        ids = encode_ids(trace.trace_id, span.span_id, trace.state)
+        self.queue.put(encode_span(name, kind, ids, *parent, times, attributes, events, status))
 
     def shutdown(self) -> None:
         """Export what is queued, within a bound, and stop the export thread."""

@@ -33,7 +33,7 @@ class ServerSettings:
     metrics_public: bool = False  # /metrics without the inbound key
     otel: bool = False  # traces even without an OTEL_EXPORTER_OTLP_*ENDPOINT variable
     otel_endpoint: str | None = None  # the OTLP/HTTP traces URL, instead of the variables'
-    otel_queue: int = 2048  # spans waiting for export; past it they are dropped (and counted)
+    otel_queue: int = 8192  # spans waiting for export; past it they are dropped (and counted)
 
     def callback_host_allowed(self, host: str) -> bool:
         """Exact hosts, or `*.example.com` for any subdomain; an empty list allows all."""
