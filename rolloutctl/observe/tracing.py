@@ -45,7 +45,16 @@ from rolloutctl.observe.otlp_wire import (
 )
 from rolloutctl.observe.span_queue import BoundedSpanQueue, Count
 
-__all__ = ["CLIENT", "INTERNAL", "SERVER", "UNSET_STATUS", "SpanIds", "Trace", "Tracing"]
+__all__ = [
+    "CLIENT",
+    "INTERNAL",
+    "SERVER",
+    "UNSET_STATUS",
+    "SpanIds",
+    "Trace",
+    "Tracing",
+    "remote_parent",
+]
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 INTERNAL, SERVER, CLIENT = 1, 2, 3  # OTLP's SpanKind numbers
