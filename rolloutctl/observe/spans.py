@@ -123,8 +123,10 @@ class TracedWatch(RolloutWatch):
 
     def callback(self, endpoint: str, attempt: int, ok: bool | None) -> None:
         super().callback(endpoint, attempt, ok)
+        if attempt == 1:  # a retry is an event of the call's span; a first try is not
+            return
         call = self._calls.get(asyncio.current_task()) if endpoint == "chat" else self._delivery
-        if attempt > 1 and call is not None:
+        if call is not None:
             call.events += encode_event("retry", time.time_ns(), {"attempt": attempt})
 
     def answered(self, response: dict[str, Any]) -> None:
