@@ -20,12 +20,12 @@ __all__ = [
     "Key",
     "encode_attributes",
     "encode_event",
-    "encode_ids",
     "encode_request",
     "encode_resource",
     "encode_scope",
     "encode_span",
     "encode_status",
+    "ids_around",
     "key",
 ]
 
@@ -166,7 +166,7 @@ def encode_span(
 ) -> bytes:
     """A ScopeSpans.spans entry, tag and length included.
 
-    `ids`: the encoded trace_id, span_id and trace_state fields (see `encode_ids`);
+    `ids`: the encoded trace_id, span_id and trace_state fields (see `ids_around`);
     `parent`: the parent's 8-byte span id, b"" for none; `attributes`, `events`,
     `status`: as `encode_attributes`, `encode_event` and `encode_status` make them.
     """
@@ -186,10 +186,11 @@ def encode_span(
     return _field(b"\x12", body)
 
 
-def encode_ids(trace_id: bytes, span_id: bytes, trace_state: str) -> bytes:
-    """Span.trace_id (1), span_id (2) and trace_state (3, when there is one)."""
-    ids = b"\x0a\x10" + trace_id + b"\x12\x08" + span_id
-    return ids + _field(b"\x1a", trace_state.encode()) if trace_state else ids
+def ids_around(trace_id: bytes, trace_state: str) -> tuple[bytes, bytes]:
+    """A span's trace_id (1), span_id (2) and trace_state (3) fields, as the bytes before
+    and after its 8-byte span id: the same for every span of a trace."""
+    state = _field(b"\x1a", trace_state.encode()) if trace_state else b""
+    return b"\x0a\x10" + trace_id + b"\x12\x08", state
 
 
 def encode_resource(attributes: Mapping[str, Any]) -> bytes:

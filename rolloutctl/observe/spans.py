@@ -22,7 +22,7 @@ from rolloutctl.observe.otlp_wire import (
     encode_event,
     encode_status,
 )
-from rolloutctl.observe.tracing import CLIENT, INTERNAL, SERVER, SpanIds
+from rolloutctl.observe.tracing import CLIENT, INTERNAL, SERVER, Span
 from rolloutctl.observe.watch import RolloutWatch
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class _Call:
 
     __slots__ = ("attributes", "events", "span", "start")
 
-    def __init__(self, span: SpanIds) -> None:
+    def __init__(self, span: Span) -> None:
         self.span, self.start = span, time.time_ns()
         self.attributes = self.events = b""  # attributes beyond those of its kind's spans
 
@@ -101,12 +101,12 @@ class TracedWatch(RolloutWatch):
         observer: Observer,
         tracing: Tracing,
         rollout_id: str,
-        span: tuple[SpanIds, bytes],
+        span: tuple[Span, bytes],
     ) -> None:
         super().__init__(observer)
         self.tracing, (self._root, parent) = tracing, span
         self._parent = parent, True  # a remote parent, when there is one
-        self._local = self._root.span_id, False  # the parent of the rollout's other spans
+        self._local = self._root[1], False  # the parent of the rollout's other spans
         self._start, self._status = time.time_ns(), UNSET_STATUS
         self._attributes = _ROLLOUT_ID(rollout_id)
         self._calls: dict[object, _Call] = {}  # the open chat calls, by the task making each
@@ -114,7 +114,7 @@ class TracedWatch(RolloutWatch):
 
     def opened(self, endpoint: str) -> bytes:
         """A callback starts: its span opens, and its `traceparent` goes with the call."""
-        call = _Call(self.tracing.child(self._root.trace))
+        call = _Call(self.tracing.child(self._root[0]))
         if endpoint == "chat":
             self._calls[asyncio.current_task()] = call
         else:
@@ -155,7 +155,7 @@ class TracedWatch(RolloutWatch):
             encoded += failed
         end = time.time_ns()
         times = end - int(seconds * 1e9), end
-        span = self.tracing.child(self._root.trace)
+        span = self.tracing.child(self._root[0])
         self.tracing.ended(
             f"execute_tool {name}", INTERNAL, span, self._local, times, encoded, b"", status
         )

@@ -37,11 +37,11 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from rolloutctl import __version__
 from rolloutctl.observe.otlp_wire import (
     UNSET_STATUS,
-    encode_ids,
     encode_request,
     encode_resource,
     encode_scope,
     encode_span,
+    ids_around,
 )
 from rolloutctl.observe.span_queue import BoundedSpanQueue, Count
 
@@ -50,7 +50,7 @@ __all__ = [
     "INTERNAL",
     "SERVER",
     "UNSET_STATUS",
-    "SpanIds",
+    "Span",
     "Trace",
     "Tracing",
     "remote_parent",
@@ -61,19 +61,14 @@ INTERNAL, SERVER, CLIENT = 1, 2, 3  # OTLP's SpanKind numbers
 
 
 class Trace(NamedTuple):
-    """What a rollout's spans share: the trace id, W3C flags and tracestate, and the
-    `traceparent` header line around a span id (made once per rollout)."""
+    """What a rollout's spans share, encoded once per rollout: their OTLP id fields and
+    their `traceparent` header line, each as the bytes before and after a span's own id."""
 
-    trace_id: bytes
-    state: str
+    ids: tuple[bytes, bytes]
     header: tuple[bytes, bytes]
 
 
-class SpanIds(NamedTuple):
-    """A span's place: its trace and its own 8-byte id."""
-
-    trace: Trace
-    span_id: bytes
+Span = tuple[Trace, bytes]  # a span: its trace, and its own 8-byte id
 
 
 def _resource(default_service: str) -> Resource:
@@ -138,7 +133,7 @@ class Tracing:
         body = encode_request(*self._head, spans, self._schema)
         return self._send(body).success
 
-    def begin(self, name: str, traceparent: bytes | None) -> tuple[SpanIds, bytes] | None:
+    def begin(self, name: str, traceparent: bytes | None) -> tuple[Span, bytes] | None:
         """A rollout's span and its remote parent's span id (b"": none), or None when
         the rollout is not sampled."""
         parent = remote_parent(traceparent)
@@ -153,25 +148,27 @@ class Tracing:
             return None
         flags = TraceFlags.SAMPLED | (TraceFlags.RANDOM_TRACE_ID if random else 0)
         state = decision.trace_state.to_header() if decision.trace_state else ""
-        trace = Trace(trace_id.to_bytes(16, "big"), state, _header(trace_id, flags, state))
+        trace = Trace(
+            ids_around(trace_id.to_bytes(16, "big"), state), _header(trace_id, flags, state)
+        )
         parent_id = parent.span_id.to_bytes(8, "big") if parent is not None else b""
         return self.child(trace), parent_id
 
-    def child(self, trace: Trace) -> SpanIds:
+    def child(self, trace: Trace) -> Span:
         """A new span in `trace`."""
-        return SpanIds(trace, self.new_id().to_bytes(8, "big"))
+        return trace, self.new_id().to_bytes(8, "big")
 
     @staticmethod
-    def header(span: SpanIds) -> bytes:
+    def header(span: Span) -> bytes:
         """The header lines that make `span` the parent of the callee's spans (W3C)."""
-        before, after = span.trace.header
-        return before + span.span_id.hex().encode() + after
+        (before, after), span_id = span[0].header, span[1]
+        return before + span_id.hex().encode() + after
 
     def ended(
         self,
         name: str,
         kind: int,
-        span: SpanIds,
+        span: Span,
         parent: tuple[bytes, bool],
         times: tuple[int, int],
         attributes: bytes,
@@ -181,8 +178,8 @@ class Tracing:
         """An ended span, encoded now and queued for export. `parent`: its span id (b"":
         none) and whether it is remote; `times`: start and end in ns; `attributes`,
         `events`, `status`: as `otlp_wire` encodes them."""
-        trace = span.trace
-        ids = encode_ids(trace.trace_id, span.span_id, trace.state)
+        (before, after), span_id = span[0].ids, span[1]
+        ids = before + span_id + after
         self.queue.put(encode_span(name, kind, ids, *parent, times, attributes, events, status))
 
     def shutdown(self) -> None:

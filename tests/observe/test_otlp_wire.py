@@ -16,12 +16,12 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 from rolloutctl.observe.otlp_wire import (
     encode_attributes,
     encode_event,
-    encode_ids,
     encode_request,
     encode_resource,
     encode_scope,
     encode_span,
     encode_status,
+    ids_around,
 )
 
 RESOURCE = Resource({"service.name": "rolloutctl", "deployment.environment": "test"}, "s://x")
@@ -48,7 +48,8 @@ class SpanRecord(NamedTuple):
 
 def encoded(span: SpanRecord) -> bytes:
     """The span as the server encodes it."""
-    ids = encode_ids(span.trace_id.to_bytes(16), span.span_id.to_bytes(8), span.trace_state)
+    before, after = ids_around(span.trace_id.to_bytes(16), span.trace_state)
+    ids = before + span.span_id.to_bytes(8) + after
     parent = span.parent_id.to_bytes(8) if span.parent_id else b""
     events = b"".join(encode_event(*event) for event in span.events)
     return encode_span(
