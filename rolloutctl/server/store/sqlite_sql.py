@@ -46,12 +46,15 @@ __all__ = [
 
 BUSY_TIMEOUT = 2.0  # seconds a statement waits for another process's write lock
 
+# a rowid table: its rows (about 1-2 KiB) fit in a page, where a WITHOUT ROWID table's
+# spill to an overflow page, which every write rewrites (a third more CPU, twice the WAL);
+# a file made with the earlier WITHOUT ROWID table works as it is
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rollouts (
     prefix TEXT NOT NULL, rollout_id TEXT NOT NULL, body BLOB NOT NULL,
     status BLOB NOT NULL, active INTEGER NOT NULL, expires_at REAL NOT NULL,
     owner TEXT NOT NULL, rescue BLOB, delivery TEXT,
-    PRIMARY KEY (prefix, rollout_id)) WITHOUT ROWID;
+    PRIMARY KEY (prefix, rollout_id));
 CREATE INDEX IF NOT EXISTS rollouts_expiry ON rollouts (prefix, active, expires_at);
 CREATE TABLE IF NOT EXISTS owners (
     prefix TEXT NOT NULL, owner TEXT NOT NULL, beat_at REAL NOT NULL,
