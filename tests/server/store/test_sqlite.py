@@ -52,6 +52,31 @@ def test_a_finished_record_outlives_its_store_and_expires_after_its_ttl(tmp_path
     asyncio.run(run())
 
 
+def test_a_file_made_with_the_earlier_without_rowid_table_is_used_as_it_is(tmp_path):
+    """Files written before the table kept its rowid: their records still answer."""
+    path = tmp_path / "r.db"
+    old = "CREATE TABLE rollouts (prefix TEXT NOT NULL, rollout_id TEXT NOT NULL, body BLOB"
+    old += " NOT NULL, status BLOB NOT NULL, active INTEGER NOT NULL, expires_at REAL NOT NULL,"
+    old += " owner TEXT NOT NULL, rescue BLOB, delivery TEXT, PRIMARY KEY (prefix, rollout_id))"
+    with sqlite3.connect(path) as db:
+        db.execute(old + " WITHOUT ROWID")
+
+    async def run() -> None:
+        owner = SqliteStore(f"sqlite:///{path}")
+        await owner.start()
+        await finished(owner, "done")
+        await owner.aclose()
+        other = SqliteStore(f"sqlite:///{path}")
+        await other.start()
+        assert await other.claim(RolloutRecord("done", b"{}")) == BODY
+        assert (await other.status("done") or {})["state"] == "completed"
+        await other.aclose()
+
+    asyncio.run(run())
+    with sqlite3.connect(path) as db:
+        assert "WITHOUT ROWID" in db.execute("SELECT sql FROM sqlite_master").fetchone()[0]
+
+
 def test_past_max_records_the_oldest_finished_go_first_and_running_ones_stay(tmp_path):
     path = tmp_path / "r.db"
 
