@@ -19,10 +19,12 @@ import uvicorn
 
 from rolloutctl.agent.context import Agent
 from rolloutctl.errors import CannotStartError
+from rolloutctl.net.http_server import HttpServer
 from rolloutctl.net.sockets import bind_socket, socket_url
 from rolloutctl.server.inprocess import InProcessApp
 from rolloutctl.server.settings import ServerSettings
 from rolloutctl.trainer import MockTrainer, RolloutHandle, TrainerConfig
+from rolloutctl.trainer.app import TrainerApp
 
 __all__ = ["STARTUP_TIMEOUT", "TRAINER_SHUTDOWN_GRACE", "LocalStack", "local_stack", "serve_app"]
 
@@ -93,10 +95,16 @@ async def serve_app(
 ) -> AsyncIterator[str]:
     """Serve the ASGI `app` on a free port of `host` while the block runs; yield its URL.
 
+    A mock trainer's app (it has no lifespan) is served by rolloutctl's lean HTTP server:
+    bench's trainer answers thousands of callbacks a second beside the server it measures.
     CannotStartError (naming `what`) when the port cannot be bound or the app's startup fails.
     """
     sock = bind_socket(host, 0)
     url = socket_url(host, sock)
+    if isinstance(app, TrainerApp):
+        async with _serve_lean(app, sock, shutdown_grace):
+            yield url
+        return
     config = uvicorn.Config(
         app,
         log_config=None,
@@ -119,6 +127,17 @@ async def serve_app(
     finally:
         server.stop()
         await asyncio.gather(task, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def _serve_lean(app: TrainerApp, sock: socket.socket, grace: float) -> AsyncIterator[None]:
+    server = HttpServer(app)
+    try:
+        await server.start(sock)
+        yield
+    finally:
+        await server.stop(grace)
+        sock.close()
 
 
 async def _run(server: _InProcessServer, sock: Any, what: str) -> None:

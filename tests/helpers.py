@@ -68,6 +68,32 @@ def run_server(app: Any, start_timeout: float = 60.0, **config: Any) -> Iterator
         sock.close()
 
 
+@contextlib.contextmanager
+def run_trainer(app: Any) -> Iterator[str]:
+    """Serve a mock trainer's app as bench, check and try do (`serve_app`: rolloutctl's lean
+    HTTP server), in a thread with its own event loop; yield its base URL, then stop it."""
+    from rolloutctl.harness import serve_app
+
+    urls: list[str] = []
+    ready, done = threading.Event(), threading.Event()
+
+    async def serve() -> None:
+        async with serve_app(app, "the mock trainer") as url:
+            urls.append(url)
+            ready.set()
+            await asyncio.to_thread(done.wait)
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    try:
+        if not ready.wait(60) or not urls:
+            raise RuntimeError("the mock trainer under test did not start")
+        yield urls[0]
+    finally:
+        done.set()
+        thread.join(timeout=60)
+
+
 def _wait_started(server: uvicorn.Server, thread: threading.Thread, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not server.started:

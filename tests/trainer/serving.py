@@ -1,4 +1,5 @@
-"""A mock trainer served on a real uvicorn, and the requests the route tests send it."""
+"""A mock trainer served as bench serves it (rolloutctl's lean HTTP server), and the
+requests the route tests send it."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ from collections.abc import Iterator
 import httpx
 
 from rolloutctl.trainer import MockTrainer
-from tests.helpers import CALCULATOR_TOOLS, run_server
+from tests.helpers import CALCULATOR_TOOLS, run_trainer
 
 USER = [{"role": "user", "content": "What is 5 + 3?"}]
 
 
 @contextlib.contextmanager
 def serving(trainer: MockTrainer) -> Iterator[httpx.Client]:
-    with run_server(trainer.app) as url, httpx.Client(base_url=url, timeout=30) as client:
+    with run_trainer(trainer.app) as url, httpx.Client(base_url=url, timeout=30) as client:
         trainer.url = url
         yield client
 

@@ -16,7 +16,7 @@ import pytest
 from rolloutctl.trainer import MockTrainer, Turn, make_policy
 from rolloutctl.trainer.policies.arithmetic import parse
 from rolloutctl.trainer.policies.calculation import plan
-from tests.helpers import CALCULATOR_TOOLS, run_server
+from tests.helpers import CALCULATOR_TOOLS, run_trainer
 
 OPS = {
     "add": operator.add,
@@ -79,7 +79,7 @@ def solve(client: httpx.Client, rollout_id: str, prompt: str) -> tuple[str, int]
 @pytest.fixture(scope="module")
 def client():
     trainer = MockTrainer()
-    with run_server(trainer.app) as url, httpx.Client(base_url=url, timeout=30) as client:
+    with run_trainer(trainer.app) as url, httpx.Client(base_url=url, timeout=30) as client:
         yield client
     assert trainer.violations() == []
 

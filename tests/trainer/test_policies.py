@@ -10,7 +10,7 @@ import pytest
 
 from rolloutctl.errors import PolicyError
 from rolloutctl.trainer import MockTrainer, TrainerConfig, make_policy
-from tests.helpers import run_server
+from tests.helpers import run_trainer
 
 USER = {"role": "user", "content": "repeat after me"}
 SCRIPT = [
@@ -26,7 +26,7 @@ def answers(policy_name: str, rollouts: list[str], turns: int, **options) -> dic
     """Each rollout's chat answers (the full bodies), posting `turns` calls per rollout."""
     trainer = MockTrainer(TrainerConfig(make_policy(policy_name, **options)))
     seen: dict[str, list] = {r: [] for r in rollouts}
-    with run_server(trainer.app) as url, httpx.Client(base_url=url, timeout=30) as client:
+    with run_trainer(trainer.app) as url, httpx.Client(base_url=url, timeout=30) as client:
         for _ in range(turns):
             for rollout_id in rollouts:
                 history = [USER, *(b["choices"][0]["message"] for b in seen[rollout_id])]

@@ -9,7 +9,7 @@ import httpx
 from rolloutctl.osmosis.trainer_records import expect_rollout, record_result
 from rolloutctl.trainer import MockTrainer, TrainerConfig
 from rolloutctl.trainer.rollout_chat import chat_base_url
-from tests.helpers import run_server
+from tests.helpers import run_trainer
 
 ADD: dict[str, Any] = {
     "type": "function",
@@ -35,7 +35,7 @@ def rules(trainer: MockTrainer, rollout_id: str) -> list[str]:
 
 def test_the_calculator_policy_takes_the_tools_from_the_request() -> None:
     trainer = MockTrainer()
-    with run_server(trainer.app) as url:
+    with run_trainer(trainer.app) as url:
         answer = chat(url, "r-1", {"model": "m", "messages": QUESTION, "tools": [ADD]})
     assert answer.status_code == 200
     call = answer.json()["choices"][0]["message"]["tool_calls"][0]
@@ -45,7 +45,7 @@ def test_the_calculator_policy_takes_the_tools_from_the_request() -> None:
 
 def test_tools_must_come_with_every_request_unchanged() -> None:
     trainer = MockTrainer()
-    with run_server(trainer.app) as url:
+    with run_trainer(trainer.app) as url:
         first = chat(url, "r1", {"messages": QUESTION, "tools": [ADD]}).json()
         history = [*QUESTION, first["choices"][0]["message"]]
         history.append({"role": "tool", "content": "5", "tool_call_id": "x"})
@@ -56,7 +56,7 @@ def test_tools_must_come_with_every_request_unchanged() -> None:
 
 def test_bearer_llm_api_key_and_append_only_history_are_checked() -> None:
     trainer = MockTrainer()
-    with run_server(trainer.app) as url:
+    with run_trainer(trainer.app) as url:
         expect_rollout(trainer.records, "r2", {"llm_api_key": "k-1", "rollout_id": "r2"})
         chat(url, "r2", {"messages": QUESTION, "tools": [ADD]}, key="k-1")
         chat(url, "r2", {"messages": [{"role": "user", "content": "else"}], "tools": [ADD]})
@@ -65,7 +65,7 @@ def test_bearer_llm_api_key_and_append_only_history_are_checked() -> None:
 
 def test_faults_and_the_expected_key_apply_to_the_route() -> None:
     trainer = MockTrainer(TrainerConfig(fail_rate=1.0, expect_api_key="tk"))
-    with run_server(trainer.app) as url:
+    with run_trainer(trainer.app) as url:
         assert chat(url, "r3", {"messages": QUESTION}).status_code == 401
         assert chat(url, "r3", {"messages": QUESTION}, key="tk").status_code == 503
         assert httpx.post(url + "/v1/rollouts//chat/completions", json={}).status_code == 404
@@ -73,7 +73,7 @@ def test_faults_and_the_expected_key_apply_to_the_route() -> None:
 
 def test_a_result_that_does_not_extend_the_last_request_is_a_violation() -> None:
     trainer = MockTrainer()
-    with run_server(trainer.app) as url:
+    with run_trainer(trainer.app) as url:
         chat(url, "r4", {"messages": QUESTION, "tools": [ADD]})
     record_result(trainer.records, "r4", {"status": "success", "final_messages": QUESTION})
     assert rules(trainer, "r4") == ["final_messages_not_extending"]

@@ -25,7 +25,7 @@ from starlette.routing import Route
 from rolloutctl.errors import InitError, InitRefused
 from rolloutctl.events import Event, EventKind
 from rolloutctl.trainer import MockTrainer, TrainerConfig, make_policy
-from tests.helpers import refused_url, run_server
+from tests.helpers import refused_url, run_server, run_trainer
 
 KEY = "sk-canary-rollouts-93ab"
 OPS = {"add": operator.add, "plus": operator.add, "multiply": operator.mul, "times": operator.mul}
@@ -101,7 +101,7 @@ def run_tool(call: dict[str, Any]) -> dict[str, Any]:
 @contextlib.asynccontextmanager
 async def stack(server: FakeRolloutServer, trainer: MockTrainer) -> AsyncIterator[str]:
     """Serve both; yield the RolloutServer's URL; close the trainer afterwards."""
-    with run_server(trainer.app) as trainer_url, run_server(server.app) as server_url:
+    with run_trainer(trainer.app) as trainer_url, run_server(server.app) as server_url:
         trainer.url = trainer_url
         try:
             yield server_url

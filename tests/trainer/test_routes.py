@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from rolloutctl.trainer import MockTrainer, TrainerConfig, make_policy
-from tests.helpers import run_server
+from tests.helpers import run_trainer
 from tests.trainer.serving import USER, chat, completed, serving
 
 KEY = "sk-canary-trainer-routes-5d1"
@@ -129,7 +129,7 @@ def test_seeded_faults_repeat_and_retries_are_answered_alike() -> None:
 def test_latency_is_added_to_each_chat_answer() -> None:
     async def run() -> float:
         trainer = MockTrainer(TrainerConfig(latency_ms=60))
-        with run_server(trainer.app) as url:
+        with run_trainer(trainer.app) as url:
             async with trainer.subscribe() as events, httpx.AsyncClient(base_url=url) as client:
                 body = {"rollout_id": "r", "messages": USER}
                 assert (await client.post("/v1/chat/completions", json=body)).status_code == 200

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from rolloutctl.trainer import MockTrainer, TrainerConfig, make_policy
-from tests.helpers import CALCULATOR_TOOLS, run_server
+from tests.helpers import CALCULATOR_TOOLS, run_trainer
 
 SYSTEM = {"role": "system", "content": "Use the tools."}
 USER = {"role": "user", "content": "What is (5 + 3) * 2?"}
@@ -42,7 +42,7 @@ class Side:
 
 @contextlib.contextmanager
 def side_for(trainer: MockTrainer) -> Iterator[Side]:
-    with run_server(trainer.app) as url, httpx.Client(base_url=url, timeout=30) as client:
+    with run_trainer(trainer.app) as url, httpx.Client(base_url=url, timeout=30) as client:
         yield Side(client, trainer)
 
 

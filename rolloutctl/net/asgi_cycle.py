@@ -1,0 +1,192 @@
+"""One request and its response on the lean HTTP server: the ASGI `receive` and `send`.
+
+The request body is read whole before the app runs, so `receive` answers at once and
+an app that answers without awaiting anything else runs to its end in one go. The
+response goes out in as few writes as its messages allow: a head and a whole body are
+one write, with a Content-Length; a body sent in parts goes out chunked (RFC 9112 §7.1),
+or, to an HTTP/1.0 client, until the connection closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import Any, Protocol
+
+__all__ = ["Cycle", "Link"]
+
+log = logging.getLogger("rolloutctl.net.http_server")
+App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+_STATUS_LINES = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in HTTPStatus}
+_BAD_NAME = re.compile(rb'[\x00-\x20\x7f-\xff()<>@,;:\[\]={}\\"/?]')
+_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_NO_BODY = frozenset({204, 304})
+_ERROR_500 = (
+    b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 21\r\nconnection: close\r\n\r\nInternal Server Error"
+)
+
+
+class Link(Protocol):
+    """What a cycle needs of its connection."""
+
+    transport: asyncio.Transport
+
+    def finished(self, cycle: Cycle) -> None: ...
+
+    async def drain(self) -> None: ...
+
+
+def _status_line(status: int) -> bytes:
+    line = _STATUS_LINES.get(status)
+    return line if line is not None else b"HTTP/1.1 %d \r\n" % status
+
+
+class Cycle:
+    """The request (`scope`, `body`) and the state of its response."""
+
+    __slots__ = (
+        "bodiless",
+        "body",
+        "chunked",
+        "disconnected",
+        "done",
+        "gone",
+        "head",
+        "keep_alive",
+        "link",
+        "remaining",
+        "scope",
+        "started",
+    )
+
+    def __init__(self, link: Link, scope: dict[str, Any], body: bytes, keep_alive: bool) -> None:
+        self.link, self.scope, self.keep_alive = link, scope, keep_alive
+        self.body: bytes | None = body  # until the app has received it
+        self.head: bytes | None = None  # the response head, until it is written
+        self.started = self.done = self.disconnected = self.chunked = self.bodiless = False
+        self.remaining: int | None = None  # body bytes still owed under a Content-Length
+        self.gone: asyncio.Future[None] | None = None  # set once done or disconnected
+
+    async def run(self, app: App) -> None:
+        """The app on this request; a failure before the answer is a 500, after it a close."""
+        try:
+            await app(self.scope, self.receive, self.send)
+        except Exception:
+            log.exception("the ASGI app failed on %s %s", self.scope["method"], self.scope["path"])
+            self._fail()
+            return
+        if not self.done and not self.disconnected:
+            log.error("the ASGI app returned without completing its response")
+            self._fail()
+
+    def _fail(self) -> None:
+        if self.disconnected:
+            return
+        if not self.started or self.head is not None:  # nothing written yet
+            self.link.transport.write(_ERROR_500)
+        self.keep_alive = False
+        self._finish()
+
+    def disconnect(self) -> None:
+        self.disconnected = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.gone is not None and not self.gone.done():
+            self.gone.set_result(None)
+
+    async def receive(self) -> dict[str, Any]:
+        """The whole body first; then `http.disconnect` once the response is done or the
+        client left (an app streaming an answer watches for that)."""
+        body = self.body
+        if body is not None:
+            self.body = None
+            return {"type": "http.request", "body": body, "more_body": False}
+        if not self.done and not self.disconnected:
+            if self.gone is None:
+                self.gone = asyncio.get_running_loop().create_future()
+            await self.gone
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.disconnected:
+            return  # the client left: what the app still sends goes nowhere
+        kind = message["type"]
+        if kind == "http.response.start" and not self.started:
+            self.started = True
+            self.head = self._head(message["status"], message.get("headers", ()))
+        elif kind == "http.response.body" and self.started and not self.done:
+            await self._body(message.get("body", b""), message.get("more_body", False))
+        else:
+            raise RuntimeError(f"unexpected ASGI message {kind!r} at this point of the response")
+
+    def _head(self, status: int, headers: Any) -> bytes:
+        """The head, without its blank line: framing is settled by the first body message."""
+        lines = [_status_line(status)]
+        for name, value in headers:
+            if _BAD_NAME.search(name) or _BAD_VALUE.search(value):
+                raise RuntimeError(f"invalid response header {name!r}")
+            lowered = name.lower()
+            if lowered == b"content-length":
+                self.remaining = int(value)
+            elif lowered == b"transfer-encoding":
+                raise RuntimeError("the server frames the body itself: no Transfer-Encoding")
+            elif lowered == b"connection" and b"close" in value.lower():
+                self.keep_alive = False
+            lines.append(b"%s: %s\r\n" % (name, value))
+        if status in _NO_BODY:  # no body and no Content-Length (RFC 9110 §8.6)
+            self.remaining, self.bodiless = 0, True
+        elif self.scope["method"] == "HEAD":  # the GET's fields, no body
+            self.bodiless = True
+        if not self.keep_alive:
+            lines.append(b"connection: close\r\n")
+        return b"".join(lines)
+
+    async def _body(self, body: bytes, more: bool) -> None:
+        head, write = self.head, self.link.transport.write
+        if head is not None:
+            self.head = None
+            write(head + self._framing(len(body), more) + self._part(body, more))
+        elif body or not more:
+            write(self._part(body, more))
+        if more:
+            await self.link.drain()
+        else:
+            if self.remaining:
+                self.keep_alive = False  # the client was promised bytes that never came
+            self._finish()
+
+    def _framing(self, size: int, more: bool) -> bytes:
+        """The rest of the head: a Content-Length when the whole body is known now."""
+        if self.remaining is not None:
+            return b"\r\n"
+        if not more:
+            self.remaining = size
+            return b"content-length: %d\r\n\r\n" % size
+        if not self.keep_alive:  # e.g. HTTP/1.0, which has no chunks: the close ends the body
+            return b"\r\n"
+        self.chunked = True
+        return b"transfer-encoding: chunked\r\n\r\n"
+
+    def _part(self, body: bytes, more: bool) -> bytes:
+        if self.chunked:
+            chunk = b"%x\r\n%s\r\n" % (len(body), body) if body else b""
+            return chunk if more else chunk + b"0\r\n\r\n"
+        if self.bodiless:  # HEAD, 204, 304: nothing after the head
+            self.remaining = 0
+            return b""
+        if self.remaining is None:
+            return body
+        if len(body) > self.remaining:
+            raise RuntimeError("the response body is longer than its Content-Length")
+        self.remaining -= len(body)
+        return body
+
+    def _finish(self) -> None:
+        self.done = True
+        self._wake()
+        self.link.finished(self)
