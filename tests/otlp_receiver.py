@@ -8,6 +8,7 @@ collector would, until `release()`.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import threading
 import time
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ class OtlpReceiver:
         self.spans: list[ReceivedSpan] = []
         self.url = ""  # set by whoever serves it
         self.requests = 0
+        self.headers: list[dict[str, str]] = []  # of each export request, names lowercase
         self._changed = threading.Condition()
         self._open = threading.Event()
         self._open.set()
@@ -73,6 +75,10 @@ class OtlpReceiver:
             status = 200
             while not self._open.is_set():  # a stalled collector: nothing answered
                 await asyncio.sleep(0.02)
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            self.headers.append(headers)
+            if headers.get("content-encoding") == "gzip":  # OTLP/HTTP receivers take gzip
+                body = gzip.decompress(body)
             self._store(ExportTraceServiceRequest.FromString(body))
         answer = ExportTraceServiceResponse().SerializeToString()
         headers = [(b"content-type", b"application/x-protobuf")]

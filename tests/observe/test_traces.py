@@ -139,6 +139,8 @@ def test_serve_reads_the_standard_otel_variables(trainer, receiver, tmp_path):
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
         "OTEL_SERVICE_NAME": "calc-under-test",
         "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test,team=rl",
+        "OTEL_EXPORTER_OTLP_HEADERS": "x-tenant=rl%20team",  # the exporter's own settings
+        "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
     }
     command = [rolloutctl_bin(), "serve", "--example", "calculator", "--port", str(port)]
     log = (tmp_path / "serve.log").open("wb")
@@ -153,6 +155,9 @@ def test_serve_reads_the_standard_otel_variables(trainer, receiver, tmp_path):
         assert root.resource["service.name"] == "calc-under-test"
         assert root.resource["deployment.environment"] == "test"
         assert root.resource["team"] == "rl"
+        sent = receiver.headers[-1]
+        assert sent["x-tenant"] == "rl team" and sent["content-encoding"] == "gzip"
+        assert sent["content-type"] == "application/x-protobuf"
         assert "rolloutctl_spans_dropped_total" in httpx.get(f"{url}/metrics").text
     finally:
         process.terminate()
