@@ -75,9 +75,9 @@ class OtlpReceiver:
             status = 200
             while not self._open.is_set():  # a stalled collector: nothing answered
                 await asyncio.sleep(0.02)
-            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-            self.headers.append(headers)
-            if headers.get("content-encoding") == "gzip":  # OTLP/HTTP receivers take gzip
+            sent = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            self.headers.append(sent)
+            if sent.get("content-encoding") == "gzip":  # OTLP/HTTP receivers take gzip
                 body = gzip.decompress(body)
             self._store(ExportTraceServiceRequest.FromString(body))
         answer = ExportTraceServiceResponse().SerializeToString()
