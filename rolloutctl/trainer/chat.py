@@ -7,7 +7,6 @@ only for subscribers, and checks only the messages added since the last request.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -17,6 +16,7 @@ from zlib import crc32
 from rolloutctl.errors import UpstreamError
 from rolloutctl.events import EventKind
 from rolloutctl.trainer.asgi import JsonAnswer
+from rolloutctl.trainer.bus import wait_within
 from rolloutctl.trainer.config import TrainerConfig
 from rolloutctl.trainer.fake_tokens import logprobs_for, message_ids, prompt_ids
 from rolloutctl.trainer.policies.base import Policy, Reply, Turn
@@ -178,8 +178,7 @@ class ChatHandler:
         """The server may call before this trainer has read the 202 that lists the tools."""
         waiter = state.tools_known.add()
         if state.init_pending:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiter, INIT_WAIT_S)
+            await wait_within(waiter, INIT_WAIT_S)
 
     def _invalid(self, rollout_id: str, detail: str, status: int = 422) -> JsonAnswer:
         self.records.report(rollout_id, "chat_invalid", detail)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +15,7 @@ from rolloutctl.events import EventKind
 from rolloutctl.net.http_pool import HttpPool, PoolResponse
 from rolloutctl.protocol import INIT_PATH, InitResponse
 from rolloutctl.redaction import mask
+from rolloutctl.trainer.bus import wait_within
 from rolloutctl.trainer.records import Records, TrainerRolloutRecord
 
 __all__ = [
@@ -43,11 +44,8 @@ class RolloutHandle:
         """The first completion payload, or None if none arrived within `timeout` seconds."""
         if self._state.completion is None:
             waiter = self._state.completed.add()
-            if self._state.completion is None:
-                try:
-                    await asyncio.wait_for(waiter, timeout)
-                except TimeoutError:
-                    return None
+            if self._state.completion is None and not await wait_within(waiter, timeout):
+                return None
         return self._state.completion
 
 
@@ -64,6 +62,17 @@ def api_key_of(init: dict[str, Any]) -> str | None:
     return key if isinstance(key, str) and key.strip() else None
 
 
+def _body_of(response: httpx.Response | PoolResponse) -> Any:
+    """An answer's JSON, else the start of its text. orjson reads what json reads, but
+    NaN, Infinity and integers past 64 bits, at a fraction of json's cost."""
+    with contextlib.suppress(orjson.JSONDecodeError):
+        return orjson.loads(response.content)
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:500]
+
+
 class Starter:
     """Sends inits over one connection pool: rolloutctl's HttpPool (its fast `post`) unless
     an httpx.AsyncClient is given, e.g. to compare pools or to add proxies or TLS settings."""
@@ -72,6 +81,8 @@ class Starter:
         self.records, self._owns_client = records, client is None
         self._client = client if client is not None else HttpPool()
         self._urls: dict[str, httpx.URL] = {}
+        self._tools: list[dict[str, Any]] = []  # the last 202's tools, shared while they repeat
+        self._valid: dict[str, Any] | None = None  # the last valid 202 body, its id blanked
 
     async def start(
         self, server: str, init: dict[str, Any], server_key: str | None
@@ -100,7 +111,8 @@ class Starter:
         state.completion_params = init.get("completion_params") or {}
         state.max_turns = init.get("max_turns", 10)
         state.init_pending = True
-        self.records.emit(EventKind.INIT_SENT, rollout_id, {"request": redacted_init(init)})
+        if self.records.bus.active:  # else no copy of the init is worth making
+            self.records.emit(EventKind.INIT_SENT, rollout_id, {"request": redacted_init(init)})
         return state
 
     def _accept(
@@ -109,11 +121,9 @@ class Starter:
         response: httpx.Response | PoolResponse,
         server_key: str | None,
     ) -> RolloutHandle:
-        try:
-            body = response.json()
-        except ValueError:
-            body = response.text[:500]
-        body = mask(body, state.api_key, server_key)  # a refused init's error may echo keys
+        body = mask(
+            _body_of(response), state.api_key, server_key
+        )  # a refused init's error may echo keys
         self.records.emit(
             EventKind.INIT_RESPONSE,
             state.rollout_id,
@@ -129,21 +139,34 @@ class Starter:
 
     def _check_accepted(self, rollout_id: str, body: Any) -> list[dict[str, Any]]:
         """The 202 body against the protocol; returns its tools ([] when unusable)."""
-        try:
-            accepted = InitResponse.model_validate(body)
-        except ValidationError as exc:
+        accepted_id = self._valid_as_before(body)
+        if accepted_id is None:
+            try:
+                accepted_id = InitResponse.model_validate(body).rollout_id
+            except ValidationError as exc:
+                self.records.report(
+                    rollout_id, "init_response_invalid", f"202 body: {exc.errors()[0]['msg']}"
+                )
+                tools = body.get("tools") if isinstance(body, dict) else None
+                return tools if isinstance(tools, list) else []
+            self._valid = {**body, "rollout_id": ""}
+        if accepted_id != rollout_id:
             self.records.report(
-                rollout_id, "init_response_invalid", f"202 body: {exc.errors()[0]['msg']}"
+                rollout_id, "init_response_mismatch", f"202 body names rollout {accepted_id!r}"
             )
-            tools = body.get("tools") if isinstance(body, dict) else None
-            return tools if isinstance(tools, list) else []
-        if accepted.rollout_id != rollout_id:
-            self.records.report(
-                rollout_id,
-                "init_response_mismatch",
-                f"202 body names rollout {accepted.rollout_id!r}",
-            )
-        return body["tools"] if isinstance(body.get("tools"), list) else []
+        tools = body["tools"] if isinstance(body.get("tools"), list) else []
+        if tools != self._tools:
+            self._tools = tools
+        return self._tools
+
+    def _valid_as_before(self, body: Any) -> str | None:
+        """The rollout_id of a 202 body that differs from the last valid one only in its
+        (string) rollout_id, so is valid too; else None. Every 202 of a server repeats its
+        tools, and validating them costs more than the rest of a start."""
+        rollout_id = body.get("rollout_id") if isinstance(body, dict) else None
+        if not isinstance(rollout_id, str) or self._valid is None:
+            return None
+        return rollout_id if {**body, "rollout_id": ""} == self._valid else None
 
     @staticmethod
     def _settle(state: TrainerRolloutRecord, tools: list[dict[str, Any]] | None) -> None:

@@ -253,6 +253,44 @@ def test_refused_and_undeliverable_inits_raise_clear_errors() -> None:
     asyncio.run(run())
 
 
+def test_each_202_is_checked_though_a_valid_one_repeated_is_not_validated_again() -> None:
+    """The starter skips pydantic for a 202 equal to the last valid one but for its id;
+    every rule still applies to each answer, whatever came before it."""
+    good, bad = json.dumps(CALCULATOR).encode(), json.dumps([schema("bad name!")]).encode()
+    answers = [  # rollout_id, the 202 body sent, the violation expected
+        ("a", b'{"rollout_id": "a", "tools": %s}' % good, None),
+        ("b", b'{"rollout_id": "not-b", "tools": %s}' % good, "init_response_mismatch"),
+        ("c", b'{"rollout_id": "c", "tools": %s}' % good, None),
+        ("d", b'{"rollout_id": "d", "tools": %s, "x": NaN}' % good, None),  # json reads NaN
+        ("e", b'{"tools": %s}' % good, "init_response_invalid"),
+        ("f", b'{"rollout_id": 7, "tools": %s}' % good, "init_response_invalid"),
+        ("g", b'{"rollout_id": "g", "tools": %s}' % bad, "init_response_invalid"),  # the name
+        ("h", b'{"rollout_id": "h", "tools": %s}' % good, None),
+    ]
+    bodies = iter(body for _, body, _ in answers)
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 202, "headers": headers})
+        await send({"type": "http.response.body", "body": next(bodies)})
+
+    async def run() -> MockTrainer:
+        trainer = MockTrainer()
+        trainer.url = "http://127.0.0.1:9"
+        with run_server(app) as url:
+            for rollout_id, body, _ in answers:
+                handle = await trainer.start_rollout(url, init(rollout_id))
+                tools = json.loads(bad if body.endswith(b"%s}" % bad) else good)
+                assert handle.tools == tools and handle.init_status == 202
+        await trainer.aclose()
+        return trainer
+
+    trainer = asyncio.run(run())
+    for rollout_id, _, rule in answers:
+        assert [v.rule for v in trainer.violations(rollout_id)] == ([rule] if rule else [])
+
+
 def test_wait_returns_none_when_no_completion_comes() -> None:
     async def run() -> None:
         trainer = MockTrainer(TrainerConfig(fail_completed_rate=1.0))

@@ -41,6 +41,7 @@ _ALIASES = {
 }
 DEFAULT_TOOLS = {op: (op, ("a", "b")) for op in OPERATIONS}
 NOTHING_TO_COMPUTE = "I found no arithmetic to compute in your message."
+_MAX_MAPS = 1024
 
 ToolMap = dict[str, tuple[str, tuple[str, str]]]
 
@@ -66,6 +67,22 @@ def tool_map(tools: list[dict[str, Any]] | None) -> ToolMap:
 class CalculatorPolicy(Policy):
     name = "calculator"
 
+    def __init__(self) -> None:
+        self._maps: dict[int, tuple[list[dict[str, Any]], ToolMap]] = {}
+
+    def _tool_map(self, tools: list[dict[str, Any]] | None) -> ToolMap:
+        """`tool_map`, kept per tools list: a rollout's calls share its 202's list, and the
+        trainer's starter hands one list to every rollout that got the same tools."""
+        if tools is None:
+            return DEFAULT_TOOLS
+        known = self._maps.get(id(tools))
+        if known is not None and known[0] is tools:  # holding the list keeps its id unique
+            return known[1]
+        if len(self._maps) >= _MAX_MAPS:
+            self._maps.clear()
+        found = self._maps[id(tools)] = (tools, tool_map(tools))
+        return found[1]
+
     def describe(self) -> str:
         return "calculator (solves arithmetic with the rollout's calculator tools)"
 
@@ -77,7 +94,7 @@ class CalculatorPolicy(Policy):
         if not steps:
             return Reply(assistant(NOTHING_TO_COMPUTE))
         results = [m for m in turn.messages[user + 1 :] if m.get("role") == "tool"]
-        return _next_move(steps, results, tool_map(turn.tools), len(turn.messages))
+        return _next_move(steps, results, self._tool_map(turn.tools), len(turn.messages))
 
 
 def _next_move(
