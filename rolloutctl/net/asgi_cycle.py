@@ -24,6 +24,8 @@ _STATUS_LINES = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) f
 _BAD_NAME = re.compile(rb'[\x00-\x20\x7f-\xff()<>@,;:\[\]={}\\"/?]')
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _NO_BODY = frozenset({204, 304})
+_CHECKED: set[tuple[bytes, bytes]] = set()  # header fields that passed `_check_header`
+_MAX_CHECKED = 4096
 _ERROR_500 = (
     b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
     b"content-length: 21\r\nconnection: close\r\n\r\nInternal Server Error"
@@ -43,6 +45,16 @@ class Link(Protocol):
 def _status_line(status: int) -> bytes:
     line = _STATUS_LINES.get(status)
     return line if line is not None else b"HTTP/1.1 %d \r\n" % status
+
+
+def _check_header(name: bytes, value: bytes) -> None:
+    """A header field an app may send (no line breaks, a token for a name); the pairs
+    that pass are kept, so the few an app sends again and again are checked once."""
+    if _BAD_NAME.search(name) or _BAD_VALUE.search(value):
+        raise RuntimeError(f"invalid response header {name!r}")
+    if len(_CHECKED) >= _MAX_CHECKED:
+        _CHECKED.clear()
+    _CHECKED.add((name, value))
 
 
 class Cycle:
@@ -117,8 +129,8 @@ class Cycle:
             return  # the client left: what the app still sends goes nowhere
         kind = message["type"]
         if kind == "http.response.start" and not self.started:
-            self.started = True
             self.head = self._head(message["status"], message.get("headers", ()))
+            self.started = True
         elif kind == "http.response.body" and self.started and not self.done:
             await self._body(message.get("body", b""), message.get("more_body", False))
         else:
@@ -128,8 +140,8 @@ class Cycle:
         """The head, without its blank line: framing is settled by the first body message."""
         lines = [_status_line(status)]
         for name, value in headers:
-            if _BAD_NAME.search(name) or _BAD_VALUE.search(value):
-                raise RuntimeError(f"invalid response header {name!r}")
+            if (name, value) not in _CHECKED:
+                _check_header(name, value)
             lowered = name.lower()
             if lowered == b"content-length":
                 self.remaining = int(value)

@@ -35,6 +35,7 @@ _BAD_REQUEST = (
     b"content-length: 21\r\nconnection: close\r\n\r\nInvalid HTTP request."
 )
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_MAX_TARGETS = 1024
 _METHODS: dict[bytes, str] = {}
 
 
@@ -47,6 +48,7 @@ class HttpServer:
         self.tasks: set[asyncio.Task[None]] = set()  # answers still waiting on something
         self._servers: list[asyncio.AbstractServer] = []
         self._sweeper: asyncio.Task[None] | None = None
+        self._targets: dict[bytes, tuple[str, bytes, bytes]] = {}
 
     async def start(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
@@ -69,6 +71,19 @@ class HttpServer:
         for connection in list(self.connections):
             connection.transport.close()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    def target(self, url: bytes) -> tuple[str, bytes, bytes]:
+        """A request target's path (decoded), raw path and query; kept per target, since
+        a trainer is sent the same few paths thousands of times."""
+        known = self._targets.get(url)
+        if known is None:
+            parts = httptools.parse_url(url)
+            path = parts.path.decode("ascii")
+            known = (unquote(path) if "%" in path else path, parts.path, parts.query or b"")
+            if len(self._targets) >= _MAX_TARGETS:
+                self._targets.clear()
+            self._targets[url] = known
+        return known
 
     async def _sweep(self) -> None:
         """Close connections idle for `idle_timeout`: one timer for all, not one per answer."""
@@ -165,9 +180,8 @@ class _Connection(asyncio.Protocol):
         self.body.append(body)
 
     def on_message_complete(self) -> None:
-        parser, url = self.parser, httptools.parse_url(self.url)
-        raw_path, version = url.path, parser.get_http_version()
-        path = raw_path.decode("ascii")
+        parser, version = self.parser, self.parser.get_http_version()
+        path, raw_path, query = self.server.target(self.url)
         method = _METHODS.get(raw := parser.get_method()) or _METHODS.setdefault(raw, raw.decode())
         scope = {
             "type": "http",
@@ -178,9 +192,9 @@ class _Connection(asyncio.Protocol):
             "scheme": "http",
             "method": method,
             "root_path": "",
-            "path": unquote(path) if "%" in path else path,
+            "path": path,
             "raw_path": raw_path,
-            "query_string": url.query or b"",
+            "query_string": query,
             "headers": self.headers,
         }
         keep_alive = version != "1.0" and parser.should_keep_alive()

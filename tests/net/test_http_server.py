@@ -80,6 +80,12 @@ class App:
         await send({"type": "http.response.body", "body": b"abc", "more_body": True})
         raise RuntimeError("the app broke mid-answer")
 
+    async def bad_header(self, scope: dict[str, Any], body: bytes, send: Any) -> None:
+        value = b"x\r\nset-cookie: injected" if body == b"value" else b"x"
+        name = b"x-ok" if body == b"value" else b"bad name"
+        await send({"type": "http.response.start", "status": 200, "headers": [(name, value)]})
+        await send({"type": "http.response.body", "body": b"never sent"})
+
     async def big(self, scope: dict[str, Any], body: bytes, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         for index in range(64):
@@ -311,6 +317,13 @@ async def test_app_failures_give_500_before_the_answer_and_a_close_after_it() ->
             writer.write(request(path))
             answer = await read_answer(reader)
             assert answer.status == 500 and answer.headers[b"connection"] == b"close"
+            assert await closed(reader)
+            writer.close()
+        for body in (b"value", b"name"):  # a header that would split the head, or no token
+            reader, writer = await asyncio.open_connection(HOST, port)
+            writer.write(request("/bad-header", body))
+            answer = await read_answer(reader)
+            assert answer.status == 500 and b"set-cookie" not in answer.headers
             assert await closed(reader)
             writer.close()
         reader, writer = await asyncio.open_connection(HOST, port)
