@@ -2,9 +2,9 @@
 
 The supervisor makes one row per worker slot before it forks; a worker writes its own
 row each second (and on every /health it answers), the supervisor writes the pid and
-restart count when it (re)starts one. Any worker can then answer /health for all of
-them without a round-trip to anyone: rows are a few floats, and a reader that sees a
-row half-written shows numbers one second old.
+restart count when it (re)starts one, and clears the pid when one exits. Any worker
+can then answer /health for all of them without a round-trip to anyone: rows are a
+few floats, and a reader that sees a row half-written shows numbers one second old.
 """
 
 from __future__ import annotations
@@ -51,6 +51,12 @@ class WorkerBoard:
         if restart:
             self._set(index, _RESTARTS, self._get(index, _RESTARTS) + 1)
 
+    def exited(self, index: int) -> None:
+        """The supervisor saw slot `index`'s process exit: not alive, and no pid to signal
+        (a pid is soon another process's) until it is restarted."""
+        self._set(index, _PID, 0.0)
+        self._set(index, _BEAT, 0.0)
+
     def beat(self, counts: Counts) -> None:
         """This worker is alive, with these counts."""
         assert self.index is not None
@@ -88,7 +94,7 @@ class WorkerBoard:
         """The pids of the other workers alive now."""
         now = time.time()
         rows = [self._row(index, now) for index in range(self.size) if index != self.index]
-        return [row["pid"] for row in rows if row["alive"]]
+        return [row["pid"] for row in rows if row["alive"] and row["pid"]]
 
     def health(self, counts: Counts) -> dict[str, Any]:
         """The part of /health about every worker, this one's row fresh; totals on top."""

@@ -159,6 +159,7 @@ class Supervisor:
             process = self.processes[index]
             assert process is not None
             process.join()
+            self.board.exited(index)
             self.exited(process.pid or 0)
             if self.stopping:
                 return
