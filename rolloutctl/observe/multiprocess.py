@@ -4,7 +4,7 @@ Each worker counts in memory, as a single server does: an increment costs the sa
 (prometheus-client's multiprocess mode wrote every one to a memory-mapped file, 2.7x
 the cost). A worker writes a snapshot of its samples to a file of its own (by pid) in a
 private folder the supervisor makes before it forks: every second, when another
-worker asks (SIGUSR1) before it answers a scrape, and as it stops. The worker a scrape
+worker asks (SIGUSR1) before it answers a scrape, and as it exits. The worker a scrape
 reaches asks the others, waits a bounded time for their fresh snapshots, writes its
 own, and serves them all merged. What a scrape shows is always in a file first, so a
 worker that dies leaves counters and histograms at least as high as any scrape saw:
@@ -120,7 +120,8 @@ class WorkersMetrics:
         return families
 
     async def publish_forever(self) -> None:
-        """Every second and when asked; once more when stopped (cancelled)."""
+        """Every second and when asked, while the server runs (the worker publishes once
+        more as it exits, after its drain)."""
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(ASK_SIGNAL, self.publish)
         try:
@@ -130,7 +131,6 @@ class WorkersMetrics:
         finally:
             loop.remove_signal_handler(ASK_SIGNAL)
             signal.signal(ASK_SIGNAL, signal.SIG_IGN)  # a late ask must not end this worker
-            self.publish()
 
     async def scraped(self) -> CollectorRegistry:
         """Every worker's series: the others asked for fresh snapshots, this one's own."""

@@ -217,6 +217,7 @@ def _worker(agent: Agent, config: ServeConfig, metrics: Path | None) -> Any:
         for sig in (signal.SIGINT, signal.SIGTERM):  # not the supervisor's handler
             signal.signal(sig, signal.SIG_DFL)
         core = ServerCore(agent, config.settings)
+        shared = None
         if metrics is not None and core.observer is not None:
             shared = WorkersMetrics(metrics, core.observer.metrics.registry, board.others)
             core.exposed = shared.scraped
@@ -226,6 +227,8 @@ def _worker(agent: Agent, config: ServeConfig, metrics: Path | None) -> Any:
         try:
             serve_forever(routes_app(core, with_lifespan=True), sock, config)
         finally:
+            if shared is not None:  # its last counts, the drain's included
+                shared.publish()
             logging.shutdown()  # a forked process exits without running atexit
 
     return serve
