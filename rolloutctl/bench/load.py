@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import time
@@ -231,6 +232,24 @@ def _ticking(phase: Phase, progress: Progress | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _settled_heap() -> Iterator[None]:
+    """The collector as `serve` sets it while the load runs: start-up objects frozen, the
+    young generation collected per 10,000 allocations, not 700. The trainer keeps every
+    rollout's record, so by default old-generation passes walked the growing heap and the
+    imports again: 0.04 ms of bench's CPU per rollout against 0.015 (BENCHMARKS.md).
+    Restored after, since run_bench is a library call too."""
+    threshold = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+
+@contextlib.contextmanager
 def quiet_trainer_logs() -> Iterator[None]:
     """Violations are counted in the result; one warning line each would bury the bar."""
     logger = logging.getLogger("rolloutctl.trainer")
@@ -297,7 +316,8 @@ async def run_bench(
                 urls = [await stack.enter_async_context(balancing(upstreams))]
             pids = [server.pid for server in servers]
             bench = driver(config, trainer, urls, pids, [server.url for server in servers])
-        result = await bench.run(progress)
+        with _settled_heap():
+            result = await bench.run(progress)
     if spec is not None:
         result.server = spec.label
         if isinstance(spec, ServerSpec):

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from rolloutctl.errors import InitError, InitRefused
 from rolloutctl.events import EventKind
-from rolloutctl.net.http_pool import HttpPool, PoolResponse
+from rolloutctl.net.http_pool import HttpPool, PoolResponse, encode_headers
 from rolloutctl.protocol import INIT_PATH, InitResponse
 from rolloutctl.redaction import mask
 from rolloutctl.trainer.bus import wait_within
@@ -81,6 +81,7 @@ class Starter:
         self.records, self._owns_client = records, client is None
         self._client = client if client is not None else HttpPool()
         self._urls: dict[str, httpx.URL] = {}
+        self._lines: dict[str | None, bytes] = {}  # the init's header lines, per server key
         self._tools: list[dict[str, Any]] = []  # the last 202's tools, shared while they repeat
         self._valid: dict[str, Any] | None = None  # the last valid 202 body, its id blanked
 
@@ -184,7 +185,10 @@ class Starter:
         if isinstance(self._client, httpx.AsyncClient):
             return await self._client.post(url, content=content, headers=headers)
         target = self._urls.get(url) or self._urls.setdefault(url, httpx.URL(url))
-        return await self._client.post(target, content, headers, timeout=INIT_TIMEOUT_S)
+        lines = self._lines.get(server_key)
+        if lines is None:  # encoded once per key: the pool writes these bytes as they are
+            lines = self._lines[server_key] = encode_headers(headers)
+        return await self._client.post(target, content, lines, timeout=INIT_TIMEOUT_S)
 
     async def aclose(self) -> None:
         if self._owns_client:
