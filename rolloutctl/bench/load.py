@@ -238,15 +238,17 @@ def _settled_heap() -> Iterator[None]:
     rollout's record, so by default old-generation passes walked the growing heap and the
     imports again: 0.04 ms of bench's CPU per rollout against 0.015 (BENCHMARKS.md).
     Restored after, since run_bench is a library call too."""
-    threshold = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
+    threshold, ours = gc.get_threshold(), not gc.get_freeze_count()
+    if ours:  # else the caller froze its heap itself: that stays as it is
+        gc.collect()
+        gc.freeze()
     gc.set_threshold(10_000, 10, 10)
     try:
         yield
     finally:
         gc.set_threshold(*threshold)
-        gc.unfreeze()
+        if ours:
+            gc.unfreeze()
 
 
 @contextlib.contextmanager
