@@ -233,22 +233,16 @@ def _ticking(phase: Phase, progress: Progress | None) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _settled_heap() -> Iterator[None]:
-    """The collector as `serve` sets it while the load runs: start-up objects frozen, the
-    young generation collected per 10,000 allocations, not 700. The trainer keeps every
-    rollout's record, so by default old-generation passes walked the growing heap and the
-    imports again: 0.04 ms of bench's CPU per rollout against 0.015 (BENCHMARKS.md).
-    Restored after, since run_bench is a library call too."""
-    threshold, ours = gc.get_threshold(), not gc.get_freeze_count()
-    if ours:  # else the caller froze its heap itself: that stays as it is
-        gc.collect()
-        gc.freeze()
+    """The young generation collected per 10,000 allocations, not 700, while the load
+    runs (as `serve` does): the trainer keeps every rollout's record, so at the default
+    the collector ran every dozen rollouts and its older generations walked the growing
+    heap. Set back after, since run_bench is a library call too (BENCHMARKS.md)."""
+    threshold = gc.get_threshold()
     gc.set_threshold(10_000, 10, 10)
     try:
         yield
     finally:
         gc.set_threshold(*threshold)
-        if ours:
-            gc.unfreeze()
 
 
 @contextlib.contextmanager
