@@ -1,1 +1,1 @@
-"""Plumbing with no protocol knowledge: the HTTP connection pool and socket binding."""
+"""Plumbing with no protocol knowledge: the HTTP pool, a lean HTTP server, socket binding."""
