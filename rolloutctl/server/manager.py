@@ -79,6 +79,7 @@ class RolloutManager:
             ) from exc
         body = self._accepted_body(init.rollout_id, tools)
         record = RolloutRecord(init.rollout_id, body, callback=Callback(init.server_url, init.key))
+        record.messages = request.messages  # the history a rescue sends until it runs
         first = await self.store.claim(record)
         if first is not None:  # another replica (or a concurrent init) won the id
             return first

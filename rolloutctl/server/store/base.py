@@ -132,7 +132,8 @@ class RecordStore(ABC):
             RolloutState.COMPLETED if payload["status"] == "COMPLETED" else RolloutState.ERROR
         )
         record.finished_at = time.monotonic()
-        record.context = record.callback = None  # kept for an hour: not the whole history
+        # kept for an hour: not the callback's key nor the history
+        record.context = record.callback = record.messages = None
         self.active -= 1
         self.finished += 1
         self.changed(record)
