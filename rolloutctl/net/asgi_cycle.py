@@ -16,10 +16,15 @@ from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any, Protocol
 
-__all__ = ["Cycle", "Link"]
+import orjson
+
+__all__ = ["AnswerJson", "Cycle", "Link"]
 
 log = logging.getLogger("rolloutctl.net.http_server")
 App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+# An app's optional `answer_json(scope, body)`: for a request it takes, an awaitable of
+# (status, JSON value); None leaves the request to the app's ASGI interface.
+AnswerJson = Callable[[dict[str, Any], bytes], Awaitable[tuple[int, Any]] | None]
 _STATUS_LINES = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in HTTPStatus}
 _BAD_NAME = re.compile(rb'[\x00-\x20\x7f-\xff()<>@,;:\[\]={}\\"/?]')
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
@@ -83,10 +88,17 @@ class Cycle:
         self.remaining: int | None = None  # body bytes still owed under a Content-Length
         self.gone: asyncio.Future[None] | None = None  # set once done or disconnected
 
-    async def run(self, app: App) -> None:
-        """The app on this request; a failure before the answer is a 500, after it a close."""
+    async def run(self, app: App, answer_json: AnswerJson | None = None) -> None:
+        """The app on this request: through `answer_json` if it takes the request, else
+        ASGI. A failure before the answer is a 500, after it a close."""
         try:
-            await app(self.scope, self.receive, self.send)
+            answer = None
+            if answer_json is not None and self.scope["method"] != "HEAD":
+                answer = answer_json(self.scope, self.body or b"")
+            if answer is None:
+                await app(self.scope, self.receive, self.send)
+            else:
+                self._json(*await answer)
         except Exception:
             log.exception("the ASGI app failed on %s %s", self.scope["method"], self.scope["path"])
             self._fail()
@@ -94,6 +106,19 @@ class Cycle:
         if not self.done and not self.disconnected:
             log.error("the ASGI app returned without completing its response")
             self._fail()
+
+    def _json(self, status: int, payload: Any) -> None:
+        """A JSON answer in one write, without ASGI's messages (a trainer callback's)."""
+        body = orjson.dumps(payload)
+        if self.disconnected:
+            return
+        close = b"" if self.keep_alive else b"connection: close\r\n"
+        self.started = True
+        self.link.transport.write(
+            b"%scontent-type: application/json\r\ncontent-length: %d\r\n%s\r\n%s"
+            % (_status_line(status), len(body), close, body)
+        )
+        self._finish()
 
     def _fail(self) -> None:
         if self.disconnected:

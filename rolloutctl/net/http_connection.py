@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import httptools
 
-from rolloutctl.net.asgi_cycle import App, Cycle
+from rolloutctl.net.asgi_cycle import AnswerJson, App, Cycle
 
 __all__ = ["MAX_QUEUED", "Connection", "Host"]
 
@@ -45,6 +45,7 @@ class Connection(asyncio.Protocol):
 
     def __init__(self, server: Host) -> None:
         self.server = server
+        self.answer_json: AnswerJson | None = getattr(server.app, "answer_json", None)
         self.loop = asyncio.get_running_loop()
         self.parser = httptools.HttpRequestParser(self)
         self.queue: deque[Cycle | None] = deque()  # None: a malformed request's 400
@@ -153,7 +154,8 @@ class Connection(asyncio.Protocol):
                 self.transport.close()
                 return
             self.current = cycle
-            task = asyncio.Task(cycle.run(self.server.app), loop=self.loop, eager_start=True)
+            run = cycle.run(self.server.app, self.answer_json)
+            task = asyncio.Task(run, loop=self.loop, eager_start=True)
             if not task.done():
                 self.server.tasks.add(task)
                 task.add_done_callback(self.server.tasks.discard)

@@ -8,7 +8,7 @@ Osmosis SDK 0.3 protocol, POST /v1/rollouts/{rollout_id}/chat/completions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from itertools import islice
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,6 +19,7 @@ from rolloutctl.observe.observer import METRICS_PATH
 from rolloutctl.protocol import COMPLETED_PATH
 from rolloutctl.trainer.asgi import (
     Handler,
+    JsonAnswer,
     Receive,
     Send,
     header,
@@ -73,25 +74,37 @@ class TrainerApp:
         elif scope["type"] == "lifespan":
             await lifespan(receive, send)
 
-    async def _post(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-        handler = self.posts.get(scope["path"])
+    def answer_json(self, scope: dict[str, Any], body: bytes) -> Awaitable[JsonAnswer] | None:
+        """A POST callback's answer, for a server that takes it as (status, JSON value)
+        instead of ASGI messages (rolloutctl's lean HTTP server); None for other requests."""
+        handler = self._handler(scope["path"]) if scope["method"] == "POST" else None
+        return None if handler is None else self._answer(scope, handler, body)
+
+    def _handler(self, path: str) -> Handler | None:
+        handler = self.posts.get(path)
         if handler is None and self.route is not None:
-            handler = self.route(scope["path"])
+            handler = self.route(path)
+        return handler
+
+    async def _post(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        handler = self._handler(scope["path"])
         if handler is None:
             await send_json(send, 404, {"detail": "Not Found"})
             return
+        await send_json(send, *await self._answer(scope, handler, await read_body(receive)))
+
+    async def _answer(self, scope: dict[str, Any], handler: Handler, raw: bytes) -> JsonAnswer:
         try:
-            body = orjson.loads(await read_body(receive))
+            body = orjson.loads(raw)
         except ValueError:
             body = None
         if not isinstance(body, dict):
             self.records.report("", "body_not_json", f"{scope['path']}: body is not a JSON object")
-            await send_json(send, 400, {"detail": "body: must be a JSON object"})
-            return
+            return 400, {"detail": "body: must be a JSON object"}
         status, payload = await handler(body, header(scope, b"authorization"))
         if self.records.metrics is not None:
             self.records.metrics.answered(scope["path"] == COMPLETED_PATH, status)
-        await send_json(send, status, payload)
+        return status, payload
 
     async def _get(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         path, query = scope["path"], parse_qs(scope["query_string"].decode())

@@ -421,3 +421,45 @@ async def test_many_concurrent_clients_through_http_pool_and_httpx() -> None:
             response = await client.put(f"http://{HOST}:{port}/h", content=b"abc")
             streamed = await client.get(f"http://{HOST}:{port}/stream")
         assert response.json()["method"] == "PUT" and streamed.text == "one,two,three"
+
+
+class JsonApp(App):
+    """Takes /json* requests as (status, JSON value) answers; the rest go through ASGI."""
+
+    def answer_json(self, scope: dict[str, Any], body: bytes) -> Any:
+        if not scope["path"].startswith("/json"):
+            return None
+        return self.json_answer(scope["path"], body)
+
+    async def json_answer(self, path: str, body: bytes) -> tuple[int, Any]:
+        if path == "/json-fail":
+            raise RuntimeError("the app broke")
+        if path == "/json-wait":
+            self.entered.set()
+            await self.gate.wait()
+        return 201, {"got": body.decode(), "path": path}
+
+
+@in_loop
+async def test_an_app_may_answer_json_in_one_write_without_asgi_messages() -> None:
+    app = JsonApp()
+    async with serving(app) as (_, port):
+        reader, writer = await asyncio.open_connection(HOST, port)
+        writer.write(request("/json-wait", b"1") + request("/json", b"2") + request("/", b"3"))
+        await asyncio.wait_for(app.entered.wait(), WAIT)
+        app.gate.set()
+        exact = b'{"got":"1","path":"/json-wait"}'
+        head = b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 31"
+        assert await reader.readexactly(len(head) + 4 + len(exact)) == head + b"\r\n\r\n" + exact
+        assert orjson.loads((await read_answer(reader)).body) == {"got": "2", "path": "/json"}
+        assert orjson.loads((await read_answer(reader)).body)["size"] == 1  # through ASGI
+        writer.write(request("/json", b"4", b"Connection: close"))
+        last = await read_answer(reader)
+        assert last.status == 201 and last.headers[b"connection"] == b"close"
+        assert await closed(reader)
+        writer.close()
+        reader, writer = await asyncio.open_connection(HOST, port)
+        writer.write(request("/json-fail"))
+        failed = await read_answer(reader)
+        assert failed.status == 500 and await closed(reader)
+        writer.close()
