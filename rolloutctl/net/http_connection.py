@@ -17,9 +17,10 @@ import httptools
 
 from rolloutctl.net.asgi_cycle import AnswerJson, App, Cycle
 
-__all__ = ["MAX_QUEUED", "Connection", "Host"]
+__all__ = ["MAX_HEAD", "MAX_QUEUED", "Connection", "Host"]
 
 MAX_QUEUED = 32  # pipelined requests read ahead of their answers before reading pauses
+MAX_HEAD = 65536  # bytes of request target, and of header fields, a request may have
 _BAD_REQUEST = (
     b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
     b"content-length: 21\r\nconnection: close\r\n\r\nInvalid HTTP request."
@@ -56,6 +57,7 @@ class Connection(asyncio.Protocol):
         self.writable: asyncio.Future[None] | None = None  # set while writing is paused
         self.paused = False  # reading paused while pipelined requests wait
         self.expect = False  # the request being read asked for `100 Continue`
+        self.head_size = 0  # bytes of header fields read of the request being read
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
@@ -103,11 +105,17 @@ class Connection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self.url, self.headers, self.body, self.expect = b"", [], [], False
+        self.head_size = 0
 
     def on_url(self, url: bytes) -> None:
         self.url += url
+        if len(self.url) > MAX_HEAD:
+            raise ValueError("request target too long")  # httptools makes it a parse error
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self.head_size += len(name) + len(value)
+        if self.head_size > MAX_HEAD:
+            raise ValueError("header fields too long")  # a 400, as for any malformed request
         name = name.lower()
         if name == b"expect" and value.lower() == b"100-continue":
             self.expect = True
@@ -116,8 +124,11 @@ class Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         """A client waiting for `100 Continue` gets it when no earlier answer is due
         (else it sends its body after its own wait, RFC 9110 §10.1.1)."""
-        if self.expect and self.current is None and not self.queue:
+        if self.expect and self.current is None and not self.queue and self._version_11():
             self.transport.write(_CONTINUE)
+
+    def _version_11(self) -> bool:
+        return self.parser.get_http_version() == "1.1"  # no interim answers to HTTP/1.0
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)

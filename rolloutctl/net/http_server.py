@@ -9,8 +9,9 @@ without waiting runs to its end within the read, and its answer goes out in one 
 
 Served: HTTP/1.1 and 1.0, keep-alive, pipelined requests (answered in order),
 Content-Length and chunked request bodies, `Expect: 100-continue`, streamed answers.
-Not served: lifespan, WebSocket, TLS. A malformed request gets 400 and a close; a
-connection with nothing to answer closes after `idle_timeout` seconds without a byte.
+Not served: lifespan, WebSocket, TLS. A malformed request, or one whose target or header
+fields pass 64 KiB, gets 400 and a close; a connection with nothing to answer closes
+after `idle_timeout` seconds without a byte.
 An app may also offer `answer_json(scope, body)` (`asgi_cycle.AnswerJson`): a request it
 takes is answered from its (status, JSON value) in one write, without ASGI's messages.
 """

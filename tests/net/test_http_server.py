@@ -246,6 +246,18 @@ async def test_a_big_body_arrives_whole_and_a_big_streamed_answer_reaches_a_slow
         b"POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
         b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         b"GET /\xff HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\n" + b"X-Many: %s\r\n" % (b"v" * 1000) * 70 + b"\r\n",
+    ],
+    ids=[
+        "garbage",
+        "two-lengths",
+        "space-before-colon",
+        "bad-length",
+        "bad-chunk",
+        "non-ascii-target",
+        "long-target",
+        "long-fields",
     ],
 )
 def test_a_malformed_request_gets_400_and_a_close_after_the_answers_before_it(bad: bytes) -> None:
@@ -306,6 +318,10 @@ async def test_expect_100_continue_gets_its_interim_answer_before_the_body_is_se
         assert interim.status == 100
         writer.write(b"body")
         assert orjson.loads((await read_answer(reader)).body)["size"] == 4
+        writer.close()
+        reader, writer = await asyncio.open_connection(HOST, port)  # HTTP/1.0: no interim
+        writer.write(b"POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nab")
+        assert (await read_answer(reader)).status == 200
         writer.close()
 
 
