@@ -95,6 +95,36 @@ def test_rows_table_sorts_and_filters_on_the_server(viewer: str, tab: Tab) -> No
     assert tab.errors == []
 
 
+def test_text_typed_while_an_earlier_filter_loads_stays_in_the_box(viewer: str, tab: Tab) -> None:
+    """A table redrawn by an answer that lands as the user types keeps what was typed."""
+    import time
+
+    from playwright.sync_api import Route, expect
+
+    page = tab.page
+    page.goto(viewer + "/run/run-b")
+    wait_total(tab, "12 rollouts match")
+    held: list[Route] = []
+    rows_of_errors = re.compile(r"/api/runs/[^/]+/rows\?.*status=ERROR")
+    page.route(rows_of_errors, lambda route: held.append(route))
+    page.select_option("select[name='status']", "ERROR")  # its answer waits in `held`
+    deadline = time.monotonic() + 60
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(20)  # the browser runs the route handler meanwhile
+    assert held, "the ERROR filter's request never came"
+    page.fill("input[name='q']", "NEEDLE-in-prompt")
+    held[0].continue_()
+    page.unroute(rows_of_errors)
+    wait_total(tab, "1 rollouts match")  # the table was drawn anew under the typing
+    box = page.locator("input[name='q']")
+    expect(box).to_have_value("NEEDLE-in-prompt")
+    expect(box).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"status=ERROR.*q=NEEDLE-in-prompt"))
+    wait_total(tab, "0 rollouts match")
+    assert tab.errors == []
+
+
 def test_compare_counts_changed_rows_and_shows_both_sides(viewer: str, tab: Tab) -> None:
     from playwright.sync_api import expect
 

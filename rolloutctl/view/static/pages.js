@@ -120,6 +120,7 @@ async function rowsTable(key, run, section, state) {
   if (ticket !== section.ticket) return; // a later request owns the table now
   const reload = (changes) => { Object.assign(state, changes); setQuery(state); rowsTable(key, run, section, state); };
   const pages = Math.max(1, Math.ceil(data.total / data.per_page));
+  const focused = section.contains(document.activeElement) ? document.activeElement.name : "";
   fill(section, filtersForm(run, state, reload),
     h("div", { class: "pager" }, h("span", { id: "rows-total" }, `${data.total.toLocaleString()} rollouts match`),
       h("button", { type: "button", id: "prev-page", disabled: state.page <= 1, onclick: () => reload({ page: state.page - 1 }) }, "‹ previous"),
@@ -127,6 +128,7 @@ async function rowsTable(key, run, section, state) {
       h("button", { type: "button", id: "next-page", disabled: state.page >= pages, onclick: () => reload({ page: state.page + 1 }) }, "next ›")),
     h("table", { id: "rows" }, h("thead", {}, h("tr", {}, COLUMNS.map(([sort, label]) => header(sort, label, state, reload)))),
       h("tbody", {}, data.rows.map((row) => rowLine(key, row)))));
+  if (focused) section.querySelector(`#filters [name="${focused}"]`)?.focus(); // typing goes on
 }
 
 function header(sort, label, state, reload) {
@@ -150,9 +152,12 @@ function filtersForm(run, state, reload) {
   const s = run.summary;
   const select = (name, label, values) => h("label", {}, label, h("select", { name, onchange: (e) => reload({ [name]: e.target.value, page: 1 }) },
     h("option", { value: "" }, "any"), values.map((v) => h("option", { value: v, selected: String(state[name]) === String(v) }, String(v)))));
+  // What is typed is kept in `state` at once, so a table that an earlier change redraws
+  // meanwhile shows it still; the table reloads on change (Enter, or leaving the field).
+  const typed = (e) => { state[e.target.name] = e.target.value; };
   const number = (name, label) => h("label", {}, label, h("input", { type: "number", step: "any", name, value: state[name],
-    onchange: (e) => reload({ [name]: e.target.value, page: 1 }) }));
-  const search = h("input", { type: "search", name: "q", placeholder: "text in prompt or answer", value: state.q });
+    oninput: typed, onchange: (e) => reload({ [name]: e.target.value, page: 1 }) }));
+  const search = h("input", { type: "search", name: "q", placeholder: "text in prompt or answer", value: state.q, oninput: typed });
   search.addEventListener("keydown", (e) => { if (e.key === "Enter") reload({ q: search.value, page: 1 }); });
   search.addEventListener("search", () => reload({ q: search.value, page: 1 }));
   const categories = s.failures.map((g) => g.category);
