@@ -99,10 +99,12 @@ def _private_folder(prefix: str) -> tempfile.TemporaryDirectory[str]:
 
 
 def reuse_port_sockets(host: str, port: int, count: int) -> list[socket.socket]:
-    """`count` listening sockets on one port (port 0: the first picks a free one)."""
-    first = bind_socket(host, port, reuse_port=True)
-    port = first.getsockname()[1]
-    return [first, *(bind_socket(host, port, reuse_port=True) for _ in range(count - 1))]
+    """`count` listening sockets on one port (port 0: a free one). Raises CannotBind
+    when anything listens there: SO_REUSEPORT alone would let this server join another
+    of the same user's (its workers, say) and split that port's connections with it."""
+    with bind_socket(host, port) as alone:  # fails on any listener, SO_REUSEPORT or not
+        port = alone.getsockname()[1]
+    return [bind_socket(host, port, reuse_port=True) for _ in range(count)]
 
 
 class Supervisor:

@@ -76,6 +76,25 @@ def test_port_in_use_is_exit_3():
     assert "already in use" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_workers_on_a_port_another_servers_workers_hold_is_exit_3():
+    """SO_REUSEPORT would let the second server join the first's port and split its
+    connections; it must fail as on any port in use."""
+    with socket.socket() as first, socket.socket() as second:  # another server's workers
+        for held in (first, second):
+            held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        first.bind(("127.0.0.1", 0))
+        port = first.getsockname()[1]
+        second.bind(("127.0.0.1", port))
+        for held in (first, second):
+            held.listen()
+        command = ["serve", "--example", "echo", "--workers", "2", "--port", str(port)]
+        result = subprocess.run(
+            [rolloutctl_bin(), *command], capture_output=True, text=True, timeout=CLI_BOUND
+        )
+    assert result.returncode == 3, result.stderr
+    assert "already in use" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_environment_variables_configure_serve():
     port = free_port()
     env = {"ROLLOUT_SERVER_PORT": str(port), "ROLLOUTCTL_EXAMPLE": "echo", "PATH": "/usr/bin"}
