@@ -38,6 +38,7 @@ _USAGE = (
 _MODEL, _ERROR_TYPE = Key("gen_ai.response.model"), Key("error.type")
 _TOOL, _CALL_ID = Key("gen_ai.tool.name"), Key("gen_ai.tool.call.id")
 _ROLLOUT_ID, _STATUS = Key("rollout_id"), Key("rolloutctl.status")
+_CATEGORY = Key("rolloutctl.error_category")
 _ATTEMPTS, _DELIVERED = Key("rolloutctl.delivery.attempts"), Key("rolloutctl.delivery.delivered")
 _CHAT = "chat default"
 _CHAT_ATTRIBUTES = encode_attributes(
@@ -165,9 +166,8 @@ class TracedWatch(RolloutWatch):
         super().finished(status, category)
         self._attributes += _STATUS(status)
         if category:
-            more = {"rolloutctl.error_category": category, "error.type": category}
-            self._attributes += encode_attributes(more)
-            self._status = encode_status(2, f"rollout ended as ERROR ({category})")
+            failed, self._status = _error(category, f"rollout ended as ERROR ({category})")
+            self._attributes += _CATEGORY(category) + failed
 
     def delivered(self, delivered: bool, attempts: int) -> None:
         call, self._delivery = self._delivery, None
