@@ -45,13 +45,18 @@ def _path(folder: Path, pid: int) -> Path:
     return folder / f"{pid}.json"
 
 
+def _temporary(folder: Path, pid: int) -> Path:
+    """Where a snapshot is written before it replaces the last one whole."""
+    return folder / f"{pid}.json.tmp"
+
+
 def write_snapshot(folder: Path, pid: int, at: float, families: Iterable[Metric]) -> None:
     """Worker `pid`'s samples as of `at`, replacing its last snapshot whole."""
     rows = [
         [f.name, f.documentation, f.type, f.unit, [[s.name, s.labels, s.value] for s in f.samples]]
         for f in families
     ]
-    temporary = folder / f"{pid}.json.tmp"
+    temporary = _temporary(folder, pid)
     temporary.write_text(json.dumps({"at": at, "families": rows}))
     os.replace(temporary, _path(folder, pid))
 
@@ -73,7 +78,7 @@ def read_snapshot(path: Path) -> tuple[float, list[Metric]]:
 
 def forget_worker(folder: Path, pid: int) -> None:
     """In the supervisor, once worker `pid` has exited: drop its gauges (its counts stay)."""
-    (folder / f"{pid}.json.tmp").unlink(missing_ok=True)
+    _temporary(folder, pid).unlink(missing_ok=True)
     at, families = read_snapshot(_path(folder, pid))
     if families:
         write_snapshot(folder, pid, at, [f for f in families if f.type != "gauge"])
