@@ -37,7 +37,10 @@ __all__ = [
 ]
 
 PUBLISH_EVERY = 1.0  # seconds between a worker's snapshots
-ASK_WITHIN = 1.0  # seconds a scrape waits for the other workers' fresh snapshots
+# seconds a scrape waits at most for the other workers' fresh snapshots: they come in
+# milliseconds, but a worker the machine starves for a second must not make a scrape stale;
+# well inside Prometheus' default scrape timeout (10 s)
+ASK_WITHIN = 5.0
 ASK_SIGNAL = signal.SIGUSR1  # "write your snapshot now"; ignored until a worker listens
 
 
