@@ -3,17 +3,17 @@
 Every series carries `agent` and `replica` (host:pid) and otherwise only labels with a
 few known values (HTTP status, error category, endpoint, store kind) or bounded ones
 (tool names, capped by `BoundedNames`): never a rollout id, a URL or a message.
-Children are bound once per label value and kept, since `.labels()` costs a lock and
-a dict look-up per call.
+The numbers are plain ones (`tallies`), served through prometheus-client's registry.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
 
 from rolloutctl.observe.labels import BoundedNames, replica_name
+from rolloutctl.observe.tallies import Counter, Gauge, Histogram, Tallies
 
-__all__ = ["CALL_BUCKETS", "ROLLOUT_BUCKETS", "Described", "ServerMetrics", "define"]
+__all__ = ["CALL_BUCKETS", "ROLLOUT_BUCKETS", "Described", "ServerMetrics", "define", "registry_of"]
 
 ROLLOUT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 CALL_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
@@ -24,35 +24,45 @@ Described = tuple[str, str, tuple[str, ...], str]  # name as exposed, type, labe
 
 def define[M: (Counter, Gauge, Histogram)](
     described: list[Described],
-    registry: CollectorRegistry,
+    tallies: Tallies,
     kind: type[M],
     name: str,
     doc: str,
     labels: tuple[str, ...],
-    **kwargs: object,
+    **kwargs: tuple[float, ...],
 ) -> M:
-    """A metric in `registry`, noted in `described` (the docs' table is made from it)."""
+    """A metric counted in `tallies`, noted in `described` (the docs' table is made from it)."""
     exposed = f"{name}_total" if kind is Counter else name
     described.append((exposed, kind.__name__.lower(), labels, doc))
-    return kind(name, doc, labels, registry=registry, **kwargs)  # type: ignore[arg-type]
+    metric = kind(name, doc, labels, **kwargs)
+    tallies.families.append(metric)
+    return metric
+
+
+def registry_of(tallies: Tallies) -> CollectorRegistry:
+    """A registry of its own serving `tallies`."""
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(tallies)
+    return registry
 
 
 class ServerMetrics:
     """What `/metrics` shows for one server; `registry` is what it serves."""
 
-    def __init__(self, agent: str, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry(auto_describe=True)
+    def __init__(self, agent: str) -> None:
+        self.tallies = Tallies()
         self.base = (agent, replica_name())
         self.described: list[Described] = []
         self.tool_name = BoundedNames(100)
         self._define_rollouts()
         self._define_calls()
         self._define_process()
+        self.registry = registry_of(self.tallies)
 
     def _metric[M: (Counter, Gauge, Histogram)](
-        self, kind: type[M], name: str, doc: str, *labels: str, **kwargs: object
+        self, kind: type[M], name: str, doc: str, *labels: str, **kwargs: tuple[float, ...]
     ) -> M:
-        return define(self.described, self.registry, kind, name, doc, (*_BASE, *labels), **kwargs)
+        return define(self.described, self.tallies, kind, name, doc, (*_BASE, *labels), **kwargs)
 
     def _define_rollouts(self) -> None:
         self.accepted = self._metric(

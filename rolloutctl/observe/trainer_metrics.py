@@ -8,22 +8,21 @@ from __future__ import annotations
 
 import functools
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-
 from rolloutctl.observe.labels import replica_name
-from rolloutctl.observe.server_metrics import CALL_BUCKETS, Described, define
+from rolloutctl.observe.server_metrics import CALL_BUCKETS, Described, define, registry_of
+from rolloutctl.observe.tallies import Counter, Histogram, Tallies
 
 __all__ = ["TrainerMetrics"]
 
 
 class TrainerMetrics:
-    """Counters of one mock trainer, in a registry of its own."""
+    """Counters of one mock trainer, served by a registry of its own."""
 
     def __init__(self, policy: str) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
+        tallies = Tallies()
         self.replica = replica_name()
         self.described: list[Described] = []
-        metric = functools.partial(define, self.described, self.registry)
+        metric = functools.partial(define, self.described, tallies)
         self.chat_calls = metric(
             Counter,
             "rolloutctl_trainer_chat_calls",
@@ -49,6 +48,7 @@ class TrainerMetrics:
             ("replica", "policy"),
             buckets=CALL_BUCKETS,
         ).labels(self.replica, policy)
+        self.registry = registry_of(tallies)
 
     def answered(self, completed: bool, status: int) -> None:
         counter = self.completions if completed else self.chat_calls
