@@ -25,7 +25,15 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.utils import floatToGoString
 
-__all__ = ["Counter", "Gauge", "Histogram", "Tallies"]
+__all__ = [
+    "Counter",
+    "CounterChild",
+    "Gauge",
+    "GaugeChild",
+    "Histogram",
+    "HistogramChild",
+    "Tallies",
+]
 
 _le: Callable[[float], str] = floatToGoString  # a bound as the `le` label writes it (untyped)
 
