@@ -64,7 +64,7 @@ def serve_receiver() -> None:
     with run_server(receiver) as url:
         print(url, flush=True)
         sys.stdin.read()
-    print(len(receiver.spans), flush=True)
+    print(receiver.received, flush=True)
 
 
 @contextlib.contextmanager

@@ -44,13 +44,37 @@ class ReceivedSpan:
     resource: dict[str, Any] = field(default_factory=dict)
 
 
+def _received(request: ExportTraceServiceRequest) -> list[ReceivedSpan]:
+    received = []
+    for resource_spans in request.resource_spans:
+        resource = {a.key: plain(a.value) for a in resource_spans.resource.attributes}
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                received.append(
+                    ReceivedSpan(
+                        name=span.name,
+                        trace_id=span.trace_id.hex(),
+                        span_id=span.span_id.hex(),
+                        parent_span_id=span.parent_span_id.hex(),
+                        kind=span.kind,
+                        attributes={a.key: plain(a.value) for a in span.attributes},
+                        events=[e.name for e in span.events],
+                        status_code=span.status.code,
+                        resource=resource,
+                    )
+                )
+    return received
+
+
 class OtlpReceiver:
-    """ASGI app collecting spans; `spans` grows as exports arrive (thread-safe reads)."""
+    """ASGI app collecting spans; `spans` grows as exports arrive (thread-safe reads), and
+    `received` counts them."""
 
     def __init__(self) -> None:
-        self.spans: list[ReceivedSpan] = []
+        self._spans: list[ReceivedSpan] = []
+        self._decoded: list[ExportTraceServiceRequest] = []  # not yet made ReceivedSpans
         self.url = ""  # set by whoever serves it
-        self.requests = 0
+        self.requests = self.received = 0  # requests taken, spans in them
         self.headers: list[dict[str, str]] = []  # of each export request, names lowercase
         self._changed = threading.Condition()
         self._open = threading.Event()
@@ -86,28 +110,24 @@ class OtlpReceiver:
         await send({"type": "http.response.body", "body": answer})
 
     def _store(self, request: ExportTraceServiceRequest) -> None:
-        received = []
-        for resource_spans in request.resource_spans:
-            resource = {a.key: plain(a.value) for a in resource_spans.resource.attributes}
-            for scope_spans in resource_spans.scope_spans:
-                for span in scope_spans.spans:
-                    received.append(
-                        ReceivedSpan(
-                            name=span.name,
-                            trace_id=span.trace_id.hex(),
-                            span_id=span.span_id.hex(),
-                            parent_span_id=span.parent_span_id.hex(),
-                            kind=span.kind,
-                            attributes={a.key: plain(a.value) for a in span.attributes},
-                            events=[e.name for e in span.events],
-                            status_code=span.status.code,
-                            resource=resource,
-                        )
-                    )
+        """Keep the decoded request; its spans become `ReceivedSpan`s when read (a bench
+        sends tens of thousands, and a receiver making objects of them all as they came
+        would take CPU from the server and trainer it measures)."""
+        count = sum(len(scope.spans) for rs in request.resource_spans for scope in rs.scope_spans)
         with self._changed:
             self.requests += 1
-            self.spans.extend(received)
+            self.received += count
+            self._decoded.append(request)
             self._changed.notify_all()
+
+    @property
+    def spans(self) -> list[ReceivedSpan]:
+        """Every span received so far, in the order they came."""
+        with self._changed:
+            for request in self._decoded:
+                self._spans.extend(_received(request))
+            self._decoded.clear()
+            return list(self._spans)
 
     def wait_for(self, count: int, trace_id: str | None = None, timeout: float = 60) -> list:
         """Block until `count` spans (of `trace_id`, if given) have arrived; return them."""
