@@ -20,6 +20,7 @@ from rolloutctl.observe.watch import RolloutWatch
 
 if TYPE_CHECKING:
     from rolloutctl.observe.server_metrics import ServerMetrics
+    from rolloutctl.observe.spans import TracedWatch
     from rolloutctl.observe.tracing import Tracing
     from rolloutctl.server.callbacks import CallWatch, Delivery
     from rolloutctl.server.settings import ServerSettings
@@ -74,6 +75,7 @@ class Observer(RolloutObserver):
         self.agent, self.metrics = agent, metrics
         self.root_name = f"invoke_agent {agent}"  # the name of a rollout's span
         self.tracing: Tracing | None = None
+        self._traced: type[TracedWatch] | None = None  # set with `tracing`
         self.queued = self.running_now = 0
         self.open: dict[RolloutWatch, None] = {}  # in order of acceptance: the first is oldest
         self._series: dict[tuple[Any, ...], Any] = {}
@@ -97,12 +99,14 @@ class Observer(RolloutObserver):
     async def running(self, settings: ServerSettings) -> AsyncIterator[None]:
         """While the server runs: measure loop lag; export spans when tracing is wanted."""
         if tracing_wanted(settings):
+            from rolloutctl.observe.spans import TracedWatch
             from rolloutctl.observe.tracing import Tracing
 
             dropped, failed = self.metrics.spans_dropped, self.metrics.span_export_failures
             self.tracing = Tracing(
                 "rolloutctl", dropped.inc, failed.inc, settings.otel_endpoint, settings.otel_queue
             )
+            self._traced = TracedWatch
         lag = asyncio.create_task(measure_lag(self.metrics.loop_lag))
         try:
             yield
@@ -151,13 +155,11 @@ class Observer(RolloutObserver):
 
     def _watch_for(self, rollout: Observed) -> RolloutWatch:
         """A traced watch when the sampler takes the rollout (asked first, before any span)."""
-        tracing = self.tracing
-        if tracing is not None:
-            span = tracing.begin(self.root_name, rollout.traceparent)
-            if span is not None:
-                from rolloutctl.observe.spans import TracedWatch
-
-                return TracedWatch(self, tracing, rollout.rollout_id, span)
+        tracing, traced = self.tracing, self._traced
+        if tracing is not None and traced is not None:
+            begun = tracing.begin(self.root_name, rollout.traceparent)
+            if begun is not None:
+                return traced(self, tracing, rollout.rollout_id, begun)
         return RolloutWatch(self)
 
     def started(self, rollout: Observed) -> None:

@@ -27,6 +27,9 @@ __all__ = [
     "encode_status",
     "ids_around",
     "key",
+    "parent_field",
+    "span_head",
+    "span_tail",
 ]
 
 _TIMES = struct.Struct("<BQBQ").pack  # Span.start_time_unix_nano (7), end (8): fixed64
@@ -89,12 +92,15 @@ class Key:
     """An attribute key encoded once: `key(value)` is its KeyValue field, one join for a
     short string or a small int, the common values of span attributes."""
 
-    __slots__ = ("_key", "_room", "_small", "_tag")
+    __slots__ = ("_int", "_key", "_room", "_small", "_tag")
 
     def __init__(self, name: str, tag: bytes = b"\x4a") -> None:
         self._key, self._tag = _field(b"\x0a", name.encode()), tag
         self._room = len(self._key) + 4  # a KeyValue's bytes besides a short string's
-        self._small = [_field(tag, self._key + _field(b"\x12", _integer(n))) for n in range(64)]
+        self._small = [_field(tag, self._key + _field(b"\x12", _integer(n))) for n in range(128)]
+        # the bytes before an int's 2-byte varint (128 to 16383: a token count)
+        fits = self._room + 1 < 0x80
+        self._int = tag + _SMALL[self._room + 1] + self._key + b"\x12\x03\x18" if fits else b""
 
     def __call__(self, value: Any) -> bytes:
         kind = type(value)
@@ -104,8 +110,11 @@ class Key:
             if n + self._room < 0x80:  # every length is one byte
                 head = self._tag + _SMALL[n + self._room] + self._key
                 return head + b"\x12" + _SMALL[n + 2] + b"\x0a" + _SMALL[n] + data
-        elif kind is int and 0 <= value < 64:
-            return self._small[value]
+        elif kind is int and 0 <= value < 0x4000:
+            if value < 0x80:
+                return self._small[value]
+            if self._int:
+                return self._int + bytes(((value & 0x7F) | 0x80, value >> 7))
         return _field(self._tag, self._key + _field(b"\x12", _any_value(value)))
 
 
@@ -153,37 +162,42 @@ def encode_status(code: int, message: str) -> bytes:
     return _field(b"\x7a", body + (b"\x18" + _SMALL[code] if code else b""))
 
 
-def encode_span(
-    name: str,
-    kind: int,
-    ids: bytes,
-    parent: bytes,
-    remote: bool,
-    times: tuple[int, int],
-    attributes: bytes,
-    events: bytes = b"",
-    status: bytes = UNSET_STATUS,
-) -> bytes:
-    """A ScopeSpans.spans entry, tag and length included.
+def span_head(name: str, kind: int) -> bytes:
+    """A span's name (5) and kind (6) fields: the same bytes for every span of a kind."""
+    return _name(name) + _KINDS[kind]
 
-    `ids`: the encoded trace_id, span_id and trace_state fields (see `ids_around`);
-    `parent`: the parent's 8-byte span id, b"" for none; `attributes`, `events`,
-    `status`: as `encode_attributes`, `encode_event` and `encode_status` make them.
+
+def parent_field(parent: bytes) -> bytes:
+    """Span.parent_span_id (4) for the parent's 8-byte id, b"" for none."""
+    return b"\x22\x08" + parent if parent else b""
+
+
+def span_tail(events: bytes, status: bytes, remote_parent: bool) -> bytes:
+    """A span's events (11), status (15) and flags (16: whether its parent is remote),
+    from `encode_event` and `encode_status`."""
+    return events + status + _FLAGS[remote_parent]
+
+
+def encode_span(
+    before: bytes,
+    span_id: bytes,
+    after: bytes,
+    head: bytes,
+    start: int,
+    end: int,
+    attributes: bytes,
+    tail: bytes,
+) -> bytes:
+    """A ScopeSpans.spans entry, tag and length included, in one join.
+
+    `before`, `span_id`, `after`: the trace id, span id, trace state and parent fields
+    (`ids_around`, then `parent_field`); `head`: `span_head`; `start`, `end`: ns;
+    `attributes`: `encode_attributes` or `Key` calls; `tail`: `span_tail`.
     """
-    head = ids + (b"\x22\x08" + parent if parent else b"")
-    body = b"".join(
-        [
-            head,
-            _name(name),
-            _KINDS[kind],
-            _TIMES(0x39, times[0], 0x41, times[1]),
-            attributes,
-            events,
-            status,
-            _FLAGS[remote and bool(parent)],
-        ]
-    )
-    return _field(b"\x12", body)
+    times = _TIMES(0x39, start, 0x41, end)
+    body = b"".join((before, span_id, after, head, times, attributes, tail))
+    n = len(body)
+    return b"\x12" + (_SMALL[n] if n < 0x80 else _varint(n)) + body
 
 
 def ids_around(trace_id: bytes, trace_state: str) -> tuple[bytes, bytes]:
@@ -204,7 +218,10 @@ def encode_scope(name: str, version: str) -> bytes:
 
 
 def encode_request(resource: bytes, scope: bytes, spans: list[bytes], schema: str) -> bytes:
-    """An ExportTraceServiceRequest of one resource and one scope holding `spans`."""
-    scope_spans = _field(b"\x12", b"".join([scope, *spans]))
+    """An ExportTraceServiceRequest of one resource and one scope holding `spans`: the
+    lengths first, then one join (the spans are copied once)."""
+    inner = len(scope) + sum(map(len, spans))
+    scope_head = b"\x12" + _varint(inner)  # ResourceSpans.scope_spans (2)
     schema_url = _field(b"\x1a", schema.encode()) if schema else b""
-    return _field(b"\x0a", resource + scope_spans + schema_url)
+    size = len(resource) + len(scope_head) + inner + len(schema_url)
+    return b"".join([b"\x0a", _varint(size), resource, scope_head, scope, *spans, schema_url])

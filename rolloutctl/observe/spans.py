@@ -5,12 +5,14 @@ with it) and ended, closed, when the call returns or fails. Calls an agent makes
 once (`asyncio.gather`) each run in a task of their own, so the open calls are kept by
 task and never share a span. A tool's span is made when the tool ends, with the start
 it had; the rollout's span ends after its delivery. Each span is encoded once, when it
-ends (see `tracing`); the attributes every span of a kind has are encoded once here.
+ends, in one join (`otlp_wire.encode_span`): the bytes every span of a kind shares,
+and those every span of the rollout shares, are encoded once beforehand.
 """
 
 from __future__ import annotations
 
 import asyncio
+import binascii
 import functools
 import time
 from typing import TYPE_CHECKING, Any
@@ -20,9 +22,13 @@ from rolloutctl.observe.otlp_wire import (
     Key,
     encode_attributes,
     encode_event,
+    encode_span,
     encode_status,
+    parent_field,
+    span_head,
+    span_tail,
 )
-from rolloutctl.observe.tracing import CLIENT, INTERNAL, SERVER, Span
+from rolloutctl.observe.tracing import CLIENT, INTERNAL, SERVER, Begun
 from rolloutctl.observe.watch import RolloutWatch
 
 if TYPE_CHECKING:
@@ -31,26 +37,39 @@ if TYPE_CHECKING:
 
 __all__ = ["TracedWatch"]
 
-_USAGE = (
-    (Key("gen_ai.usage.input_tokens"), "prompt_tokens"),
-    (Key("gen_ai.usage.output_tokens"), "completion_tokens"),
-)
+_INPUT, _OUTPUT = Key("gen_ai.usage.input_tokens"), Key("gen_ai.usage.output_tokens")
 _MODEL, _ERROR_TYPE = Key("gen_ai.response.model"), Key("error.type")
 _TOOL, _CALL_ID = Key("gen_ai.tool.name"), Key("gen_ai.tool.call.id")
 _ROLLOUT_ID, _STATUS = Key("rollout_id"), Key("rolloutctl.status")
 _CATEGORY = Key("rolloutctl.error_category")
 _ATTEMPTS, _DELIVERED = Key("rolloutctl.delivery.attempts"), Key("rolloutctl.delivery.delivered")
-_CHAT = "chat default"
+_CHAT = span_head("chat default", CLIENT)
 _CHAT_ATTRIBUTES = encode_attributes(
     {"gen_ai.operation.name": "chat", "gen_ai.request.model": "default"}
 )
-_TOOL_ATTRIBUTES = encode_attributes({"gen_ai.operation.name": "execute_tool"})
+_DELIVERY = span_head("deliver completion", CLIENT)
 _UNDELIVERED = encode_status(2, "completion not delivered")
+_ENDED = span_tail(b"", UNSET_STATUS, False)  # a local child's tail without events or error
+_CACHED = 1024  # tool names, models and statuses whose encoded attributes are kept
 
 
 @functools.cache  # one agent per server
-def _agent_attributes(agent: str) -> bytes:
-    return encode_attributes({"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": agent})
+def _rollout_span(agent: str) -> tuple[bytes, bytes]:
+    """The head and constant attributes of a rollout's span."""
+    attributes = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": agent}
+    return span_head(f"invoke_agent {agent}", SERVER), encode_attributes(attributes)
+
+
+@functools.lru_cache(_CACHED)
+def _tool_span(name: str) -> tuple[bytes, bytes]:
+    """The head and the name attributes of a tool's span."""
+    operation = encode_attributes({"gen_ai.operation.name": "execute_tool"})
+    return span_head(f"execute_tool {name}", INTERNAL), operation + _TOOL(name)
+
+
+@functools.lru_cache(_CACHED)
+def _cached(key: Key, value: str | bool) -> bytes:
+    return key(value)
 
 
 def _error(kind: str, message: str) -> tuple[bytes, bytes]:
@@ -58,56 +77,57 @@ def _error(kind: str, message: str) -> tuple[bytes, bytes]:
     return _ERROR_TYPE(kind), encode_status(2, message[:200])
 
 
-class _Call:
-    """A callback's span while it is open: its ids, start, attributes, retries."""
-
-    __slots__ = ("attributes", "events", "span", "start")
-
-    def __init__(self, span: Span) -> None:
-        self.span, self.start = span, time.time_ns()
-        self.attributes = self.events = b""  # attributes beyond those of its kind's spans
-
-
 def _usage(response: dict[str, Any]) -> bytes:
     """GenAI usage attributes from what the trainer answered, when it said."""
     attributes = b""
     found = response.get("usage")
     if isinstance(found, dict):
-        for ours, theirs in _USAGE:
-            value = found.get(theirs)
-            if isinstance(value, int):
-                attributes += ours(value)
+        tokens = found.get("prompt_tokens")
+        if isinstance(tokens, int):
+            attributes += _INPUT(tokens)
+        tokens = found.get("completion_tokens")
+        if isinstance(tokens, int):
+            attributes += _OUTPUT(tokens)
     model = response.get("model")
-    return attributes + _MODEL(model) if isinstance(model, str) else attributes
+    return attributes + _cached(_MODEL, model) if isinstance(model, str) else attributes
+
+
+class _Call:
+    """A callback's span while it is open: its id, start, attributes, retries."""
+
+    __slots__ = ("attributes", "events", "span", "start")
+
+    def __init__(self, span: bytes) -> None:
+        self.span, self.start = span, time.time_ns()
+        self.attributes = self.events = b""  # attributes beyond those of its kind's spans
 
 
 class TracedWatch(RolloutWatch):
-    """A watch that also makes the rollout's spans (`span`: its ids, and its remote
-    parent's span id, b"" for none)."""
+    """A watch that also makes the rollout's spans (`begun`: its trace, its span id, its
+    remote parent's)."""
 
     __slots__ = (
+        "_after",
         "_attributes",
+        "_before",
         "_calls",
+        "_child",
         "_delivery",
-        "_local",
-        "_parent",
+        "_header",
+        "_new_id",
+        "_put",
         "_root",
         "_start",
         "_status",
-        "tracing",
     )
 
-    def __init__(
-        self,
-        observer: Observer,
-        tracing: Tracing,
-        rollout_id: str,
-        span: tuple[Span, bytes],
-    ) -> None:
+    def __init__(self, observer: Observer, tracing: Tracing, rollout_id: str, begun: Begun):
         super().__init__(observer)
-        self.tracing, (self._root, parent) = tracing, span
-        self._parent = parent, True  # a remote parent, when there is one
-        self._local = self._root[1], False  # the parent of the rollout's other spans
+        trace, self._root, parent = begun
+        self._before, self._header = trace.before, trace.header
+        self._child = trace.state + parent_field(self._root)  # a child's fields after its id
+        self._after = trace.state + parent_field(parent), bool(parent)  # and the rollout's
+        self._new_id, self._put = tracing.span_id, tracing.queue.put
         self._start, self._status = time.time_ns(), UNSET_STATUS
         self._attributes = _ROLLOUT_ID(rollout_id)
         self._calls: dict[object, _Call] = {}  # the open chat calls, by the task making each
@@ -115,12 +135,13 @@ class TracedWatch(RolloutWatch):
 
     def opened(self, endpoint: str) -> bytes:
         """A callback starts: its span opens, and its `traceparent` goes with the call."""
-        call = _Call(self.tracing.child(self._root[0]))
+        call = _Call(self._new_id())
         if endpoint == "chat":
             self._calls[asyncio.current_task()] = call
         else:
             self._delivery = call
-        return self.tracing.header(call.span)
+        before, after = self._header
+        return before + binascii.hexlify(call.span) + after
 
     def callback(self, endpoint: str, attempt: int, ok: bool | None) -> None:
         super().callback(endpoint, attempt, ok)
@@ -140,55 +161,57 @@ class TracedWatch(RolloutWatch):
         call = self._calls.pop(asyncio.current_task(), None)
         if call is None:  # the call failed before it was sent
             return
-        attributes, status = _CHAT_ATTRIBUTES, UNSET_STATUS
-        if error is not None:
-            failed, status = _error(type(error).__name__, str(error))
-            attributes += failed
-        self._end(_CHAT, call, attributes, status)
+        if error is None:
+            return self._end(_CHAT, call, _CHAT_ATTRIBUTES, UNSET_STATUS)
+        failed, status = _error(type(error).__name__, str(error))
+        self._end(_CHAT, call, _CHAT_ATTRIBUTES + failed, status)
 
     def tool_ended(self, call: dict[str, Any], content: str, seconds: float) -> str:
         name = super().tool_ended(call, content, seconds)
-        encoded, status = _TOOL_ATTRIBUTES + _TOOL(name), UNSET_STATUS
+        head, attributes = _tool_span(name)
         if call_id := call.get("id"):
-            encoded += _CALL_ID(str(call_id))
+            attributes += _CALL_ID(str(call_id))
+        tail = _ENDED
         if content.startswith("Error: "):  # how a failed call reaches the model
             failed, status = _error("tool_error", content)
-            encoded += failed
+            attributes, tail = attributes + failed, span_tail(b"", status, False)
         end = time.time_ns()
-        times = end - int(seconds * 1e9), end
-        span = self.tracing.child(self._root[0])
-        self.tracing.ended(
-            f"execute_tool {name}", INTERNAL, span, self._local, times, encoded, b"", status
-        )
+        start = end - int(seconds * 1e9)
+        span = self._new_id()
+        self._put(encode_span(self._before, span, self._child, head, start, end, attributes, tail))
         return name
 
     def finished(self, status: str, category: str) -> None:
         super().finished(status, category)
-        self._attributes += _STATUS(status)
+        self._attributes += _cached(_STATUS, status)
         if category:
             failed, self._status = _error(category, f"rollout ended as ERROR ({category})")
-            self._attributes += _CATEGORY(category) + failed
+            self._attributes += _cached(_CATEGORY, category) + failed
 
     def delivered(self, delivered: bool, attempts: int) -> None:
         call, self._delivery = self._delivery, None
         if call is not None:
-            attributes, status = _ATTEMPTS(attempts) + _DELIVERED(delivered), UNSET_STATUS
-            if not delivered:
-                attributes, status = attributes + _ERROR_TYPE("delivery_failed"), _UNDELIVERED
-            self._end("deliver completion", call, attributes, status)
+            attributes = _ATTEMPTS(attempts) + _cached(_DELIVERED, delivered)
+            if delivered:
+                self._end(_DELIVERY, call, attributes, UNSET_STATUS)
+            else:
+                failed = _ERROR_TYPE("delivery_failed")
+                self._end(_DELIVERY, call, attributes + failed, _UNDELIVERED)
         super().delivered(delivered, attempts)
 
     def left(self) -> None:
         """The rollout's span ends with it."""
         super().left()
-        times = self._start, time.time_ns()
-        attributes = _agent_attributes(self.observer.agent) + self._attributes
-        name, root = self.observer.root_name, self._root
-        self.tracing.ended(name, SERVER, root, self._parent, times, attributes, b"", self._status)
+        head, attributes = _rollout_span(self.observer.agent)
+        (after, remote), times = self._after, (self._start, time.time_ns())
+        tail = span_tail(b"", self._status, remote)
+        attributes += self._attributes
+        self._put(encode_span(self._before, self._root, after, head, *times, attributes, tail))
 
-    def _end(self, name: str, call: _Call, attributes: bytes, status: bytes) -> None:
-        times = call.start, time.time_ns()
+    def _end(self, head: bytes, call: _Call, attributes: bytes, status: bytes) -> None:
+        """A callback's span ends now."""
+        events = call.events
+        tail = _ENDED if status is UNSET_STATUS and not events else span_tail(events, status, False)
         attributes += call.attributes
-        self.tracing.ended(
-            name, CLIENT, call.span, self._local, times, attributes, call.events, status
-        )
+        times = call.start, time.time_ns()
+        self._put(encode_span(self._before, call.span, self._child, head, *times, attributes, tail))

@@ -6,9 +6,9 @@ variables; the sampler is asked once per rollout, before anything else, so a rol
 leaves out costs nothing more.
 
 A sampled rollout's spans are never the SDK's live `Span` objects (a lock, attribute
-validation, the processors and a context per span): each is a `SpanRecord` of plain
-values, made once when it ends and handed to `BoundedSpanQueue`. Its thread encodes
-batches with `otlp_wire` (a fifth of the OTLP exporter's own encoding cost) and sends
+validation, the processors and a context per span): each is encoded to OTLP bytes
+once, when it ends (`otlp_wire`, a fifth of the OTLP exporter's own encoding cost),
+and handed to `BoundedSpanQueue`. Its thread joins them into requests and sends
 them through the OTLP/HTTP exporter's client, so endpoint, headers, TLS, compression,
 timeout and retries follow the exporter's OTEL_EXPORTER_OTLP_* variables. Only a
 server with tracing on imports this module (and so OpenTelemetry).
@@ -36,39 +36,35 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from rolloutctl import __version__
 from rolloutctl.observe.otlp_wire import (
-    UNSET_STATUS,
     encode_request,
     encode_resource,
     encode_scope,
-    encode_span,
     ids_around,
 )
 from rolloutctl.observe.span_queue import BoundedSpanQueue, Count
 
-__all__ = [
-    "CLIENT",
-    "INTERNAL",
-    "SERVER",
-    "UNSET_STATUS",
-    "Span",
-    "Trace",
-    "Tracing",
-    "remote_parent",
-]
+__all__ = ["CLIENT", "INTERNAL", "SERVER", "Begun", "Trace", "Tracing", "remote_parent"]
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 INTERNAL, SERVER, CLIENT = 1, 2, 3  # OTLP's SpanKind numbers
 
 
 class Trace(NamedTuple):
-    """What a rollout's spans share, encoded once per rollout: their OTLP id fields and
-    their `traceparent` header line, each as the bytes before and after a span's own id."""
+    """What a rollout's spans share, encoded once per rollout: the OTLP fields before a
+    span's own id (its trace id) and after it (the trace state), and the `traceparent`
+    header line, as the bytes before and after a span id in hex."""
 
-    ids: tuple[bytes, bytes]
+    before: bytes
+    state: bytes
     header: tuple[bytes, bytes]
 
 
-Span = tuple[Trace, bytes]  # a span: its trace, and its own 8-byte id
+class Begun(NamedTuple):
+    """A sampled rollout: its trace, its own span id, its remote parent's (b"": none)."""
+
+    trace: Trace
+    root: bytes
+    parent: bytes
 
 
 def _resource(default_service: str) -> Resource:
@@ -133,9 +129,8 @@ class Tracing:
         body = encode_request(*self._head, spans, self._schema)
         return self._send(body).success
 
-    def begin(self, name: str, traceparent: bytes | None) -> tuple[Span, bytes] | None:
-        """A rollout's span and its remote parent's span id (b"": none), or None when
-        the rollout is not sampled."""
+    def begin(self, name: str, traceparent: bytes | None) -> Begun | None:
+        """A rollout's trace and span, or None when the rollout is not sampled."""
         parent = remote_parent(traceparent)
         if parent is None:
             trace_id, context = self._ids.generate_trace_id(), None
@@ -148,39 +143,14 @@ class Tracing:
             return None
         flags = TraceFlags.SAMPLED | (TraceFlags.RANDOM_TRACE_ID if random else 0)
         state = decision.trace_state.to_header() if decision.trace_state else ""
-        trace = Trace(
-            ids_around(trace_id.to_bytes(16, "big"), state), _header(trace_id, flags, state)
-        )
+        before, state_field = ids_around(trace_id.to_bytes(16, "big"), state)
+        trace = Trace(before, state_field, _header(trace_id, flags, state))
         parent_id = parent.span_id.to_bytes(8, "big") if parent is not None else b""
-        return self.child(trace), parent_id
+        return Begun(trace, self.span_id(), parent_id)
 
-    def child(self, trace: Trace) -> Span:
-        """A new span in `trace`."""
-        return trace, self.new_id().to_bytes(8, "big")
-
-    @staticmethod
-    def header(span: Span) -> bytes:
-        """The header lines that make `span` the parent of the callee's spans (W3C)."""
-        (before, after), span_id = span[0].header, span[1]
-        return before + span_id.hex().encode() + after
-
-    def ended(
-        self,
-        name: str,
-        kind: int,
-        span: Span,
-        parent: tuple[bytes, bool],
-        times: tuple[int, int],
-        attributes: bytes,
-        events: bytes = b"",
-        status: bytes = UNSET_STATUS,
-    ) -> None:
-        """An ended span, encoded now and queued for export. `parent`: its span id (b"":
-        none) and whether it is remote; `times`: start and end in ns; `attributes`,
-        `events`, `status`: as `otlp_wire` encodes them."""
-        (before, after), span_id = span[0].ids, span[1]
-        ids = before + span_id + after
-        self.queue.put(encode_span(name, kind, ids, *parent, times, attributes, events, status))
+    def span_id(self) -> bytes:
+        """A new span's 8-byte id, from the SDK's id generator."""
+        return self.new_id().to_bytes(8, "big")
 
     def shutdown(self) -> None:
         """Export what is queued, within a bound, and stop the export thread."""

@@ -22,6 +22,9 @@ from rolloutctl.observe.otlp_wire import (
     encode_span,
     encode_status,
     ids_around,
+    parent_field,
+    span_head,
+    span_tail,
 )
 
 RESOURCE = Resource({"service.name": "rolloutctl", "deployment.environment": "test"}, "s://x")
@@ -49,13 +52,13 @@ class SpanRecord(NamedTuple):
 def encoded(span: SpanRecord) -> bytes:
     """The span as the server encodes it."""
     before, after = ids_around(span.trace_id.to_bytes(16), span.trace_state)
-    ids = before + span.span_id.to_bytes(8) + after
-    parent = span.parent_id.to_bytes(8) if span.parent_id else b""
+    parent = parent_field(span.parent_id.to_bytes(8) if span.parent_id else b"")
     events = b"".join(encode_event(*event) for event in span.events)
+    status = encode_status(span.status_code, span.status_message)
+    tail = span_tail(events, status, span.parent_remote and bool(span.parent_id))
     return encode_span(
-        span.name, span.kind, ids, parent, span.parent_remote, (span.start, span.end),
-        encode_attributes(span.attributes), events,
-        encode_status(span.status_code, span.status_message),
+        before, span.span_id.to_bytes(8), after + parent, span_head(span.name, span.kind),
+        span.start, span.end, encode_attributes(span.attributes), tail,
     )  # fmt: skip
 
 
@@ -66,6 +69,7 @@ def a_value(rng: random.Random) -> object:
             rng.random() < 0.5,
             rng.randrange(-(2**63), 2**63),
             rng.randrange(0, 200),
+            rng.randrange(0, 20000),  # a token count: the 2-byte varint path
             rng.uniform(-1e9, 1e9),
         ]
     )
