@@ -143,10 +143,8 @@ class TracedWatch(RolloutWatch):
         before, after = self._header
         return before + binascii.hexlify(call.span) + after
 
-    def callback(self, endpoint: str, attempt: int, ok: bool | None) -> None:
-        super().callback(endpoint, attempt, ok)
-        if attempt == 1:  # a retry is an event of the call's span; a first try is not
-            return
+    def retried(self, endpoint: str, attempt: int) -> None:
+        """A retry is an event of the call's span (a first try is not)."""
         call = self._calls.get(asyncio.current_task()) if endpoint == "chat" else self._delivery
         if call is not None:
             call.events += encode_event("retry", time.time_ns(), {"attempt": attempt})

@@ -50,8 +50,12 @@ class RolloutWatch:
         attempts.inc()
         if attempt > 1:
             retries.inc()
+            self.retried(endpoint, attempt)
         if ok is False:
             failures.inc()
+
+    def retried(self, endpoint: str, attempt: int) -> None:
+        """Try `attempt` (2 or more) of a callback to `endpoint` ended (for a trace)."""
 
     def answered(self, response: dict[str, Any]) -> None:
         """The trainer's answer to a chat call (its usage, for a trace)."""
