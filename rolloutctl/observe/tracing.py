@@ -20,10 +20,11 @@ import os
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased
 from opentelemetry.trace import (
     NonRecordingSpan,
     SpanContext,
@@ -46,6 +47,10 @@ from rolloutctl.observe.span_queue import BoundedSpanQueue, Count
 __all__ = ["CLIENT", "INTERNAL", "SERVER", "Begun", "Trace", "Tracing", "remote_parent"]
 
 _PROPAGATOR = TraceContextTextMapPropagator()
+_ALWAYS_ON = {
+    ALWAYS_ON.get_description(),
+    ParentBased(ALWAYS_ON).get_description(),  # type: ignore[no-untyped-call]
+}
 INTERNAL, SERVER, CLIENT = 1, 2, 3  # OTLP's SpanKind numbers
 
 
@@ -118,6 +123,7 @@ class Tracing:
         provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         self.sampler, self.new_id = provider.sampler, provider.id_generator.generate_span_id
         self._ids = provider.id_generator
+        self._always_on = self.sampler.get_description() in _ALWAYS_ON
         self._head = encode_resource(resource.attributes), encode_scope("rolloutctl", __version__)
         self._schema = resource.schema_url
         client = OTLPSpanExporter(endpoint=endpoint)._client  # its transport, not its encoder
@@ -133,20 +139,35 @@ class Tracing:
         """A rollout's trace and span, or None when the rollout is not sampled."""
         parent = remote_parent(traceparent)
         if parent is None:
-            trace_id, context = self._ids.generate_trace_id(), None
-            random = self._ids.is_trace_id_random()
+            trace_id, random = self._ids.generate_trace_id(), self._ids.is_trace_id_random()
         else:
             trace_id, random = parent.trace_id, parent.trace_flags.random_trace_id
-            context = set_span_in_context(NonRecordingSpan(parent))
-        decision = self.sampler.should_sample(context, trace_id, name, SpanKind.SERVER)
-        if decision.decision is not Decision.RECORD_AND_SAMPLE:
+        state = self._sampled(name, trace_id, parent)
+        if state is None:
             return None
         flags = TraceFlags.SAMPLED | (TraceFlags.RANDOM_TRACE_ID if random else 0)
-        state = decision.trace_state.to_header() if decision.trace_state else ""
         before, state_field = ids_around(trace_id.to_bytes(16, "big"), state)
         trace = Trace(before, state_field, _header(trace_id, flags, state))
         parent_id = parent.span_id.to_bytes(8, "big") if parent is not None else b""
         return Begun(trace, self.span_id(), parent_id)
+
+    def _sampled(self, name: str, trace_id: int, parent: SpanContext | None) -> str | None:
+        """The trace state of a rollout the sampler takes; None for one it leaves out.
+
+        A rollout has no parent but its init's `traceparent`, so the sampler sees an
+        empty context without one. The SDK's default sampler (parent-based, always on)
+        and always_on take every such rollout with no trace state: not asked then.
+        """
+        if parent is None:
+            if self._always_on:
+                return ""
+            context = Context()
+        else:
+            context = set_span_in_context(NonRecordingSpan(parent))
+        decision = self.sampler.should_sample(context, trace_id, name, SpanKind.SERVER)
+        if decision.decision is not Decision.RECORD_AND_SAMPLE:
+            return None
+        return decision.trace_state.to_header() if decision.trace_state else ""
 
     def span_id(self) -> bytes:
         """A new span's 8-byte id, from the SDK's id generator."""
