@@ -122,8 +122,16 @@ class SqliteStore(SharedStore):
         return [sql.decode(row) for row in await self._run(op, heavy=True)]
 
     async def _claim_delivery(self, record: RolloutRecord) -> bool:
-        claim = (*self._row(record, time.time() + self.ttl), self.owner)
-        return bool(await self._run(lambda db: db.execute(sql.CLAIM_DELIVERY, claim).fetchone()))
+        row = self._row(record, time.time() + self.ttl)
+        prefix, rollout_id, _, status, active, expires, owner, rescue = row
+        change = (status, active, expires, rescue, owner, prefix, rollout_id, owner)
+
+        def op(db: sqlite3.Connection) -> bool:
+            if db.execute(sql.DELIVER, change).rowcount:
+                return True  # else no row (it is made anew) or another process's delivery
+            return db.execute(sql.CLAIM_DELIVERY, (*row, owner)).fetchone() is not None
+
+        return await self._run(op)
 
     def evict(self) -> None:
         super().evict()

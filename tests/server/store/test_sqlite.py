@@ -60,6 +60,7 @@ def test_a_file_made_with_the_earlier_without_rowid_table_is_used_as_it_is(tmp_p
     old += " owner TEXT NOT NULL, rescue BLOB, delivery TEXT, PRIMARY KEY (prefix, rollout_id))"
     with sqlite3.connect(path) as db:
         db.execute(old + " WITHOUT ROWID")
+        db.execute("CREATE INDEX rollouts_expiry ON rollouts (prefix, active, expires_at)")
 
     async def run() -> None:
         owner = SqliteStore(f"sqlite:///{path}")
@@ -75,6 +76,31 @@ def test_a_file_made_with_the_earlier_without_rowid_table_is_used_as_it_is(tmp_p
     asyncio.run(run())
     with sqlite3.connect(path) as db:
         assert "WITHOUT ROWID" in db.execute("SELECT sql FROM sqlite_master").fetchone()[0]
+        indexes = db.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
+    assert indexes == [("rollouts_live",)]  # the expiry index is gone (the table is its key)
+
+
+def test_a_delivery_claim_whose_row_is_gone_writes_it_anew(tmp_path):
+    """Claimed, then its row deleted from the file (by hand, say): the delivery claim
+    still wins, and the file has the finished record again, for the other processes."""
+    path = tmp_path / "r.db"
+
+    async def run() -> None:
+        owner = SqliteStore(f"sqlite:///{path}")
+        await owner.start()
+        record = RolloutRecord("gone", BODY)
+        assert await owner.claim(record) is None
+        with sqlite3.connect(path) as db:
+            db.execute("DELETE FROM rollouts")
+        owner.finish(record, {"status": "COMPLETED"})
+        assert await owner.claim_delivery(record)
+        other = SqliteStore(f"sqlite:///{path}")
+        await other.start()
+        assert (await other.status("gone") or {})["state"] == "completed"
+        await other.aclose()
+        await owner.aclose()
+
+    asyncio.run(run())
 
 
 def test_past_max_records_the_oldest_finished_go_first_and_running_ones_stay(tmp_path):
