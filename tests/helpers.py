@@ -22,6 +22,8 @@ import pytest
 import uvicorn
 from typer.core import TyperGroup
 
+from rolloutctl.net import sockets
+
 HOST = "127.0.0.1"
 # Seconds a CLI run or terminal wait may take: a hang guard under pytest's 300 s, not a
 # speed limit (a command that imports the server stack needs tens of seconds when the
@@ -37,10 +39,8 @@ CALCULATOR_TOOLS = [
 
 
 def free_port() -> int:
-    """A port nothing listens on right now (another process may take it later)."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on right now, below the ephemeral range (`free_port`)."""
+    return sockets.free_port(HOST)
 
 
 @contextlib.contextmanager

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import httpx
 from rolloutctl.children import die_with_parent
 from rolloutctl.errors import ServerStartError
 from rolloutctl.net.http_pool import HttpPool
+from rolloutctl.net.sockets import free_port
 
 __all__ = [
     "STARTUP_TIMEOUT",
@@ -125,7 +125,7 @@ async def _spawn(
     spec: ProcessSpec,
 ) -> AsyncIterator[tuple[SpawnedServer, Callable[[], Awaitable[None]]]]:
     """A started process, and how to wait for its health (the caller does)."""
-    port = _free_port(spec.host)
+    port = free_port(spec.host)
     with tempfile.TemporaryFile() as stderr:  # a file, so a chatty server never blocks on it
         process = subprocess.Popen(
             spec.argv(port),
@@ -148,12 +148,6 @@ def _child_env() -> dict[str, str]:
         for name, value in os.environ.items()
         if not name.startswith("ROLLOUTCTL_") and name not in _SERVE_ENV
     }
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 async def _wait_healthy(process: subprocess.Popen[bytes], url: str, stderr: IO[bytes]) -> None:
