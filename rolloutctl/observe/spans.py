@@ -5,30 +5,45 @@ with it) and ended, closed, when the call returns or fails. Calls an agent makes
 once (`asyncio.gather`) each run in a task of their own, so the open calls are kept by
 task and never share a span. A tool's span is made when the tool ends, with the start
 it had; the rollout's span ends after its delivery. Each span is encoded once, when it
-ends, in one join (`otlp_wire.encode_span`): the bytes every span of a kind shares,
-and those every span of the rollout shares, are encoded once beforehand.
+ends, in one join (`otlp_wire.encode_span`): the bytes every span of a kind shares
+(`span_attributes`), and those every span of the rollout shares, are encoded once
+beforehand.
 """
 
 from __future__ import annotations
 
 import asyncio
 import binascii
-import functools
 import time
 from typing import TYPE_CHECKING, Any
 
 from rolloutctl.observe.otlp_wire import (
     UNSET_STATUS,
-    Key,
-    encode_attributes,
     encode_event,
     encode_span,
-    encode_status,
     parent_field,
-    span_head,
     span_tail,
 )
-from rolloutctl.observe.tracing import CLIENT, INTERNAL, SERVER, Begun
+from rolloutctl.observe.span_attributes import (
+    ATTEMPTS,
+    CALL_ID,
+    CATEGORY,
+    CHAT,
+    CHAT_ATTRIBUTES,
+    DELIVERED,
+    DELIVERY,
+    ENDED,
+    ERROR_TYPE,
+    ROLLOUT_ID,
+    STATUS,
+    UNDELIVERED,
+    cached,
+    failure,
+    rollout_span,
+    tool_span,
+    usage,
+)
+from rolloutctl.observe.tracing import Begun
 from rolloutctl.observe.watch import RolloutWatch
 
 if TYPE_CHECKING:
@@ -36,60 +51,6 @@ if TYPE_CHECKING:
     from rolloutctl.observe.tracing import Tracing
 
 __all__ = ["TracedWatch"]
-
-_INPUT, _OUTPUT = Key("gen_ai.usage.input_tokens"), Key("gen_ai.usage.output_tokens")
-_MODEL, _ERROR_TYPE = Key("gen_ai.response.model"), Key("error.type")
-_TOOL, _CALL_ID = Key("gen_ai.tool.name"), Key("gen_ai.tool.call.id")
-_ROLLOUT_ID, _STATUS = Key("rollout_id"), Key("rolloutctl.status")
-_CATEGORY = Key("rolloutctl.error_category")
-_ATTEMPTS, _DELIVERED = Key("rolloutctl.delivery.attempts"), Key("rolloutctl.delivery.delivered")
-_CHAT = span_head("chat default", CLIENT)
-_CHAT_ATTRIBUTES = encode_attributes(
-    {"gen_ai.operation.name": "chat", "gen_ai.request.model": "default"}
-)
-_DELIVERY = span_head("deliver completion", CLIENT)
-_UNDELIVERED = encode_status(2, "completion not delivered")
-_ENDED = span_tail(b"", UNSET_STATUS, False)  # a local child's tail without events or error
-_CACHED = 1024  # tool names, models and statuses whose encoded attributes are kept
-
-
-@functools.cache  # one agent per server
-def _rollout_span(agent: str) -> tuple[bytes, bytes]:
-    """The head and constant attributes of a rollout's span."""
-    attributes = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": agent}
-    return span_head(f"invoke_agent {agent}", SERVER), encode_attributes(attributes)
-
-
-@functools.lru_cache(_CACHED)
-def _tool_span(name: str) -> tuple[bytes, bytes]:
-    """The head and the name attributes of a tool's span."""
-    operation = encode_attributes({"gen_ai.operation.name": "execute_tool"})
-    return span_head(f"execute_tool {name}", INTERNAL), operation + _TOOL(name)
-
-
-@functools.lru_cache(_CACHED)
-def _cached(key: Key, value: str | bool) -> bytes:
-    return key(value)
-
-
-def _error(kind: str, message: str) -> tuple[bytes, bytes]:
-    """The `error.type` attribute and the ERROR status of a span that failed."""
-    return _ERROR_TYPE(kind), encode_status(2, message[:200])
-
-
-def _usage(response: dict[str, Any]) -> bytes:
-    """GenAI usage attributes from what the trainer answered, when it said."""
-    attributes = b""
-    found = response.get("usage")
-    if isinstance(found, dict):
-        tokens = found.get("prompt_tokens")
-        if isinstance(tokens, int):
-            attributes += _INPUT(tokens)
-        tokens = found.get("completion_tokens")
-        if isinstance(tokens, int):
-            attributes += _OUTPUT(tokens)
-    model = response.get("model")
-    return attributes + _cached(_MODEL, model) if isinstance(model, str) else attributes
 
 
 class _Call:
@@ -129,7 +90,7 @@ class TracedWatch(RolloutWatch):
         self._after = trace.state + parent_field(parent), bool(parent)  # and the rollout's
         self._new_id, self._put = tracing.span_id, tracing.queue.put
         self._start, self._status = time.time_ns(), UNSET_STATUS
-        self._attributes = _ROLLOUT_ID(rollout_id)
+        self._attributes = ROLLOUT_ID(rollout_id)
         self._calls: dict[object, _Call] = {}  # the open chat calls, by the task making each
         self._delivery: _Call | None = None
 
@@ -152,7 +113,7 @@ class TracedWatch(RolloutWatch):
     def answered(self, response: dict[str, Any]) -> None:
         call = self._calls.get(asyncio.current_task())
         if call is not None:
-            call.attributes += _usage(response)
+            call.attributes += usage(response)
 
     def llm_ended(self, seconds: float, error: BaseException | None) -> None:
         super().llm_ended(seconds, error)
@@ -160,18 +121,18 @@ class TracedWatch(RolloutWatch):
         if call is None:  # the call failed before it was sent
             return
         if error is None:
-            return self._end(_CHAT, call, _CHAT_ATTRIBUTES, UNSET_STATUS)
-        failed, status = _error(type(error).__name__, str(error))
-        self._end(_CHAT, call, _CHAT_ATTRIBUTES + failed, status)
+            return self._end(CHAT, call, CHAT_ATTRIBUTES, UNSET_STATUS)
+        failed, status = failure(type(error).__name__, str(error))
+        self._end(CHAT, call, CHAT_ATTRIBUTES + failed, status)
 
     def tool_ended(self, call: dict[str, Any], content: str, seconds: float) -> str:
         name = super().tool_ended(call, content, seconds)
-        head, attributes = _tool_span(name)
+        head, attributes = tool_span(name)
         if call_id := call.get("id"):
-            attributes += _CALL_ID(str(call_id))
-        tail = _ENDED
+            attributes += CALL_ID(str(call_id))
+        tail = ENDED
         if content.startswith("Error: "):  # how a failed call reaches the model
-            failed, status = _error("tool_error", content)
+            failed, status = failure("tool_error", content)
             attributes, tail = attributes + failed, span_tail(b"", status, False)
         end = time.time_ns()
         start = end - int(seconds * 1e9)
@@ -181,26 +142,26 @@ class TracedWatch(RolloutWatch):
 
     def finished(self, status: str, category: str) -> None:
         super().finished(status, category)
-        self._attributes += _cached(_STATUS, status)
+        self._attributes += cached(STATUS, status)
         if category:
-            failed, self._status = _error(category, f"rollout ended as ERROR ({category})")
-            self._attributes += _cached(_CATEGORY, category) + failed
+            failed, self._status = failure(category, f"rollout ended as ERROR ({category})")
+            self._attributes += cached(CATEGORY, category) + failed
 
     def delivered(self, delivered: bool, attempts: int) -> None:
         call, self._delivery = self._delivery, None
         if call is not None:
-            attributes = _ATTEMPTS(attempts) + _cached(_DELIVERED, delivered)
+            attributes = ATTEMPTS(attempts) + cached(DELIVERED, delivered)
             if delivered:
-                self._end(_DELIVERY, call, attributes, UNSET_STATUS)
+                self._end(DELIVERY, call, attributes, UNSET_STATUS)
             else:
-                failed = _ERROR_TYPE("delivery_failed")
-                self._end(_DELIVERY, call, attributes + failed, _UNDELIVERED)
+                failed = ERROR_TYPE("delivery_failed")
+                self._end(DELIVERY, call, attributes + failed, UNDELIVERED)
         super().delivered(delivered, attempts)
 
     def left(self) -> None:
         """The rollout's span ends with it."""
         super().left()
-        head, attributes = _rollout_span(self.observer.agent)
+        head, attributes = rollout_span(self.observer.agent)
         (after, remote), times = self._after, (self._start, time.time_ns())
         tail = span_tail(b"", self._status, remote)
         attributes += self._attributes
@@ -209,7 +170,7 @@ class TracedWatch(RolloutWatch):
     def _end(self, head: bytes, call: _Call, attributes: bytes, status: bytes) -> None:
         """A callback's span ends now."""
         events = call.events
-        tail = _ENDED if status is UNSET_STATUS and not events else span_tail(events, status, False)
+        tail = ENDED if status is UNSET_STATUS and not events else span_tail(events, status, False)
         attributes += call.attributes
         times = call.start, time.time_ns()
         self._put(encode_span(self._before, call.span, self._child, head, *times, attributes, tail))
