@@ -55,6 +55,10 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
+_KEPT = 1024  # span lengths whose tag and length bytes are made once (most spans)
+_SPAN_TAGS = [b"\x12" + _varint(n) for n in range(_KEPT)]  # ScopeSpans.spans (2)
+
+
 def _field(tag: bytes, payload: bytes) -> bytes:
     """A length-delimited field: tag, length, payload."""
     n = len(payload)
@@ -197,7 +201,7 @@ def encode_span(
     times = _TIMES(0x39, start, 0x41, end)
     body = b"".join((before, span_id, after, head, times, attributes, tail))
     n = len(body)
-    return b"\x12" + (_SMALL[n] if n < 0x80 else _varint(n)) + body
+    return (_SPAN_TAGS[n] if n < _KEPT else b"\x12" + _varint(n)) + body
 
 
 def ids_around(trace_id: bytes, trace_state: str) -> tuple[bytes, bytes]:
