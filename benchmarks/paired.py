@@ -11,8 +11,8 @@ server CPU ms per rollout.
 A side is `rolloutctl` (this checkout's `serve`, default settings: --log-level info,
 --max-concurrent 100), `ceiling` (benchmarks/ceiling_server.py), or the path of another
 environment's python (its `rolloutctl serve`, e.g. a checkout of main, for before/after).
-`--a-args`/`--b-args` add options to a `rolloutctl` side's serve (`{tmp}` is a fresh
-temporary folder per run), `--target` serves another agent than the calculator.
+`--a-args`/`--b-args` add options to a side's serve (`{tmp}` is a fresh temporary folder
+per run, on a `rolloutctl` side), `--target` serves another agent than the calculator.
 
     uv run python benchmarks/paired.py [--pairs 5] [--concurrency 1,32,128]
         [--a rolloutctl] [--b ceiling] [--rollouts 3000] [--warmup 300]
@@ -79,19 +79,21 @@ def rolloutctl_side(extra: str, target: str | None) -> Side:
 def side(name: str, http: str, extra: str = "", target: str | None = None) -> Side:
     if name == "rolloutctl":
         return rolloutctl_side(extra, target)
-    return Side(*_other(name, http))
+    return Side(*_other(name, http, rolloutctl_side(extra, target)))
 
 
-def _other(name: str, http: str) -> tuple[str, ProcessSpec]:
+def _other(name: str, http: str, ours: Side) -> tuple[str, ProcessSpec]:
+    """The ceiling, or another environment's serve with the options `ours` has."""
     if name == "ceiling":
         command = (sys.executable, str(CEILING), "--port", "{port}", "--http", http)
         return f"ceiling ({http})", CommandSpec(f"ceiling ({http})", command)
     python = Path(name)
     if not python.is_file():
         raise SystemExit(f"a side is rolloutctl, ceiling or a python executable, not {name!r}")
-    argv = [str(python), *SERVE_DEFAULTS.argv(0)[1:]]
+    argv = [str(python), *ours.spec.argv(0)[1:]]
     argv[argv.index("--port") + 1] = "{port}"
-    return f"serve of {python}", CommandSpec(f"serve of {python}", tuple(argv))
+    label = f"{ours.label} of {python}"
+    return label, CommandSpec(label, tuple(argv))
 
 
 def bench_once(spec: ProcessSpec, config: BenchConfig) -> BenchResult:
