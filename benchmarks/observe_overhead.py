@@ -10,7 +10,7 @@ Side B is `serve --no-metrics` without tracing. Sides alternate run by run (A B,
 ...) as benchmarks/paired.py does; the medians of the pairwise ratios are printed.
 
     uv run python benchmarks/observe_overhead.py [--pairs 5] [--concurrency 32]
-        [--rollouts 2000] [--warmup 200] [--ratio 0.01 | --no-traces]
+        [--rollouts 2000] [--warmup 200] [--ratio 0.01 | --no-traces] [--llm-latency-ms 20]
 """
 
 from __future__ import annotations
@@ -86,6 +86,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rollouts", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument(
+        "--llm-latency-ms",
+        type=float,
+        default=0.0,
+        help="the mock trainer's delay per chat answer: with one, both sides run at the "
+        "rate the delay allows, so their CPU per rollout compares at the same load",
+    )
     parser.add_argument("--ratio", type=float, help="trace sampling ratio (default: every one)")
     parser.add_argument("--no-traces", action="store_true", help="side A: metrics only")
     parser.add_argument("--receiver", action="store_true", help=argparse.SUPPRESS)
@@ -93,7 +100,10 @@ def main() -> None:
     if options.receiver:
         return serve_receiver()
     config = BenchConfig(
-        rollouts=options.rollouts, concurrency=options.concurrency, warmup=options.warmup
+        rollouts=options.rollouts,
+        concurrency=options.concurrency,
+        warmup=options.warmup,
+        llm_latency_ms=options.llm_latency_ms,
     )
     traced = ServerSpec(**BASE, extra_args=() if options.no_traces else ("--otel",))  # type: ignore[arg-type]
     pairs = []
