@@ -78,7 +78,6 @@ class Observer(RolloutObserver):
         self._traced: type[TracedWatch] | None = None  # set with `tracing`
         self.queued = self.running_now = 0
         self.open: dict[RolloutWatch, None] = {}  # in order of acceptance: the first is oldest
-        self._series: dict[tuple[Any, ...], Any] = {}
         self._tools: dict[str, Any] = {}
         self.callbacks = {  # (attempts, retries, failures) of each endpoint, bound once
             endpoint: tuple(
@@ -117,12 +116,9 @@ class Observer(RolloutObserver):
                 await asyncio.to_thread(tracing.shutdown)
 
     def series(self, metric: Any, *values: str) -> Any:
-        """`metric`'s child for `values`, bound once (labels() takes a lock each call)."""
-        key = (metric, *values)
-        child = self._series.get(key)
-        if child is None:
-            child = self._series[key] = metric.labels(*self.metrics.base, *values)
-        return child
+        """`metric`'s child for this server's base labels and `values` (made once, kept
+        by the metric: `tallies`)."""
+        return metric.labels(*self.metrics.base, *values)
 
     def tool_series(self, name: str) -> Any:
         """The tool histogram's child for `name` (past 100 names: `other`)."""
