@@ -24,6 +24,7 @@ import httpx
 import orjson
 import uvicorn
 
+from rolloutctl.net.sockets import free_port
 from rolloutctl.server.callbacks import HttpPool, TrainerClient
 
 ANSWER = orjson.dumps(
@@ -145,9 +146,7 @@ def process_cpu(pid: int) -> float:
 @contextlib.contextmanager
 def trainer_process() -> Iterator[tuple[str, int]]:
     """The trainer app in its own process; yields its chat URL and pid."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port("127.0.0.1")
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
     try:
         wait_listening(port)

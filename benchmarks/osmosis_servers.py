@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 import httpx
 
 from rolloutctl.bench.procstats import sample
+from rolloutctl.net.sockets import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = str(Path(sys.executable).with_name("rolloutctl"))
@@ -48,9 +48,7 @@ def bench(args: list[str]) -> dict:
 
 @contextlib.contextmanager
 def sdk_server(max_concurrent: int) -> Iterator[tuple[str, int]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port("127.0.0.1")
     script = ROOT / "examples" / "osmosis" / "sdk_calculator.py"
     argv = [sys.executable, str(script), "--port", str(port)]
     process = subprocess.Popen([*argv, "--max-concurrent", str(max_concurrent)])
