@@ -185,14 +185,25 @@ async def test_requests_on_one_keep_alive_connection_are_each_answered_in_one_pi
         writer.close()
 
 
+async def pipelined_past_a_held_first(
+    app: App, port: int, *requests: bytes
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection that sent `requests` in one write; the app entered the first, which
+    its gate held while the others were read, and the gate is now open."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    writer.write(b"".join(requests))
+    await asyncio.wait_for(app.entered.wait(), WAIT)
+    app.gate.set()
+    return reader, writer
+
+
 @in_loop
 async def test_pipelined_requests_are_answered_in_order_even_when_the_first_waits() -> None:
     app = App()
     async with serving(app) as (_, port):
-        reader, writer = await asyncio.open_connection(HOST, port)
-        writer.write(request("/wait", b"1") + request("/second", b"22") + request("/", b"333"))
-        await asyncio.wait_for(app.entered.wait(), WAIT)
-        app.gate.set()
+        reader, writer = await pipelined_past_a_held_first(
+            app, port, request("/wait", b"1"), request("/second", b"22"), request("/", b"333")
+        )
         sizes = [orjson.loads((await read_answer(reader)).body)["size"] for _ in range(3)]
         assert sizes == [1, 2, 3]
         writer.close()
@@ -460,10 +471,9 @@ class JsonApp(App):
 async def test_an_app_may_answer_json_in_one_write_without_asgi_messages() -> None:
     app = JsonApp()
     async with serving(app) as (_, port):
-        reader, writer = await asyncio.open_connection(HOST, port)
-        writer.write(request("/json-wait", b"1") + request("/json", b"2") + request("/", b"3"))
-        await asyncio.wait_for(app.entered.wait(), WAIT)
-        app.gate.set()
+        reader, writer = await pipelined_past_a_held_first(
+            app, port, request("/json-wait", b"1"), request("/json", b"2"), request("/", b"3")
+        )
         exact = b'{"got":"1","path":"/json-wait"}'
         head = b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 31"
         assert await reader.readexactly(len(head) + 4 + len(exact)) == head + b"\r\n\r\n" + exact
