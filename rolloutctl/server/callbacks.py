@@ -20,13 +20,8 @@ import orjson
 
 from rolloutctl import __version__
 from rolloutctl.errors import TrainerError
-from rolloutctl.net.http_pool import (
-    Header,
-    HttpPool,
-    PoolResponse,
-    default_pool,
-    encode_headers,
-)
+from rolloutctl.net.http_pool import HttpPool, default_pool
+from rolloutctl.net.pool_messages import Header, PoolResponse, encode_headers
 from rolloutctl.protocol import CHAT_PATH, COMPLETED_PATH, ErrorCategory
 from rolloutctl.redaction import one_line
 from rolloutctl.server.retry import RetryPolicy, is_retryable, parse_retry_after

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from rolloutctl.errors import InitError, InitRefused
 from rolloutctl.events import EventKind
-from rolloutctl.net.http_pool import HttpPool, PoolResponse, encode_headers
+from rolloutctl.net.http_pool import HttpPool
+from rolloutctl.net.pool_messages import PoolResponse, encode_headers
 from rolloutctl.protocol import INIT_PATH, InitResponse
 from rolloutctl.redaction import mask
 from rolloutctl.trainer.bus import wait_within

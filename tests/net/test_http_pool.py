@@ -11,7 +11,8 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from rolloutctl.net.http_pool import HttpPool, encode_headers
+from rolloutctl.net.http_pool import HttpPool
+from rolloutctl.net.pool_messages import encode_headers
 from tests.helpers import in_loop, refused_url, run_server
 from tests.net.peer import Peer, Request, answer_ok, response
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from rolloutctl.errors import TrainerError
-from rolloutctl.net.http_pool import PoolResponse
+from rolloutctl.net.pool_messages import PoolResponse
 from rolloutctl.protocol import ErrorCategory
 from rolloutctl.server.callbacks import Delivery, HttpPool, RetryPolicy, TrainerClient
 from rolloutctl.server.retry import parse_retry_after
