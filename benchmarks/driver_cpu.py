@@ -28,7 +28,8 @@ from rolloutctl.bench.server_process import ServerSpec, spawn_servers
 HERE = Path(__file__).resolve().parent
 CHILD = """
 import json, sys
-from rolloutctl.bench.load import BenchConfig, run_bench
+from rolloutctl.bench.config import BenchConfig
+from rolloutctl.bench.load import run_bench
 from rolloutctl.eventloop import run_interruptible
 url, rollouts, warmup, concurrency = sys.argv[1], *map(int, sys.argv[2:5])
 config = BenchConfig(rollouts=rollouts, warmup=warmup, concurrency=concurrency)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from paired import bench_once, report_line, summary
 
-from rolloutctl.bench.load import BenchConfig
+from rolloutctl.bench.config import BenchConfig
 from rolloutctl.bench.report import BenchResult
 from rolloutctl.bench.server_process import ServerSpec
 

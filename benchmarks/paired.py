@@ -31,7 +31,8 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rolloutctl.bench.load import BenchConfig, run_bench
+from rolloutctl.bench.config import BenchConfig
+from rolloutctl.bench.load import run_bench
 from rolloutctl.bench.report import BenchResult
 from rolloutctl.bench.server_process import ProcessSpec, ServerSpec
 from rolloutctl.eventloop import run_interruptible

@@ -1,6 +1,6 @@
 """The figures of one bench phase: outcome tallies, latency percentiles, CPU and memory.
 
-Kept apart from the load loop in `bench.py` so that what is counted, and how a cost
+Kept apart from the load loop in `driver.py` so that what is counted, and how a cost
 is worked out from /proc samples, can be read (and tested) on its own.
 """
 

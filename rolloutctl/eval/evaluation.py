@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from rich.console import Console
 
-from rolloutctl.bench.load import check_reachable
+from rolloutctl.bench.probes import check_reachable
 from rolloutctl.bench.server_process import ServerSpec
 from rolloutctl.errors import InputError
 from rolloutctl.eval.dataset import parse_columns, read_dataset

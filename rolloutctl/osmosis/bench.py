@@ -19,7 +19,9 @@ from collections.abc import AsyncIterator
 import httpx
 from osmosis_ai.rollout.client import RolloutClient
 
-from rolloutctl.bench.load import Bench, BenchConfig, Progress, calculator_init, run_bench
+from rolloutctl.bench.config import BenchConfig, calculator_init
+from rolloutctl.bench.driver import Bench, Progress
+from rolloutctl.bench.load import run_bench
 from rolloutctl.bench.report import BenchResult
 from rolloutctl.bench.server_process import ServerSpec
 from rolloutctl.bench.tally import Phase

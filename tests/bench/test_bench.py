@@ -15,7 +15,8 @@ from typing import Any
 import pexpect
 
 from rolloutctl.agent.loader import load_example
-from rolloutctl.bench.load import BenchConfig, run_bench
+from rolloutctl.bench.config import BenchConfig
+from rolloutctl.bench.load import run_bench
 from rolloutctl.bench.procstats import machine_cpu, sample
 from rolloutctl.bench.report import BenchResult, passed
 from rolloutctl.bench.server_process import ServerSpec

@@ -13,7 +13,8 @@ from starlette.routing import Route
 
 from rolloutctl.agent.loader import load_example
 from rolloutctl.bench.balancer import balancing
-from rolloutctl.bench.load import BenchConfig, run_bench
+from rolloutctl.bench.config import BenchConfig
+from rolloutctl.bench.load import run_bench
 from rolloutctl.bench.report import passed
 from rolloutctl.bench.server_process import ServerSpec
 from rolloutctl.server.app import create_app

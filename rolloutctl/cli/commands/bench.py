@@ -143,7 +143,9 @@ def bench(
     import json
     import sys
 
-    from rolloutctl.bench import load as benching
+    from rolloutctl.bench.config import BenchConfig
+    from rolloutctl.bench.load import run_bench
+    from rolloutctl.bench.probes import check_reachable
     from rolloutctl.bench.report import passed, progress_bar, result_rows
     from rolloutctl.bench.server_process import ServerSpec
     from rolloutctl.eventloop import run_interruptible
@@ -159,7 +161,7 @@ def bench(
     if server_url and (replicas > 1 or store):
         raise InputError("--replicas and --store are for spawned servers, not --server-url")
     server_url = [checked_url(url) for url in server_url or ()]
-    config = benching.BenchConfig(
+    config = BenchConfig(
         rollouts=rollouts,
         concurrency=concurrency,
         llm_latency_ms=llm_latency_ms,
@@ -185,7 +187,7 @@ def bench(
         )
     )
     for url in server_url or ():  # exit 3 before the progress bar draws anything
-        run_interruptible(benching.check_reachable(url), fast_loop=True)
+        run_interruptible(check_reachable(url), fast_loop=True)
     console = make_console(use_plain(plain) or json_output, file=sys.stderr)
     with progress_bar(console) as progress:
         if protocol is Protocol.OSMOSIS:
@@ -196,7 +198,7 @@ def bench(
             first = server_url[0] if server_url else None
             run = run_osmosis_bench(config, first, spec, progress)
         else:
-            run = benching.run_bench(config, server_url or (), spec, progress, replicas)
+            run = run_bench(config, server_url or (), spec, progress, replicas)
         result = run_interruptible(run, fast_loop=True)
     if json_output:
         typer.echo(json.dumps(result.to_json()))
