@@ -15,8 +15,14 @@ from rolloutctl.server.store import shown_store
 
 __all__ = ["serve_banner"]
 
+_MEMORY_AS_FILE = "         (memory is per process, so the workers share this temporary file)"
 
-def serve_banner(agent: Agent, url: str, config: ServeConfig) -> Panel:
+
+def serve_banner(
+    agent: Agent, url: str, config: ServeConfig, memory_as_file: bool = False
+) -> Panel:
+    """`memory_as_file`: the workers were asked for the memory store and share a private
+    SQLite file instead; the records line shows that file, and one line more says why."""
     settings = config.settings
     lines = [
         f"[bold]RolloutServer[/] for agent [cyan]{escape(agent.name)}[/]",
@@ -26,6 +32,7 @@ def serve_banner(agent: Agent, url: str, config: ServeConfig) -> Panel:
         f"key      {'inbound Bearer key required' if settings.api_key else 'none required'}"
         + (" (--server-key): every route but /health" if settings.api_key else ""),
         f"records  {escape(shown_store(settings.store))}, kept {settings.record_ttl:g} s",
+        *([_MEMORY_AS_FILE] if memory_as_file else []),
         f"limits   {settings.max_concurrent} concurrent"
         + (" per worker" if config.workers > 1 else "")
         + f", {settings.rollout_timeout:g} s per rollout",

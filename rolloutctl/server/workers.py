@@ -202,9 +202,10 @@ def run_workers(agent: Agent, config: ServeConfig, console: Console) -> None:
     url = socket_url(config.host, sockets[0])
     setup_logging(config.log_level, config.json_logs, console)
     with private_store(config.settings) as settings, metrics_folder(settings) as metrics:
+        memory_as_file = config.settings.store is None
         config = replace(config, settings=settings)
         if not config.json_logs:
-            console.print(serve_banner(agent, url, config))
+            console.print(serve_banner(agent, url, config, memory_as_file))
         exited = functools.partial(forget_worker, metrics) if metrics else lambda pid: None
         signal.signal(ASK_SIGNAL, signal.SIG_IGN)  # workers inherit it until they listen
         worker = _worker(agent, config, metrics)

@@ -6,6 +6,7 @@ import io
 import signal
 import socket
 import subprocess
+from pathlib import Path
 
 import httpx
 import pexpect
@@ -93,6 +94,26 @@ def test_workers_on_a_port_another_servers_workers_hold_is_exit_3():
         )
     assert result.returncode == 3, result.stderr
     assert "already in use" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_workers_banner_says_why_the_memory_store_is_a_private_file():
+    """Under --workers, --store memory becomes an SQLite file the workers share: the banner
+    names the file and says why; the file's folder is gone once the server exits."""
+    port = free_port()
+    child = spawn("serve", "--example", "echo", "--workers", "2", "--store", "memory",
+                  "--port", str(port))  # fmt: skip
+    child.expect(r"records  sqlite:///(\S+/records\.db)")
+    folder = Path(child.match.group(1)).parent
+    child.expect(r"\(memory is per process, so the workers share this temporary file\)")
+    child.expect("workers  2 processes")
+    assert folder.is_dir()
+    for _ in range(2):  # both workers up: Ctrl-C now reaches the supervisor's drain
+        child.expect("Application startup complete")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert not folder.exists()
 
 
 def test_environment_variables_configure_serve():
