@@ -35,10 +35,10 @@ DELIVERED = Delivery(True, 1)
 class FakeRollout:
     """What the observer reads of a rollout."""
 
-    __slots__ = ("rollout_id", "traceparent", "watch")
+    __slots__ = ("rollout_id", "trace", "watch")
 
     def __init__(self, n: int) -> None:
-        self.rollout_id, self.traceparent, self.watch = f"rollout-{n}", None, None
+        self.rollout_id, self.trace, self.watch = f"rollout-{n}", None, None
 
 
 def one_rollout(observers: list[Any], n: int) -> None:

@@ -41,6 +41,7 @@ class ReceivedSpan:
     attributes: dict[str, Any]
     events: list[str]
     status_code: int
+    trace_state: str = ""
     resource: dict[str, Any] = field(default_factory=dict)
 
 
@@ -60,6 +61,7 @@ def _received(request: ExportTraceServiceRequest) -> list[ReceivedSpan]:
                         attributes={a.key: plain(a.value) for a in span.attributes},
                         events=[e.name for e in span.events],
                         status_code=span.status.code,
+                        trace_state=span.trace_state,
                         resource=resource,
                     )
                 )

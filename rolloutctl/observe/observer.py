@@ -21,6 +21,7 @@ from rolloutctl.observe.watch import RolloutWatch
 if TYPE_CHECKING:
     from rolloutctl.observe.server_metrics import ServerMetrics
     from rolloutctl.observe.spans import TracedWatch
+    from rolloutctl.observe.trace_headers import TraceHeaders
     from rolloutctl.observe.tracing import Tracing
     from rolloutctl.server.callbacks import CallWatch, Delivery
     from rolloutctl.server.settings import ServerSettings
@@ -57,7 +58,7 @@ def observing(agent: str, settings: ServerSettings) -> Observer | None:
 class Observed(Protocol):
     """What the observer reads of a rollout (`server.rollout.Rollout` is one)."""
 
-    traceparent: bytes | None
+    trace: TraceHeaders | None
     watch: CallWatch | None
 
     @property
@@ -153,7 +154,7 @@ class Observer(RolloutObserver):
         """A traced watch when the sampler takes the rollout (asked first, before any span)."""
         tracing, traced = self.tracing, self._traced
         if tracing is not None and traced is not None:
-            begun = tracing.begin(self.root_name, rollout.traceparent)
+            begun = tracing.begin(self.root_name, rollout.trace)
             if begun is not None:
                 return traced(self, tracing, rollout.rollout_id, begun)
         return RolloutWatch(self)

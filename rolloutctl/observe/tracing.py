@@ -43,6 +43,7 @@ from rolloutctl.observe.otlp_wire import (
     ids_around,
 )
 from rolloutctl.observe.span_queue import BoundedSpanQueue, Count
+from rolloutctl.observe.trace_headers import TraceHeaders
 
 __all__ = ["CLIENT", "INTERNAL", "SERVER", "Begun", "Trace", "Tracing", "remote_parent"]
 
@@ -81,11 +82,15 @@ def _resource(default_service: str) -> Resource:
     return resource
 
 
-def remote_parent(traceparent: bytes | None) -> SpanContext | None:
-    """The span a W3C `traceparent` names, when it is valid."""
-    if not traceparent:
+def remote_parent(trace: TraceHeaders | None) -> SpanContext | None:
+    """The span an init's W3C `traceparent` names, when it is valid, with its `tracestate`
+    (which the SDK's samplers carry on to the rollout's spans and callbacks)."""
+    if trace is None:
         return None
-    context = _PROPAGATOR.extract({"traceparent": traceparent.decode("latin-1")})
+    carrier = {"traceparent": trace.traceparent.decode("latin-1")}
+    if trace.tracestate:
+        carrier["tracestate"] = trace.tracestate.decode("latin-1")
+    context = _PROPAGATOR.extract(carrier)
     parent = get_current_span(context).get_span_context()
     return parent if parent.is_valid else None
 
@@ -135,9 +140,9 @@ class Tracing:
         body = encode_request(*self._head, spans, self._schema)
         return self._send(body).success
 
-    def begin(self, name: str, traceparent: bytes | None) -> Begun | None:
+    def begin(self, name: str, trace: TraceHeaders | None) -> Begun | None:
         """A rollout's trace and span, or None when the rollout is not sampled."""
-        parent = remote_parent(traceparent)
+        parent = remote_parent(trace)
         if parent is None:
             trace_id, random = self._ids.generate_trace_id(), self._ids.is_trace_id_random()
         else:
@@ -147,9 +152,9 @@ class Tracing:
             return None
         flags = TraceFlags.SAMPLED | (TraceFlags.RANDOM_TRACE_ID if random else 0)
         before, state_field = ids_around(trace_id.to_bytes(16, "big"), state)
-        trace = Trace(before, state_field, _header(trace_id, flags, state))
+        shared = Trace(before, state_field, _header(trace_id, flags, state))
         parent_id = parent.span_id.to_bytes(8, "big") if parent is not None else b""
-        return Begun(trace, self.span_id(), parent_id)
+        return Begun(shared, self.span_id(), parent_id)
 
     def _sampled(self, name: str, trace_id: int, parent: SpanContext | None) -> str | None:
         """The trace state of a rollout the sampler takes; None for one it leaves out.

@@ -2,10 +2,10 @@
 
 The SDK owns the routes, so the observer joins it from outside: `/metrics` as one
 more route, the observer's running part (loop lag, the span export thread) in the
-app's lifespan, and the init's W3C `traceparent` carried to the rollout's workflow.
+app's lifespan, and the init's W3C trace context carried to the rollout's workflow.
 The SDK starts a rollout's task inside the `POST /rollout` request, and a task starts
 with a copy of the context it was made in, so a context variable set for that request
-reaches the workflow (`init_traceparent`), as it reaches the SDK's own rollout context.
+reaches the workflow (`init_trace`), as it reaches the SDK's own rollout context.
 """
 
 from __future__ import annotations
@@ -18,32 +18,31 @@ from typing import Any
 from fastapi import Response
 
 from rolloutctl.observe.observer import Observer
+from rolloutctl.observe.trace_headers import TraceHeaders, trace_headers
 from rolloutctl.server.settings import ServerSettings
 
-__all__ = ["InitTraceparent", "init_traceparent", "lifespan", "metrics_route"]
+__all__ = ["InitTrace", "init_trace", "lifespan", "metrics_route"]
 
-_TRACEPARENT: contextvars.ContextVar[bytes | None] = contextvars.ContextVar(
-    "rolloutctl_osmosis_traceparent", default=None
+_TRACE: contextvars.ContextVar[TraceHeaders | None] = contextvars.ContextVar(
+    "rolloutctl_osmosis_trace", default=None
 )
 _INIT_PATH = "/rollout"
 
 
-def init_traceparent() -> bytes | None:
-    """The `traceparent` header of the init whose rollout runs in this task, if it had one."""
-    return _TRACEPARENT.get()
+def init_trace() -> TraceHeaders | None:
+    """The trace context of the init whose rollout runs in this task, if it had one."""
+    return _TRACE.get()
 
 
-class InitTraceparent:
-    """ASGI middleware: a `POST /rollout`'s `traceparent`, kept for its workflow's task."""
+class InitTrace:
+    """ASGI middleware: a `POST /rollout`'s trace context, kept for its workflow's task."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == _INIT_PATH:
-            for name, value in scope["headers"]:
-                if name == b"traceparent":
-                    _TRACEPARENT.set(value)  # this request's task only
+            _TRACE.set(trace_headers(scope["headers"]))  # this request's task only
         await self.app(scope, receive, send)
 
 

@@ -48,7 +48,7 @@ from rolloutctl.logs import setup_logging
 from rolloutctl.net.sockets import bind_socket, socket_url
 from rolloutctl.observe.observer import METRICS_PATH, Observer, observing, tracing_wanted
 from rolloutctl.osmosis.grader import AgentRewardGrader
-from rolloutctl.osmosis.observing import InitTraceparent, lifespan, metrics_route
+from rolloutctl.osmosis.observing import InitTrace, lifespan, metrics_route
 from rolloutctl.osmosis.shutdown import ShutdownDrain
 from rolloutctl.osmosis.workflow import AdapterOptions, adapter_workflow
 from rolloutctl.server.serving import ServeConfig, serve_forever
@@ -122,7 +122,7 @@ def create_osmosis_app(
     )
     app.add_exception_handler(RequestValidationError, _refusing(observer))
     if observer is not None and tracing_wanted(settings):
-        app.add_middleware(InitTraceparent)
+        app.add_middleware(InitTrace)
     if observer is not None and settings.metrics:  # behind the SDK's key like its own routes
         route = metrics_route(observer)
         app.add_api_route(METRICS_PATH, route, methods=["GET"], include_in_schema=False)

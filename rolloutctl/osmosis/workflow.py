@@ -34,7 +34,7 @@ from rolloutctl.agent.context import (
 from rolloutctl.agent.tools import Tool
 from rolloutctl.errors import RolloutFailed, RolloutFailure, RolloutTimedOut
 from rolloutctl.observe.observer import Observer
-from rolloutctl.osmosis.observing import init_traceparent
+from rolloutctl.osmosis.observing import init_trace
 from rolloutctl.protocol import ErrorCategory
 from rolloutctl.server.callbacks import CallWatch, RetryPolicy, TrainerClient
 from rolloutctl.server.rollout import execute
@@ -66,7 +66,7 @@ class _Seen:
 
     def __init__(self, rollout_id: str) -> None:
         self.rollout_id = rollout_id
-        self.traceparent = init_traceparent()  # the init's, when it sent one
+        self.trace = init_trace()  # the init's, when it sent one
         self.watch: CallWatch | None = None
 
 

@@ -26,6 +26,7 @@ from rolloutctl.errors import AgentToolsError, ServerBusy, StoreUnavailable
 from rolloutctl.net.http_pool import Header, HttpPool
 from rolloutctl.observe.hooks import RolloutObserver
 from rolloutctl.observe.observer import METRICS_PATH, observing
+from rolloutctl.observe.trace_headers import TraceHeaders, trace_headers
 from rolloutctl.protocol import INIT_PATH, InitRequest
 from rolloutctl.server.board import WorkerBoard
 from rolloutctl.server.manager import RolloutManager
@@ -178,8 +179,8 @@ class ServerCore:
         ):
             return False
         raw = await read_body(scope, receive, self.settings.max_init_bytes)
-        traceparent = dict(scope["headers"]).get(b"traceparent")
-        status, body, headers = await self.answer_init(raw, traceparent)
+        trace = trace_headers(scope["headers"])
+        status, body, headers = await self.answer_init(raw, trace)
         if status != 202 and self.observer is not None:
             self.observer.refused(status)
         if status == 202 and self.workers is not None and self.workers.crowded(self.counts()[0]):
@@ -194,14 +195,14 @@ class ServerCore:
         await send({"type": "http.response.body", "body": body})
         return True
 
-    async def answer_init(self, raw: bytes | None, traceparent: bytes | None = None) -> InitAnswer:
+    async def answer_init(self, raw: bytes | None, trace: TraceHeaders | None = None) -> InitAnswer:
         """POST /v1/rollout/init, from raw body to (status, JSON body, extra headers)."""
         init = self._read_init(raw)
         if not isinstance(init, InitRequest):
             return init
         manager = self.manager
         try:
-            return 202, await manager.accept(init, traceparent), ()
+            return 202, await manager.accept(init, trace), ()
         except (ServerBusy, StoreUnavailable) as exc:
             retry_after = b"5" if manager.draining else b"1"
             return _json(503, {"detail": str(exc)}, ((b"retry-after", retry_after),))

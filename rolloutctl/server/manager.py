@@ -19,6 +19,7 @@ from rolloutctl.agent.context import Agent
 from rolloutctl.agent.tools import Tool
 from rolloutctl.errors import AgentToolsError, ServerBusy
 from rolloutctl.observe.hooks import RolloutObserver, notify
+from rolloutctl.observe.trace_headers import TraceHeaders
 from rolloutctl.protocol import InitRequest
 from rolloutctl.server.callbacks import HttpPool
 from rolloutctl.server.limits import Slots
@@ -54,10 +55,10 @@ class RolloutManager:
         self._tasks: set[asyncio.Task[None]] = set()
         self._tools_json: tuple[list[Tool], str] | None = None
 
-    async def accept(self, init: InitRequest, traceparent: bytes | None = None) -> bytes:
+    async def accept(self, init: InitRequest, trace: TraceHeaders | None = None) -> bytes:
         """Start `init` (or find its twin) and return the 202 body, as sent the first time.
 
-        `traceparent` is the init's W3C trace context, for observers that trace. Raises
+        `trace` is the init's W3C trace context, for observers that trace. Raises
         StoreUnavailable when the store cannot record the rollout: nothing runs then.
         """
         record = self.store.local(init.rollout_id)
@@ -83,7 +84,7 @@ class RolloutManager:
         first = await self.store.claim(record)
         if first is not None:  # another replica (or a concurrent init) won the id
             return first
-        self._start(Rollout(self, record, init, request, tools, traceparent))
+        self._start(Rollout(self, record, init, request, tools, trace))
         return body
 
     def _admit(self) -> None:

@@ -34,6 +34,7 @@ from rolloutctl.server.limits import TimeLimit
 from rolloutctl.server.store import RolloutRecord, RolloutState
 
 if TYPE_CHECKING:
+    from rolloutctl.observe.trace_headers import TraceHeaders
     from rolloutctl.server.manager import RolloutManager
 
 __all__ = ["Rollout", "execute", "to_rollout_request"]
@@ -53,7 +54,7 @@ class Rollout:
         "record",
         "request",
         "tools",
-        "traceparent",
+        "trace",
         "watch",
     )
 
@@ -64,12 +65,12 @@ class Rollout:
         init: InitRequest,
         request: RolloutRequest,
         tools: Sequence[Tool],
-        traceparent: bytes | None = None,
+        trace: TraceHeaders | None = None,
     ) -> None:
-        """`traceparent`: the init's W3C trace context header, for observers that trace."""
+        """`trace`: the init's W3C trace context headers, for observers that trace."""
         self._manager = manager
         self.record, self.init, self.request, self.tools = record, init, request, tools
-        self.traceparent = traceparent
+        self.trace = trace
         self.context: RolloutContext | None = None  # set once the trainer can be called
         self.watch: CallWatch | None = None  # an observer's, at `accepted`: sees callbacks
 

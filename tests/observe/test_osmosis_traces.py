@@ -33,7 +33,8 @@ def test_an_osmosis_rollout_is_one_trace_under_the_inits_traceparent(
     with run_server(trainer.app) as trainer_url, run_server(app) as url:
 
         async def go() -> None:
-            http = httpx.AsyncClient(headers={"traceparent": traceparent})
+            headers = {"traceparent": traceparent, "tracestate": "vendor=o1"}
+            http = httpx.AsyncClient(headers=headers)
             client = RolloutClient(url=url, http_client=http)
             try:
                 await client.run_rollout(
@@ -54,6 +55,7 @@ def test_an_osmosis_rollout_is_one_trace_under_the_inits_traceparent(
     assert root.attributes["rolloutctl.status"] == "COMPLETED"
     children = [s for s in spans if s is not root]
     assert {s.parent_span_id for s in children} == {root.span_id}
+    assert {s.trace_state for s in spans} == {"vendor=o1"}  # the init's, carried
     chats = [s for s in children if s.name == "chat default"]
     assert len(chats) == 3 and len({s.span_id for s in chats}) == 3
     assert all(s.kind == CLIENT and s.attributes["gen_ai.operation.name"] == "chat" for s in chats)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from rolloutctl.observe.trace_headers import TraceHeaders
 from rolloutctl.observe.tracing import Tracing
 
 NAME = "invoke_agent calculator"
@@ -30,10 +31,10 @@ def tracing(monkeypatch) -> Iterator:
         one.shutdown()
 
 
-def parent(sampled: bool) -> tuple[bytes, bytes]:
+def parent(sampled: bool) -> tuple[TraceHeaders, bytes]:
     span_id = secrets.token_hex(8)
     header = f"00-{secrets.token_hex(16)}-{span_id}-{'01' if sampled else '00'}"
-    return header.encode(), bytes.fromhex(span_id)
+    return TraceHeaders(header.encode()), bytes.fromhex(span_id)
 
 
 def test_the_default_sampler_takes_every_rollout_and_follows_a_parent(tracing):

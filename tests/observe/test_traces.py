@@ -41,7 +41,7 @@ def test_a_two_turn_rollout_is_one_trace_under_the_inits_traceparent(
     server = start_server(otel_endpoint=f"{receiver.url}/v1/traces")
     trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
     two_turns(trainer, "t1")
-    headers = {"traceparent": f"00-{trace_id}-{parent_id}-01"}
+    headers = {"traceparent": f"00-{trace_id}-{parent_id}-01", "tracestate": "vendor=t1"}
     assert post(server, init(trainer, "t1"), headers=headers).status_code == 202
     trainer.wait("t1")
     spans = {s.name: s for s in receiver.wait_for(5, trace_id)}
@@ -62,6 +62,7 @@ def test_a_two_turn_rollout_is_one_trace_under_the_inits_traceparent(
     children = [*chats, spans["execute_tool add"], spans["deliver completion"]]
     assert {s.parent_span_id for s in children} == {root.span_id}
     assert {s.trace_id for s in children} == {trace_id}
+    assert {s.trace_state for s in [root, *children]} == {"vendor=t1"}  # the init's, carried
     for chat in chats:
         assert chat.kind == CLIENT
         assert chat.attributes["gen_ai.operation.name"] == "chat"
@@ -79,6 +80,10 @@ def test_a_two_turn_rollout_is_one_trace_under_the_inits_traceparent(
     assert sent == [f"00-{trace_id}-{chat.span_id}-01" for chat in chats]
     completed = trainer.completion_headers["t1"][0]["traceparent"]
     assert completed == f"00-{trace_id}-{delivery.span_id}-01"
+    sent_states = [
+        h["tracestate"] for h in [*trainer.chat_headers["t1"], *trainer.completion_headers["t1"]]
+    ]
+    assert sent_states == ["vendor=t1"] * 3
 
 
 def test_failures_retries_and_a_fresh_trace_without_traceparent(trainer, start_server, receiver):
