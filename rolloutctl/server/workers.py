@@ -43,6 +43,7 @@ from rolloutctl.server.board import WorkerBoard
 from rolloutctl.server.core import ServerCore
 from rolloutctl.server.serving import ServeConfig, serve_forever
 from rolloutctl.server.settings import ServerSettings
+from rolloutctl.server.store import check_store_url
 
 __all__ = [
     "RESTART_DELAY",
@@ -85,8 +86,8 @@ def metrics_folder(settings: ServerSettings) -> Iterator[Path | None]:
 @contextlib.contextmanager
 def private_store(settings: ServerSettings) -> Iterator[ServerSettings]:
     """`settings` with a store the workers share: theirs, or an SQLite file in a private
-    temporary folder (removed at the end) when they name none."""
-    if settings.store is not None:
+    temporary folder (removed at the end) when they name none or `memory` (one process's)."""
+    if check_store_url(settings.store) is not None:
         yield settings
         return
     with _private_folder("rolloutctl-workers-") as folder:
@@ -202,7 +203,7 @@ def run_workers(agent: Agent, config: ServeConfig, console: Console) -> None:
     url = socket_url(config.host, sockets[0])
     setup_logging(config.log_level, config.json_logs, console)
     with private_store(config.settings) as settings, metrics_folder(settings) as metrics:
-        memory_as_file = config.settings.store is None
+        memory_as_file = settings is not config.settings  # private_store made a file of it
         config = replace(config, settings=settings)
         if not config.json_logs:
             console.print(serve_banner(agent, url, config, memory_as_file))

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from rolloutctl.server.settings import ServerSettings
+from rolloutctl.server.workers import private_store
 from tests.observe.scraping import scrape
 from tests.recording_trainer import RecordingTrainer
 from tests.server.store.replicas import (
@@ -163,6 +165,18 @@ def test_sigterm_drains_both_workers_with_one_completion_each(workers, trainer):
         assert trainer.wait(rollout_id, timeout=60)["extra_fields"]["error_category"] == "shutdown"
     assert {i: len(trainer.completions[i]) for i in ids} == dict.fromkeys(ids, 1)
     trainer.held.clear()
+
+
+def test_the_memory_store_named_in_python_is_the_workers_shared_file_too():
+    """The CLI turns `--store memory` into no store; ServerSettings(store="memory") from
+    Python must not leave each worker a memory of its own either."""
+    for named in (None, "memory"):
+        with private_store(ServerSettings(store=named)) as settings:
+            assert settings.store is not None and settings.store.startswith("sqlite:///")
+            assert Path(settings.store.removeprefix("sqlite:///")).parent.is_dir()
+    given = ServerSettings(store="sqlite:///records.db")
+    with private_store(given) as settings:
+        assert settings is given
 
 
 def test_workers_must_be_a_number_or_auto():
