@@ -54,7 +54,25 @@ async def run_bench(
         raise ValueError("give exactly one of server_urls or spec")
     for url in server_urls:
         await check_reachable(url)
-    trainer = MockTrainer(
+    trainer = _calculator_trainer(config)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(quiet_trainer_logs())
+        stack.push_async_callback(trainer.aclose)
+        trainer.url = await stack.enter_async_context(
+            serve_app(trainer.app, "the mock trainer", host=config.trainer_host)
+        )
+        servers = (server_urls, (), ()) if spec is None else await _spawned(stack, spec, replicas)
+        with _settled_heap():
+            result = await driver(config, trainer, *servers).run(progress)
+    if spec is not None:
+        result.server = spec.label
+        if isinstance(spec, ServerSpec):
+            result.store = shown_store(spec.store)
+    return result
+
+
+def _calculator_trainer(config: BenchConfig) -> MockTrainer:
+    return MockTrainer(
         TrainerConfig(
             policy=make_trainer_policy("calculator"),
             latency_ms=config.llm_latency_ms,
@@ -63,28 +81,20 @@ async def run_bench(
             seed=config.seed,
         )
     )
-    async with contextlib.AsyncExitStack() as stack:
-        stack.enter_context(quiet_trainer_logs())
-        stack.push_async_callback(trainer.aclose)
-        trainer.url = await stack.enter_async_context(
-            serve_app(trainer.app, "the mock trainer", host=config.trainer_host)
-        )
-        bench = driver(config, trainer, server_urls)
-        if spec is not None:
-            servers = await stack.enter_async_context(spawn_servers(spec, replicas))
-            urls = [server.url for server in servers]
-            if replicas > 1:
-                upstreams = [(spec.host, server.port) for server in servers]
-                urls = [await stack.enter_async_context(balancing(upstreams))]
-            pids = [server.pid for server in servers]
-            bench = driver(config, trainer, urls, pids, [server.url for server in servers])
-        with _settled_heap():
-            result = await bench.run(progress)
-    if spec is not None:
-        result.server = spec.label
-        if isinstance(spec, ServerSpec):
-            result.store = shown_store(spec.store)
-    return result
+
+
+async def _spawned(
+    stack: contextlib.AsyncExitStack, spec: ProcessSpec, replicas: int
+) -> tuple[list[str], list[int], list[str]]:
+    """`replicas` servers of `spec`, closed with `stack`: the URLs to drive (one balancer
+    in front of several), their pids, and each one's own URL."""
+    servers = await stack.enter_async_context(spawn_servers(spec, replicas))
+    urls = [server.url for server in servers]
+    driven = urls
+    if replicas > 1:
+        upstreams = [(spec.host, server.port) for server in servers]
+        driven = [await stack.enter_async_context(balancing(upstreams))]
+    return driven, [server.pid for server in servers], urls
 
 
 @contextlib.contextmanager
