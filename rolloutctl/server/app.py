@@ -18,7 +18,9 @@ from rolloutctl import __version__
 from rolloutctl.agent.context import Agent
 from rolloutctl.errors import StoreUnavailable
 from rolloutctl.protocol import INIT_PATH, InitRequest
-from rolloutctl.server.core import ServerCore, bearer_ok, status_json
+from rolloutctl.server.answers import status_json
+from rolloutctl.server.auth import bearer_ok
+from rolloutctl.server.core import ServerCore
 from rolloutctl.server.settings import ServerSettings
 
 __all__ = ["InboundKeyMiddleware", "RolloutApp", "create_app", "routes_app"]
