@@ -26,7 +26,7 @@ from pathlib import Path
 from paired import bench_once, report_line, summary
 
 from rolloutctl.bench.config import BenchConfig
-from rolloutctl.bench.report import BenchResult
+from rolloutctl.bench.result import BenchResult
 from rolloutctl.bench.server_process import ServerSpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.*

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from rolloutctl.bench.config import BenchConfig
 from rolloutctl.bench.load import run_bench
-from rolloutctl.bench.report import BenchResult
+from rolloutctl.bench.result import BenchResult
 from rolloutctl.bench.server_process import ProcessSpec, ServerSpec
 from rolloutctl.eventloop import run_interruptible
 

@@ -17,7 +17,7 @@ from rolloutctl.bench.breakdown import tool_ms
 from rolloutctl.bench.config import BenchConfig, calculator_init
 from rolloutctl.bench.probes import store_round_trips
 from rolloutctl.bench.procstats import PeakRss, ProcSample, machine_cpu, sample, sample_all
-from rolloutctl.bench.report import BenchResult
+from rolloutctl.bench.result import BenchResult
 from rolloutctl.bench.tally import Phase, add_costs, add_machine, percentiles
 from rolloutctl.errors import InitError, InitRefused
 from rolloutctl.observe.scrape import read_metrics, server_side

@@ -18,7 +18,7 @@ from rolloutctl.bench.balancer import balancing
 from rolloutctl.bench.config import SYSTEM, BenchConfig, calculator_init
 from rolloutctl.bench.driver import PROGRESS_INTERVAL, Bench, Progress
 from rolloutctl.bench.probes import check_reachable, store_round_trips
-from rolloutctl.bench.report import BenchResult
+from rolloutctl.bench.result import BenchResult
 from rolloutctl.bench.server_process import ProcessSpec, ServerSpec, spawn_servers
 from rolloutctl.harness import serve_app
 from rolloutctl.server.store import shown_store

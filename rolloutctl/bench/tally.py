@@ -11,7 +11,7 @@ from typing import Any
 
 from rolloutctl.bench.breakdown import Breakdown, percentiles
 from rolloutctl.bench.procstats import MIB, ProcSample
-from rolloutctl.bench.report import BenchResult
+from rolloutctl.bench.result import BenchResult
 from rolloutctl.trainer import RolloutHandle
 
 __all__ = ["Phase", "add_costs", "add_machine", "percentiles"]

@@ -22,7 +22,7 @@ from osmosis_ai.rollout.client import RolloutClient
 from rolloutctl.bench.config import BenchConfig, calculator_init
 from rolloutctl.bench.driver import Bench, Progress
 from rolloutctl.bench.load import run_bench
-from rolloutctl.bench.report import BenchResult
+from rolloutctl.bench.result import BenchResult
 from rolloutctl.bench.server_process import ServerSpec
 from rolloutctl.bench.tally import Phase
 from rolloutctl.errors import InitError, InitRefused

@@ -18,7 +18,7 @@ from rolloutctl.agent.loader import load_example
 from rolloutctl.bench.config import BenchConfig
 from rolloutctl.bench.load import run_bench
 from rolloutctl.bench.procstats import machine_cpu, sample
-from rolloutctl.bench.report import BenchResult, passed
+from rolloutctl.bench.result import BenchResult, passed
 from rolloutctl.bench.server_process import ServerSpec
 from rolloutctl.bench.tally import percentiles
 from rolloutctl.protocol import INIT_PATH

@@ -15,7 +15,7 @@ from rolloutctl.agent.loader import load_example
 from rolloutctl.bench.balancer import balancing
 from rolloutctl.bench.config import BenchConfig
 from rolloutctl.bench.load import run_bench
-from rolloutctl.bench.report import passed
+from rolloutctl.bench.result import passed
 from rolloutctl.bench.server_process import ServerSpec
 from rolloutctl.server.app import create_app
 from rolloutctl.server.settings import ServerSettings

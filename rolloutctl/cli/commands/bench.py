@@ -146,7 +146,8 @@ def bench(
     from rolloutctl.bench.config import BenchConfig
     from rolloutctl.bench.load import run_bench
     from rolloutctl.bench.probes import check_reachable
-    from rolloutctl.bench.report import passed, progress_bar, result_rows
+    from rolloutctl.bench.report import progress_bar, result_rows
+    from rolloutctl.bench.result import passed
     from rolloutctl.bench.server_process import ServerSpec
     from rolloutctl.eventloop import run_interruptible
     from rolloutctl.report_table import print_rows
