@@ -3,20 +3,19 @@
 The request body is read whole before the app runs, so `receive` answers at once and
 an app that answers without awaiting anything else runs to its end in one go. The
 response goes out in as few writes as its messages allow: a head and a whole body are
-one write, with a Content-Length; a body sent in parts goes out chunked (RFC 9112 §7.1),
-or, to an HTTP/1.0 client, until the connection closes.
+one write. How a response is framed (Content-Length, chunks, none) is `response_framing`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable
-from http import HTTPStatus
 from typing import Any, Protocol
 
 import orjson
+
+from rolloutctl.net.response_framing import ResponseFraming, status_line
 
 __all__ = ["AnswerJson", "Cycle", "Link"]
 
@@ -25,12 +24,6 @@ App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 # An app's optional `answer_json(scope, body)`: for a request it takes, an awaitable of
 # (status, JSON value); None leaves the request to the app's ASGI interface.
 AnswerJson = Callable[[dict[str, Any], bytes], Awaitable[tuple[int, Any]] | None]
-_STATUS_LINES = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in HTTPStatus}
-_BAD_NAME = re.compile(rb'[\x00-\x20\x7f-\xff()<>@,;:\[\]={}\\"/?]')
-_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-_NO_BODY = frozenset({204, 304})
-_CHECKED: set[tuple[bytes, bytes]] = set()  # header fields that passed `_check_header`
-_MAX_CHECKED = 4096
 _ERROR_500 = (
     b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
     b"content-length: 21\r\nconnection: close\r\n\r\nInternal Server Error"
@@ -47,45 +40,17 @@ class Link(Protocol):
     async def drain(self) -> None: ...
 
 
-def _status_line(status: int) -> bytes:
-    line = _STATUS_LINES.get(status)
-    return line if line is not None else b"HTTP/1.1 %d \r\n" % status
-
-
-def _check_header(name: bytes, value: bytes) -> None:
-    """A header field an app may send (no line breaks, a token for a name); the pairs
-    that pass are kept, so the few an app sends again and again are checked once."""
-    if _BAD_NAME.search(name) or _BAD_VALUE.search(value):
-        raise RuntimeError(f"invalid response header {name!r}")
-    if len(_CHECKED) >= _MAX_CHECKED:
-        _CHECKED.clear()
-    _CHECKED.add((name, value))
-
-
-class Cycle:
+class Cycle(ResponseFraming):
     """The request (`scope`, `body`) and the state of its response."""
 
-    __slots__ = (
-        "bodiless",
-        "body",
-        "chunked",
-        "disconnected",
-        "done",
-        "gone",
-        "head",
-        "keep_alive",
-        "link",
-        "remaining",
-        "scope",
-        "started",
-    )
+    __slots__ = ("body", "disconnected", "done", "gone", "link", "started")
 
     def __init__(self, link: Link, scope: dict[str, Any], body: bytes, keep_alive: bool) -> None:
         self.link, self.scope, self.keep_alive = link, scope, keep_alive
         self.body: bytes | None = body  # until the app has received it
-        self.head: bytes | None = None  # the response head, until it is written
+        self.head = None
         self.started = self.done = self.disconnected = self.chunked = self.bodiless = False
-        self.remaining: int | None = None  # body bytes still owed under a Content-Length
+        self.remaining = None
         self.gone: asyncio.Future[None] | None = None  # set once done or disconnected
 
     async def run(self, app: App, answer_json: AnswerJson | None = None) -> None:
@@ -116,7 +81,7 @@ class Cycle:
         self.started = True
         self.link.transport.write(
             b"%scontent-type: application/json\r\ncontent-length: %d\r\n%s\r\n%s"
-            % (_status_line(status), len(body), close, body)
+            % (status_line(status), len(body), close, body)
         )
         self._finish()
 
@@ -161,28 +126,6 @@ class Cycle:
         else:
             raise RuntimeError(f"unexpected ASGI message {kind!r} at this point of the response")
 
-    def _head(self, status: int, headers: Any) -> bytes:
-        """The head, without its blank line: framing is settled by the first body message."""
-        lines = [_status_line(status)]
-        for name, value in headers:
-            if (name, value) not in _CHECKED:
-                _check_header(name, value)
-            lowered = name.lower()
-            if lowered == b"content-length":
-                self.remaining = int(value)
-            elif lowered == b"transfer-encoding":
-                raise RuntimeError("the server frames the body itself: no Transfer-Encoding")
-            elif lowered == b"connection" and b"close" in value.lower():
-                self.keep_alive = False
-            lines.append(b"%s: %s\r\n" % (name, value))
-        if status in _NO_BODY:  # no body and no Content-Length (RFC 9110 §8.6)
-            self.remaining, self.bodiless = 0, True
-        elif self.scope["method"] == "HEAD":  # the GET's fields, no body
-            self.bodiless = True
-        if not self.keep_alive:
-            lines.append(b"connection: close\r\n")
-        return b"".join(lines)
-
     async def _body(self, body: bytes, more: bool) -> None:
         head, write = self.head, self.link.transport.write
         if head is not None:
@@ -196,32 +139,6 @@ class Cycle:
             if self.remaining:
                 self.keep_alive = False  # the client was promised bytes that never came
             self._finish()
-
-    def _framing(self, size: int, more: bool) -> bytes:
-        """The rest of the head: a Content-Length when the whole body is known now."""
-        if self.remaining is not None:
-            return b"\r\n"
-        if not more:
-            self.remaining = size
-            return b"content-length: %d\r\n\r\n" % size
-        if not self.keep_alive:  # e.g. HTTP/1.0, which has no chunks: the close ends the body
-            return b"\r\n"
-        self.chunked = True
-        return b"transfer-encoding: chunked\r\n\r\n"
-
-    def _part(self, body: bytes, more: bool) -> bytes:
-        if self.chunked:
-            chunk = b"%x\r\n%s\r\n" % (len(body), body) if body else b""
-            return chunk if more else chunk + b"0\r\n\r\n"
-        if self.bodiless:  # HEAD, 204, 304: nothing after the head
-            self.remaining = 0
-            return b""
-        if self.remaining is None:
-            return body
-        if len(body) > self.remaining:
-            raise RuntimeError("the response body is longer than its Content-Length")
-        self.remaining -= len(body)
-        return body
 
     def _finish(self) -> None:
         self.done = True
