@@ -1,9 +1,9 @@
-"""One client connection of the lean HTTP server: requests parsed, answered in order.
+"""One client connection of the lean HTTP server: requests read, answered in order.
 
-httptools calls back per request line, header and body piece; a complete request
-becomes a `Cycle` in a queue, and the next cycle starts when the one before has
-answered (pipelined requests keep their order). A malformed request queues a 400 and
-ends reading; the connection closes once the answers before it are out.
+A complete request (`request_reading` reads it) becomes a `Cycle` in a queue, and the
+next cycle starts when the one before has answered (pipelined requests keep their order).
+A malformed request queues a 400 and ends reading; the connection closes once the answers
+before it are out.
 """
 
 from __future__ import annotations
@@ -11,22 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from typing import Any, Protocol
+from typing import Protocol
 
 import httptools
 
 from rolloutctl.net.asgi_cycle import AnswerJson, App, Cycle
+from rolloutctl.net.request_reading import MAX_HEAD, RequestReader
 
-__all__ = ["MAX_HEAD", "MAX_QUEUED", "Connection", "Host"]
+__all__ = ["MAX_HEAD", "MAX_QUEUED", "Connection", "Host"]  # MAX_HEAD was defined here first
 
 MAX_QUEUED = 32  # pipelined requests read ahead of their answers before reading pauses
-MAX_HEAD = 65536  # bytes of request target, and of header fields, a request may have
 _BAD_REQUEST = (
     b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
     b"content-length: 21\r\nconnection: close\r\n\r\nInvalid HTTP request."
 )
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_METHODS: dict[bytes, str] = {}
 
 
 class Host(Protocol):
@@ -39,16 +38,16 @@ class Host(Protocol):
     def target(self, url: bytes) -> tuple[str, bytes, bytes]: ...
 
 
-class Connection(asyncio.Protocol):
-    """One client connection: parses requests and answers them in order."""
+class Connection(RequestReader):
+    """One client connection: reads requests and answers them in order."""
 
     transport: asyncio.Transport
 
     def __init__(self, server: Host) -> None:
+        super().__init__(server.target)
         self.server = server
         self.answer_json: AnswerJson | None = getattr(server.app, "answer_json", None)
         self.loop = asyncio.get_running_loop()
-        self.parser = httptools.HttpRequestParser(self)
         self.queue: deque[Cycle | None] = deque()  # None: a malformed request's 400
         self.current: Cycle | None = None
         self.last_read = self.loop.time()
@@ -56,16 +55,10 @@ class Connection(asyncio.Protocol):
         self.ending = False  # the server stops: close once nothing is being answered
         self.writable: asyncio.Future[None] | None = None  # set while writing is paused
         self.paused = False  # reading paused while pipelined requests wait
-        self.expect = False  # the request being read asked for `100 Continue`
-        self.head_size = 0  # bytes of header fields read of the request being read
-        self.url = b""
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.body: list[bytes] = []
-        self.names: tuple[Any, Any] = (None, None)  # the server's and the client's address
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # a TCP connection's
-        self.names = (_address(transport, "sockname"), _address(transport, "peername"))
+        self._name_ends(transport)
         self.server.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -103,57 +96,14 @@ class Connection(asyncio.Protocol):
         elif self.queue and self.queue[-1] is not None:
             self.queue[-1].keep_alive = False
 
-    def on_message_begin(self) -> None:
-        self.url, self.headers, self.body, self.expect = b"", [], [], False
-        self.head_size = 0
-
-    def on_url(self, url: bytes) -> None:
-        self.url += url
-        if len(self.url) > MAX_HEAD:
-            raise ValueError("request target too long")  # httptools makes it a parse error
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.head_size += len(name) + len(value)
-        if self.head_size > MAX_HEAD:
-            raise ValueError("header fields too long")  # a 400, as for any malformed request
-        name = name.lower()
-        if name == b"expect" and value.lower() == b"100-continue":
-            self.expect = True
-        self.headers.append((name, value))
-
     def on_headers_complete(self) -> None:
         """A client waiting for `100 Continue` gets it when no earlier answer is due
         (else it sends its body after its own wait, RFC 9110 §10.1.1)."""
         if self.expect and self.current is None and not self.queue and self._version_11():
             self.transport.write(_CONTINUE)
 
-    def _version_11(self) -> bool:
-        return self.parser.get_http_version() == "1.1"  # no interim answers to HTTP/1.0
-
-    def on_body(self, body: bytes) -> None:
-        self.body.append(body)
-
     def on_message_complete(self) -> None:
-        parser, version = self.parser, self.parser.get_http_version()
-        path, raw_path, query = self.server.target(self.url)
-        method = _METHODS.get(raw := parser.get_method()) or _METHODS.setdefault(raw, raw.decode())
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": version,
-            "server": self.names[0],
-            "client": self.names[1],
-            "scheme": "http",
-            "method": method,
-            "root_path": "",
-            "path": path,
-            "raw_path": raw_path,
-            "query_string": query,
-            "headers": self.headers,
-        }
-        keep_alive = version != "1.0" and parser.should_keep_alive()
-        body = b"".join(self.body) if len(self.body) != 1 else self.body[0]
-        self.queue.append(Cycle(self, scope, body, keep_alive))
+        self.queue.append(Cycle(self, *self._request()))
         self.url = b""
 
     def _next(self) -> None:
@@ -210,8 +160,3 @@ class Connection(asyncio.Protocol):
         """Wait while the client reads slower than a streamed answer is written."""
         if self.writable is not None:
             await asyncio.shield(self.writable)
-
-
-def _address(transport: asyncio.BaseTransport, name: str) -> tuple[str, int] | None:
-    address = transport.get_extra_info(name)
-    return (address[0], address[1]) if isinstance(address, tuple) else None
