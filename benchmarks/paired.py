@@ -91,7 +91,9 @@ def _other(name: str, http: str, ours: Side) -> tuple[str, ProcessSpec]:
     python = Path(name)
     if not python.is_file():
         raise SystemExit(f"a side is rolloutctl, ceiling or a python executable, not {name!r}")
-    argv = [str(python), *ours.spec.argv(0)[1:]]
+    # -P: not the current folder first on sys.path, where `-m rolloutctl` would find the
+    # checkout the bench runs from instead of the one `python`'s environment installs
+    argv = [str(python), "-P", *ours.spec.argv(0)[1:]]
     argv[argv.index("--port") + 1] = "{port}"
     label = f"{ours.label} of {python}"
     return label, CommandSpec(label, tuple(argv))
