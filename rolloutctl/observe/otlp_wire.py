@@ -96,11 +96,17 @@ class Key:
     """An attribute key encoded once: `key(value)` is its KeyValue field, one join for a
     short string or a small int, the common values of span attributes."""
 
-    __slots__ = ("_int", "_key", "_room", "_small", "_tag")
+    __slots__ = ("_heads", "_int", "_key", "_room", "_small", "_tag")
 
     def __init__(self, name: str, tag: bytes = b"\x4a") -> None:
         self._key, self._tag = _field(b"\x0a", name.encode()), tag
         self._room = len(self._key) + 4  # a KeyValue's bytes besides a short string's
+        # a string's bytes are preceded by bytes that depend only on its length: when
+        # every length fits one byte, they are made once per length
+        self._heads = [
+            tag + _SMALL[n + self._room] + self._key + b"\x12" + _SMALL[n + 2] + b"\x0a" + _SMALL[n]
+            for n in range(max(0x80 - self._room, 0))
+        ]
         self._small = [_field(tag, self._key + _field(b"\x12", _integer(n))) for n in range(128)]
         # the bytes before an int's 2-byte varint (128 to 16383: a token count)
         fits = self._room + 1 < 0x80
@@ -109,11 +115,9 @@ class Key:
     def __call__(self, value: Any) -> bytes:
         kind = type(value)
         if kind is str:
-            data = value.encode()
-            n = len(data)
-            if n + self._room < 0x80:  # every length is one byte
-                head = self._tag + _SMALL[n + self._room] + self._key
-                return head + b"\x12" + _SMALL[n + 2] + b"\x0a" + _SMALL[n] + data
+            data, heads = value.encode(), self._heads
+            if len(data) < len(heads):
+                return heads[len(data)] + data
         elif kind is int and 0 <= value < 0x4000:
             if value < 0x80:
                 return self._small[value]

@@ -84,10 +84,9 @@ class TracedWatch(RolloutWatch):
 
     def __init__(self, observer: Observer, tracing: Tracing, rollout_id: str, begun: Begun):
         super().__init__(observer)
-        trace, self._root, parent = begun
-        self._before, self._header = trace.before, trace.header
-        self._child = trace.state + parent_field(self._root)  # a child's fields after its id
-        self._after = trace.state + parent_field(parent), bool(parent)  # and the rollout's
+        self._before, state, self._header, self._root, parent = begun
+        self._child = state + parent_field(self._root)  # a child's fields after its id
+        self._after = state + parent_field(parent), bool(parent)  # and the rollout's
         self._new_id, self._put = tracing.span_id, tracing.queue.put
         self._start, self._status = time.time_ns(), UNSET_STATUS
         self._attributes = ROLLOUT_ID(rollout_id)

@@ -16,6 +16,7 @@ server with tracing on imports this module (and so OpenTelemetry).
 
 from __future__ import annotations
 
+import binascii
 import os
 from collections.abc import Mapping
 from typing import NamedTuple
@@ -45,7 +46,7 @@ from rolloutctl.observe.otlp_wire import (
 from rolloutctl.observe.span_queue import BoundedSpanQueue, Count
 from rolloutctl.observe.trace_headers import TraceHeaders
 
-__all__ = ["CLIENT", "INTERNAL", "SERVER", "Begun", "Trace", "Tracing", "remote_parent"]
+__all__ = ["CLIENT", "INTERNAL", "SERVER", "Begun", "Tracing", "remote_parent"]
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _ALWAYS_ON = {
@@ -53,22 +54,20 @@ _ALWAYS_ON = {
     ParentBased(ALWAYS_ON).get_description(),  # type: ignore[no-untyped-call]
 }
 INTERNAL, SERVER, CLIENT = 1, 2, 3  # OTLP's SpanKind numbers
+# a traceparent's flags after the span id: sampled, and whether the trace id is random
+_SAMPLED = b"-%02x\r\n" % TraceFlags.SAMPLED
+_SAMPLED_RANDOM = b"-%02x\r\n" % (TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
 
 
-class Trace(NamedTuple):
-    """What a rollout's spans share, encoded once per rollout: the OTLP fields before a
-    span's own id (its trace id) and after it (the trace state), and the `traceparent`
-    header line, as the bytes before and after a span id in hex."""
+class Begun(NamedTuple):
+    """A sampled rollout, as its spans need it, encoded once: the OTLP fields before a
+    span's own id (its trace id) and after it (the trace state); the `traceparent` (and
+    `tracestate`) header lines, as the bytes before and after a span id in hex; the
+    rollout's own span id, and its remote parent's (b"": none)."""
 
     before: bytes
     state: bytes
     header: tuple[bytes, bytes]
-
-
-class Begun(NamedTuple):
-    """A sampled rollout: its trace, its own span id, its remote parent's (b"": none)."""
-
-    trace: Trace
     root: bytes
     parent: bytes
 
@@ -95,9 +94,9 @@ def remote_parent(trace: TraceHeaders | None) -> SpanContext | None:
     return parent if parent.is_valid else None
 
 
-def _header(trace_id: int, flags: int, state: str) -> tuple[bytes, bytes]:
-    before = b"traceparent: 00-%032x-" % trace_id
-    after = b"-%02x\r\n" % flags
+def _header(trace_id: bytes, random: bool, state: str) -> tuple[bytes, bytes]:
+    before = b"traceparent: 00-" + binascii.hexlify(trace_id) + b"-"
+    after = _SAMPLED_RANDOM if random else _SAMPLED
     return before, after + (b"tracestate: %s\r\n" % state.encode("latin-1") if state else b"")
 
 
@@ -128,6 +127,7 @@ class Tracing:
         provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         self.sampler, self.new_id = provider.sampler, provider.id_generator.generate_span_id
         self._ids = provider.id_generator
+        self._random = self._ids.is_trace_id_random()  # a property of the generator
         self._always_on = self.sampler.get_description() in _ALWAYS_ON
         self._head = encode_resource(resource.attributes), encode_scope("rolloutctl", __version__)
         self._schema = resource.schema_url
@@ -144,17 +144,17 @@ class Tracing:
         """A rollout's trace and span, or None when the rollout is not sampled."""
         parent = remote_parent(trace)
         if parent is None:
-            trace_id, random = self._ids.generate_trace_id(), self._ids.is_trace_id_random()
+            trace_id, random = self._ids.generate_trace_id(), self._random
         else:
             trace_id, random = parent.trace_id, parent.trace_flags.random_trace_id
         state = self._sampled(name, trace_id, parent)
         if state is None:
             return None
-        flags = TraceFlags.SAMPLED | (TraceFlags.RANDOM_TRACE_ID if random else 0)
-        before, state_field = ids_around(trace_id.to_bytes(16, "big"), state)
-        shared = Trace(before, state_field, _header(trace_id, flags, state))
+        trace_bytes = trace_id.to_bytes(16, "big")
+        before, state_field = ids_around(trace_bytes, state)
         parent_id = parent.span_id.to_bytes(8, "big") if parent is not None else b""
-        return Begun(shared, self.span_id(), parent_id)
+        header = _header(trace_bytes, random, state)
+        return Begun(before, state_field, header, self.span_id(), parent_id)
 
     def _sampled(self, name: str, trace_id: int, parent: SpanContext | None) -> str | None:
         """The trace state of a rollout the sampler takes; None for one it leaves out.

@@ -41,7 +41,7 @@ def test_the_default_sampler_takes_every_rollout_and_follows_a_parent(tracing):
     default = tracing()
     begun = default.begin(NAME, None)
     assert begun is not None and begun.parent == b"" and len(begun.root) == 8
-    assert begun.trace.header[1] == b"-03\r\n"  # sampled, random trace id
+    assert begun.header[1] == b"-03\r\n"  # sampled, random trace id
     header, span_id = parent(sampled=True)
     begun = default.begin(NAME, header)
     assert begun is not None and begun.parent == span_id
