@@ -53,6 +53,8 @@ def select_rows(
     """The rows to run, in file order, and how many bad ones were skipped; a bad chosen row
     is fatal unless skipped (then warned)."""
     wanted = parse_row_spec(selection.rows) if selection.rows else None
+    if wanted is not None:
+        _warn_absent(wanted, len(items), path, warn)
     chosen = [item for item in items if wanted is None or item.index in wanted]
     if selection.keyword is not None:
         matches = keyword_matcher(selection.keyword)
@@ -75,9 +77,21 @@ def select_rows(
         warn(message + " (skipped)")
         skipped += 1
     if not rows:
-        matching = f" matches -k {selection.keyword!r}" if selection.keyword is not None else ""
-        raise InputError(f"{path}: no rows{matching} to run")
+        why = f"row matches -k {selection.keyword!r}" if selection.keyword is not None else "rows"
+        raise InputError(f"{path}: no {why} to run")
     return rows, skipped
+
+
+def _warn_absent(wanted: set[int], count: int, path: Path, warn: Callable[[str], None]) -> None:
+    """A row `--rows` names past the dataset's end is said, not silently left out: a typo
+    there would otherwise look like a smaller dataset."""
+    absent = sorted(index for index in wanted if index >= count)
+    if absent:
+        has = f"rows 0-{count - 1}" if count else "no rows"
+        warn(
+            f"--rows: {path} has {has}, so {len(absent)} of the rows named are left out"
+            f" (from row {absent[0]} on)"
+        )
 
 
 def plan_tasks(

@@ -62,12 +62,26 @@ def start_path(catalog: Catalog, row: tuple[int, int] | None) -> str:
     return "/"
 
 
+def _check_row(catalog: Catalog, target: ViewTarget) -> None:
+    """`RUN:ROW[:EPOCH]` must name one run and, once that run is finished, one of its rows:
+    a mistake ends here in one line, as in `replay`, not on a page that finds nothing."""
+    if target.row is None:
+        return
+    if len(catalog.runs) != 1:
+        raise InputError(f"{target.paths[0]}: holds {len(catalog.runs)} runs; RUN:ROW names one")
+    (run,) = catalog.runs.values()
+    if target.row not in run.index.by_key and not run.in_progress():
+        row, epoch = target.row
+        raise InputError(f"{target.paths[0]}: no result for row {row} epoch {epoch}")
+
+
 def serve_view(
     target: ViewTarget, host: str, port: int, open_browser: bool, say: Callable[[str], None]
 ) -> None:
     """Serve until Ctrl-C or SIGTERM (uvicorn's own handlers end the run cleanly)."""
     catalog = Catalog(target.paths)
     catalog.refresh()
+    _check_row(catalog, target)
     app = create_app(catalog, host)
     for run in catalog.runs.values():  # each run page answers at once, the first time too
         run_state(run, app.state.cache)

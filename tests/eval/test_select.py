@@ -62,4 +62,4 @@ def test_k_and_x_on_a_real_run(served_calculator, tmp_path):
     assert resumed.returncode == 0, resumed.stderr  # a wrong answer is not an error
     none = run_cli("eval", str(dataset), *calculator, "-k", "div",
                    "-o", str(tmp_path / "none"))  # fmt: skip
-    assert none.returncode == 2 and "no rows matches -k 'div'" in none.stderr
+    assert none.returncode == 2 and "no row matches -k 'div' to run" in none.stderr

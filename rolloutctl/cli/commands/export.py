@@ -11,7 +11,7 @@ from rolloutctl.cli.options import env_names
 from rolloutctl.eval.export_format import ExportFormat
 
 EPILOG = (
-    "FILE_OR_RUN is a trajectory file (as try --save writes), an eval run directory or its "
+    "SOURCE is a trajectory file (as try --save writes), an eval run directory or its "
     "results.jsonl, or an `osmosis eval run` directory or its index.jsonl. Output goes to "
     "stdout unless --output is given; for atif, one source prints one document (replay "
     "reads it), several print one document per line, and --output DIR writes "

@@ -26,8 +26,9 @@ __all__ = ["EPILOG", "parse_workers", "refuse_invalid", "serve"]
 _DEFAULTS = ServerSettings()  # the options' defaults are the library's
 
 EPILOG = (
-    "Environment: every option reads ROLLOUTCTL_<OPTION>, or ROLLOUTCTL_SERVE_<OPTION> for "
-    "--host and --port (e.g. ROLLOUTCTL_SERVE_PORT, ROLLOUTCTL_SERVER_KEY); --port, "
+    "Environment: every option reads ROLLOUTCTL_<OPTION> (e.g. ROLLOUTCTL_SERVER_KEY), but "
+    "--port and --max-concurrent read ROLLOUTCTL_SERVE_PORT and ROLLOUTCTL_SERVE_MAX_CONCURRENT "
+    "(other commands give those options other defaults); --port, "
     "--max-concurrent, --rollout-timeout and --http-timeout also read ROLLOUT_SERVER_PORT, "
     "MAX_CONCURRENT_ROLLOUTS, ROLLOUT_TIMEOUT_SECONDS and HTTP_CLIENT_TIMEOUT. Precedence: "
     "command line, then ROLLOUTCTL_*, then those deployment variables, then the default. "

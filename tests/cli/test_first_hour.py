@@ -1,0 +1,98 @@
+"""What a newcomer meets following the README and docs/: the real binary in a pseudo-terminal."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from tests.helpers import CLI_BOUND, rolloutctl_bin
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+
+
+def terminal(*args: str, cwd: str | None = None) -> tuple[int, str]:
+    """Run `rolloutctl ARGS` in a wide pseudo-terminal to its end: (exit status, its text)."""
+    child = pexpect.spawn(
+        rolloutctl_bin(), list(args), encoding="utf-8", timeout=CLI_BOUND, dimensions=(50, 200),
+        cwd=cwd,
+    )  # fmt: skip
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.exitstatus, child.before.replace("\r\n", "\n")
+
+
+def test_serve_help_names_the_variables_its_options_really_read():
+    """`serve --help` once said --host and --port read ROLLOUTCTL_SERVE_*, yet --host reads
+    ROLLOUTCTL_HOST and --max-concurrent ROLLOUTCTL_SERVE_MAX_CONCURRENT."""
+    status, text = terminal("serve", "--help")
+    assert status == 0
+    flat = " ".join(text.split())
+    read = set(re.findall(r"\[env var: (ROLLOUTCTL_SERVE_\w+)", flat))
+    assert read == {"ROLLOUTCTL_SERVE_PORT", "ROLLOUTCTL_SERVE_MAX_CONCURRENT"}
+    environment = flat[flat.index("Environment:") : flat.index("Precedence:")]
+    assert set(re.findall(r"ROLLOUTCTL_SERVE_\w+", environment)) == read
+    assert "ROLLOUTCTL_HOST" in flat and "ROLLOUTCTL_SERVE_HOST" not in flat
+
+
+def test_export_help_names_its_argument_as_the_usage_line_does():
+    status, text = terminal("export", "--help")
+    assert status == 0 and "{source}" in text
+    assert "SOURCE is a trajectory file" in " ".join(text.split())
+    assert "FILE_OR_RUN" not in text
+
+
+@pytest.fixture(scope="module")
+def readme_eval(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The README's `eval` example, run as written from the repository's root (its run
+    directory under a temporary folder): (the run, what it printed)."""
+    row = next(
+        line
+        for line in README.read_text().splitlines()
+        if "(docs/commands.md#rolloutctl-eval)" in line
+    )
+    command = shlex.split(row.split("`")[-2].removeprefix("uv run rolloutctl "))
+    run = tmp_path_factory.mktemp("readme") / "run"
+    status, text = terminal(*command, "--output", str(run), "--plain", cwd=str(ROOT))
+    assert status == 0, text
+    return run, text
+
+
+def test_the_readme_eval_example_runs_on_the_bundled_dataset(readme_eval):
+    run, text = readme_eval
+    assert "outcomes        passed 3" in text
+    results = [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
+    assert sorted(r["id"] for r in results) == ["add-1", "add-2", "mul-1"]  # -k 'add or mul'
+
+
+def test_view_of_a_row_the_run_does_not_have_is_one_line_and_exit_2(readme_eval, tmp_path):
+    """`view RUN:ROW` once printed a URL to a page that found nothing; `replay` said why."""
+    run, _ = readme_eval
+    status, text = terminal("view", f"{run}:99")
+    assert status == 2 and text.strip() == f"rolloutctl: error: {run}: no result for row 99 epoch 0"
+    shutil.copytree(run, tmp_path / "a")
+    shutil.copytree(run, tmp_path / "b")
+    status, text = terminal("view", f"{tmp_path}:0")
+    assert (
+        status == 2
+        and text.strip() == f"rolloutctl: error: {tmp_path}: holds 2 runs; RUN:ROW names one"
+    )
+
+
+def test_eval_rows_past_the_datasets_end_are_named_not_silently_dropped():
+    dataset = str(ROOT / "examples" / "arith.jsonl")
+    status, text = terminal("eval", dataset, "--example", "calculator", "--rows", "5,9-12")
+    assert status == 2
+    assert text.splitlines() == [
+        f"rolloutctl: --rows: {dataset} has rows 0-4, so 5 of the rows named are left out"
+        " (from row 5 on)",
+        f"rolloutctl: error: {dataset}: no rows to run",
+    ]
+    status, text = terminal("eval", dataset, "--example", "calculator", "-k", "nowhere")
+    assert status == 2 and text.strip().endswith("no row matches -k 'nowhere' to run")
