@@ -17,15 +17,23 @@ ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 
 
-def terminal(*args: str, cwd: str | None = None) -> tuple[int, str]:
-    """Run `rolloutctl ARGS` in a wide pseudo-terminal to its end: (exit status, its text)."""
+def terminal(*args: str, cwd: str | None = None, columns: int = 200) -> tuple[int, str]:
+    """Run `rolloutctl ARGS` in a pseudo-terminal to its end: (exit status, its text)."""
     child = pexpect.spawn(
-        rolloutctl_bin(), list(args), encoding="utf-8", timeout=CLI_BOUND, dimensions=(50, 200),
-        cwd=cwd,
+        rolloutctl_bin(), list(args), encoding="utf-8", timeout=CLI_BOUND,
+        dimensions=(50, columns), cwd=cwd,
     )  # fmt: skip
     child.expect(pexpect.EOF)
     child.close()
     return child.exitstatus, child.before.replace("\r\n", "\n")
+
+
+def test_every_command_says_what_it_does_whole_in_an_80_column_terminal():
+    """`init`'s line once ended 'called back by a...' in `rolloutctl --help` (and the README)."""
+    status, text = terminal("--help", columns=80)
+    commands = text[text.index("Commands:") :].splitlines()[1:]
+    assert status == 0 and len(commands) == 14
+    assert [line for line in commands if line.endswith("...")] == []
 
 
 def test_serve_help_names_the_variables_its_options_really_read():

@@ -106,7 +106,7 @@ def init(
     max_chars: MaxChars = DEFAULT_MAX_CHARS,
     full: FullFlag = False,
 ) -> int:
-    """Start one rollout on a running server, called back by a running mock trainer."""
+    """Start one rollout on a running server. A running mock trainer gets its callbacks."""
     import json
     import uuid
 
