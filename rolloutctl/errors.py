@@ -260,5 +260,12 @@ class InitRefused(InitError):
     """The RolloutServer answered the init with something other than 202."""
 
     def __init__(self, status_code: int, detail: Any) -> None:
-        super().__init__(f"init refused with HTTP {status_code}: {detail}")
+        hint = _KEY_HINT if status_code == 401 else ""
+        super().__init__(f"init refused with HTTP {status_code}: {detail}{hint}")
         self.status_code, self.detail = status_code, detail
+
+
+# A 401 is the server's inbound key, which newcomers mistake for the rollout's api_key.
+_KEY_HINT = (
+    " (the server wants its inbound key: give it with --server-key or ROLLOUTCTL_SERVER_KEY)"
+)

@@ -73,4 +73,7 @@ def test_exit_statuses_follow_the_branch() -> None:
 def test_a_refused_init_says_its_status_and_detail() -> None:
     refused = errors.InitRefused(401, "missing server key")
     assert isinstance(refused, errors.InitError)
-    assert str(refused) == "init refused with HTTP 401: missing server key"
+    assert str(refused).startswith("init refused with HTTP 401: missing server key (")
+    assert "--server-key" in str(refused) and "--server-key" not in str(
+        errors.InitRefused(422, "x")
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -11,7 +12,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.helpers import CLI_BOUND, rolloutctl_bin
+from tests.helpers import CLI_BOUND, free_port, rolloutctl_bin
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -104,3 +105,27 @@ def test_eval_rows_past_the_datasets_end_are_named_not_silently_dropped():
     ]
     status, text = terminal("eval", dataset, "--example", "calculator", "-k", "nowhere")
     assert status == 2 and text.strip().endswith("no row matches -k 'nowhere' to run")
+
+
+def test_an_init_refused_for_the_servers_key_says_which_key(tmp_path):
+    """`try --server-url` (as `init` and `eval`) against a server wanting its inbound key
+    said only 'missing or wrong Authorization bearer key', which reads like the api_key."""
+    key, port = "sk-canary-firsthour-7d1e", free_port()
+    server = pexpect.spawn(
+        rolloutctl_bin(), ["serve", "--example", "echo", "--port", str(port)], encoding="utf-8",
+        timeout=CLI_BOUND, env={**os.environ, "ROLLOUTCTL_SERVER_KEY": key},
+    )  # fmt: skip
+    try:
+        server.expect("inbound Bearer key required")
+        server.expect("Application startup complete")
+        status, text = terminal("try", "--server-url", f"http://127.0.0.1:{port}", "--plain")
+    finally:
+        server.sendintr()
+        server.expect(pexpect.EOF)
+    assert status == 1
+    assert text.splitlines()[-1] == (
+        "rolloutctl: error: init refused with HTTP 401: missing or wrong Authorization bearer"
+        " key (the server wants its inbound key: give it with --server-key or"
+        " ROLLOUTCTL_SERVER_KEY)"
+    )
+    assert key not in text
