@@ -12,7 +12,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.helpers import CLI_BOUND, free_port, rolloutctl_bin
+from tests.helpers import CLI_BOUND, cli_group, free_port, rolloutctl_bin
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -129,3 +129,18 @@ def test_an_init_refused_for_the_servers_key_says_which_key(tmp_path):
         " ROLLOUTCTL_SERVER_KEY)"
     )
     assert key not in text
+
+
+def test_the_key_table_names_every_command_that_takes_each_key():
+    """docs/configuration.md said only check, try and bench send --server-key, and only try
+    takes --callback-key; init and eval take them too."""
+    table = (ROOT / "docs" / "configuration.md").read_text().split("Two keys, two names")[1]
+    for flag in ("--server-key", "--callback-key", "--expect-callback-key"):
+        row = next(line for line in table.splitlines() if line.startswith(f"| `{flag}`"))
+        named = set(re.findall(r"`([a-z-]+)`", row.split("|")[3]))
+        takers = {
+            name
+            for name, command in cli_group().commands.items()
+            if any(flag in param.opts for param in command.params)
+        }
+        assert takers <= named, (flag, takers - named)
