@@ -12,7 +12,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.helpers import CLI_BOUND, cli_group, free_port, rolloutctl_bin
+from tests.helpers import CLI_BOUND, cli_group, free_port, rolloutctl_bin, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -144,3 +144,29 @@ def test_the_key_table_names_every_command_that_takes_each_key():
             if any(flag in param.opts for param in command.params)
         }
         assert takers <= named, (flag, takers - named)
+
+
+def test_watching_a_rollout_not_seen_yet_says_what_it_waits_for():
+    """`watch URL --rollout-id ID` for a rollout the trainer has not seen (a typo, or one
+    not started yet) showed a blank terminal until Ctrl-C."""
+    port = free_port()
+    trainer = pexpect.spawn(
+        rolloutctl_bin(), ["mock-trainer", "--port", str(port)], encoding="utf-8",
+        timeout=CLI_BOUND,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        trainer.expect("mock trainer")
+        wait_healthy(url)
+        watch = pexpect.spawn(
+            rolloutctl_bin(), ["watch", url, "--rollout-id", "r-typo"], encoding="utf-8",
+            timeout=CLI_BOUND, dimensions=(50, 120),
+        )  # fmt: skip
+        watch.expect(f"watching {url}: rollout r-typo, until its completion")
+        watch.sendintr()
+        watch.expect(pexpect.EOF)
+        watch.close()
+        assert watch.exitstatus == 130
+    finally:
+        trainer.sendintr()
+        trainer.expect(pexpect.EOF)

@@ -125,9 +125,12 @@ async def _ended(view: LiveView, trainer_url: str) -> bool:
     """Whether the rollout ended before watching began; its messages are shown if so."""
     from rolloutctl.attach.events import past_completion
 
-    event = await past_completion(trainer_url, view.builder.rollout_id or "")
+    rollout_id = view.builder.rollout_id or ""
+    event = await past_completion(trainer_url, rollout_id)
     if event is not None:
         view.feed(event)
+    else:  # said, or an id not (yet) seen would leave a blank screen
+        typer.echo(f"watching {trainer_url}: rollout {rollout_id}, until its completion", err=True)
     return event is not None
 
 
