@@ -260,12 +260,18 @@ class InitRefused(InitError):
     """The RolloutServer answered the init with something other than 202."""
 
     def __init__(self, status_code: int, detail: Any) -> None:
-        hint = _KEY_HINT if status_code == 401 else ""
+        hint = _HINTS.get(status_code, "")
         super().__init__(f"init refused with HTTP {status_code}: {detail}{hint}")
         self.status_code, self.detail = status_code, detail
 
 
-# A 401 is the server's inbound key, which newcomers mistake for the rollout's api_key.
-_KEY_HINT = (
-    " (the server wants its inbound key: give it with --server-key or ROLLOUTCTL_SERVER_KEY)"
+# What a newcomer most likely did: a 401 is the server's inbound key (not the rollout's
+# api_key); a 404 or 405 is a URL with no init route (the trainer's, say, or a typo).
+_NO_ROUTE = (
+    " (no init route there: is that the RolloutServer's URL, and does it speak this protocol?)"
 )
+_HINTS = {
+    401: " (the server wants its inbound key: give it with --server-key or ROLLOUTCTL_SERVER_KEY)",
+    404: _NO_ROUTE,
+    405: _NO_ROUTE,
+}

@@ -74,6 +74,5 @@ def test_a_refused_init_says_its_status_and_detail() -> None:
     refused = errors.InitRefused(401, "missing server key")
     assert isinstance(refused, errors.InitError)
     assert str(refused).startswith("init refused with HTTP 401: missing server key (")
-    assert "--server-key" in str(refused) and "--server-key" not in str(
-        errors.InitRefused(422, "x")
-    )
+    assert "--server-key" in str(refused) and str(errors.InitRefused(422, "x")).endswith(": x")
+    assert "RolloutServer's URL" in str(errors.InitRefused(404, "Not Found"))

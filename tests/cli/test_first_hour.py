@@ -7,6 +7,7 @@ import os
 import re
 import shlex
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
@@ -146,9 +147,9 @@ def test_the_key_table_names_every_command_that_takes_each_key():
         assert takers <= named, (flag, takers - named)
 
 
-def test_watching_a_rollout_not_seen_yet_says_what_it_waits_for():
-    """`watch URL --rollout-id ID` for a rollout the trainer has not seen (a typo, or one
-    not started yet) showed a blank terminal until Ctrl-C."""
+@pytest.fixture(scope="module")
+def mock_trainer() -> Iterator[str]:
+    """`rolloutctl mock-trainer` (the real binary) on a free port: its URL."""
     port = free_port()
     trainer = pexpect.spawn(
         rolloutctl_bin(), ["mock-trainer", "--port", str(port)], encoding="utf-8",
@@ -158,15 +159,32 @@ def test_watching_a_rollout_not_seen_yet_says_what_it_waits_for():
         url = f"http://127.0.0.1:{port}"
         trainer.expect("mock trainer")
         wait_healthy(url)
-        watch = pexpect.spawn(
-            rolloutctl_bin(), ["watch", url, "--rollout-id", "r-typo"], encoding="utf-8",
-            timeout=CLI_BOUND, dimensions=(50, 120),
-        )  # fmt: skip
-        watch.expect(f"watching {url}: rollout r-typo, until its completion")
-        watch.sendintr()
-        watch.expect(pexpect.EOF)
-        watch.close()
-        assert watch.exitstatus == 130
+        yield url
     finally:
         trainer.sendintr()
         trainer.expect(pexpect.EOF)
+
+
+def test_watching_a_rollout_not_seen_yet_says_what_it_waits_for(mock_trainer):
+    """`watch URL --rollout-id ID` for a rollout the trainer has not seen (a typo, or one
+    not started yet) showed a blank terminal until Ctrl-C."""
+    watch = pexpect.spawn(
+        rolloutctl_bin(), ["watch", mock_trainer, "--rollout-id", "r-typo"], encoding="utf-8",
+        timeout=CLI_BOUND, dimensions=(50, 120),
+    )  # fmt: skip
+    watch.expect(f"watching {mock_trainer}: rollout r-typo, until its completion")
+    watch.sendintr()
+    watch.expect(pexpect.EOF)
+    watch.close()
+    assert watch.exitstatus == 130
+
+
+def test_an_init_sent_to_the_trainers_url_says_it_found_no_init_route(mock_trainer):
+    """The two URLs swapped (`init TRAINER --trainer-url SERVER`, `try --server-url TRAINER`)
+    ended in a bare 'init refused with HTTP 404: Not Found'."""
+    status, text = terminal("try", "--server-url", mock_trainer, "--plain")
+    assert status == 1
+    assert text.splitlines()[-1] == (
+        "rolloutctl: error: init refused with HTTP 404: Not Found (no init route there: is"
+        " that the RolloutServer's URL, and does it speak this protocol?)"
+    )
