@@ -50,8 +50,11 @@ def raw_main(args: Sequence[str] | None = None) -> int:
         typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         return ExitStatus.SUCCESS
     except UsageError as exc:
-        hint = f"; try '{exc.ctx.command_path} --help'" if exc.ctx else ""
-        return _fail(f"{_usage_message(exc).rstrip('.')}{hint}", ExitStatus.USAGE)
+        message = _usage_message(exc).rstrip(".")
+        if exc.ctx:  # after click's "Did you mean 'try'?" a "; try ..." would read as a typo
+            joint = " (see '{}')" if message.endswith("?") else "; try '{}'"
+            message += joint.format(f"{exc.ctx.command_path} --help")
+        return _fail(message, ExitStatus.USAGE)
     except typer.Exit as exc:
         return exc.exit_code
     except (KeyboardInterrupt, typer.Abort):

@@ -188,3 +188,11 @@ def test_an_init_sent_to_the_trainers_url_says_it_found_no_init_route(mock_train
         "rolloutctl: error: init refused with HTTP 404: Not Found (no init route there: is"
         " that the RolloutServer's URL, and does it speak this protocol?)"
     )
+
+
+def test_a_mistyped_command_gets_one_readable_line():
+    """It read "Did you mean 'try'?; try 'rolloutctl --help'"."""
+    status, text = terminal("tyr")
+    assert status == 2 and text.strip() == (
+        "rolloutctl: error: No such command 'tyr'. Did you mean 'try'? (see 'rolloutctl --help')"
+    )
