@@ -1,5 +1,5 @@
-"""What the bench asks a server's /health around the load: is anything there before it
-starts, and how many record-store round-trips it made."""
+"""What the bench asks a server around the load: is anything there before it starts (and
+does it take our key), and how many record-store round-trips it made."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from collections.abc import Sequence
 
 import httpx
 
+from rolloutctl.errors import KeyRequired
 from rolloutctl.net.http_pool import HttpPool
 
-__all__ = ["check_reachable", "store_round_trips"]
+__all__ = ["check_key", "check_reachable", "store_round_trips"]
 
 
 async def check_reachable(server_url: str) -> None:
@@ -18,6 +19,22 @@ async def check_reachable(server_url: str) -> None:
 
     async with httpx.AsyncClient(timeout=10.0) as http:
         await health(http, server_url.rstrip("/"))
+
+
+async def check_key(server_url: str, server_key: str | None) -> None:
+    """KeyRequired (exit 2) when a v1 server answers 401 to `server_key` (or to none): one
+    line before any load, not a run of refused inits. Other answers are the load's to meet."""
+    from rolloutctl.check.base import key_hint
+
+    url = server_url.rstrip("/") + "/v1/rollout/rolloutctl-key-probe"
+    headers = {"Authorization": f"Bearer {server_key}"} if server_key else {}
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        try:
+            response = await http.get(url, headers=headers)
+        except httpx.HTTPError:
+            return
+    if response.status_code == 401:
+        raise KeyRequired(key_hint(server_url, server_key))
 
 
 async def store_round_trips(urls: Sequence[str]) -> int | None:

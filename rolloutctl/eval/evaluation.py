@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from rich.console import Console
 
-from rolloutctl.bench.probes import check_reachable
+from rolloutctl.bench.probes import check_key, check_reachable
 from rolloutctl.bench.server_process import ServerSpec
 from rolloutctl.errors import InputError
 from rolloutctl.eval.dataset import parse_columns, read_dataset
@@ -91,8 +91,10 @@ class Evaluation:
         selection = Selection(self.rows, self.limit, self.skip_bad_rows, self.keyword)
         rows, skipped = select_rows(items, self.dataset, selection, self.warn)
         grader = load_grader(self.grader) if self.grader else None
-        if self.server_url:  # exit 3 before a run directory is made
+        if self.server_url:  # exit 3 (or 2 on a 401) before a run directory is made
             run_interruptible(check_reachable(self.server_url), fast_loop=True)
+            if self.protocol == "v1":
+                run_interruptible(check_key(self.server_url, self.server_key), fast_loop=True)
         run_dir, mode = self._run_directory()
         tasks = plan_tasks(rows, self.epochs, run_dir, mode, self.warn)
         tally = Tally(total=len(tasks))

@@ -108,28 +108,37 @@ def test_eval_rows_past_the_datasets_end_are_named_not_silently_dropped():
     assert status == 2 and text.strip().endswith("no row matches -k 'nowhere' to run")
 
 
-def test_an_init_refused_for_the_servers_key_says_which_key(tmp_path):
-    """`try --server-url` (as `init` and `eval`) against a server wanting its inbound key
-    said only 'missing or wrong Authorization bearer key', which reads like the api_key."""
+def test_a_server_wanting_its_key_is_said_in_one_line_by_try_bench_and_eval(tmp_path):
+    """Without the server's inbound key, `try --server-url` said only 'missing or wrong
+    Authorization bearer key' (which reads like the api_key), `bench` printed a report of
+    refused inits and `eval` a run of init_refused errors; `check` already said it in one line."""
     key, port = "sk-canary-firsthour-7d1e", free_port()
     server = pexpect.spawn(
         rolloutctl_bin(), ["serve", "--example", "echo", "--port", str(port)], encoding="utf-8",
         timeout=CLI_BOUND, env={**os.environ, "ROLLOUTCTL_SERVER_KEY": key},
     )  # fmt: skip
+    url, dataset = f"http://127.0.0.1:{port}", str(ROOT / "examples" / "arith.jsonl")
     try:
         server.expect("inbound Bearer key required")
         server.expect("Application startup complete")
-        status, text = terminal("try", "--server-url", f"http://127.0.0.1:{port}", "--plain")
+        tried = terminal("try", "--server-url", url, "--plain")
+        benched = terminal("bench", "--server-url", url, "--rollouts", "2")
+        evaluated = terminal("eval", dataset, "--server-url", url, "-o", str(tmp_path / "run"))
+        wrong = terminal("bench", "--server-url", url, "--server-key", "not-it")
     finally:
         server.sendintr()
         server.expect(pexpect.EOF)
-    assert status == 1
-    assert text.splitlines()[-1] == (
+    assert tried[0] == 1 and tried[1].splitlines()[-1] == (
         "rolloutctl: error: init refused with HTTP 401: missing or wrong Authorization bearer"
         " key (the server wants its inbound key: give it with --server-key or"
         " ROLLOUTCTL_SERVER_KEY)"
     )
-    assert key not in text
+    missing = f"rolloutctl: error: {url} answers HTTP 401: it wants its inbound key; give it"
+    missing += " with --server-key"
+    assert benched == evaluated == (2, missing + "\n")
+    assert not (tmp_path / "run").exists()
+    assert wrong[0] == 2 and "401 to the key given with --server-key" in wrong[1]
+    assert key not in tried[1] + benched[1] + evaluated[1] + wrong[1]
 
 
 def test_the_key_table_names_every_command_that_takes_each_key():

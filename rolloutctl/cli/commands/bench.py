@@ -29,7 +29,8 @@ EPILOG = (
     "osmosis each rollout is posted and long-polled with the Osmosis SDK's RolloutClient "
     "(the spawned server: serve --protocol osmosis). Exit status: 0 "
     "every accepted rollout delivered exactly once with no violation; 1 otherwise; 2 usage "
-    "error; 3 the server did not start or cannot be reached.\n\n"
+    "error, or the server wants another key (401); 3 the server did not start or cannot be "
+    "reached.\n\n"
     "\b\nExamples:\n"
     "  rolloutctl bench --example calculator --rollouts 5000 --concurrency 32 --warmup 200\n"
     "  rolloutctl bench --server-url http://127.0.0.1:9000 --rollouts 500 --json\n"
@@ -145,7 +146,7 @@ def bench(
 
     from rolloutctl.bench.config import BenchConfig
     from rolloutctl.bench.load import run_bench
-    from rolloutctl.bench.probes import check_reachable
+    from rolloutctl.bench.probes import check_key, check_reachable
     from rolloutctl.bench.report import progress_bar, result_rows
     from rolloutctl.bench.result import passed
     from rolloutctl.bench.server_process import ServerSpec
@@ -187,8 +188,10 @@ def bench(
             store=check_store_url(store),
         )
     )
-    for url in server_url or ():  # exit 3 before the progress bar draws anything
+    for url in server_url or ():  # exit 3 (or 2 on a 401) before the progress bar draws
         run_interruptible(check_reachable(url), fast_loop=True)
+        if protocol is Protocol.V1:
+            run_interruptible(check_key(url, server_key), fast_loop=True)
     console = make_console(use_plain(plain) or json_output, file=sys.stderr)
     with progress_bar(console) as progress:
         if protocol is Protocol.OSMOSIS:
