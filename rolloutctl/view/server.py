@@ -90,10 +90,18 @@ def serve_view(
     url = socket_url(host, sock) + start_path(catalog, target.row)
     runs, files = len(catalog.runs), len(catalog.files)
     rollouts = sum(len(run.index) for run in catalog.runs.values())
-    say(f"rolloutctl view: {runs} runs ({rollouts:,} rollouts), {files} trajectory files")
+    say(
+        f"rolloutctl view: {_count(runs, 'run')} ({_count(rollouts, 'rollout')}),"
+        f" {_count(files, 'trajectory file')}"
+    )
     say(url)
     if open_browser:
         threading.Timer(0.5, webbrowser.open, [url]).start()
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, ws="none"))
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])
+
+
+def _count(number: int, noun: str) -> str:
+    """`1 run`, `2 runs`."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"

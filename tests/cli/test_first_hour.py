@@ -205,3 +205,19 @@ def test_a_mistyped_command_gets_one_readable_line():
     assert status == 2 and text.strip() == (
         "rolloutctl: error: No such command 'tyr'. Did you mean 'try'? (see 'rolloutctl --help')"
     )
+
+
+def test_view_counts_in_good_english_and_stops_on_ctrl_c(readme_eval):
+    """It said `1 runs (3 rollouts), 0 trajectory files`."""
+    run, _ = readme_eval
+    child = pexpect.spawn(
+        rolloutctl_bin(), ["view", str(run)], encoding="utf-8", timeout=CLI_BOUND,
+        dimensions=(50, 200),
+    )  # fmt: skip
+    child.expect(r"rolloutctl view: ([^\r\n]*)\r\n")
+    assert child.match[1] == "1 run (3 rollouts), 0 trajectory files"
+    child.expect(f"http://127.0.0.1:[0-9]+/run/{run.name}")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0

@@ -128,7 +128,7 @@ def test_run_colon_row_opens_that_rollout(runs: Runs) -> None:
     )
     try:
         assert process.stdout is not None
-        assert "1 runs (12 rollouts)" in process.stdout.readline()
+        assert "1 run (12 rollouts), 0 trajectory files" in process.stdout.readline()
         url = process.stdout.readline().strip()
         assert url == f"http://127.0.0.1:{port}/run/run-a/row/9/0"
         body = httpx.get(url.replace("/run/", "/api/runs/").replace("/row/", "/rollouts/"))
