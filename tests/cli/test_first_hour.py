@@ -221,3 +221,34 @@ def test_view_counts_in_good_english_and_stops_on_ctrl_c(readme_eval):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def served(*args: str) -> tuple[pexpect.spawn, str]:
+    """`rolloutctl serve ARGS` (the real binary) on a free port, up: the process, its URL."""
+    port = free_port()
+    child = pexpect.spawn(
+        rolloutctl_bin(), ["serve", *args, "--port", str(port)], encoding="utf-8",
+        timeout=CLI_BOUND,
+    )  # fmt: skip
+    child.expect("Application startup complete")
+    return child, f"http://127.0.0.1:{port}"
+
+
+def test_check_of_a_server_of_the_other_protocol_says_which_protocol_it_speaks():
+    """`check URL` of an Osmosis SDK 0.3 server (or `--protocol osmosis` of a v1 one) failed
+    with `status is 'ok'` and a column of refused inits, not saying why."""
+    osmosis, osmosis_url = served("--example", "echo", "--protocol", "osmosis")
+    v1, v1_url = served("--example", "echo")
+    try:
+        as_v1 = terminal("check", osmosis_url, "--only", "health", "--plain")
+        as_osmosis = terminal(
+            "check", v1_url, "--protocol", "osmosis", "--only", "health", "--plain"
+        )
+    finally:
+        for child in (osmosis, v1):
+            child.sendintr()
+            child.expect(pexpect.EOF)
+    assert as_v1[0] == as_osmosis[0] == 1
+    first = as_v1[1].splitlines()[0]
+    assert "status is 'ok' (an Osmosis SDK 0.3 server's /health: check it with" in first
+    assert "(a v1 server's /health: check it without --protocol osmosis)" in as_osmosis[1]

@@ -68,6 +68,8 @@ async def health(http: httpx.AsyncClient, server_url: str) -> Verdict:
     if response.status_code != 200 or not isinstance(body, dict):
         return Verdict(CheckStatus.FAIL, f"GET /health answered HTTP {response.status_code}")
     problems = [] if body.get("status") == "healthy" else [f"status is {body.get('status')!r}"]
+    if problems and isinstance(body.get("lifecycle"), dict):  # an SDK 0.3 server's /health
+        problems[0] += " (an Osmosis SDK 0.3 server's /health: check it with --protocol osmosis)"
     return judge(problems, "200 healthy" + _health_shown(body), _health_notes(body))
 
 

@@ -65,6 +65,8 @@ async def health(http: httpx.AsyncClient, url: str, options: CheckOptions) -> Ve
     if response.status_code != 200 or not isinstance(body, dict):
         return Verdict(CheckStatus.FAIL, f"GET /health answered HTTP {response.status_code}")
     problems = [] if body.get("status") == "ok" else [f"status is {body.get('status')!r}"]
+    if body.get("status") == "healthy":  # the v1 protocol's /health
+        problems[0] += " (a v1 server's /health: check it without --protocol osmosis)"
     concurrency, lifecycle = body.get("concurrency"), body.get("lifecycle")
     if not isinstance(concurrency, dict) or not {"max_concurrent", "queued", "running"} <= set(
         concurrency
