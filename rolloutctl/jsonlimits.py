@@ -87,7 +87,11 @@ def _join(at: str, key: Any) -> str:
 
 
 def _at(at: str) -> str:
-    return f"{at[:80]}: " if at else ""
+    """Where, cut to 80 characters at a step, with a mark (`[0][0]…`, not `[0][0`)."""
+    if len(at) > 80:
+        head = at[:79]
+        at = head[: max(head.rfind("["), head.rfind("."), 1)] + "…"
+    return f"{at}: " if at else ""
 
 
 def _short(number: int) -> str:

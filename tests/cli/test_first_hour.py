@@ -252,3 +252,14 @@ def test_check_of_a_server_of_the_other_protocol_says_which_protocol_it_speaks()
     first = as_v1[1].splitlines()[0]
     assert "status is 'ok' (an Osmosis SDK 0.3 server's /health: check it with" in first
     assert "(a v1 server's /health: check it without --protocol osmosis)" in as_osmosis[1]
+
+
+def test_a_deeply_nested_file_names_the_place_with_a_mark_where_it_is_cut(tmp_path):
+    """The place was cut mid-index with no mark: `deep.json: [0][0]...[0][0: nested ...`."""
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 150 + "]" * 150)
+    status, text = terminal("replay", str(deep))
+    assert status == 2
+    assert (
+        text.strip() == f"rolloutctl: error: {deep}: {'[0]' * 26}…: nested deeper than 100 levels"
+    )
