@@ -261,8 +261,23 @@ class InitRefused(InitError):
 
     def __init__(self, status_code: int, detail: Any) -> None:
         hint = _HINTS.get(status_code, "")
-        super().__init__(f"init refused with HTTP {status_code}: {detail}{hint}")
+        super().__init__(f"init refused with HTTP {status_code}: {_shown(detail)}{hint}")
         self.status_code, self.detail = status_code, detail
+
+
+def _shown(detail: Any) -> str:
+    """A 422's list of `{loc, msg}` as `server_url: why; ...` (it printed as a Python list);
+    any other detail as it is."""
+    if isinstance(detail, list) and all(
+        isinstance(item, dict) and "msg" in item for item in detail
+    ):
+        return "; ".join(_field_error(item) for item in detail) or "[]"
+    return str(detail)
+
+
+def _field_error(item: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in item.get("loc") or [] if part != "body")
+    return f"{where}: {item['msg']}" if where else str(item["msg"])
 
 
 # What a newcomer most likely did: a 401 is the server's inbound key (not the rollout's

@@ -76,3 +76,5 @@ def test_a_refused_init_says_its_status_and_detail() -> None:
     assert str(refused).startswith("init refused with HTTP 401: missing server key (")
     assert "--server-key" in str(refused) and str(errors.InitRefused(422, "x")).endswith(": x")
     assert "RolloutServer's URL" in str(errors.InitRefused(404, "Not Found"))
+    fields = [{"loc": ["body", "messages", 0, "role"], "msg": "bad role"}, {"msg": "too big"}]
+    assert str(errors.InitRefused(422, fields)).endswith(": messages.0.role: bad role; too big")

@@ -263,3 +263,17 @@ def test_a_deeply_nested_file_names_the_place_with_a_mark_where_it_is_cut(tmp_pa
     assert (
         text.strip() == f"rolloutctl: error: {deep}: {'[0]' * 26}…: nested deeper than 100 levels"
     )
+
+
+def test_a_refused_init_names_the_field_not_a_python_list():
+    """A 422 read `init refused with HTTP 422: [{'loc': ['body', 'server_url'], 'msg': ...`."""
+    server, url = served("--example", "echo", "--allow-callback-host", "trainer.internal")
+    try:
+        status, text = terminal("try", "--server-url", url, "--plain")
+    finally:
+        server.sendintr()
+        server.expect(pexpect.EOF)
+    assert status == 1 and text.splitlines()[-1] == (
+        "rolloutctl: error: init refused with HTTP 422: server_url: callback host '127.0.0.1'"
+        " is not on this server's allowlist (--allow-callback-host)"
+    )
