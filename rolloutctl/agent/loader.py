@@ -63,7 +63,23 @@ def load_attribute(target: str, default_attr: str = DEFAULT_ATTR) -> object:
     try:
         return getattr(module, attr)
     except AttributeError:
-        raise TargetError(f"{location!r} has no attribute {attr!r}") from None
+        missing = f"{location!r} has no attribute {attr!r}"
+        raise TargetError(missing + _defined(module, location)) from None
+
+
+def _defined(module: ModuleType, location: str) -> str:
+    """What the module itself defines (its classes, functions and their instances), so that
+    a target missing its `:attr` (or naming a wrong one) is told what to name instead."""
+    names = [
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_") and getattr(value, "__module__", None) == module.__name__
+    ]
+    return (
+        f" (it defines {', '.join(names[:5])}: name one, as in {location}:{names[0]})"
+        if names
+        else ""
+    )
 
 
 def _load_module(location: str) -> ModuleType:
@@ -139,7 +155,9 @@ def _as_agent(obj: object, where: str) -> Agent:
         obj = hook()
     if not isinstance(obj, Agent):
         kind = type(obj).__name__
+        article = "an" if kind[:1].lower() in "aeiou" else "a"
         raise TargetError(
-            f"{where} is a {kind}, not an Agent, a RolloutAgentLoop or an app from create_app"
+            f"{where} is {article} {kind}, not an Agent, a RolloutAgentLoop or an app from"
+            " create_app"
         )
     return obj

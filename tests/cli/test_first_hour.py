@@ -277,3 +277,20 @@ def test_a_refused_init_names_the_field_not_a_python_list():
         "rolloutctl: error: init refused with HTTP 422: server_url: callback host '127.0.0.1'"
         " is not on this server's allowlist (--allow-callback-host)"
     )
+
+
+def test_a_target_without_its_attribute_is_told_what_the_file_defines(tmp_path):
+    """`try mine.py` of a file defining `class Mine(ToolLoopAgent)` and no `agent` said only
+    "'mine.py' has no attribute 'agent'"; `x = 1` was "a int"."""
+    (tmp_path / "mine.py").write_text(
+        "from rolloutctl import ToolLoopAgent\n\n\nclass Mine(ToolLoopAgent):\n"
+        "    name = 'mine'\n\n\nx = 1\n"
+    )
+    missing = terminal("try", "mine.py", cwd=str(tmp_path))
+    not_agent = terminal("validate", "mine.py:x", cwd=str(tmp_path))
+    assert missing == (
+        2,
+        "rolloutctl: error: 'mine.py' has no attribute 'agent' (it defines Mine: name one, as"
+        " in mine.py:Mine)\n",
+    )
+    assert not_agent[0] == 2 and "mine.py:x is an int, not an Agent" in not_agent[1]
