@@ -188,10 +188,17 @@ def setup_logging(level: str, json_lines: bool, console: Console) -> None:
 
 
 class _TracebackHandler(logging.Handler):
-    """Writes the tracebacks of failing agents and tools to stderr, and nothing else."""
+    """Writes the tracebacks of failing agents and tools to stderr, and nothing else; when
+    they are not `shown`, only counts them."""
+
+    def __init__(self, shown: bool) -> None:
+        super().__init__()
+        self.shown, self.hidden = shown, 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info:
+        if record.exc_info and not self.shown:
+            self.hidden += 1
+        elif record.exc_info:
             trace = logging.Formatter().formatException(record.exc_info)
             sys.stderr.write(f"{record.getMessage()}:\n{trace}\n")
 
@@ -200,14 +207,21 @@ class _TracebackHandler(logging.Handler):
 def in_process_logs(tracebacks: bool = False) -> Iterator[None]:
     """Silence a server run inside a command that reports its rollouts itself (`try`,
     `validate`): its log lines would repeat that report on stderr. With `tracebacks`
-    (--debug), the tracebacks of failing agents and tools still reach stderr."""
+    (--debug), the tracebacks of failing agents and tools still reach stderr; without, one
+    line at the end says how to see them."""
     logger = logging.getLogger("rolloutctl")
     saved = logger.level, logger.propagate, logger.handlers[:]
-    logger.setLevel(logging.DEBUG if tracebacks else logging.CRITICAL + 1)
+    handler = _TracebackHandler(tracebacks)
+    logger.setLevel(logging.DEBUG)
     logger.propagate = False
-    logger.handlers[:] = [_TracebackHandler()] if tracebacks else []
+    logger.handlers[:] = [handler]
     try:
         yield
     finally:
         logger.setLevel(saved[0])
         logger.propagate, logger.handlers[:] = saved[1], saved[2]
+        if handler.hidden:
+            sys.stderr.write(f"rolloutctl: {_RAISED}; --debug shows where (your file and line)\n")
+
+
+_RAISED = "the agent or a tool raised an exception"

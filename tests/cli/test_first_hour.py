@@ -294,3 +294,20 @@ def test_a_target_without_its_attribute_is_told_what_the_file_defines(tmp_path):
         " in mine.py:Mine)\n",
     )
     assert not_agent[0] == 2 and "mine.py:x is an int, not an Agent" in not_agent[1]
+
+
+def test_try_of_a_raising_agent_says_how_to_see_where_it_raised(tmp_path):
+    """The summary's `agent_error: ZeroDivisionError: ...` gave no pointer to --debug, the
+    one way to get the traceback of the agent's own line."""
+    (tmp_path / "raises.py").write_text(
+        "from rolloutctl import Agent\n\n\nclass Raises(Agent):\n    name = 'raises'\n\n"
+        "    async def run(self, ctx):\n        return 1 / 0\n\n\nagent = Raises()\n"
+    )
+    status, text = terminal("try", "raises.py", "--plain", cwd=str(tmp_path))
+    assert status == 1 and "agent_error: ZeroDivisionError: division by zero" in text
+    assert text.splitlines()[-1] == (
+        "rolloutctl: the agent or a tool raised an exception; --debug shows where (your file"
+        " and line)"
+    )
+    status, text = terminal("--debug", "try", "raises.py", "--plain", cwd=str(tmp_path))
+    assert status == 1 and 'raises.py", line 8, in run' in text and "--debug shows" not in text
