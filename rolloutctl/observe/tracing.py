@@ -37,6 +37,7 @@ from opentelemetry.trace import (
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from rolloutctl import __version__
+from rolloutctl.observe.export_health import ExportHealth
 from rolloutctl.observe.otlp_wire import (
     encode_request,
     encode_resource,
@@ -133,12 +134,14 @@ class Tracing:
         self._schema = resource.schema_url
         client = OTLPSpanExporter(endpoint=endpoint)._client  # its transport, not its encoder
         self._send, self._close = client.export, client.shutdown
+        self._health = ExportHealth(client, client._endpoint)
         self.queue = BoundedSpanQueue(self._export, dropped, failed, queue_size, delay=_delay())
 
     def _export(self, spans: list[bytes]) -> bool:
         """On the queue's thread: one request, through the OTLP exporter's own client."""
-        body = encode_request(*self._head, spans, self._schema)
-        return self._send(body).success
+        result = self._send(encode_request(*self._head, spans, self._schema))
+        self._health.saw(result)
+        return result.success
 
     def begin(self, name: str, trace: TraceHeaders | None) -> Begun | None:
         """A rollout's trace and span, or None when the rollout is not sampled."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import subprocess
@@ -11,6 +12,7 @@ import httpx
 
 from rolloutctl import Agent, RolloutResult
 from rolloutctl.agent.context import RolloutContext
+from tests import helpers
 from tests.helpers import HOST, free_port, refused_url, rolloutctl_bin, wait_healthy
 from tests.observe.scraping import init, post, value, wait_for
 from tests.recording_trainer import assistant, call
@@ -135,6 +137,38 @@ def test_a_receiver_that_is_down_costs_failed_exports_not_rollouts(
             trainer.wait(f"d{n}")
         samples = wait_for(server, "rolloutctl_span_export_failures_total", 1)
     assert value(samples, "rolloutctl_span_export_failures_total") >= 1
+
+
+def test_a_receiver_down_then_back_is_one_log_line_each_not_the_exporters_every_try(
+    trainer, start_server, receiver, monkeypatch, caplog
+):
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")  # export at once, not in 5 s
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "1")  # a held request fails in 1 s
+    caplog.set_level(logging.INFO)
+    server = start_server(otel_endpoint=f"{receiver.url}/v1/traces")
+    receiver.hold()
+    for n in range(3):  # a rollout at a time: each one's spans are a batch of their own
+        two_turns(trainer, f"h{n}")
+        assert post(server, init(trainer, f"h{n}")).status_code == 202
+        trainer.wait(f"h{n}")
+        wait_for(server, "rolloutctl_span_export_failures_total", 5 * (n + 1))
+    receiver.release()
+    two_turns(trainer, "back")
+    trace_id = secrets.token_hex(16)
+    headers = {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
+    assert post(server, init(trainer, "back"), headers=headers).status_code == 202
+    receiver.wait_for(5, trace_id)
+
+    def said() -> list[tuple[str, str]]:
+        names = ("rolloutctl.traces", "opentelemetry")
+        return [(r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith(names)]
+
+    helpers.wait_for(lambda: len(said()) >= 2, "the line saying the receiver is back")
+    (first, down), (second, back) = said()
+    url = f"{receiver.url}/v1/traces"
+    assert first == "WARNING" and down.startswith(f"traces: cannot send spans to {url} (")
+    assert "rolloutctl_span_export_failures_total" in down
+    assert (second, back) == ("INFO", f"traces: the receiver at {url} takes spans again")
 
 
 def test_serve_reads_the_standard_otel_variables(trainer, receiver, tmp_path):
