@@ -129,7 +129,7 @@ class Bench:
             server=" ".join(self.server_urls),
             replicas=len(self.replica_urls),
             rollouts=phase.total,
-            concurrency=config.concurrency,
+            concurrency=min(config.concurrency, phase.total),  # the workers that ran
             warmup=config.warmup,
             llm_latency_ms=config.llm_latency_ms,
             fail_rate=config.fail_rate,
@@ -146,7 +146,7 @@ class Bench:
             violations=sum(rules.values()),
             violation_rules=dict(rules),
             error_categories=dict(phase.categories),
-            rollouts_per_s=phase.total / wall if wall else 0.0,
+            rollouts_per_s=(accepted - lost) / wall if wall else 0.0,  # delivered ones only
             latency_ms=percentiles(phase.latencies),
             turn_ms=phase.times.summary(),
             cpu_count=os.cpu_count() or 1,

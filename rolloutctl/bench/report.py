@@ -42,15 +42,9 @@ def result_rows(result: BenchResult) -> list[tuple[str, str]]:
     """The human summary: throughput, latency, costs, and everything that went wrong."""
     latency = result.latency_ms
     rows = [
-        (
-            "workload",
-            f"{result.rollouts} rollouts at {result.concurrency} concurrent "
-            f"(+{result.warmup} warm-up, at most {result.init_connections} inits at once), "
-            f"LLM latency {result.llm_latency_ms:g} ms, "
-            f"fail rates {result.fail_rate:g} / {result.fail_completed_rate:g}",
-        ),
+        ("workload", _workload(result)),
         ("servers", _servers(result)),
-        ("throughput", f"{result.rollouts_per_s:,.1f} rollouts/s over {result.wall_s:.2f} s"),
+        ("throughput", _throughput(result)),
         (
             "latency e2e",
             " ".join(f"{k} {_num(latency.get(k), ' ms', 0)}" for k in ("p50", "p95", "p99", "max")),
@@ -83,6 +77,31 @@ def result_rows(result: BenchResult) -> list[tuple[str, str]]:
     if result.error_categories:
         rows.insert(4, ("error kinds", _pairs(result.error_categories)))
     return rows
+
+
+def _workload(result: BenchResult) -> str:
+    """What ran: the init limit is named only where it held back the workers."""
+    inits = result.init_connections
+    limit = f", at most {inits} inits at once" if inits < result.concurrency else ""
+    return (
+        f"{result.rollouts} rollouts at {result.concurrency} concurrent "
+        f"(+{result.warmup} warm-up{limit}), LLM latency {result.llm_latency_ms:g} ms, "
+        f"fail rates {result.fail_rate:g} / {result.fail_completed_rate:g}"
+    )
+
+
+def _throughput(result: BenchResult) -> str:
+    """Delivered rollouts (COMPLETED or ERROR) per second: a refused init is no throughput."""
+    if not result.delivered:
+        return f"none: 0 of {result.rollouts} rollouts delivered"
+    return (
+        f"{result.rollouts_per_s:,.1f} rollouts/s: {result.delivered} of {result.rollouts} "
+        f"delivered in {_seconds(result.wall_s)}"
+    )
+
+
+def _seconds(value: float) -> str:
+    return f"{value * 1000:,.0f} ms" if value < 1 else f"{value:,.2f} s"
 
 
 _TURN_ROWS = (
@@ -133,8 +152,13 @@ def _pairs(counts: dict[str, int]) -> str:
 
 
 @contextlib.contextmanager
-def progress_bar(console: Console) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on `console` while the block runs; yields the bench's callback."""
+def progress_bar(console: Console) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on `console` while the block runs; yields the bench's callback,
+    or None when `console` is no terminal: rich would draw nothing there, then end with
+    a blank line (Progress.stop), which does not belong in a log or a pipe."""
+    if not console.is_interactive:
+        yield None
+        return
     columns = (
         TextColumn("rollouts"),
         BarColumn(),

@@ -19,7 +19,7 @@ BUSY = 0.9  # a process using this share of one core or more is taken as the bou
 class BenchResult:
     server: str  # the URL, or what was spawned
     rollouts: int
-    concurrency: int
+    concurrency: int  # workers that ran: --concurrency, capped at the rollouts asked
     warmup: int
     llm_latency_ms: float
     fail_rate: float
@@ -36,7 +36,7 @@ class BenchResult:
     violations: int  # protocol violations the mock trainer saw, duplicates included
     violation_rules: dict[str, int] = field(default_factory=dict)
     error_categories: dict[str, int] = field(default_factory=dict)
-    rollouts_per_s: float = 0.0
+    rollouts_per_s: float = 0.0  # delivered / wall_s: refused and lost rollouts do not count
     latency_ms: dict[str, float] = field(default_factory=dict)  # p50 p95 p99 max
     # per turn (llm, tool, overhead) and per rollout (protocol): p50 p95 p99 max, in ms
     turn_ms: dict[str, dict[str, float]] = field(default_factory=dict)

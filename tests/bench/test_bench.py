@@ -136,8 +136,10 @@ def test_cli_json_record_has_every_field() -> None:
                "--concurrency", "4", "--json"]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=CLI_BOUND, check=False)
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # no progress bar, nor the blank line rich ends one with
     record = json.loads(done.stdout)
     assert set(record) == FIELDS
+    assert record["rollouts_per_s"] == record["delivered"] / record["wall_s"]
     assert record["completed"] == record["accepted"] == record["delivered"] == 20
     assert record["lost"] == record["duplicates"] == 0
 
@@ -157,8 +159,33 @@ def test_cli_table_against_a_server_url() -> None:
             [rolloutctl_bin(), *argv, "--plain"], capture_output=True, text=True, timeout=CLI_BOUND
         )
     assert plain.returncode == 0, plain.stderr
+    assert plain.stderr == ""  # stderr is a pipe: no bar and no blank line
     assert "10 accepted: 10 completed" in plain.stdout
+    assert "10 rollouts at 2 concurrent (+0 warm-up)," in plain.stdout
+    assert "rollouts/s: 10 of 10 delivered in " in plain.stdout
     assert_plain_text(plain.stdout)
+
+
+def test_refused_inits_are_no_throughput_and_workers_are_at_most_the_rollouts() -> None:
+    # every init is refused (422: the callback host is not on the allowlist)
+    app = calculator_server(allow_callback_hosts=("trainer.internal",))
+    with run_server(app) as url:
+        argv = [rolloutctl_bin(), "bench", "--server-url", url, "--rollouts", "3"]
+        runs = [
+            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for command in ([*argv, "--plain"], [*argv, "--json"])
+        ]
+        (text, text_err), (record_out, record_err) = (
+            r.communicate(timeout=CLI_BOUND) for r in runs
+        )
+    assert [r.returncode for r in runs] == [1, 1], text_err + record_err
+    assert text_err == record_err == ""
+    record = json.loads(record_out)
+    assert (record["refused"], record["delivered"], record["rollouts_per_s"]) == (3, 0, 0.0)
+    assert record["concurrency"] == 3  # --concurrency 32 asked, three workers ran
+    assert "3 rollouts at 3 concurrent (+0 warm-up)," in text
+    assert "throughput    none: 0 of 3 rollouts delivered" in text
+    assert "0 accepted: 0 completed, 0 ERROR, 0 lost; 3 refused" in text
 
 
 def test_cli_errors_are_one_line() -> None:
