@@ -19,7 +19,7 @@ from rolloutctl.bench.probes import store_round_trips
 from rolloutctl.bench.procstats import PeakRss, ProcSample, machine_cpu, sample, sample_all
 from rolloutctl.bench.result import BenchResult
 from rolloutctl.bench.tally import Phase, add_costs, add_machine, percentiles
-from rolloutctl.errors import InitError, InitRefused
+from rolloutctl.errors import InitError
 from rolloutctl.observe.scrape import read_metrics, server_side
 from rolloutctl.trainer import MockTrainer
 
@@ -95,11 +95,8 @@ class Bench:
         try:
             async with self._init_slots:
                 handle = await self.trainer.start_rollout(server_url, init, self.config.server_key)
-        except InitRefused:
-            phase.refused += 1
-            return
-        except InitError:
-            phase.init_errors += 1
+        except InitError as error:
+            phase.init_failed(error)
             return
         completion = await handle.wait(self.config.timeout)
         if completion is None:

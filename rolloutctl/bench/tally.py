@@ -12,6 +12,7 @@ from typing import Any
 from rolloutctl.bench.breakdown import Breakdown, percentiles
 from rolloutctl.bench.procstats import MIB, ProcSample
 from rolloutctl.bench.result import BenchResult
+from rolloutctl.errors import InitError, InitRefused
 from rolloutctl.trainer import RolloutHandle
 
 __all__ = ["Phase", "add_costs", "add_machine", "percentiles"]
@@ -34,6 +35,13 @@ class Phase:
             return None
         self.taken += 1
         return self.taken - 1
+
+    def init_failed(self, error: InitError) -> None:
+        """An init that got no 202: refused by the server, or never delivered."""
+        if isinstance(error, InitRefused):
+            self.refused += 1
+        else:
+            self.init_errors += 1
 
     def record(self, completion: dict[str, Any], seconds: float) -> None:
         self.latencies.append(seconds * 1000)

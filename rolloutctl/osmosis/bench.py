@@ -25,7 +25,7 @@ from rolloutctl.bench.load import run_bench
 from rolloutctl.bench.result import BenchResult
 from rolloutctl.bench.server_process import ServerSpec
 from rolloutctl.bench.tally import Phase
-from rolloutctl.errors import InitError, InitRefused
+from rolloutctl.errors import InitError
 from rolloutctl.osmosis.driver import OsmosisRequest, drive_rollout
 from rolloutctl.trainer.starter import RolloutHandle
 
@@ -61,11 +61,8 @@ class OsmosisBench(Bench):
             completion = await drive_rollout(
                 self.trainer, self.client, request, self.config.timeout
             )
-        except InitRefused:
-            phase.refused += 1
-            return
-        except InitError:
-            phase.init_errors += 1
+        except InitError as error:
+            phase.init_failed(error)
             return
         if completion is None:  # cancelled after the timeout: counted as lost
             state = self.trainer.records.state(rollout_id)
