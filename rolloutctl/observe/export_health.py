@@ -52,10 +52,11 @@ def why(result: Sent) -> str:
 class ExportHealth:
     """Whether the receiver takes spans, said on a change: `saw(result)` per request."""
 
-    def __init__(self, client: Any, endpoint: str) -> None:
-        """Takes over the logging of `client`, the exporter's (its `_logger`)."""
+    def __init__(self, client: Any) -> None:
+        """Takes over the logging of `client`, the exporter's (its `_logger`), and names
+        the receiver by the client's endpoint."""
         client._logger = _EXPORTER
-        self.receiver, self.failing = without_credentials(endpoint), False
+        self.receiver, self.failing = without_credentials(client._endpoint), False
 
     def saw(self, result: Sent) -> None:
         if result.success and self.failing:

@@ -134,7 +134,7 @@ class Tracing:
         self._schema = resource.schema_url
         client = OTLPSpanExporter(endpoint=endpoint)._client  # its transport, not its encoder
         self._send, self._close = client.export, client.shutdown
-        self._health = ExportHealth(client, client._endpoint)
+        self._health = ExportHealth(client)
         self.queue = BoundedSpanQueue(self._export, dropped, failed, queue_size, delay=_delay())
 
     def _export(self, spans: list[bytes]) -> bool:
